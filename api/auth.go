@@ -1,0 +1,283 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/ratelimit"
+)
+
+// maxAuthorizationHeader bounds the bearer header; a longer one is refused
+// before any parsing.
+const maxAuthorizationHeader = 4096
+
+// authenticate requires a valid access token and puts the actor, as it is
+// now in the database, into the request context.
+func (s *Server) authenticate(c *gin.Context) {
+	h := c.GetHeader("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		abortWith(c, lms.EUnauthorized, "send an access token as Authorization: Bearer <token>")
+		return
+	}
+	if len(h) > maxAuthorizationHeader {
+		abortWith(c, lms.EUnauthorized, "the access token is invalid or expired")
+		return
+	}
+	actor, err := s.Services.Auth.Authenticate(c.Request.Context(), strings.TrimSpace(token))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Request = c.Request.WithContext(lms.NewContextWithActor(c.Request.Context(), actor))
+	c.Next()
+}
+
+// requireRole admits only actors holding one of roles.
+func requireRole(roles ...lms.Role) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		a := lms.ActorFromContext(c.Request.Context())
+		for _, r := range roles {
+			if a != nil && a.Role == r {
+				c.Next()
+				return
+			}
+		}
+		abortWith(c, lms.EInsufficientRole, "this requires the role %s", roleList(roles))
+	}
+}
+
+func roleList(roles []lms.Role) string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, " or ")
+}
+
+// LoginRequest signs a person in.
+type LoginRequest struct {
+	Email    string `json:"email" example:"manager@example.com"`
+	Password string `json:"password" example:"correct horse battery staple"`
+	// Needed only when the email has accounts in several organizations.
+	OrganizationID string `json:"organization_id,omitempty" format:"uuid"`
+} // @name LoginRequest
+
+// RefreshRequest carries a refresh token to rotate or revoke.
+type RefreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+} // @name RefreshRequest
+
+// TokenResponse is a successful sign-in.
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type" example:"Bearer"`
+	// Lifetime of the access token in seconds.
+	ExpiresIn    int    `json:"expires_in" example:"900"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+} // @name TokenResponse
+
+func tokenResponse(p *lms.TokenPair) TokenResponse {
+	return TokenResponse{AccessToken: p.AccessToken, TokenType: "Bearer",
+		ExpiresIn: int(p.ExpiresIn / time.Second), RefreshToken: p.RefreshToken}
+}
+
+// throttled checks the keys against their rules and answers 429 when any is
+// blocked. If the shared limiter is unreachable the check fails open, logged:
+// a Redis outage must not lock every user out.
+func (s *Server) throttled(c *gin.Context, keys map[ratelimit.Rule]string) bool {
+	var wait time.Duration
+	for rule, key := range keys {
+		d, err := s.Throttle.Check(c.Request.Context(), rule, key)
+		if err != nil {
+			s.log.Warn("throttle unavailable", "rule", rule.Name, "error", err.Error(), "request_id", requestID(c))
+			continue
+		}
+		if !d.Allowed && d.RetryAfter > wait {
+			wait = d.RetryAfter
+		}
+	}
+	if wait > 0 {
+		abortRateLimited(c, wait)
+		return true
+	}
+	return false
+}
+
+// recordFailure counts a failed attempt against every key.
+func (s *Server) recordFailure(c *gin.Context, keys map[ratelimit.Rule]string) {
+	for rule, key := range keys {
+		if _, err := s.Throttle.Fail(c.Request.Context(), rule, key); err != nil {
+			s.log.Warn("throttle unavailable", "rule", rule.Name, "error", err.Error(), "request_id", requestID(c))
+		}
+	}
+}
+
+// credentialAttempt runs one attempt at a credential endpoint under the
+// throttle: refused while blocked, counted when it fails as unauthorized.
+func (s *Server) credentialAttempt(c *gin.Context, keys map[ratelimit.Rule]string, attempt func() (*lms.TokenPair, error)) {
+	if s.throttled(c, keys) {
+		return
+	}
+	pair, err := attempt()
+	if err != nil {
+		if lms.ErrorCode(err) == lms.EUnauthorized {
+			s.recordFailure(c, keys)
+		}
+		writeError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, tokenResponse(pair))
+}
+
+// login godoc
+//
+//	@Summary     Sign in with email and password
+//	@Description Failed attempts are throttled per client IP and per account (429 with Retry-After). Every failure answers the same 401.
+//	@Tags        auth
+//	@Accept      json
+//	@Produce     json
+//	@Param       body body     LoginRequest true "credentials"
+//	@Success     200  {object} TokenResponse
+//	@Failure     400,401,413,415,429 {object} Problem
+//	@Router      /api/v1/auth/login [post]
+func (s *Server) login(c *gin.Context) {
+	var req LoginRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	keys := map[ratelimit.Rule]string{s.Rules.LoginIP: c.ClientIP(), s.Rules.LoginAccount: lms.NormalizeEmail(req.Email)}
+	s.credentialAttempt(c, keys, func() (*lms.TokenPair, error) {
+		return s.Services.Auth.Login(c.Request.Context(), req.Email, req.Password, req.OrganizationID)
+	})
+}
+
+// refresh godoc
+//
+//	@Summary     Rotate a refresh token
+//	@Description Returns a new access token and a new refresh token; the old one is spent. Presenting a spent token again revokes every token of its family.
+//	@Tags        auth
+//	@Accept      json
+//	@Produce     json
+//	@Param       body body     RefreshRequest true "the refresh token"
+//	@Success     200  {object} TokenResponse
+//	@Failure     400,401,413,415,429 {object} Problem
+//	@Router      /api/v1/auth/refresh [post]
+func (s *Server) refresh(c *gin.Context) {
+	var req RefreshRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	keys := map[ratelimit.Rule]string{s.Rules.LoginIP: c.ClientIP()}
+	s.credentialAttempt(c, keys, func() (*lms.TokenPair, error) {
+		return s.Services.Auth.Refresh(c.Request.Context(), req.RefreshToken)
+	})
+}
+
+// logout godoc
+//
+//	@Summary Revoke a refresh token and its family
+//	@Tags    auth
+//	@Accept  json
+//	@Produce json
+//	@Param   body body RefreshRequest true "the refresh token"
+//	@Success 204
+//	@Failure 400,413,415 {object} Problem
+//	@Router  /api/v1/auth/logout [post]
+func (s *Server) logout(c *gin.Context) {
+	var req RefreshRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	if err := s.Services.Auth.Logout(c.Request.Context(), req.RefreshToken); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// ClientCredentialsRequest is an RFC 6749 section 4.4 token request.
+type ClientCredentialsRequest struct {
+	GrantType    string `json:"grant_type" form:"grant_type" example:"client_credentials"`
+	ClientID     string `json:"client_id,omitempty" form:"client_id" format:"uuid"`
+	ClientSecret string `json:"client_secret,omitempty" form:"client_secret"`
+	// Accepted and ignored: a client's token always carries its role.
+	Scope string `json:"scope,omitempty" form:"scope"`
+} // @name ClientCredentialsRequest
+
+// oauthToken godoc
+//
+//	@Summary     Client credentials token for integration clients
+//	@Description RFC 6749 section 4.4. Send grant_type=client_credentials as a form or JSON, with client_id and client_secret in the body or as HTTP Basic credentials. No refresh token is issued.
+//	@Tags        auth
+//	@Accept      json,x-www-form-urlencoded
+//	@Produce     json
+//	@Param       body body     ClientCredentialsRequest true "the client's credentials"
+//	@Success     200  {object} TokenResponse
+//	@Failure     400,401,413,415,429 {object} Problem
+//	@Router      /api/v1/oauth/token [post]
+func (s *Server) oauthToken(c *gin.Context) {
+	var req ClientCredentialsRequest
+	if strings.HasPrefix(c.ContentType(), "application/x-www-form-urlencoded") {
+		if err := c.Request.ParseForm(); err != nil {
+			writeError(c, lms.Errorf(lms.EBadRequest, "the form could not be read"))
+			return
+		}
+		req.GrantType, req.ClientID, req.ClientSecret = c.PostForm("grant_type"), c.PostForm("client_id"), c.PostForm("client_secret")
+	} else if !bindJSON(c, &req) {
+		return
+	}
+	if id, secret, ok := c.Request.BasicAuth(); ok {
+		req.ClientID, req.ClientSecret = id, secret
+	}
+	if req.GrantType != "client_credentials" {
+		abortWith(c, lms.EBadRequest, "grant_type must be client_credentials")
+		return
+	}
+	keys := map[ratelimit.Rule]string{s.Rules.LoginIP: c.ClientIP(), s.Rules.LoginAccount: "client:" + req.ClientID}
+	s.credentialAttempt(c, keys, func() (*lms.TokenPair, error) {
+		return s.Services.Auth.ClientCredentials(c.Request.Context(), req.ClientID, req.ClientSecret)
+	})
+}
+
+// MeResponse is the caller: a user, or an integration client (kind
+// "client", without email or names).
+type MeResponse struct {
+	ID                  string `json:"id" format:"uuid"`
+	Kind                string `json:"kind" enums:"user,client"`
+	Email               string `json:"email,omitempty"`
+	FirstName           string `json:"first_name,omitempty"`
+	LastName            string `json:"last_name,omitempty"`
+	Role                string `json:"role" enums:"full_manager,limited_manager,learner"`
+	OrganizationID      string `json:"organization_id" format:"uuid"`
+	OrganizationGroupID string `json:"organization_group_id,omitempty" format:"uuid"`
+} // @name Me
+
+// me godoc
+//
+//	@Summary Who am I
+//	@Tags    auth
+//	@Produce json
+//	@Success 200 {object} MeResponse
+//	@Failure 401 {object} Problem
+//	@Security BearerAuth
+//	@Router  /api/v1/me [get]
+func (s *Server) me(c *gin.Context) {
+	a := lms.ActorFromContext(c.Request.Context())
+	if a.Kind == lms.ActorClient {
+		c.JSON(http.StatusOK, MeResponse{ID: a.ID, Kind: string(a.Kind), Role: string(a.Role), OrganizationID: a.OrganizationID})
+		return
+	}
+	u, err := s.Services.Auth.Me(c.Request.Context())
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, MeResponse{ID: u.ID, Kind: string(lms.ActorUser), Email: u.Email, FirstName: u.FirstName,
+		LastName: u.LastName, Role: string(u.Role), OrganizationID: u.OrganizationID, OrganizationGroupID: u.OrganizationGroupID})
+}

@@ -1,0 +1,113 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+)
+
+// Problem is an RFC 9457 problem document, the body of every error.
+type Problem struct {
+	Type     string         `json:"type" example:"https://enrollkit.dev/problems/validation_failed"`
+	Title    string         `json:"title" example:"Validation failed"`
+	Status   int            `json:"status" example:"422"`
+	Detail   string         `json:"detail" example:"the request has invalid fields"`
+	Instance string         `json:"instance,omitempty" example:"urn:request:0192f0c4-8a4e-7cc1-b9a0-3b3c5d0e1f21"`
+	Code     string         `json:"code" example:"validation_failed"`
+	Errors   []FieldProblem `json:"errors,omitempty"`
+} // @name Problem
+
+// FieldProblem names one invalid field of a request.
+type FieldProblem struct {
+	Field   string `json:"field" example:"email"`
+	Message string `json:"message" example:"must be an email address"`
+} // @name FieldProblem
+
+// problemKind is one row of the table that maps error codes to HTTP.
+type problemKind struct {
+	status int
+	title  string
+}
+
+// problemKinds is the one table from domain error codes to HTTP statuses.
+var problemKinds = map[string]problemKind{
+	lms.EBadRequest:       {http.StatusBadRequest, "Bad request"},
+	lms.EInvalid:          {http.StatusUnprocessableEntity, "Validation failed"},
+	lms.EPasscodeWeak:     {http.StatusUnprocessableEntity, "Passcode too weak"},
+	lms.EUnauthorized:     {http.StatusUnauthorized, "Unauthorized"},
+	lms.EForbidden:        {http.StatusForbidden, "Forbidden"},
+	lms.EInsufficientRole: {http.StatusForbidden, "Insufficient role"},
+	lms.ENotFound:         {http.StatusNotFound, "Not found"},
+	lms.EPasscodeInvalid:  {http.StatusNotFound, "Passcode invalid"},
+	lms.EConflict:         {http.StatusConflict, "Conflict"},
+	lms.EInvitationFull:   {http.StatusConflict, "Invitation full"},
+	lms.ETooLarge:         {http.StatusRequestEntityTooLarge, "Payload too large"},
+	lms.ERateLimited:      {http.StatusTooManyRequests, "Too many requests"},
+	lms.EInternal:         {http.StatusInternalServerError, "Internal server error"},
+	"method_not_allowed":  {http.StatusMethodNotAllowed, "Method not allowed"},
+	"unsupported_media":   {http.StatusUnsupportedMediaType, "Unsupported media type"},
+	"not_acceptable":      {http.StatusNotAcceptable, "Not acceptable"},
+}
+
+// problemType returns the type URI of a code. The URIs name the codes; they
+// are identifiers and need not resolve.
+func problemType(code string) string { return "https://enrollkit.dev/problems/" + code }
+
+// writeError answers err as a problem document. Anything that is not an
+// lms.Error is logged with the request ID and answered as a bare 500, so no
+// SQL or internal detail ever reaches a client.
+func writeError(c *gin.Context, err error) {
+	code := lms.ErrorCode(err)
+	kind, ok := problemKinds[code]
+	if !ok {
+		code, kind = lms.EInternal, problemKinds[lms.EInternal]
+	}
+	p := Problem{Type: problemType(code), Title: kind.title, Status: kind.status, Code: code,
+		Detail: lms.ErrorMessage(err), Instance: "urn:request:" + requestID(c)}
+	if code == lms.EInternal {
+		p.Detail = "an unexpected error occurred; quote the instance when reporting it"
+		if !errors.Is(err, errPanic) {
+			slog.ErrorContext(c.Request.Context(), "request failed", "request_id", requestID(c),
+				"route", c.FullPath(), "error", err.Error())
+		}
+	}
+	var e *lms.Error
+	if errors.As(err, &e) {
+		for _, f := range e.Fields {
+			p.Errors = append(p.Errors, FieldProblem(f))
+		}
+	}
+	if kind.status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="enrollkit"`)
+	}
+	writeProblem(c, p)
+}
+
+func writeProblem(c *gin.Context, p Problem) {
+	c.Header("Content-Type", "application/problem+json")
+	c.Header("Cache-Control", "no-store")
+	c.AbortWithStatusJSON(p.Status, p)
+}
+
+// abortWith answers with a problem of the given code and message.
+func abortWith(c *gin.Context, code, format string, args ...any) {
+	writeError(c, lms.Errorf(code, format, args...))
+}
+
+// abortRateLimited answers 429 with the number of seconds to wait.
+func abortRateLimited(c *gin.Context, retryAfter time.Duration) {
+	secs := int(retryAfter.Round(time.Second) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	c.Header("Retry-After", strconv.Itoa(secs))
+	abortWith(c, lms.ERateLimited, "too many attempts; retry in %d seconds", secs)
+}
+
+var errPanic = errors.New("panic")

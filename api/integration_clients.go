@@ -1,0 +1,112 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+)
+
+// IntegrationClientResponse is an HR system's credential, without its secret.
+type IntegrationClientResponse struct {
+	ID string `json:"id" format:"uuid"`
+	// The client_id to send to /api/v1/oauth/token (the same as id).
+	ClientID  string    `json:"client_id" format:"uuid"`
+	Name      string    `json:"name" example:"Workday sync"`
+	Role      string    `json:"role" enums:"full_manager,limited_manager"`
+	CreatedAt time.Time `json:"created_at" format:"date-time"`
+} // @name IntegrationClient
+
+func integrationClientResponse(ic *lms.IntegrationClient) IntegrationClientResponse {
+	return IntegrationClientResponse{ID: ic.ID, ClientID: ic.ID, Name: ic.Name, Role: string(ic.Role), CreatedAt: ic.CreatedAt}
+}
+
+// IntegrationClientCreated is a new client with its secret, shown only once.
+type IntegrationClientCreated struct {
+	IntegrationClientResponse
+	ClientSecret string `json:"client_secret"`
+} // @name IntegrationClientCreated
+
+// IntegrationClientList is a page of integration clients.
+type IntegrationClientList struct {
+	Data       []IntegrationClientResponse `json:"data"`
+	NextCursor *string                     `json:"next_cursor" extensions:"x-nullable"`
+} // @name IntegrationClientList
+
+// CreateIntegrationClientRequest creates credentials for an HR system.
+type CreateIntegrationClientRequest struct {
+	Name string `json:"name" example:"Workday sync"`
+	Role string `json:"role" enums:"full_manager,limited_manager"`
+} // @name CreateIntegrationClientRequest
+
+// listIntegrationClients godoc
+//
+//	@Summary Integration clients
+//	@Tags    integration clients
+//	@Produce json
+//	@Param   limit  query    int    false "page size (1-200, default 50)"
+//	@Param   cursor query    string false "next_cursor of the previous page"
+//	@Param   sort   query    string false "order" Enums(created_at, -created_at)
+//	@Success 200    {object} IntegrationClientList
+//	@Failure 400,401,403 {object} Problem
+//	@Security BearerAuth
+//	@Router  /api/v1/integration-clients [get]
+func (s *Server) listIntegrationClients(c *gin.Context) {
+	p, ok := pageRequest(c)
+	if !ok {
+		return
+	}
+	page, err := s.Services.IntegrationClients.FindIntegrationClients(c.Request.Context(), p)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writePage(c, page, integrationClientResponse)
+}
+
+// createIntegrationClient godoc
+//
+//	@Summary     Create an integration client
+//	@Description The client_secret is returned once and stored only as a hash.
+//	@Tags        integration clients
+//	@Accept      json
+//	@Produce     json
+//	@Param       body body     CreateIntegrationClientRequest true "the client"
+//	@Success     201  {object} IntegrationClientCreated
+//	@Failure     400,401,403,413,415,422 {object} Problem
+//	@Security    BearerAuth
+//	@Router      /api/v1/integration-clients [post]
+func (s *Server) createIntegrationClient(c *gin.Context) {
+	var req CreateIntegrationClientRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	created, err := s.Services.IntegrationClients.CreateIntegrationClient(c.Request.Context(),
+		lms.NewIntegrationClient{Name: req.Name, Role: lms.Role(req.Role)})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, IntegrationClientCreated{integrationClientResponse(created.Client), created.Secret})
+}
+
+// deleteIntegrationClient godoc
+//
+//	@Summary     Delete an integration client
+//	@Description Tokens already issued to it stop working on their next request.
+//	@Tags        integration clients
+//	@Param       id path string true "integration client ID" format(uuid)
+//	@Success     204
+//	@Failure     401,403,404 {object} Problem
+//	@Security    BearerAuth
+//	@Router      /api/v1/integration-clients/{id} [delete]
+func (s *Server) deleteIntegrationClient(c *gin.Context) {
+	if err := s.Services.IntegrationClients.DeleteIntegrationClient(c.Request.Context(), c.Param("id")); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

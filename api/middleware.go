@@ -1,0 +1,175 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-contrib/cors"
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+)
+
+type requestIDKey struct{}
+
+// saneRequestID is what a client-sent X-Request-ID must look like to be
+// echoed; anything else is replaced, so logs cannot be forged or flooded.
+var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
+
+// withRequestID gives every request an ID, kept in the request context for
+// logs and echoed in X-Request-ID.
+func withRequestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-ID")
+	if !saneRequestID.MatchString(id) {
+		id = uuid.Must(uuid.NewV7()).String()
+	}
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
+	c.Header("X-Request-ID", id)
+	c.Next()
+}
+
+func requestID(c *gin.Context) string {
+	id, _ := c.Request.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+// routeOf returns the route template of a request, never its raw path, so
+// that logs and metrics do not explode with IDs.
+func routeOf(c *gin.Context) string {
+	if r := c.FullPath(); r != "" {
+		return r
+	}
+	return "unmatched"
+}
+
+// metrics are the HTTP metrics of one server.
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "enrollkit_http_requests_total",
+			Help: "HTTP requests by method, route template and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "enrollkit_http_request_duration_seconds",
+			Help:    "HTTP request latency by method and route template.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// observe logs each request as one JSON line and counts it. Only the route
+// template is logged, never the query string or body, so passcodes and
+// tokens cannot leak through the access log.
+func (s *Server) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	elapsed := time.Since(start)
+	route, status := routeOf(c), c.Writer.Status()
+	s.metrics.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
+	s.metrics.duration.WithLabelValues(c.Request.Method, route).Observe(elapsed.Seconds())
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String("method", c.Request.Method),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+		slog.String("request_id", requestID(c)),
+		slog.String("client_ip", c.ClientIP()),
+		slog.Int("bytes", c.Writer.Size()),
+	}
+	if a := lms.ActorFromContext(c.Request.Context()); a != nil {
+		attrs = append(attrs, slog.String("actor_id", a.ID))
+	}
+	s.log.LogAttrs(c.Request.Context(), level, "request", attrs...)
+}
+
+// recoverPanics turns a panic into a 500 problem document and logs the stack
+// with the request ID.
+func (s *Server) recoverPanics(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.log.Error("panic", "request_id", requestID(c), "route", routeOf(c),
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			if !c.Writer.Written() {
+				writeError(c, errPanic)
+			}
+			c.Abort()
+		}
+	}()
+	c.Next()
+}
+
+// securityHeaders sets the headers every JSON API response should carry.
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	if !strings.HasPrefix(c.Request.URL.Path, "/swagger/") {
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	}
+	if c.Request.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+	c.Next()
+}
+
+// corsFor allows the configured origins only. With none configured, no CORS
+// headers are sent and browsers keep other origins out.
+func corsFor(origins []string) gin.HandlerFunc {
+	if len(origins) == 0 {
+		return func(c *gin.Context) { c.Next() }
+	}
+	cfg := cors.Config{
+		AllowMethods:     []string{"GET", "POST", "PATCH", "DELETE", "OPTIONS"},
+		AllowHeaders:     []string{"Authorization", "Content-Type", "X-Request-ID", "Accept"},
+		ExposeHeaders:    []string{"Link", "Retry-After", "X-Request-ID", "Location"},
+		AllowCredentials: false,
+		MaxAge:           12 * time.Hour,
+	}
+	for _, o := range origins {
+		if o == "*" {
+			cfg.AllowAllOrigins = true
+		}
+	}
+	if !cfg.AllowAllOrigins {
+		cfg.AllowOrigins = origins
+	}
+	return cors.New(cfg)
+}
+
+// limitBody refuses bodies over limit: at once when Content-Length says so,
+// otherwise when reading passes the limit.
+func limitBody(limit int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > limit {
+			abortWith(c, lms.ETooLarge, "the body is larger than %d bytes", limit)
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		c.Next()
+	}
+}

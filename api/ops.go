@@ -1,0 +1,85 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	swaggerFiles "github.com/swaggo/files"
+	ginSwagger "github.com/swaggo/gin-swagger"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+)
+
+// Health is the body of /healthz and /readyz.
+type Health struct {
+	Status string `json:"status" example:"ok"`
+	// Why the process is not ready; absent when it is.
+	Reason string `json:"reason,omitempty"`
+} // @name Health
+
+// healthz godoc
+//
+//	@Summary Liveness: the process is up
+//	@Tags    operations
+//	@Produce json
+//	@Success 200 {object} Health
+//	@Router  /healthz [get]
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, Health{Status: "ok"})
+}
+
+// readyz godoc
+//
+//	@Summary Readiness: the database answers and every migration is applied
+//	@Tags    operations
+//	@Produce json
+//	@Success 200 {object} Health
+//	@Failure 503 {object} Health
+//	@Router  /readyz [get]
+func (s *Server) readyz(c *gin.Context) {
+	if s.Ready != nil {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			s.log.Warn("not ready", "error", err.Error())
+			c.JSON(http.StatusServiceUnavailable, Health{Status: "unavailable", Reason: "database unreachable or migrations pending"})
+			return
+		}
+	}
+	c.JSON(http.StatusOK, Health{Status: "ok"})
+}
+
+// metricsHandler godoc
+//
+//	@Summary Prometheus metrics
+//	@Tags    operations
+//	@Produce plain
+//	@Success 200 {string} string "Prometheus text exposition format"
+//	@Router  /metrics [get]
+func (s *Server) metricsHandler() gin.HandlerFunc {
+	h := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+	return func(c *gin.Context) { h.ServeHTTP(c.Writer, c.Request) }
+}
+
+// openapi godoc
+//
+//	@Summary The OpenAPI 3 document of this API
+//	@Tags    operations
+//	@Produce json
+//	@Success 200 {object} object
+//	@Router  /openapi.json [get]
+func (s *Server) openapi(c *gin.Context) {
+	if len(s.OpenAPI) == 0 {
+		abortWith(c, lms.ENotFound, "no OpenAPI document was built into this binary")
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", s.OpenAPI)
+}
+
+// swaggerUI serves Swagger UI pointed at /openapi.json.
+func (s *Server) swaggerUI() gin.HandlerFunc {
+	return ginSwagger.WrapHandler(swaggerFiles.Handler, ginSwagger.URL("/openapi.json"))
+}

@@ -1,0 +1,164 @@
+// Package api is enrollkit's HTTP interface: the gin router, middleware, one
+// file per resource with its request and response types, and the one error
+// writer. It is the only package that imports gin.
+//
+// @title                      enrollkit API
+// @version                    1.0
+// @description                Full Managers build user groups, attach courses and hand out invitations whose passcode lets employees self-register and be enrolled. Errors are RFC 9457 problem documents; lists are keyset-paginated with opaque cursors.
+// @BasePath                   /
+// @securityDefinitions.apikey BearerAuth
+// @in                         header
+// @name                       Authorization
+// @description                "Bearer " followed by an access token from /api/v1/auth/login or /api/v1/oauth/token.
+package api
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/ratelimit"
+)
+
+// Services are the domain services the API exposes.
+type Services struct {
+	Organizations      lms.OrganizationService
+	OrganizationGroups lms.OrganizationGroupService
+	Users              lms.UserService
+	IntegrationClients lms.IntegrationClientService
+	Auth               lms.AuthService
+}
+
+// Readiness reports whether the process can serve: database reachable and
+// migrations applied.
+type Readiness func(ctx context.Context) error
+
+// ThrottleRules are the failure limits of the credential endpoints.
+type ThrottleRules struct {
+	LoginIP      ratelimit.Rule
+	LoginAccount ratelimit.Rule
+}
+
+// Options configure a Server.
+type Options struct {
+	Services       Services
+	Logger         *slog.Logger
+	Ready          Readiness
+	Throttle       ratelimit.Throttle
+	Rules          ThrottleRules
+	OpenAPI        []byte
+	BodyLimit      int64
+	CORSOrigins    []string
+	TrustedProxies []string
+	// Registry receives the metrics; nil makes a private one.
+	Registry *prometheus.Registry
+	// DB, when set, has its pool's gauges exported.
+	DB *sql.DB
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Options
+	engine   *gin.Engine
+	log      *slog.Logger
+	metrics  *metrics
+	registry *prometheus.Registry
+}
+
+// New builds the router with every route and middleware.
+func New(o Options) (*Server, error) {
+	gin.SetMode(gin.ReleaseMode)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.BodyLimit == 0 {
+		o.BodyLimit = 1 << 20
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+		o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if o.DB != nil {
+		o.Registry.MustRegister(collectors.NewDBStatsCollector(o.DB, "enrollkit"))
+	}
+	if o.Rules.LoginIP.Limit == 0 {
+		o.Rules.LoginIP = ratelimit.Rule{Name: "login-ip", Limit: 30, Period: 15 * time.Minute}
+	}
+	if o.Rules.LoginAccount.Limit == 0 {
+		o.Rules.LoginAccount = ratelimit.Rule{Name: "login-account", Limit: 10, Period: 15 * time.Minute}
+	}
+	if o.Throttle == nil {
+		o.Throttle = ratelimit.NewMemory()
+	}
+	s := &Server{Options: o, log: o.Logger, registry: o.Registry, metrics: newMetrics(o.Registry)}
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.ContextWithFallback = true
+	// Only the configured proxies may set the client IP; by default none,
+	// so a forged X-Forwarded-For is ignored.
+	if err := e.SetTrustedProxies(o.TrustedProxies); err != nil {
+		return nil, err
+	}
+	e.Use(s.recoverPanics, withRequestID, s.observe, securityHeaders, corsFor(o.CORSOrigins), limitBody(o.BodyLimit))
+	e.NoRoute(func(c *gin.Context) { abortWith(c, lms.ENotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path) })
+	e.NoMethod(func(c *gin.Context) {
+		abortWith(c, "method_not_allowed", "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)
+	})
+	s.engine = e
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Routes lists the registered routes, for the tests that hold them against
+// the spec and the role policy.
+func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
+
+func (s *Server) routes() {
+	e := s.engine
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metricsHandler())
+	e.GET("/openapi.json", s.openapi)
+	e.GET("/swagger/*any", s.swaggerUI())
+
+	v1 := e.Group("/api/v1")
+	// Anyone.
+	v1.POST("/auth/login", s.login)
+	v1.POST("/auth/refresh", s.refresh)
+	v1.POST("/auth/logout", s.logout)
+	v1.POST("/oauth/token", s.oauthToken)
+
+	authed := v1.Group("", s.authenticate)
+	authed.GET("/me", s.me)
+
+	managers := authed.Group("", requireRole(lms.RoleFullManager, lms.RoleLimitedManager))
+	full := authed.Group("", requireRole(lms.RoleFullManager))
+
+	managers.GET("/organization-groups", s.listOrganizationGroups)
+	full.POST("/organization-groups", s.createOrganizationGroup)
+	managers.GET("/organization-groups/:id", s.getOrganizationGroup)
+	full.PATCH("/organization-groups/:id", s.updateOrganizationGroup)
+	full.DELETE("/organization-groups/:id", s.deleteOrganizationGroup)
+
+	managers.GET("/users", s.listUsers)
+	full.POST("/users", s.createUser)
+	managers.GET("/users/:id", s.getUser)
+	full.PATCH("/users/:id", s.updateUser)
+	full.DELETE("/users/:id", s.deleteUser)
+
+	full.GET("/integration-clients", s.listIntegrationClients)
+	full.POST("/integration-clients", s.createIntegrationClient)
+	full.DELETE("/integration-clients/:id", s.deleteIntegrationClient)
+}

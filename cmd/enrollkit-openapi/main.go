@@ -1,0 +1,74 @@
+// Command enrollkit-openapi converts the Swagger 2.0 document that swag
+// generates into the OpenAPI 3 document enrollkit serves, fixes what Swagger
+// 2.0 cannot say (problem documents have their own media type), and refuses
+// to write a document that does not validate.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/getkin/kin-openapi/openapi2"
+	"github.com/getkin/kin-openapi/openapi2conv"
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+func main() {
+	in := flag.String("in", "swagger.json", "Swagger 2.0 input")
+	out := flag.String("out", "openapi.json", "OpenAPI 3 output")
+	flag.Parse()
+	if err := run(*in, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "enrollkit-openapi:", err)
+		os.Exit(1)
+	}
+}
+
+func run(in, out string) error {
+	raw, err := os.ReadFile(in)
+	if err != nil {
+		return err
+	}
+	var v2 openapi2.T
+	if err := json.Unmarshal(raw, &v2); err != nil {
+		return fmt.Errorf("read %s: %w", in, err)
+	}
+	doc, err := openapi2conv.ToV3(&v2)
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	fix(doc)
+	if err := doc.Validate(context.Background()); err != nil {
+		return fmt.Errorf("the converted document is invalid: %w", err)
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, append(b, '\n'), 0o644)
+}
+
+// fix adjusts what the conversion cannot know: error bodies are RFC 9457
+// application/problem+json, and the API is served from the document's own
+// origin.
+func fix(doc *openapi3.T) {
+	doc.Servers = openapi3.Servers{{URL: "/", Description: "this server"}}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for status, ref := range op.Responses.Map() {
+				code, err := strconv.Atoi(status)
+				if err != nil || code < 400 || ref.Value == nil {
+					continue
+				}
+				if mt := ref.Value.Content.Get("application/json"); mt != nil {
+					if mt.Schema != nil && mt.Schema.Ref == "#/components/schemas/Problem" {
+						ref.Value.Content = openapi3.Content{"application/problem+json": mt}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/enrollkit/enrollkit/api"
+	"github.com/enrollkit/enrollkit/docs"
+	"github.com/enrollkit/enrollkit/pkg/auth"
+	"github.com/enrollkit/enrollkit/pkg/config"
+	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/ratelimit"
+	"github.com/enrollkit/enrollkit/pkg/store"
+)
+
+// loadConfig reads the configuration, reporting any problem as a usage error
+// of one line.
+func loadConfig(getenv func(string) string) (*config.Config, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, usageError{"configuration: " + err.Error()}
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// app is one wired enrollkit: the place where concrete types meet.
+type app struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	db      *store.DB
+	store   *store.Store
+	server  *api.Server
+	closers []func() error
+}
+
+func (a *app) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// openStore opens and migrates the database and builds the services.
+func openStore(ctx context.Context, cfg *config.Config) (*store.DB, *store.Store, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	tokens, err := auth.NewTokenIssuer(auth.TokenOptions{Secret: cfg.Secret, AccessTTL: cfg.AccessTTL})
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	st := store.New(db, store.Deps{Hasher: auth.NewHasher(auth.HasherOptions{}), Tokens: tokens, RefreshTTL: cfg.RefreshTTL})
+	return db, st, nil
+}
+
+func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log}
+	db, st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.db, a.store = db, st
+	a.closers = append(a.closers, db.Close)
+
+	var throttle ratelimit.Throttle = ratelimit.NewMemory()
+	if cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			a.Close()
+			return nil, usageError{"configuration: ENROLLKIT_REDIS_URL: " + err.Error()}
+		}
+		rc := redis.NewClient(opt)
+		a.closers = append(a.closers, rc.Close)
+		if err := rc.Ping(ctx).Err(); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		throttle = ratelimit.NewRedis(rc)
+	}
+	a.server, err = api.New(api.Options{
+		Services: api.Services{Organizations: st, OrganizationGroups: st, Users: st, IntegrationClients: st, Auth: st},
+		Logger:   log,
+		Ready: func(ctx context.Context) error {
+			if err := db.Ping(ctx); err != nil {
+				return err
+			}
+			return db.CheckMigrations(ctx)
+		},
+		Throttle: throttle,
+		Rules: api.ThrottleRules{
+			LoginIP:      ratelimit.Rule{Name: "login-ip", Limit: cfg.LoginIPLimit, Period: cfg.ThrottleWindow},
+			LoginAccount: ratelimit.Rule{Name: "login-account", Limit: cfg.LoginAccountLimit, Period: cfg.ThrottleWindow},
+		},
+		OpenAPI:        docs.OpenAPI,
+		BodyLimit:      cfg.BodyLimit,
+		CORSOrigins:    cfg.CORSOrigins,
+		TrustedProxies: cfg.TrustedProxies,
+		DB:             db.SQL(),
+	})
+	if err != nil {
+		a.Close()
+		return nil, usageError{"configuration: ENROLLKIT_TRUSTED_PROXIES: " + err.Error()}
+	}
+	return a, nil
+}
+
+func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stdout)
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if !cfg.Production() {
+		if err := bootstrap(ctx, a, stderr); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.server.Handler(),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("enrollkit listening", "addr", ln.Addr().String(), "env", cfg.Env, "database", a.db.Dialect(),
+		"openapi", "/openapi.json", "swagger_ui", "/swagger/index.html")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Stop accepting, let in-flight requests finish, then close the store.
+	log.Info("shutting down", "grace", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// bootstrap creates an example organization and Full Manager on the first
+// development start, so that a newcomer can sign in at once. The password is
+// printed to stderr once, never through the logger.
+func bootstrap(ctx context.Context, a *app, stderr io.Writer) error {
+	n, err := a.store.CountOrganizations(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	email, password := a.cfg.BootstrapEmail, a.cfg.BootstrapPassword
+	if email == "" {
+		email = "manager@example.com"
+	}
+	generated := password == ""
+	if generated {
+		if password, err = auth.NewOpaqueToken(); err != nil {
+			return err
+		}
+		password = password[:20]
+	}
+	setup, err := a.store.CreateOrganization(ctx, lms.NewOrganization{Name: "Example Organization",
+		ManagerEmail: email, ManagerPassword: password})
+	if err != nil {
+		return fmt.Errorf("create the example organization: %w", err)
+	}
+	shown := password
+	if !generated {
+		shown = "(the value of ENROLLKIT_BOOTSTRAP_PASSWORD)"
+	}
+	fmt.Fprintf(stderr, `
+enrollkit: created an example organization %s with a Full Manager.
+  email:    %s
+  password: %s
+Sign in:
+  curl -s -X POST http://localhost%s/api/v1/auth/login -H 'Content-Type: application/json' \
+    -d '{"email":"%s","password":"<password>"}'
+This is shown once; development mode only.
+
+`, setup.OrganizationID, email, shown, portOf(a.cfg.Addr), email)
+	return nil
+}
+
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return ":" + port
+}
+
+func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	start := time.Now()
+	v, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database %s migrated to version %d in %s\n", db.Dialect(), v, time.Since(start).Round(time.Millisecond))
+	return nil
+}

@@ -1,0 +1,297 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fastOpts keeps most tests quick; the format and logic do not depend on cost.
+var fastOpts = HasherOptions{Memory: 1024, Iterations: 1}
+
+func TestHashVerifyRoundtrip(t *testing.T) {
+	t.Parallel()
+	h := NewHasher(fastOpts)
+	ctx := context.Background()
+
+	enc, err := h.Hash(ctx, "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "$argon2id$v=19$m=1024,t=1,p=1$"; !strings.HasPrefix(enc, want) {
+		t.Fatalf("encoded = %q, want prefix %q", enc, want)
+	}
+	ok, err := h.Verify(ctx, "correct horse battery staple", enc)
+	if err != nil || !ok {
+		t.Fatalf("Verify(right) = %v, %v; want true, nil", ok, err)
+	}
+	ok, err = h.Verify(ctx, "correct horse battery stapler", enc)
+	if err != nil || ok {
+		t.Fatalf("Verify(wrong) = %v, %v; want false, nil", ok, err)
+	}
+	ok, err = h.Verify(ctx, "", enc)
+	if err != nil || ok {
+		t.Fatalf("Verify(empty) = %v, %v; want false, nil", ok, err)
+	}
+
+	again, err := h.Hash(ctx, "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again == enc {
+		t.Fatal("two hashes of the same password are equal; salt is not random")
+	}
+}
+
+func TestHashDefaultParams(t *testing.T) {
+	t.Parallel()
+	h := NewHasher(HasherOptions{})
+	if h.memory != 19456 || h.iterations != 2 || h.parallelism != 1 {
+		t.Fatalf("defaults = m=%d t=%d p=%d; want 19456, 2, 1", h.memory, h.iterations, h.parallelism)
+	}
+	if cap(h.sem) != runtime.NumCPU() {
+		t.Fatalf("MaxConcurrent default = %d; want NumCPU %d", cap(h.sem), runtime.NumCPU())
+	}
+	ctx := context.Background()
+	enc, err := h.Hash(ctx, "hunter2hunter2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "$argon2id$v=19$m=19456,t=2,p=1$"; !strings.HasPrefix(enc, want) {
+		t.Fatalf("encoded = %q, want prefix %q", enc, want)
+	}
+	p, err := decodePHC(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.salt) != 16 || len(p.key) != 32 {
+		t.Fatalf("salt %d bytes, key %d bytes; want 16, 32", len(p.salt), len(p.key))
+	}
+	if ok, err := h.Verify(ctx, "hunter2hunter2", enc); err != nil || !ok {
+		t.Fatalf("Verify = %v, %v; want true, nil", ok, err)
+	}
+}
+
+// TestVerifyUsesEncodedParams checks that hashes made with other parameters
+// (older settings, another implementation) still verify.
+func TestVerifyUsesEncodedParams(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	old := NewHasher(HasherOptions{Memory: 512, Iterations: 1, Parallelism: 2})
+	enc, err := old.Hash(ctx, "long enough password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := NewHasher(HasherOptions{Memory: 2048, Iterations: 2})
+	if ok, err := cur.Verify(ctx, "long enough password", enc); err != nil || !ok {
+		t.Fatalf("Verify(old params) = %v, %v; want true, nil", ok, err)
+	}
+}
+
+// TestVerifyInterop checks a hash produced by argon2-cffi (Python), so the
+// PHC encoding is the standard one and not merely self-consistent.
+func TestVerifyInterop(t *testing.T) {
+	t.Parallel()
+	const enc = "$argon2id$v=19$m=65536,t=3,p=4$MIIRqgvgQbgj220jfp0MPA$YfwJSVjtjSU0zzV/P3S9nnQ/USre2wvJMjfCIjrTQbg"
+	h := NewHasher(fastOpts)
+	ok, err := h.Verify(context.Background(), "correct horse battery staple", enc)
+	if err != nil || !ok {
+		t.Fatalf("Verify = %v, %v; want true, nil", ok, err)
+	}
+}
+
+func TestVerifyMalformed(t *testing.T) {
+	t.Parallel()
+	const salt = "c29tZXNhbHRzb21lc2FsdA"                     // 16 bytes
+	const key = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA" // 32 bytes
+	cases := map[string]string{
+		"empty":             "",
+		"plain text":        "hunter2",
+		"bcrypt":            "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+		"argon2i":           "$argon2i$v=19$m=1024,t=1,p=1$" + salt + "$" + key,
+		"old version":       "$argon2id$v=16$m=1024,t=1,p=1$" + salt + "$" + key,
+		"no version":        "$argon2id$m=1024,t=1,p=1$" + salt + "$" + key,
+		"missing leading $": "argon2id$v=19$m=1024,t=1,p=1$" + salt + "$" + key + "$",
+		"extra field":       "$argon2id$v=19$m=1024,t=1,p=1$" + salt + "$" + key + "$x",
+		"missing param":     "$argon2id$v=19$m=1024,t=1$" + salt + "$" + key,
+		"params reordered":  "$argon2id$v=19$t=1,m=1024,p=1$" + salt + "$" + key,
+		"non-numeric m":     "$argon2id$v=19$m=lots,t=1,p=1$" + salt + "$" + key,
+		"negative t":        "$argon2id$v=19$m=1024,t=-1,p=1$" + salt + "$" + key,
+		"zero t":            "$argon2id$v=19$m=1024,t=0,p=1$" + salt + "$" + key,
+		"huge t":            "$argon2id$v=19$m=1024,t=100000,p=1$" + salt + "$" + key,
+		"zero p":            "$argon2id$v=19$m=1024,t=1,p=0$" + salt + "$" + key,
+		"p overflows uint8": "$argon2id$v=19$m=1024,t=1,p=256$" + salt + "$" + key,
+		"m below 8p":        "$argon2id$v=19$m=7,t=1,p=1$" + salt + "$" + key,
+		"huge m":            "$argon2id$v=19$m=4294967295,t=1,p=1$" + salt + "$" + key,
+		"bad salt base64":   "$argon2id$v=19$m=1024,t=1,p=1$!!!!$" + key,
+		"padded salt":       "$argon2id$v=19$m=1024,t=1,p=1$" + salt + "==$" + key,
+		"short salt":        "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$" + key,
+		"bad hash base64":   "$argon2id$v=19$m=1024,t=1,p=1$" + salt + "$@@@@",
+		"short hash":        "$argon2id$v=19$m=1024,t=1,p=1$" + salt + "$c2hvcnQ",
+		"empty hash":        "$argon2id$v=19$m=1024,t=1,p=1$" + salt + "$",
+	}
+	h := NewHasher(fastOpts)
+	for name, enc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ok, err := h.Verify(context.Background(), "password", enc)
+			if ok || !errors.Is(err, errMalformedHash) {
+				t.Fatalf("Verify(%q) = %v, %v; want false, malformed-hash error", enc, ok, err)
+			}
+		})
+	}
+	// Sanity: the salt and key used above are themselves valid.
+	if _, err := decodePHC("$argon2id$v=19$m=1024,t=1,p=1$" + salt + "$" + key); err != nil {
+		t.Fatalf("control value rejected: %v", err)
+	}
+}
+
+func TestSemaphoreBoundsConcurrency(t *testing.T) {
+	t.Parallel()
+	h := NewHasher(HasherOptions{Memory: 1024, Iterations: 1, MaxConcurrent: 1})
+	if cap(h.sem) != 1 {
+		t.Fatalf("semaphore size = %d; want 1", cap(h.sem))
+	}
+	enc, err := h.Hash(context.Background(), "password to check")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Hold the only slot, as a long-running hash would.
+	if err := h.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// A request whose deadline passes while it queues gives up with the
+	// context's error instead of hashing.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := h.Hash(ctx, "password to check"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Hash while slot held = %v; want DeadlineExceeded", err)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	time.AfterFunc(10*time.Millisecond, cancel2)
+	if ok, err := h.Verify(ctx2, "password to check", enc); ok || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Verify while slot held = %v, %v; want false, Canceled", ok, err)
+	}
+	// An already-cancelled context fails even before queueing.
+	if _, err := h.Hash(ctx2, "password to check"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Hash with cancelled ctx = %v; want Canceled", err)
+	}
+
+	// A patient request waits for the slot and completes once it is freed.
+	done := make(chan error, 1)
+	go func() {
+		ok, err := h.Verify(context.Background(), "password to check", enc)
+		if err == nil && !ok {
+			err = errors.New("verify returned false")
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Verify finished while the only slot was held (err %v)", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	h.release()
+	if err := <-done; err != nil {
+		t.Fatalf("queued Verify: %v", err)
+	}
+
+	// An already-cancelled context is refused even when a slot is free.
+	if _, err := h.Hash(ctx2, "password to check"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Hash with cancelled ctx and free slot = %v; want Canceled", err)
+	}
+	if len(h.sem) != 0 {
+		t.Fatalf("%d slots still held after all calls returned", len(h.sem))
+	}
+}
+
+// TestSemaphoreUnderLoad runs many concurrent hashes through a small
+// semaphore and checks they all succeed and leave no slot held.
+func TestSemaphoreUnderLoad(t *testing.T) {
+	t.Parallel()
+	h := NewHasher(HasherOptions{Memory: 64, Iterations: 1, MaxConcurrent: 2})
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() {
+			_, err := h.Hash(context.Background(), "some password")
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(h.sem) != 0 {
+		t.Fatalf("%d slots still held", len(h.sem))
+	}
+}
+
+func TestVerifyDummy(t *testing.T) {
+	t.Parallel()
+	h := NewHasher(fastOpts)
+	ctx := context.Background()
+	h.VerifyDummy(ctx, "whatever password")
+	first := h.dummy
+	p, err := decodePHC(first)
+	if err != nil {
+		t.Fatalf("dummy hash %q is malformed: %v", first, err)
+	}
+	if p.memory != h.memory || p.iterations != h.iterations || p.parallelism != h.parallelism || len(p.key) != keyLen {
+		t.Fatalf("dummy hash %q does not use the hasher's parameters", first)
+	}
+	h.VerifyDummy(ctx, "another password")
+	if h.dummy != first {
+		t.Fatal("dummy hash recomputed on second call")
+	}
+	if len(h.sem) != 0 {
+		t.Fatal("VerifyDummy left a slot held")
+	}
+
+	// It queues on the semaphore like Verify and gives up with the context.
+	h1 := NewHasher(HasherOptions{Memory: 1024, Iterations: 1, MaxConcurrent: 1})
+	if err := h1.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer h1.release()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	h1.VerifyDummy(cctx, "password") // must return rather than block forever
+}
+
+func TestNewHasherClampsMemory(t *testing.T) {
+	t.Parallel()
+	h := NewHasher(HasherOptions{Memory: 4, Iterations: 1, Parallelism: 2})
+	if h.memory != 16 {
+		t.Fatalf("memory = %d; want 16 (8 KiB per lane)", h.memory)
+	}
+	enc, err := h.Hash(context.Background(), "a password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(enc, "$argon2id$v=19$m=16,t=1,p=2$") {
+		t.Fatalf("encoded = %q", enc)
+	}
+}
+
+// BenchmarkHashDefault measures one hash at the production (OWASP) settings;
+// 1e9/ns-per-op is the sustainable logins per second per core.
+func BenchmarkHashDefault(b *testing.B) {
+	h := NewHasher(HasherOptions{})
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := h.Hash(ctx, "correct horse battery staple"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hashes/s")
+}

@@ -1,0 +1,267 @@
+// Package config reads enrollkit's configuration from ENROLLKIT_*
+// environment variables. It is the only package that looks at the
+// environment, so every setting is documented and checked in one place.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environments.
+const (
+	Development = "development"
+	Production  = "production"
+)
+
+// Config is the whole configuration of one enrollkit process.
+type Config struct {
+	Env            string
+	Addr           string
+	DataDir        string
+	DatabaseURL    string
+	Secret         []byte
+	PublicURL      string
+	LogLevel       slog.Level
+	LogFormat      string
+	CORSOrigins    []string
+	TrustedProxies []string
+	BodyLimit      int64
+	RedisURL       string
+	SMTPURL        string
+	MailFrom       string
+
+	BootstrapEmail    string
+	BootstrapPassword string
+
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+
+	// Failed sign-in attempts allowed per client IP and per account in
+	// ThrottleWindow before 429.
+	LoginIPLimit      int
+	LoginAccountLimit int
+	ThrottleWindow    time.Duration
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+}
+
+// Production reports whether the process runs in production mode, where
+// nothing is generated or seeded on its own.
+func (c *Config) Production() bool { return c.Env == Production }
+
+// IsPostgres reports whether the database is PostgreSQL rather than SQLite.
+func (c *Config) IsPostgres() bool { return IsPostgresURL(c.DatabaseURL) }
+
+// IsPostgresURL reports whether u names a PostgreSQL database.
+func IsPostgresURL(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+// Load reads the configuration through getenv (os.Getenv in production,
+// a map in tests). In development it creates the data directory and a
+// secret kept there, so that tokens survive restarts without any setup.
+func Load(getenv func(string) string) (*Config, error) {
+	r := reader{getenv: getenv}
+	c := &Config{
+		Env:               r.str("ENROLLKIT_ENV", Development),
+		Addr:              r.str("ENROLLKIT_ADDR", ":8080"),
+		DataDir:           r.str("ENROLLKIT_DATA_DIR", "./data"),
+		PublicURL:         r.str("ENROLLKIT_PUBLIC_URL", "http://localhost:3000"),
+		LogFormat:         r.str("ENROLLKIT_LOG_FORMAT", "json"),
+		CORSOrigins:       r.list("ENROLLKIT_CORS_ORIGINS"),
+		TrustedProxies:    r.list("ENROLLKIT_TRUSTED_PROXIES"),
+		BodyLimit:         r.int64("ENROLLKIT_BODY_LIMIT", 1<<20),
+		RedisURL:          r.str("ENROLLKIT_REDIS_URL", ""),
+		SMTPURL:           r.str("ENROLLKIT_SMTP_URL", ""),
+		MailFrom:          r.str("ENROLLKIT_MAIL_FROM", "enrollkit <no-reply@enrollkit.localhost>"),
+		BootstrapEmail:    r.str("ENROLLKIT_BOOTSTRAP_EMAIL", ""),
+		BootstrapPassword: r.str("ENROLLKIT_BOOTSTRAP_PASSWORD", ""),
+		AccessTTL:         r.duration("ENROLLKIT_ACCESS_TTL", 15*time.Minute),
+		RefreshTTL:        r.duration("ENROLLKIT_REFRESH_TTL", 30*24*time.Hour),
+		LoginIPLimit:      int(r.int64("ENROLLKIT_LOGIN_IP_LIMIT", 30)),
+		LoginAccountLimit: int(r.int64("ENROLLKIT_LOGIN_ACCOUNT_LIMIT", 10)),
+		ThrottleWindow:    r.duration("ENROLLKIT_THROTTLE_WINDOW", 15*time.Minute),
+		ReadHeaderTimeout: r.duration("ENROLLKIT_READ_HEADER_TIMEOUT", 5*time.Second),
+		ReadTimeout:       r.duration("ENROLLKIT_READ_TIMEOUT", 30*time.Second),
+		WriteTimeout:      r.duration("ENROLLKIT_WRITE_TIMEOUT", 30*time.Second),
+		IdleTimeout:       r.duration("ENROLLKIT_IDLE_TIMEOUT", 120*time.Second),
+		ShutdownTimeout:   r.duration("ENROLLKIT_SHUTDOWN_TIMEOUT", 30*time.Second),
+	}
+	c.DatabaseURL = r.str("ENROLLKIT_DATABASE_URL", filepath.Join(c.DataDir, "enrollkit.db"))
+	level := r.str("ENROLLKIT_LOG_LEVEL", "info")
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		r.fail("ENROLLKIT_LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	secret := getenv("ENROLLKIT_SECRET")
+	switch {
+	case secret != "" && len(secret) < 32:
+		return nil, errors.New("ENROLLKIT_SECRET: must be at least 32 bytes")
+	case secret != "":
+		c.Secret = []byte(secret)
+	case c.Production():
+		return nil, errors.New("ENROLLKIT_SECRET: required in production (at least 32 bytes)")
+	default:
+		s, err := developmentSecret(c.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("ENROLLKIT_SECRET: not set, and no development secret could be kept in %s: %v", c.DataDir, err)
+		}
+		c.Secret = s
+	}
+	return c, nil
+}
+
+func (c *Config) check() error {
+	bad := func(name, msg string) error { return fmt.Errorf("%s: %s", name, msg) }
+	if c.Env != Development && c.Env != Production {
+		return bad("ENROLLKIT_ENV", "must be development or production")
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return bad("ENROLLKIT_ADDR", "must be host:port or :port")
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("ENROLLKIT_PUBLIC_URL", "must be an absolute http(s) URL")
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return bad("ENROLLKIT_LOG_FORMAT", "must be json or text")
+	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "" || u.Path != "") {
+			return bad("ENROLLKIT_CORS_ORIGINS", fmt.Sprintf("%q is not an origin like https://app.example.com", o))
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return bad("ENROLLKIT_TRUSTED_PROXIES", fmt.Sprintf("%q is not an IP address or CIDR", p))
+			}
+		}
+	}
+	if c.BodyLimit < 1024 {
+		return bad("ENROLLKIT_BODY_LIMIT", "must be at least 1024 bytes")
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			return bad("ENROLLKIT_REDIS_URL", "must be a redis:// or rediss:// URL")
+		}
+	}
+	if c.SMTPURL != "" {
+		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
+			return bad("ENROLLKIT_SMTP_URL", "must be an smtp:// or smtps:// URL")
+		}
+	}
+	if strings.Contains(c.DatabaseURL, "://") && !IsPostgresURL(c.DatabaseURL) {
+		return bad("ENROLLKIT_DATABASE_URL", "must be a postgres:// URL or a SQLite file path")
+	}
+	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
+		return bad("ENROLLKIT_ACCESS_TTL", "must be between 1m and 24h")
+	}
+	if c.RefreshTTL < c.AccessTTL {
+		return bad("ENROLLKIT_REFRESH_TTL", "must not be shorter than ENROLLKIT_ACCESS_TTL")
+	}
+	if c.LoginIPLimit < 1 || c.LoginAccountLimit < 1 || c.ThrottleWindow < time.Second {
+		return bad("ENROLLKIT_LOGIN_*_LIMIT", "limits must be at least 1 and the window at least 1s")
+	}
+	return nil
+}
+
+// developmentSecret returns the secret kept in dir, creating it on first use.
+func developmentSecret(dir string) ([]byte, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "secret")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	s := []byte(hex.EncodeToString(raw))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) { // another process won the race: use its secret
+		return os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.Write(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// reader parses variables, remembering the first error.
+type reader struct {
+	getenv func(string) string
+	err    error
+}
+
+func (r *reader) fail(name, msg string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%s: %s", name, msg)
+	}
+}
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) list(name string) []string {
+	var out []string
+	for _, p := range strings.Split(r.getenv(name), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (r *reader) int64(name string, def int64) int64 {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		r.fail(name, fmt.Sprintf("%q is not a whole number", v))
+	}
+	return n
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail(name, fmt.Sprintf("%q is not a positive duration like 15m", v))
+	}
+	return d
+}

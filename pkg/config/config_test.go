@@ -1,0 +1,93 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaultsInDevelopment(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c, err := Load(env(map[string]string{"ENROLLKIT_DATA_DIR": dir}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.BodyLimit != 1<<20 || c.Production() || c.IsPostgres() {
+		t.Errorf("unexpected defaults: %+v", c)
+	}
+	if c.DatabaseURL != filepath.Join(dir, "enrollkit.db") {
+		t.Errorf("database URL = %q", c.DatabaseURL)
+	}
+	if len(c.TrustedProxies) != 0 {
+		t.Errorf("trusted proxies must default to none, got %v", c.TrustedProxies)
+	}
+	if len(c.Secret) < 32 {
+		t.Fatalf("development secret too short: %d", len(c.Secret))
+	}
+	again, err := Load(env(map[string]string{"ENROLLKIT_DATA_DIR": dir}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again.Secret) != string(c.Secret) {
+		t.Error("development secret must be kept across starts")
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "secret")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("secret file: %v %v", fi, err)
+	}
+}
+
+func TestLoadRejectsInvalidConfiguration(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"production without secret", map[string]string{"ENROLLKIT_ENV": "production"}, "ENROLLKIT_SECRET"},
+		{"short secret", map[string]string{"ENROLLKIT_SECRET": "short"}, "ENROLLKIT_SECRET"},
+		{"unknown env", map[string]string{"ENROLLKIT_ENV": "staging"}, "ENROLLKIT_ENV"},
+		{"bad addr", map[string]string{"ENROLLKIT_ADDR": "8080"}, "ENROLLKIT_ADDR"},
+		{"bad body limit", map[string]string{"ENROLLKIT_BODY_LIMIT": "lots"}, "ENROLLKIT_BODY_LIMIT"},
+		{"tiny body limit", map[string]string{"ENROLLKIT_BODY_LIMIT": "10"}, "ENROLLKIT_BODY_LIMIT"},
+		{"bad proxy", map[string]string{"ENROLLKIT_TRUSTED_PROXIES": "10.0.0.0/99"}, "ENROLLKIT_TRUSTED_PROXIES"},
+		{"bad origin", map[string]string{"ENROLLKIT_CORS_ORIGINS": "app.example.com"}, "ENROLLKIT_CORS_ORIGINS"},
+		{"bad log level", map[string]string{"ENROLLKIT_LOG_LEVEL": "loud"}, "ENROLLKIT_LOG_LEVEL"},
+		{"bad database", map[string]string{"ENROLLKIT_DATABASE_URL": "mysql://x"}, "ENROLLKIT_DATABASE_URL"},
+		{"bad public url", map[string]string{"ENROLLKIT_PUBLIC_URL": "/enroll"}, "ENROLLKIT_PUBLIC_URL"},
+		{"bad duration", map[string]string{"ENROLLKIT_ACCESS_TTL": "soon"}, "ENROLLKIT_ACCESS_TTL"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.env["ENROLLKIT_DATA_DIR"] = t.TempDir()
+			_, err := Load(env(tc.env))
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want+":") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error = %v, want one line starting with %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadProduction(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{
+		"ENROLLKIT_ENV":             "production",
+		"ENROLLKIT_SECRET":          strings.Repeat("s", 32),
+		"ENROLLKIT_DATABASE_URL":    "postgres://u@db/enrollkit",
+		"ENROLLKIT_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1",
+		"ENROLLKIT_ACCESS_TTL":      "5m",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Production() || !c.IsPostgres() || len(c.TrustedProxies) != 2 || c.AccessTTL != 5*time.Minute {
+		t.Errorf("unexpected: %+v", c)
+	}
+}

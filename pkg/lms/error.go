@@ -1,0 +1,97 @@
+package lms
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes are stable machine strings: clients branch on them and the API
+// maps each to one HTTP status in a single table.
+const (
+	EBadRequest       = "bad_request"
+	EInvalid          = "validation_failed"
+	EUnauthorized     = "unauthorized"
+	EForbidden        = "forbidden"
+	EInsufficientRole = "insufficient_role"
+	ENotFound         = "not_found"
+	EConflict         = "conflict"
+	ETooLarge         = "payload_too_large"
+	ERateLimited      = "rate_limited"
+	EInternal         = "internal"
+	EPasscodeInvalid  = "passcode_invalid"
+	EPasscodeWeak     = "passcode_weak"
+	EInvitationFull   = "invitation_full"
+)
+
+// FieldError names one invalid input field and why it is invalid.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+// Error is the one error type of the domain. Message is safe to show to
+// clients; anything that is not an *Error is treated as internal and never
+// shown.
+type Error struct {
+	Code    string
+	Message string
+	Fields  []FieldError
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	return fmt.Sprintf("enrollkit error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, "" for nil
+// and EInternal for anything else.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// ErrorMessage returns the client-safe message of err.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// Validation collects field errors so that a request is judged as a whole
+// and the client learns every problem at once.
+type Validation struct {
+	fields []FieldError
+}
+
+// Add records a problem with one field.
+func (v *Validation) Add(field, message string) {
+	v.fields = append(v.fields, FieldError{Field: field, Message: message})
+}
+
+// Check records message for field when ok is false.
+func (v *Validation) Check(ok bool, field, message string) {
+	if !ok {
+		v.Add(field, message)
+	}
+}
+
+// Err returns a validation_failed *Error listing every problem, or nil.
+func (v *Validation) Err() error {
+	if len(v.fields) == 0 {
+		return nil
+	}
+	return &Error{Code: EInvalid, Message: "the request has invalid fields", Fields: v.fields}
+}

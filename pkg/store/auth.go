@@ -1,0 +1,321 @@
+package store
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/enrollkit/enrollkit/pkg/auth"
+	"github.com/enrollkit/enrollkit/pkg/lms"
+)
+
+type refreshToken struct {
+	ID        string
+	FamilyID  string
+	UserID    string
+	TokenHash string
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	RevokedAt *time.Time
+	CreatedAt time.Time
+}
+
+// errBadCredentials is the one answer to every failed sign-in, so that a
+// caller cannot tell an unknown email from a wrong password.
+func errBadCredentials() error {
+	return lms.Errorf(lms.EUnauthorized, "invalid credentials")
+}
+
+// maxLoginCandidates bounds the password checks of one login when an email
+// has accounts in several organizations.
+const maxLoginCandidates = 5
+
+// Login implements lms.AuthService.
+func (s *Store) Login(ctx context.Context, email, password, organizationID string) (*lms.TokenPair, error) {
+	email = lms.NormalizeEmail(email)
+	if organizationID != "" && !lms.ValidID(organizationID) {
+		s.hasher.VerifyDummy(ctx, password)
+		return nil, errBadCredentials()
+	}
+	q := s.q(ctx).Where("email = ?", email)
+	if organizationID != "" {
+		q = q.Where("organization_id = ?", organizationID)
+	}
+	var candidates []user
+	if err := q.Order("id").Limit(maxLoginCandidates).Find(&candidates).Error; err != nil {
+		return nil, err
+	}
+	u, err := s.verifyAny(ctx, candidates, password)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil {
+		return nil, errBadCredentials()
+	}
+	return s.issueTokens(ctx, s.q(ctx), u, newID())
+}
+
+// verifyAny returns the first active candidate whose password matches. With
+// no candidate it still spends one hash, so that unknown emails take as long
+// as wrong passwords.
+func (s *Store) verifyAny(ctx context.Context, candidates []user, password string) (*user, error) {
+	if len(candidates) == 0 {
+		s.hasher.VerifyDummy(ctx, password)
+		return nil, ctx.Err()
+	}
+	for i := range candidates {
+		u := &candidates[i]
+		if u.PasswordHash == nil {
+			s.hasher.VerifyDummy(ctx, password)
+			continue
+		}
+		ok, err := s.hasher.Verify(ctx, password, *u.PasswordHash)
+		if err != nil {
+			return nil, err
+		}
+		if ok && u.Status == string(lms.UserActive) {
+			return u, nil
+		}
+	}
+	return nil, nil
+}
+
+// issueTokens signs an access token for u and stores a new refresh token of
+// family through tx.
+func (s *Store) issueTokens(ctx context.Context, tx *gorm.DB, u *user, family string) (*lms.TokenPair, error) {
+	access, ttl, err := s.tokens.Issue(auth.Subject{ID: u.ID, Kind: string(lms.ActorUser),
+		OrganizationID: u.OrganizationID, Role: u.Role, TokenVersion: u.TokenVersion})
+	if err != nil {
+		return nil, err
+	}
+	refresh, err := auth.NewOpaqueToken()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	rt := refreshToken{ID: newID(), FamilyID: family, UserID: u.ID, TokenHash: auth.HashOpaqueToken(refresh),
+		ExpiresAt: now.Add(s.refreshTTL), CreatedAt: now}
+	if err := tx.WithContext(ctx).Create(&rt).Error; err != nil {
+		return nil, err
+	}
+	return &lms.TokenPair{AccessToken: access, ExpiresIn: ttl, RefreshToken: refresh}, nil
+}
+
+// Refresh implements lms.AuthService. The spend is one conditional update,
+// so two concurrent uses of one token cannot both succeed: the loser is
+// treated as reuse and the family is revoked.
+func (s *Store) Refresh(ctx context.Context, token string) (*lms.TokenPair, error) {
+	if token == "" || len(token) > 256 {
+		return nil, errBadCredentials()
+	}
+	hash := auth.HashOpaqueToken(token)
+	var pair *lms.TokenPair
+	reused := ""
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		now := s.now()
+		res := tx.Model(&refreshToken{}).
+			Where("token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?", hash, now).
+			Update("used_at", now)
+		if res.Error != nil {
+			return res.Error
+		}
+		var rt refreshToken
+		if err := tx.Where("token_hash = ?", hash).Take(&rt).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return errBadCredentials()
+		} else if err != nil {
+			return err
+		}
+		if res.RowsAffected == 0 {
+			if rt.UsedAt != nil && rt.RevokedAt == nil {
+				reused = rt.FamilyID
+			}
+			return errBadCredentials()
+		}
+		var u user
+		if err := tx.Where("id = ?", rt.UserID).Take(&u).Error; err != nil {
+			return translate(err, "user")
+		}
+		if u.Status != string(lms.UserActive) {
+			return errBadCredentials()
+		}
+		var err error
+		pair, err = s.issueTokens(ctx, tx, &u, rt.FamilyID)
+		return err
+	})
+	if reused != "" {
+		// A spent token came back: someone holds a copy. End the whole
+		// family, in its own transaction since the one above rolled back.
+		if rerr := s.revokeFamily(ctx, reused); rerr != nil {
+			return nil, rerr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pair, nil
+}
+
+func (s *Store) revokeFamily(ctx context.Context, family string) error {
+	return s.q(ctx).Model(&refreshToken{}).Where("family_id = ? AND revoked_at IS NULL", family).
+		Update("revoked_at", s.now()).Error
+}
+
+func revokeUserRefreshTokens(tx *gorm.DB, userID string, now time.Time) error {
+	return tx.Model(&refreshToken{}).Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", now).Error
+}
+
+// Logout implements lms.AuthService.
+func (s *Store) Logout(ctx context.Context, token string) error {
+	if token == "" || len(token) > 256 {
+		return nil
+	}
+	var rt refreshToken
+	err := s.q(ctx).Where("token_hash = ?", auth.HashOpaqueToken(token)).Take(&rt).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return s.revokeFamily(ctx, rt.FamilyID)
+}
+
+// ClientCredentials implements lms.AuthService.
+func (s *Store) ClientCredentials(ctx context.Context, clientID, secret string) (*lms.TokenPair, error) {
+	if !lms.ValidID(clientID) || secret == "" || len(secret) > 256 {
+		return nil, errBadCredentials()
+	}
+	var c integrationClient
+	err := s.q(ctx).Where("id = ?", clientID).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, errBadCredentials()
+	} else if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare([]byte(c.SecretHash), []byte(auth.HashOpaqueToken(secret))) != 1 {
+		return nil, errBadCredentials()
+	}
+	access, ttl, err := s.tokens.Issue(auth.Subject{ID: c.ID, Kind: string(lms.ActorClient),
+		OrganizationID: c.OrganizationID, Role: c.Role})
+	if err != nil {
+		return nil, err
+	}
+	return &lms.TokenPair{AccessToken: access, ExpiresIn: ttl}, nil
+}
+
+// Authenticate implements lms.AuthService. It reads the actor's current row
+// on every request: one primary-key lookup buys immediate effect for
+// disabling a user, changing a role or deleting a client.
+func (s *Store) Authenticate(ctx context.Context, token string) (*lms.Actor, error) {
+	claims, err := s.tokens.Verify(token)
+	if err != nil || !lms.ValidID(claims.Subject) {
+		return nil, lms.Errorf(lms.EUnauthorized, "the access token is invalid or expired")
+	}
+	revoked := lms.Errorf(lms.EUnauthorized, "the access token is no longer valid")
+	switch lms.ActorKind(claims.Kind) {
+	case lms.ActorUser:
+		var u user
+		err := s.q(ctx).Select("id", "organization_id", "role", "status", "token_version").
+			Where("id = ?", claims.Subject).Take(&u).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, revoked
+		} else if err != nil {
+			return nil, err
+		}
+		if u.OrganizationID != claims.OrganizationID || u.Status != string(lms.UserActive) || u.TokenVersion != claims.TokenVersion {
+			return nil, revoked
+		}
+		return &lms.Actor{ID: u.ID, Kind: lms.ActorUser, OrganizationID: u.OrganizationID, Role: lms.Role(u.Role)}, nil
+	case lms.ActorClient:
+		var c integrationClient
+		err := s.q(ctx).Select("id", "organization_id", "role").Where("id = ?", claims.Subject).Take(&c).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, revoked
+		} else if err != nil {
+			return nil, err
+		}
+		if c.OrganizationID != claims.OrganizationID {
+			return nil, revoked
+		}
+		return &lms.Actor{ID: c.ID, Kind: lms.ActorClient, OrganizationID: c.OrganizationID, Role: lms.Role(c.Role)}, nil
+	}
+	return nil, revoked
+}
+
+// Me implements lms.AuthService.
+func (s *Store) Me(ctx context.Context) (*lms.User, error) {
+	a := lms.ActorFromContext(ctx)
+	if a == nil || a.Kind != lms.ActorUser {
+		return nil, lms.Errorf(lms.ENotFound, "integration clients have no user profile")
+	}
+	return s.FindUserByID(ctx, a.ID)
+}
+
+// FindIntegrationClients implements lms.IntegrationClientService.
+func (s *Store) FindIntegrationClients(ctx context.Context, p lms.PageRequest) (*lms.Page[*lms.IntegrationClient], error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Normalize("created_at", "-created_at"); err != nil {
+		return nil, err
+	}
+	spec := sortSpec[integrationClient]{desc: p.Sort == "-created_at", id: func(c *integrationClient) string { return c.ID }}
+	rows, next, err := paginate(s.q(ctx).Where("organization_id = ?", org), p, spec)
+	if err != nil {
+		return nil, err
+	}
+	page := &lms.Page[*lms.IntegrationClient]{NextCursor: next, Items: make([]*lms.IntegrationClient, len(rows))}
+	for i := range rows {
+		page.Items[i] = rows[i].domain()
+	}
+	return page, nil
+}
+
+// CreateIntegrationClient implements lms.IntegrationClientService.
+func (s *Store) CreateIntegrationClient(ctx context.Context, in lms.NewIntegrationClient) (*lms.IntegrationClientSecret, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var v lms.Validation
+	v.Check(lms.ValidName(in.Name, maxNameLen), "name", "must be 1 to 200 characters")
+	v.Check(in.Role == lms.RoleFullManager || in.Role == lms.RoleLimitedManager, "role", "must be full_manager or limited_manager")
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	secret, err := auth.NewOpaqueToken()
+	if err != nil {
+		return nil, err
+	}
+	c := integrationClient{ID: newID(), OrganizationID: org, Name: in.Name, Role: string(in.Role),
+		SecretHash: auth.HashOpaqueToken(secret), CreatedAt: s.now()}
+	if a := lms.ActorFromContext(ctx); a != nil && a.Kind == lms.ActorUser {
+		c.CreatedBy = &a.ID
+	}
+	if err := s.q(ctx).Create(&c).Error; err != nil {
+		return nil, translate(err, "integration client")
+	}
+	return &lms.IntegrationClientSecret{Client: c.domain(), Secret: secret}, nil
+}
+
+// DeleteIntegrationClient implements lms.IntegrationClientService.
+func (s *Store) DeleteIntegrationClient(ctx context.Context, id string) error {
+	org, err := orgID(ctx)
+	if err != nil {
+		return err
+	}
+	if !lms.ValidID(id) {
+		return lms.Errorf(lms.ENotFound, "integration client not found")
+	}
+	res := s.q(ctx).Where("organization_id = ? AND id = ?", org, id).Delete(&integrationClient{})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return lms.Errorf(lms.ENotFound, "integration client not found")
+	}
+	return nil
+}

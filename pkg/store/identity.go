@@ -1,0 +1,329 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/enrollkit/enrollkit/pkg/auth"
+	"github.com/enrollkit/enrollkit/pkg/lms"
+)
+
+type organization struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+type organizationGroup struct {
+	ID             string
+	OrganizationID string
+	ParentID       *string
+	Name           string
+	NameKey        string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+func (g *organizationGroup) domain() *lms.OrganizationGroup {
+	return &lms.OrganizationGroup{ID: g.ID, OrganizationID: g.OrganizationID, ParentID: g.ParentID,
+		Name: g.Name, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
+}
+
+type user struct {
+	ID                  string
+	OrganizationID      string
+	OrganizationGroupID string
+	Email               string
+	FirstName           string
+	LastName            string
+	Search              string
+	Role                string
+	Status              string
+	PasswordHash        *string
+	TokenVersion        int
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+func (u *user) domain() *lms.User {
+	return &lms.User{ID: u.ID, OrganizationID: u.OrganizationID, OrganizationGroupID: u.OrganizationGroupID,
+		Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Role: lms.Role(u.Role),
+		Status: lms.UserStatus(u.Status), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// userSearch is the lower-cased text that ?q= on users matches.
+func userSearch(email, first, last string) string {
+	return strings.ToLower(email + " " + first + " " + last)
+}
+
+type integrationClient struct {
+	ID             string
+	OrganizationID string
+	Name           string
+	Role           string
+	SecretHash     string
+	CreatedBy      *string
+	CreatedAt      time.Time
+}
+
+func (c *integrationClient) domain() *lms.IntegrationClient {
+	by := ""
+	if c.CreatedBy != nil {
+		by = *c.CreatedBy
+	}
+	return &lms.IntegrationClient{ID: c.ID, OrganizationID: c.OrganizationID, Name: c.Name,
+		Role: lms.Role(c.Role), CreatedBy: by, CreatedAt: c.CreatedAt}
+}
+
+const maxNameLen = 200
+
+// checkPassword turns the password policy's verdict into a field error.
+func checkPassword(v *lms.Validation, field, password, email string) {
+	if err := auth.CheckPassword(password, email); err != nil {
+		v.Add(field, err.Error())
+	}
+}
+
+// CreateOrganization implements lms.OrganizationService.
+func (s *Store) CreateOrganization(ctx context.Context, in lms.NewOrganization) (*lms.OrganizationSetup, error) {
+	email := lms.NormalizeEmail(in.ManagerEmail)
+	if in.ManagerFirstName == "" {
+		in.ManagerFirstName = "Full"
+	}
+	if in.ManagerLastName == "" {
+		in.ManagerLastName = "Manager"
+	}
+	var v lms.Validation
+	v.Check(lms.ValidName(in.Name, maxNameLen), "name", "must be 1 to 200 characters")
+	v.Check(lms.ValidEmail(email), "manager_email", "must be an email address")
+	checkPassword(&v, "manager_password", in.ManagerPassword, email)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, in.ManagerPassword)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	org := organization{ID: newID(), Name: strings.TrimSpace(in.Name), CreatedAt: now}
+	root := organizationGroup{ID: newID(), OrganizationID: org.ID, Name: org.Name,
+		NameKey: strings.ToLower(org.Name), CreatedAt: now, UpdatedAt: now}
+	mgr := user{ID: newID(), OrganizationID: org.ID, OrganizationGroupID: root.ID, Email: email,
+		FirstName: in.ManagerFirstName, LastName: in.ManagerLastName,
+		Search: userSearch(email, in.ManagerFirstName, in.ManagerLastName),
+		Role:   string(lms.RoleFullManager), Status: string(lms.UserActive), PasswordHash: &hash,
+		CreatedAt: now, UpdatedAt: now}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(&org).Error; err != nil {
+			return err
+		}
+		if err := tx.Create(&root).Error; err != nil {
+			return err
+		}
+		return tx.Create(&mgr).Error
+	})
+	if err != nil {
+		return nil, translate(err, "organization")
+	}
+	return &lms.OrganizationSetup{OrganizationID: org.ID, OrganizationGroupID: root.ID, ManagerID: mgr.ID}, nil
+}
+
+// CountOrganizations implements lms.OrganizationService.
+func (s *Store) CountOrganizations(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.q(ctx).Model(&organization{}).Count(&n).Error
+	return n, err
+}
+
+// findOrganizationGroup loads a group of the caller's organization.
+func findOrganizationGroup(tx *gorm.DB, org, id string) (*organizationGroup, error) {
+	if !lms.ValidID(id) {
+		return nil, lms.Errorf(lms.ENotFound, "organization group not found")
+	}
+	var g organizationGroup
+	if err := tx.Where("organization_id = ? AND id = ?", org, id).Take(&g).Error; err != nil {
+		return nil, translate(err, "organization group")
+	}
+	return &g, nil
+}
+
+// FindOrganizationGroupByID implements lms.OrganizationGroupService.
+func (s *Store) FindOrganizationGroupByID(ctx context.Context, id string) (*lms.OrganizationGroup, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g, err := findOrganizationGroup(s.q(ctx), org, id)
+	if err != nil {
+		return nil, err
+	}
+	return g.domain(), nil
+}
+
+var organizationGroupSorts = map[string]sortSpec[organizationGroup]{
+	"created_at":  {id: func(g *organizationGroup) string { return g.ID }},
+	"-created_at": {desc: true, id: func(g *organizationGroup) string { return g.ID }},
+	"name": {column: "name_key", key: func(g *organizationGroup) string { return g.NameKey },
+		id: func(g *organizationGroup) string { return g.ID }},
+}
+
+// FindOrganizationGroups implements lms.OrganizationGroupService.
+func (s *Store) FindOrganizationGroups(ctx context.Context, f lms.OrganizationGroupFilter) (*lms.Page[*lms.OrganizationGroup], error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Normalize("created_at", "-created_at", "name"); err != nil {
+		return nil, err
+	}
+	q := s.q(ctx).Where("organization_id = ?", org)
+	if f.ParentID != nil {
+		if !lms.ValidID(*f.ParentID) {
+			return nil, lms.Errorf(lms.EBadRequest, "parent_id must be an ID")
+		}
+		q = q.Where("parent_id = ?", *f.ParentID)
+	}
+	rows, next, err := paginate(q, f.PageRequest, organizationGroupSorts[f.Sort])
+	if err != nil {
+		return nil, err
+	}
+	page := &lms.Page[*lms.OrganizationGroup]{NextCursor: next, Items: make([]*lms.OrganizationGroup, len(rows))}
+	for i := range rows {
+		page.Items[i] = rows[i].domain()
+	}
+	return page, nil
+}
+
+// CreateOrganizationGroup implements lms.OrganizationGroupService. An empty
+// parentID places the group under the organization's root.
+func (s *Store) CreateOrganizationGroup(ctx context.Context, name, parentID string) (*lms.OrganizationGroup, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name = strings.TrimSpace(name)
+	var v lms.Validation
+	v.Check(lms.ValidName(name, maxNameLen), "name", "must be 1 to 200 characters")
+	v.Check(parentID == "" || lms.ValidID(parentID), "parent_id", "must be an organization group ID")
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	g := organizationGroup{ID: newID(), OrganizationID: org, Name: name, NameKey: strings.ToLower(name), CreatedAt: now, UpdatedAt: now}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		var parent organizationGroup
+		q := tx.Where("organization_id = ?", org)
+		if parentID == "" {
+			q = q.Where("parent_id IS NULL")
+		} else {
+			q = q.Where("id = ?", parentID)
+		}
+		if err := q.Take(&parent).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return &lms.Error{Code: lms.EInvalid, Message: "the request has invalid fields",
+				Fields: []lms.FieldError{{Field: "parent_id", Message: "no such organization group"}}}
+		} else if err != nil {
+			return err
+		}
+		g.ParentID = &parent.ID
+		return tx.Create(&g).Error
+	})
+	if err != nil {
+		return nil, translate(err, "organization group")
+	}
+	return g.domain(), nil
+}
+
+// UpdateOrganizationGroup implements lms.OrganizationGroupService.
+func (s *Store) UpdateOrganizationGroup(ctx context.Context, id string, upd lms.OrganizationGroupUpdate) (*lms.OrganizationGroup, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var v lms.Validation
+	if upd.Name != nil {
+		*upd.Name = strings.TrimSpace(*upd.Name)
+		v.Check(lms.ValidName(*upd.Name, maxNameLen), "name", "must be 1 to 200 characters")
+	}
+	if upd.ParentID != nil {
+		v.Check(lms.ValidID(*upd.ParentID), "parent_id", "must be an organization group ID")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var g *organizationGroup
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if g, err = findOrganizationGroup(tx, org, id); err != nil {
+			return err
+		}
+		changes := map[string]any{"updated_at": s.now()}
+		if upd.Name != nil {
+			g.Name, g.NameKey = *upd.Name, strings.ToLower(*upd.Name)
+			changes["name"], changes["name_key"] = g.Name, g.NameKey
+		}
+		if upd.ParentID != nil {
+			if g.ParentID == nil {
+				return lms.Errorf(lms.EConflict, "the root organization group cannot be moved")
+			}
+			if err := checkNoCycle(tx, org, id, *upd.ParentID); err != nil {
+				return err
+			}
+			g.ParentID = upd.ParentID
+			changes["parent_id"] = *upd.ParentID
+		}
+		g.UpdatedAt = changes["updated_at"].(time.Time)
+		return tx.Model(&organizationGroup{}).Where("id = ?", id).Updates(changes).Error
+	})
+	if err != nil {
+		return nil, translate(err, "organization group")
+	}
+	return g.domain(), nil
+}
+
+// checkNoCycle refuses to move group id under newParent when newParent is the
+// group itself or one of its descendants.
+func checkNoCycle(tx *gorm.DB, org, id, newParent string) error {
+	invalid := &lms.Error{Code: lms.EInvalid, Message: "the request has invalid fields",
+		Fields: []lms.FieldError{{Field: "parent_id", Message: "must be an organization group outside this one's subtree"}}}
+	for cur, depth := newParent, 0; ; depth++ {
+		if cur == id || depth > 1000 {
+			return invalid
+		}
+		p, err := findOrganizationGroup(tx, org, cur)
+		if lms.ErrorCode(err) == lms.ENotFound {
+			invalid.Fields[0].Message = "no such organization group"
+			return invalid
+		} else if err != nil {
+			return err
+		}
+		if p.ParentID == nil {
+			return nil
+		}
+		cur = *p.ParentID
+	}
+}
+
+// DeleteOrganizationGroup implements lms.OrganizationGroupService.
+func (s *Store) DeleteOrganizationGroup(ctx context.Context, id string) error {
+	org, err := orgID(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		g, err := findOrganizationGroup(tx, org, id)
+		if err != nil {
+			return err
+		}
+		if g.ParentID == nil {
+			return lms.Errorf(lms.EConflict, "the root organization group cannot be deleted")
+		}
+		return tx.Where("id = ?", id).Delete(&organizationGroup{}).Error
+	})
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		return lms.Errorf(lms.EConflict, "the organization group still has groups, users or user groups in it")
+	}
+	return translate(err, "organization group")
+}

@@ -1,0 +1,266 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+)
+
+func findUser(tx *gorm.DB, org, id string) (*user, error) {
+	if !lms.ValidID(id) {
+		return nil, lms.Errorf(lms.ENotFound, "user not found")
+	}
+	var u user
+	if err := tx.Where("organization_id = ? AND id = ?", org, id).Take(&u).Error; err != nil {
+		return nil, translate(err, "user")
+	}
+	return &u, nil
+}
+
+// FindUserByID implements lms.UserService.
+func (s *Store) FindUserByID(ctx context.Context, id string) (*lms.User, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := findUser(s.q(ctx), org, id)
+	if err != nil {
+		return nil, err
+	}
+	return u.domain(), nil
+}
+
+var userSorts = map[string]sortSpec[user]{
+	"created_at":  {id: func(u *user) string { return u.ID }},
+	"-created_at": {desc: true, id: func(u *user) string { return u.ID }},
+	"email":       {column: "email", key: func(u *user) string { return u.Email }, id: func(u *user) string { return u.ID }},
+}
+
+// FindUsers implements lms.UserService.
+func (s *Store) FindUsers(ctx context.Context, f lms.UserFilter) (*lms.Page[*lms.User], error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Normalize("created_at", "-created_at", "email"); err != nil {
+		return nil, err
+	}
+	q := s.q(ctx).Where("organization_id = ?", org)
+	if f.Role != nil {
+		if !f.Role.Valid() {
+			return nil, lms.Errorf(lms.EBadRequest, "role must be full_manager, limited_manager or learner")
+		}
+		q = q.Where("role = ?", string(*f.Role))
+	}
+	if strings.TrimSpace(f.Q) != "" {
+		q = q.Where(`search LIKE ? ESCAPE '\'`, searchPattern(f.Q))
+	}
+	rows, next, err := paginate(q, f.PageRequest, userSorts[f.Sort])
+	if err != nil {
+		return nil, err
+	}
+	page := &lms.Page[*lms.User]{NextCursor: next, Items: make([]*lms.User, len(rows))}
+	for i := range rows {
+		page.Items[i] = rows[i].domain()
+	}
+	return page, nil
+}
+
+// groupOrRoot returns the organization group id of org, or its root when id
+// is empty, reporting a missing one as a field error.
+func groupOrRoot(tx *gorm.DB, org, id, field string) (string, error) {
+	q := tx.Model(&organizationGroup{}).Where("organization_id = ?", org)
+	if id == "" {
+		q = q.Where("parent_id IS NULL")
+	} else {
+		q = q.Where("id = ?", id)
+	}
+	var found string
+	if err := q.Select("id").Take(&found).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return "", &lms.Error{Code: lms.EInvalid, Message: "the request has invalid fields",
+			Fields: []lms.FieldError{{Field: field, Message: "no such organization group"}}}
+	} else if err != nil {
+		return "", err
+	}
+	return found, nil
+}
+
+// CreateUser implements lms.UserService.
+func (s *Store) CreateUser(ctx context.Context, in lms.NewUser) (*lms.User, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	email := lms.NormalizeEmail(in.Email)
+	in.FirstName, in.LastName = strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
+	var v lms.Validation
+	v.Check(lms.ValidEmail(email), "email", "must be an email address")
+	v.Check(lms.ValidName(in.FirstName, 100), "first_name", "must be 1 to 100 characters")
+	v.Check(lms.ValidName(in.LastName, 100), "last_name", "must be 1 to 100 characters")
+	v.Check(in.Role.Valid(), "role", "must be full_manager, limited_manager or learner")
+	v.Check(in.OrganizationGroupID == "" || lms.ValidID(in.OrganizationGroupID), "organization_group_id", "must be an organization group ID")
+	if in.Password != "" {
+		checkPassword(&v, "password", in.Password, email)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var hash *string
+	if in.Password != "" {
+		h, err := s.hasher.Hash(ctx, in.Password)
+		if err != nil {
+			return nil, err
+		}
+		hash = &h
+	}
+	now := s.now()
+	u := user{ID: newID(), OrganizationID: org, Email: email, FirstName: in.FirstName, LastName: in.LastName,
+		Search: userSearch(email, in.FirstName, in.LastName), Role: string(in.Role), Status: string(lms.UserActive),
+		PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if u.OrganizationGroupID, err = groupOrRoot(tx, org, in.OrganizationGroupID, "organization_group_id"); err != nil {
+			return err
+		}
+		return tx.Create(&u).Error
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return nil, lms.Errorf(lms.EConflict, "a user with this email already exists in the organization")
+	}
+	if err != nil {
+		return nil, translate(err, "user")
+	}
+	return u.domain(), nil
+}
+
+// UpdateUser implements lms.UserService. Changing the password bumps the
+// token version and revokes refresh tokens, so other sessions end.
+func (s *Store) UpdateUser(ctx context.Context, id string, upd lms.UserUpdate) (*lms.User, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var v lms.Validation
+	if upd.FirstName != nil {
+		*upd.FirstName = strings.TrimSpace(*upd.FirstName)
+		v.Check(lms.ValidName(*upd.FirstName, 100), "first_name", "must be 1 to 100 characters")
+	}
+	if upd.LastName != nil {
+		*upd.LastName = strings.TrimSpace(*upd.LastName)
+		v.Check(lms.ValidName(*upd.LastName, 100), "last_name", "must be 1 to 100 characters")
+	}
+	if upd.Role != nil {
+		v.Check(upd.Role.Valid(), "role", "must be full_manager, limited_manager or learner")
+	}
+	if upd.Status != nil {
+		v.Check(*upd.Status == lms.UserActive || *upd.Status == lms.UserDisabled, "status", "must be active or disabled")
+	}
+	if upd.OrganizationGroupID != nil {
+		v.Check(lms.ValidID(*upd.OrganizationGroupID), "organization_group_id", "must be an organization group ID")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var hash string
+	var u *user
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if u, err = findUser(tx, org, id); err != nil {
+			return err
+		}
+		if upd.Password != nil {
+			var pv lms.Validation
+			checkPassword(&pv, "password", *upd.Password, u.Email)
+			if err := pv.Err(); err != nil {
+				return err
+			}
+		}
+		changes := map[string]any{"updated_at": s.now()}
+		if upd.FirstName != nil {
+			u.FirstName, changes["first_name"] = *upd.FirstName, *upd.FirstName
+		}
+		if upd.LastName != nil {
+			u.LastName, changes["last_name"] = *upd.LastName, *upd.LastName
+		}
+		u.Search, changes["search"] = userSearch(u.Email, u.FirstName, u.LastName), userSearch(u.Email, u.FirstName, u.LastName)
+		wasFull := u.Role == string(lms.RoleFullManager) && u.Status == string(lms.UserActive)
+		if upd.Role != nil {
+			u.Role, changes["role"] = string(*upd.Role), string(*upd.Role)
+		}
+		if upd.Status != nil {
+			u.Status, changes["status"] = string(*upd.Status), string(*upd.Status)
+		}
+		if wasFull && (u.Role != string(lms.RoleFullManager) || u.Status != string(lms.UserActive)) {
+			if err := keepOneFullManager(tx, org, u.ID); err != nil {
+				return err
+			}
+		}
+		if upd.OrganizationGroupID != nil {
+			gid, err := groupOrRoot(tx, org, *upd.OrganizationGroupID, "organization_group_id")
+			if err != nil {
+				return err
+			}
+			u.OrganizationGroupID, changes["organization_group_id"] = gid, gid
+		}
+		if upd.Password != nil {
+			// Hashing inside the transaction would hold a write lock for
+			// the length of a hash; it is short and rare enough here.
+			if hash, err = s.hasher.Hash(tx.Statement.Context, *upd.Password); err != nil {
+				return err
+			}
+			changes["password_hash"] = hash
+			changes["token_version"] = gorm.Expr("token_version + 1")
+			if err := revokeUserRefreshTokens(tx, u.ID, s.now()); err != nil {
+				return err
+			}
+		}
+		u.UpdatedAt = changes["updated_at"].(time.Time)
+		return tx.Model(&user{}).Where("id = ?", u.ID).Updates(changes).Error
+	})
+	if err != nil {
+		return nil, translate(err, "user")
+	}
+	return u.domain(), nil
+}
+
+// keepOneFullManager refuses a change that would leave the organization with
+// no active Full Manager, since nobody could then manage it.
+func keepOneFullManager(tx *gorm.DB, org, except string) error {
+	var n int64
+	err := tx.Model(&user{}).Where("organization_id = ? AND role = ? AND status = ? AND id <> ?",
+		org, string(lms.RoleFullManager), string(lms.UserActive), except).Count(&n).Error
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return lms.Errorf(lms.EConflict, "the organization must keep at least one active full manager")
+	}
+	return nil
+}
+
+// DeleteUser implements lms.UserService.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	org, err := orgID(ctx)
+	if err != nil {
+		return err
+	}
+	if a := lms.ActorFromContext(ctx); a != nil && a.Kind == lms.ActorUser && a.ID == id {
+		return lms.Errorf(lms.EConflict, "you cannot delete your own account")
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		u, err := findUser(tx, org, id)
+		if err != nil {
+			return err
+		}
+		if u.Role == string(lms.RoleFullManager) && u.Status == string(lms.UserActive) {
+			if err := keepOneFullManager(tx, org, u.ID); err != nil {
+				return err
+			}
+		}
+		return tx.Where("id = ?", id).Delete(&user{}).Error
+	})
+	return translate(err, "user")
+}
