@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -155,10 +156,20 @@ func corsFor(origins []string) gin.HandlerFunc {
 			cfg.AllowAllOrigins = true
 		}
 	}
-	if !cfg.AllowAllOrigins {
-		cfg.AllowOrigins = origins
+	if cfg.AllowAllOrigins {
+		return cors.New(cfg)
 	}
-	return cors.New(cfg)
+	cfg.AllowOrigins = origins
+	allowed := cors.New(cfg)
+	return func(c *gin.Context) {
+		// Another origin gets no CORS headers, so the browser keeps the
+		// answer from its page; the request itself is served as usual.
+		if o := c.GetHeader("Origin"); o != "" && !slices.Contains(origins, o) {
+			c.Next()
+			return
+		}
+		allowed(c)
+	}
 }
 
 // limitBody refuses bodies over limit: at once when Content-Length says so,

@@ -109,7 +109,9 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	e.Use(s.recoverPanics, withRequestID, s.observe, securityHeaders, corsFor(o.CORSOrigins), limitBody(o.BodyLimit))
-	e.NoRoute(func(c *gin.Context) { abortWith(c, lms.ENotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path) })
+	e.NoRoute(func(c *gin.Context) {
+		abortWith(c, lms.ENotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path)
+	})
 	e.NoMethod(func(c *gin.Context) {
 		abortWith(c, "method_not_allowed", "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)
 	})

@@ -52,12 +52,18 @@ func run(in, out string) error {
 }
 
 // fix adjusts what the conversion cannot know: error bodies are RFC 9457
-// application/problem+json, and the API is served from the document's own
-// origin.
+// application/problem+json, any operation may fail with a bare 500, and the
+// API is served from the document's own origin.
 func fix(doc *openapi3.T) {
 	doc.Servers = openapi3.Servers{{URL: "/", Description: "this server"}}
+	problem := openapi3.NewSchemaRef("#/components/schemas/Problem", doc.Components.Schemas["Problem"].Value)
 	for _, item := range doc.Paths.Map() {
 		for _, op := range item.Operations() {
+			if op.Responses.Value("500") == nil {
+				op.Responses.Set("500", &openapi3.ResponseRef{Value: openapi3.NewResponse().
+					WithDescription("Internal Server Error: details are logged under the request ID, never sent").
+					WithContent(openapi3.NewContentWithJSONSchemaRef(problem))})
+			}
 			for status, ref := range op.Responses.Map() {
 				code, err := strconv.Atoi(status)
 				if err != nil || code < 400 || ref.Value == nil {

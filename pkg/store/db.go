@@ -188,3 +188,7 @@ func (db *DB) CheckMigrations(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Migrations returns the embedded migrations of both dialects, for tests
+// that need to know when they change.
+func Migrations() fs.FS { return migrations }

@@ -1,0 +1,379 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/enrollkit/enrollkit/api"
+	"github.com/enrollkit/enrollkit/pkg/auth"
+	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/ratelimit"
+	"github.com/enrollkit/enrollkit/pkg/store/storetest"
+)
+
+func TestProblemsForBadRequests(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	big := `{"email":"` + strings.Repeat("a", 2<<20) + `","password":"x"}`
+	cases := []struct {
+		name   string
+		r      req
+		status int
+		code   string
+	}{
+		{"unknown route", req{method: "GET", path: "/api/v1/nope"}, 404, lms.ENotFound},
+		{"wrong method", req{method: "PUT", path: "/api/v1/auth/login"}, 405, "method_not_allowed"},
+		{"malformed JSON", req{method: "POST", path: "/api/v1/auth/login", body: `{"email":`}, 400, lms.EBadRequest},
+		{"not an object", req{method: "POST", path: "/api/v1/auth/login", body: `[1,2]`}, 400, lms.EBadRequest},
+		{"empty body", req{method: "POST", path: "/api/v1/auth/login", body: ``}, 400, lms.EBadRequest},
+		{"unknown field", req{method: "POST", path: "/api/v1/auth/login", body: `{"email":"a@b.co","password":"x","admin":true}`}, 400, lms.EBadRequest},
+		{"wrong type", req{method: "POST", path: "/api/v1/auth/login", body: `{"email":5}`}, 400, lms.EBadRequest},
+		{"trailing data", req{method: "POST", path: "/api/v1/auth/login", body: `{"email":"a@b.co","password":"x"} {}`}, 400, lms.EBadRequest},
+		{"2 MiB body", req{method: "POST", path: "/api/v1/auth/login", body: big}, 413, lms.ETooLarge},
+		{"2 MiB after the object", req{method: "POST", path: "/api/v1/auth/login", body: `{"email":"a@b.co","password":"x"}` + strings.Repeat(" ", 2<<20)}, 413, lms.ETooLarge},
+		{"wrong content type", req{method: "POST", path: "/api/v1/auth/login", body: `{}`, header: map[string]string{"Content-Type": "text/plain"}}, 415, "unsupported_media"},
+		{"limit too large", req{method: "GET", path: "/api/v1/users?limit=201", token: "full"}, 400, lms.EBadRequest},
+		{"unknown sort", req{method: "GET", path: "/api/v1/users?sort=password_hash", token: "full"}, 400, lms.EBadRequest},
+		{"tampered cursor", req{method: "GET", path: "/api/v1/users?cursor=eyJzIjoiY3JlYXRlZF9hdCJ9", token: "full"}, 400, lms.EBadRequest},
+		{"validation", req{method: "POST", path: "/api/v1/users", body: map[string]string{"email": "nope"}, token: "full"}, 422, lms.EInvalid},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.r
+			if r.token != "" {
+				r.token = e.tokens[r.token]
+			}
+			p := wantProblem(t, e.do(r), tc.status, tc.code)
+			if !strings.HasPrefix(p["instance"].(string), "urn:request:") {
+				t.Errorf("instance = %v", p["instance"])
+			}
+		})
+	}
+	t.Run("validation lists the fields", func(t *testing.T) {
+		p := wantProblem(t, e.do(req{method: "POST", path: "/api/v1/users", token: e.tokens["full"],
+			body: map[string]string{"email": "nope", "role": "boss"}}), 422, lms.EInvalid)
+		if n := len(p["errors"].([]any)); n != 4 {
+			t.Fatalf("errors = %v", p["errors"])
+		}
+	})
+	t.Run("a body over the limit without Content-Length", func(t *testing.T) {
+		r := httptest.NewRequest("POST", "/api/v1/auth/login", io.MultiReader(strings.NewReader(`{"email":"`), strings.NewReader(strings.Repeat("a", 2<<20)), strings.NewReader(`"}`)))
+		r.ContentLength = -1
+		r.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, r)
+		if rec.Code != 413 {
+			t.Fatalf("status = %d", rec.Code)
+		}
+	})
+	t.Run("bad input changes nothing", func(t *testing.T) {
+		before, _ := e.st.FindUsers(e.org.Ctx, lms.UserFilter{PageRequest: lms.PageRequest{Limit: 200}})
+		e.do(req{method: "POST", path: "/api/v1/users", token: e.tokens["full"], body: map[string]any{"email": "ok@example.com", "first_name": "A", "last_name": "B", "role": "learner", "password": "password"}})
+		e.do(req{method: "POST", path: "/api/v1/users", token: e.tokens["full"], body: `{"email":"ok2@example.com","first_name":"A","last_name":"B","role":"learner","extra":1}`})
+		after, _ := e.st.FindUsers(e.org.Ctx, lms.UserFilter{PageRequest: lms.PageRequest{Limit: 200}})
+		if len(after.Items) != len(before.Items) {
+			t.Fatalf("refused requests created users: %d -> %d", len(before.Items), len(after.Items))
+		}
+	})
+}
+
+func TestRequestIDsAndHeaders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite", func(o *api.Options) { o.CORSOrigins = []string{"https://app.example.com"} })
+	res := e.do(req{method: "GET", path: "/api/v1/nope", header: map[string]string{"X-Request-ID": "client-chosen-id-42"}})
+	if res.Header.Get("X-Request-ID") != "client-chosen-id-42" || res.JSON(t)["instance"] != "urn:request:client-chosen-id-42" {
+		t.Fatalf("request ID not echoed: %v %s", res.Header, res.Body)
+	}
+	res = e.do(req{method: "GET", path: "/healthz", header: map[string]string{"X-Request-ID": "bad id\nwith newline"}})
+	if id := res.Header.Get("X-Request-ID"); id == "" || strings.Contains(id, " ") {
+		t.Fatalf("insane request ID kept: %q", id)
+	}
+	for _, h := range []string{"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Content-Security-Policy"} {
+		if res.Header.Get(h) == "" {
+			t.Errorf("missing %s", h)
+		}
+	}
+	res = e.do(req{method: "GET", path: "/healthz", header: map[string]string{"Origin": "https://app.example.com"}})
+	if res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Errorf("allowed origin not answered: %v", res.Header)
+	}
+	res = e.do(req{method: "GET", path: "/healthz", header: map[string]string{"Origin": "https://evil.example.com"}})
+	if res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("other origin allowed: %v", res.Header)
+	}
+}
+
+// panickingUsers fails in the most unexpected way.
+type panickingUsers struct{ lms.UserService }
+
+func (panickingUsers) FindUsers(context.Context, lms.UserFilter) (*lms.Page[*lms.User], error) {
+	panic("SELECT secret FROM somewhere")
+}
+
+func TestPanicBecomesBare500(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	e := newEnv(t, "sqlite", func(o *api.Options) {
+		o.Services.Users = panickingUsers{o.Services.Users}
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	res := e.do(req{method: "GET", path: "/api/v1/users", token: e.tokens["full"]})
+	wantProblem(t, res, 500, lms.EInternal)
+	if bytes.Contains(res.Body, []byte("SELECT")) {
+		t.Fatalf("500 leaks internals: %s", res.Body)
+	}
+	if !strings.Contains(logs.String(), "SELECT secret") || !strings.Contains(logs.String(), res.Header.Get("X-Request-ID")) {
+		t.Fatalf("panic not logged with the request ID: %s", logs.String())
+	}
+}
+
+func TestJWTNegatives(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	key := auth.DeriveKey(storetest.Secret, "enrollkit access token v1")
+	now := time.Now()
+	valid := jwt.MapClaims{"iss": "enrollkit", "aud": "enrollkit-api", "sub": e.org.ManagerID, "iat": now.Unix(),
+		"exp": now.Add(time.Hour).Unix(), "jti": "x", "knd": "user", "org": e.org.OrganizationID, "role": "full_manager", "ver": 0}
+	sign := func(method jwt.SigningMethod, k any, claims jwt.MapClaims, edit func(jwt.MapClaims)) string {
+		c := jwt.MapClaims{}
+		for n, v := range claims {
+			c[n] = v
+		}
+		if edit != nil {
+			edit(c)
+		}
+		tok := jwt.NewWithClaims(method, c)
+		tok.Header["typ"] = "at+jwt"
+		s, err := tok.SignedString(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	hs := func(edit func(jwt.MapClaims)) string { return sign(jwt.SigningMethodHS256, key, valid, edit) }
+	// The control: a hand-made token with the real key is accepted.
+	if res := e.do(req{method: "GET", path: "/api/v1/me", token: hs(nil)}); res.Status != 200 {
+		t.Fatalf("control token refused: %s", res.Body)
+	}
+	good := hs(nil)
+	parts := strings.Split(good, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString(bytes.Replace(payload, []byte("full_manager"), []byte("full_managex"), 1)) + "." + parts[2]
+	refresh, err := e.st.Login(context.Background(), e.org.ManagerEmail, storetest.Password, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]string{
+		"alg none":         sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid, nil),
+		"wrong key":        sign(jwt.SigningMethodHS256, []byte("another-key-another-key-another-key!"), valid, nil),
+		"raw secret key":   sign(jwt.SigningMethodHS256, storetest.Secret, valid, nil),
+		"HS512":            sign(jwt.SigningMethodHS512, key, valid, nil),
+		"expired":          hs(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix() }),
+		"nbf in future":    hs(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() }),
+		"missing exp":      hs(func(c jwt.MapClaims) { delete(c, "exp") }),
+		"missing sub":      hs(func(c jwt.MapClaims) { delete(c, "sub") }),
+		"missing aud":      hs(func(c jwt.MapClaims) { delete(c, "aud") }),
+		"wrong iss":        hs(func(c jwt.MapClaims) { c["iss"] = "someone-else" }),
+		"wrong aud":        hs(func(c jwt.MapClaims) { c["aud"] = "another-api" }),
+		"other org claim":  hs(func(c jwt.MapClaims) { c["org"] = e.other.OrganizationID }),
+		"old version":      hs(func(c jwt.MapClaims) { c["ver"] = 7 }),
+		"tampered payload": tampered,
+		"refresh token":    refresh.RefreshToken,
+		"oversized":        good + strings.Repeat("A", 5000),
+		"garbage":          "not.a.jwt",
+	}
+	for name, tok := range cases {
+		t.Run(name, func(t *testing.T) {
+			res := e.do(req{method: "GET", path: "/api/v1/me", token: tok})
+			wantProblem(t, res, 401, lms.EUnauthorized)
+			if !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Fatalf("WWW-Authenticate = %q", res.Header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+	t.Run("no scheme", func(t *testing.T) {
+		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/me", header: map[string]string{"Authorization": good}}), 401, lms.EUnauthorized)
+	})
+}
+
+func TestAccountChangesActOnTheNextRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	mgr := storetest.MustCreateUser(t, e.st, e.org, lms.RoleFullManager)
+	tok := e.login(mgr.Email)
+	if res := e.do(req{method: "GET", path: "/api/v1/integration-clients", token: tok}); res.Status != 200 {
+		t.Fatalf("full manager refused: %d", res.Status)
+	}
+	e.do(req{method: "PATCH", path: "/api/v1/users/" + mgr.ID, token: e.tokens["full"], body: map[string]string{"role": "limited_manager"}})
+	wantProblem(t, e.do(req{method: "GET", path: "/api/v1/integration-clients", token: tok}), 403, lms.EInsufficientRole)
+	e.do(req{method: "PATCH", path: "/api/v1/users/" + mgr.ID, token: e.tokens["full"], body: map[string]string{"status": "disabled"}})
+	wantProblem(t, e.do(req{method: "GET", path: "/api/v1/users", token: tok}), 401, lms.EUnauthorized)
+
+	res := e.do(req{method: "POST", path: "/api/v1/integration-clients", token: e.tokens["full"], body: map[string]string{"name": "HR", "role": "full_manager"}})
+	created := res.JSON(t)
+	form := url.Values{"grant_type": {"client_credentials"}}
+	r := httptest.NewRequest("POST", "/api/v1/oauth/token", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(created["client_id"].(string), created["client_secret"].(string))
+	rec := httptest.NewRecorder()
+	e.handler.ServeHTTP(rec, r)
+	if rec.Code != 200 {
+		t.Fatalf("client credentials with Basic and a form: %d %s", rec.Code, rec.Body)
+	}
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.Unmarshal(rec.Body.Bytes(), &tr)
+	me := e.do(req{method: "GET", path: "/api/v1/me", token: tr.AccessToken}).JSON(t)
+	if me["kind"] != "client" || me["role"] != "full_manager" {
+		t.Fatalf("client me = %v", me)
+	}
+	e.do(req{method: "DELETE", path: "/api/v1/integration-clients/" + created["id"].(string), token: e.tokens["full"]})
+	wantProblem(t, e.do(req{method: "GET", path: "/api/v1/me", token: tr.AccessToken}), 401, lms.EUnauthorized)
+}
+
+func TestRefreshReuseRevokesTheFamilyOverHTTP(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	e := newEnv(t, "sqlite", func(o *api.Options) { o.Logger = slog.New(slog.NewJSONHandler(&logs, nil)) })
+	login := e.do(req{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": e.org.ManagerEmail, "password": storetest.Password}}).JSON(t)
+	first := login["refresh_token"].(string)
+	second := e.do(req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": first}}).JSON(t)["refresh_token"].(string)
+	wantProblem(t, e.do(req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": first}}), 401, lms.EUnauthorized)
+	wantProblem(t, e.do(req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": second}}), 401, lms.EUnauthorized)
+	for _, secret := range []string{storetest.Password, first, second, login["access_token"].(string)} {
+		if strings.Contains(logs.String(), secret) {
+			t.Fatalf("a secret reached the logs: %s", logs.String())
+		}
+	}
+}
+
+func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite", func(o *api.Options) {
+		o.Rules = api.ThrottleRules{
+			LoginIP:      ratelimit.Rule{Name: "login-ip", Limit: 30, Period: 15 * time.Minute},
+			LoginAccount: ratelimit.Rule{Name: "login-account", Limit: 10, Period: 15 * time.Minute},
+		}
+	})
+	wrong := map[string]string{"email": e.org.ManagerEmail, "password": "wrong-password-1"}
+	unknown := e.do(req{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": "nobody@example.com", "password": "wrong-password-1"}}).JSON(t)
+	throttled := 0
+	for i := range 20 {
+		// A forged X-Forwarded-For must not give the attacker a fresh IP.
+		res := e.do(req{method: "POST", path: "/api/v1/auth/login", body: wrong, header: map[string]string{"X-Forwarded-For": fmt.Sprintf("203.0.113.%d", i)}})
+		switch res.Status {
+		case 401:
+			p := res.JSON(t)
+			if p["detail"] != unknown["detail"] || p["code"] != unknown["code"] {
+				t.Fatalf("wrong password and unknown email answer differently: %v vs %v", p, unknown)
+			}
+		case 429:
+			throttled++
+			if res.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+		default:
+			t.Fatalf("status %d", res.Status)
+		}
+	}
+	if throttled < 9 {
+		t.Fatalf("only %d of 20 rapid wrong logins were throttled", throttled)
+	}
+	// The account is throttled even with the right password now.
+	wantProblem(t, e.do(req{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": e.org.ManagerEmail, "password": storetest.Password}}), 429, lms.ERateLimited)
+	// Other accounts from the same IP still sign in: only failures count.
+	if res := e.do(req{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": e.users["learner"].Email, "password": storetest.Password}}); res.Status != 200 {
+		t.Fatalf("another account was throttled: %d", res.Status)
+	}
+}
+
+func TestTrustedProxySetsTheClientIP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite", func(o *api.Options) {
+		o.TrustedProxies = []string{"192.0.2.1"}
+		o.Rules.LoginIP = ratelimit.Rule{Name: "login-ip", Limit: 2, Period: time.Hour}
+	})
+	try := func(xff string) int {
+		r := httptest.NewRequest("POST", "/api/v1/auth/login", strings.NewReader(`{"email":"x@example.com","password":"wrong-password-1"}`))
+		r.RemoteAddr = "192.0.2.1:1234"
+		r.Header.Set("X-Forwarded-For", xff)
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, r)
+		return rec.Code
+	}
+	try("198.51.100.7")
+	try("198.51.100.7")
+	if got := try("198.51.100.7"); got != 429 {
+		t.Fatalf("third failure from one client behind the proxy: %d, want 429", got)
+	}
+	if got := try("198.51.100.8"); got != 401 {
+		t.Fatalf("another client behind the trusted proxy: %d, want 401", got)
+	}
+}
+
+func TestOperations(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	e.do(req{method: "GET", path: "/api/v1/users", token: e.tokens["full"]})
+	metrics := string(e.do(req{method: "GET", path: "/metrics"}).Body)
+	for _, want := range []string{`enrollkit_http_requests_total{method="GET",route="/api/v1/users",status="200"}`, "enrollkit_http_request_duration_seconds_bucket"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	doc := e.do(req{method: "GET", path: "/openapi.json"}).JSON(t)
+	if !strings.HasPrefix(doc["openapi"].(string), "3.") {
+		t.Fatalf("openapi = %v", doc["openapi"])
+	}
+	notReady := newEnv(t, "sqlite", func(o *api.Options) {
+		o.Ready = func(context.Context) error { return fmt.Errorf("migrations pending") }
+	})
+	if res := notReady.do(req{method: "GET", path: "/readyz"}); res.Status != 503 {
+		t.Fatalf("readyz = %d", res.Status)
+	}
+}
+
+func TestListPagesLinkToTheNext(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	seen := map[string]bool{}
+	path := "/api/v1/users?limit=2&sort=email"
+	for path != "" {
+		res := e.do(req{method: "GET", path: path, token: e.tokens["limited"]})
+		var page struct {
+			Data       []struct{ ID string } `json:"data"`
+			NextCursor *string               `json:"next_cursor"`
+		}
+		json.Unmarshal(res.Body, &page)
+		for _, u := range page.Data {
+			if seen[u.ID] {
+				t.Fatalf("user %s twice", u.ID)
+			}
+			seen[u.ID] = true
+		}
+		path = ""
+		if page.NextCursor != nil {
+			link := res.Header.Get("Link")
+			if !strings.HasSuffix(link, `>; rel="next"`) {
+				t.Fatalf("Link = %q", link)
+			}
+			path = strings.TrimSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
+		}
+	}
+	if len(seen) != 3 {
+		t.Fatalf("saw %d users, want 3", len(seen))
+	}
+}

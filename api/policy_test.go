@@ -1,0 +1,214 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/store/storetest"
+)
+
+// Access levels of the role policy (API.md, Roles).
+const (
+	public   = "public"   // anyone, no token
+	anyToken = "any"      // any valid token
+	managers = "managers" // full and limited managers
+	full     = "full"     // full managers only
+)
+
+// policy is the expected behaviour of one route.
+type policy struct {
+	access string
+	// ok is the status of an allowed call.
+	ok int
+	// path fills the route's parameters with fresh objects of the first
+	// organization (nil when the route has none).
+	path func(e *env, route string) string
+	// body returns a valid request body for an allowed call.
+	body func(e *env) any
+}
+
+// policies is the one table of who may call what. Every route the router
+// registers must have an entry: a route added without one fails the matrix.
+var policies = map[string]policy{
+	"GET /healthz":      {access: public, ok: 200},
+	"GET /readyz":       {access: public, ok: 200},
+	"GET /metrics":      {access: public, ok: 200},
+	"GET /openapi.json": {access: public, ok: 200},
+	"GET /swagger/*any": {access: public, ok: 200, path: func(*env, string) string { return "/swagger/index.html" }},
+	"POST /api/v1/auth/login": {access: public, ok: 200, body: func(e *env) any {
+		return map[string]string{"email": e.users["learner"].Email, "password": storetest.Password}
+	}},
+	"POST /api/v1/auth/refresh": {access: public, ok: 200, body: func(e *env) any {
+		return map[string]string{"refresh_token": e.refreshToken()}
+	}},
+	"POST /api/v1/auth/logout": {access: public, ok: 204, body: func(e *env) any {
+		return map[string]string{"refresh_token": e.refreshToken()}
+	}},
+	"POST /api/v1/oauth/token": {access: public, ok: 200, body: func(e *env) any {
+		c, err := e.st.CreateIntegrationClient(e.org.Ctx, lms.NewIntegrationClient{Name: "HR", Role: lms.RoleFullManager})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return map[string]string{"grant_type": "client_credentials", "client_id": c.Client.ID, "client_secret": c.Secret}
+	}},
+	"GET /api/v1/me": {access: anyToken, ok: 200},
+
+	"GET /api/v1/organization-groups": {access: managers, ok: 200},
+	"POST /api/v1/organization-groups": {access: full, ok: 201, body: func(*env) any {
+		return map[string]string{"name": "Group " + uuid.NewString()}
+	}},
+	"GET /api/v1/organization-groups/:id":    {access: managers, ok: 200, path: withOrganizationGroup},
+	"PATCH /api/v1/organization-groups/:id":  {access: full, ok: 200, path: withOrganizationGroup, body: func(*env) any { return map[string]string{"name": "Renamed " + uuid.NewString()} }},
+	"DELETE /api/v1/organization-groups/:id": {access: full, ok: 204, path: withOrganizationGroup},
+
+	"GET /api/v1/users": {access: managers, ok: 200},
+	"POST /api/v1/users": {access: full, ok: 201, body: func(*env) any {
+		return map[string]string{"email": uuid.NewString() + "@example.com", "first_name": "New", "last_name": "Person", "role": "learner"}
+	}},
+	"GET /api/v1/users/:id":    {access: managers, ok: 200, path: withUser},
+	"PATCH /api/v1/users/:id":  {access: full, ok: 200, path: withUser, body: func(*env) any { return map[string]string{"first_name": "Changed"} }},
+	"DELETE /api/v1/users/:id": {access: full, ok: 204, path: withUser},
+
+	"GET /api/v1/integration-clients": {access: full, ok: 200},
+	"POST /api/v1/integration-clients": {access: full, ok: 201, body: func(*env) any {
+		return map[string]string{"name": "Payroll", "role": "limited_manager"}
+	}},
+	"DELETE /api/v1/integration-clients/:id": {access: full, ok: 204, path: withIntegrationClient},
+}
+
+func (e *env) refreshToken() string {
+	p, err := e.st.Login(context.Background(), e.users["learner"].Email, storetest.Password, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p.RefreshToken
+}
+
+func fill(route, id string) string { return strings.Replace(route, ":id", id, 1) }
+
+func withOrganizationGroup(e *env, route string) string {
+	g, err := e.st.CreateOrganizationGroup(e.org.Ctx, "Group "+uuid.NewString(), "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return fill(route, g.ID)
+}
+
+func withUser(e *env, route string) string {
+	return fill(route, storetest.MustCreateUser(e.t, e.st, e.org, lms.RoleLearner).ID)
+}
+
+func withIntegrationClient(e *env, route string) string {
+	c, err := e.st.CreateIntegrationClient(e.org.Ctx, lms.NewIntegrationClient{Name: "HR", Role: lms.RoleLimitedManager})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return fill(route, c.Client.ID)
+}
+
+// want returns the status caller should get on a route with access p.
+func (p policy) want(caller, route string) int {
+	hasID := strings.Contains(route, ":")
+	switch {
+	case p.access == public:
+		return p.ok
+	case caller == "anonymous":
+		return http.StatusUnauthorized
+	case p.access == anyToken:
+		return p.ok
+	case caller == "learner":
+		return http.StatusForbidden
+	case caller == "limited" && p.access == full:
+		return http.StatusForbidden
+	case caller == "other" && hasID:
+		return http.StatusNotFound
+	}
+	return p.ok
+}
+
+// TestRoleMatrix calls every registered route as anonymous, learner, limited
+// manager, a full manager of another organization and a full manager, and
+// holds each answer against the policy table. The full manager goes last
+// because its calls may delete the object.
+func TestRoleMatrix(t *testing.T) {
+	t.Parallel()
+	storetest.EachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect)
+		routes := e.srv.Routes()
+		var missing []string
+		for _, r := range routes {
+			key := r.Method + " " + r.Path
+			p, ok := policies[key]
+			if !ok {
+				missing = append(missing, key)
+				continue
+			}
+			for _, caller := range []string{"anonymous", "learner", "limited", "other", "full"} {
+				path := r.Path
+				if p.path != nil {
+					path = p.path(e, r.Path)
+				}
+				var body any
+				if p.body != nil {
+					body = p.body(e)
+				}
+				res := e.do(req{method: r.Method, path: path, body: body, token: e.tokens[caller]})
+				if want := p.want(caller, r.Path); res.Status != want {
+					t.Errorf("%s as %s: status %d, want %d: %s", key, caller, res.Status, want, res.Body)
+				}
+				if res.Status == http.StatusForbidden {
+					wantProblem(t, res, 403, lms.EInsufficientRole)
+				}
+				if res.Status == http.StatusUnauthorized && res.Header.Get("WWW-Authenticate") == "" {
+					t.Errorf("%s as %s: 401 without WWW-Authenticate", key, caller)
+				}
+			}
+		}
+		if len(missing) > 0 {
+			t.Fatalf("routes without a policy entry: %v", missing)
+		}
+		for key := range policies {
+			if !slices.ContainsFunc(routes, func(r gin.RouteInfo) bool { return r.Method+" "+r.Path == key }) {
+				t.Errorf("policy entry %q has no route", key)
+			}
+		}
+	})
+}
+
+// TestSpecCoversEveryRoute holds the router's routes and the spec's
+// operations to the same set.
+func TestSpecCoversEveryRoute(t *testing.T) {
+	t.Parallel()
+	doc, _ := loadSpec(t)
+	e := newEnv(t, "sqlite")
+	var fromRouter, fromSpec []string
+	for _, r := range e.srv.Routes() {
+		if r.Path == "/swagger/*any" { // the UI's static files, not an API operation
+			continue
+		}
+		p := r.Path
+		for _, seg := range strings.Split(p, "/") {
+			if strings.HasPrefix(seg, ":") {
+				p = strings.Replace(p, seg, "{"+seg[1:]+"}", 1)
+			}
+		}
+		fromRouter = append(fromRouter, r.Method+" "+p)
+	}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			fromSpec = append(fromSpec, method+" "+path)
+		}
+	}
+	slices.Sort(fromRouter)
+	slices.Sort(fromSpec)
+	if !slices.Equal(fromRouter, fromSpec) {
+		t.Fatalf("router and spec differ:\nrouter: %v\nspec:   %v", fromRouter, fromSpec)
+	}
+}

@@ -1,0 +1,82 @@
+package storetest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/enrollkit/enrollkit/pkg/auth"
+	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/store"
+)
+
+// Secret is the signing secret of test stores.
+var Secret = []byte("storetest-secret-0123456789abcdef-0123456789")
+
+// Password is a password that passes the policy, used by fixtures.
+const Password = "tidal-Quartz-91-lantern"
+
+// NewHasher returns a hasher with tiny parameters: tests check behaviour,
+// not hashing cost.
+func NewHasher() *auth.Hasher {
+	return auth.NewHasher(auth.HasherOptions{Memory: 64, Iterations: 1, Parallelism: 1})
+}
+
+// NewTokens returns the token issuer of test stores.
+func NewTokens(tb testing.TB) *auth.TokenIssuer {
+	tb.Helper()
+	t, err := auth.NewTokenIssuer(auth.TokenOptions{Secret: Secret, AccessTTL: 15 * time.Minute})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return t
+}
+
+// NewStore returns the services on db with test dependencies.
+func NewStore(tb testing.TB, db *store.DB) *store.Store {
+	tb.Helper()
+	return store.New(db, store.Deps{Hasher: NewHasher(), Tokens: NewTokens(tb)})
+}
+
+// Org is an organization made for a test, with its first manager.
+type Org struct {
+	lms.OrganizationSetup
+	Name         string
+	ManagerEmail string
+	// Ctx acts as the organization's Full Manager.
+	Ctx context.Context
+}
+
+// MustCreateOrganization creates an organization named name with a Full
+// Manager whose email is derived from the name.
+func MustCreateOrganization(tb testing.TB, st *store.Store, name string) *Org {
+	tb.Helper()
+	email := "manager@" + strings.ToLower(strings.ReplaceAll(name, " ", "-")) + ".example.com"
+	setup, err := st.CreateOrganization(context.Background(), lms.NewOrganization{Name: name,
+		ManagerEmail: email, ManagerPassword: Password})
+	if err != nil {
+		tb.Fatalf("create organization: %v", err)
+	}
+	return &Org{OrganizationSetup: *setup, Name: name, ManagerEmail: email,
+		Ctx: ActAs(setup.ManagerID, setup.OrganizationID, lms.RoleFullManager)}
+}
+
+// ActAs returns a context whose actor is the given user.
+func ActAs(userID, orgID string, role lms.Role) context.Context {
+	return lms.NewContextWithActor(context.Background(), &lms.Actor{ID: userID, Kind: lms.ActorUser,
+		OrganizationID: orgID, Role: role})
+}
+
+// MustCreateUser creates a user with the fixture password in org.
+func MustCreateUser(tb testing.TB, st *store.Store, org *Org, role lms.Role) *lms.User {
+	tb.Helper()
+	u, err := st.CreateUser(org.Ctx, lms.NewUser{Email: uuid.NewString()[:8] + "@" + "people.example.com",
+		FirstName: "Test", LastName: string(role), Role: role, Password: Password})
+	if err != nil {
+		tb.Fatalf("create user: %v", err)
+	}
+	return u
+}
