@@ -1,0 +1,56 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportRules enforces the package layout: only api imports gin, the
+// domain imports nothing outside the standard library, and the pieces that
+// wrap one dependency stay free of the others.
+func TestImportRules(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "github.com/enrollkit/enrollkit/...").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const mod = "github.com/enrollkit/enrollkit"
+	forbidden := map[string][]string{
+		mod + "/pkg/lms":       {"gin-gonic", "gorm.io", mod + "/"}, // plus: standard library only, below
+		mod + "/pkg/auth":      {"gin-gonic", "gorm.io", mod + "/api", mod + "/pkg/store"},
+		mod + "/pkg/config":    {"gin-gonic", "gorm.io"},
+		mod + "/pkg/ratelimit": {"gin-gonic", "gorm.io"},
+		mod + "/pkg/store":     {"gin-gonic", mod + "/api"},
+		mod + "/pkg/mail":      {"gin-gonic", "gorm.io"},
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for dec.More() {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		for _, imp := range p.Imports {
+			if strings.Contains(imp, "gin-gonic/gin") && p.ImportPath != mod+"/api" && !strings.HasPrefix(p.ImportPath, mod+"/api/") {
+				t.Errorf("%s imports %s: only api may import gin", p.ImportPath, imp)
+			}
+			for _, bad := range forbidden[p.ImportPath] {
+				if strings.Contains(imp, bad) {
+					t.Errorf("%s must not import %s", p.ImportPath, imp)
+				}
+			}
+			if p.ImportPath == mod+"/pkg/lms" && strings.Contains(strings.SplitN(imp, "/", 2)[0], ".") {
+				t.Errorf("the domain package imports %s: standard library only", imp)
+			}
+		}
+	}
+	if seen < 5 {
+		t.Fatalf("go list saw only %d packages", seen)
+	}
+}
