@@ -72,7 +72,8 @@ func newEnv(t *testing.T, dialect string, opts ...envOption) *env {
 	db := storetest.Open(t, dialect)
 	st := storetest.NewStore(t, db)
 	o := api.Options{
-		Services: api.Services{Organizations: st, OrganizationGroups: st, Users: st, IntegrationClients: st, Auth: st},
+		Services: api.Services{Organizations: st, OrganizationGroups: st, Users: st, IntegrationClients: st, Auth: st,
+			Courses: st, UserGroups: st, Enrollments: st},
 		Logger:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Ready:    func(ctx context.Context) error { return db.Ping(ctx) },
 		Throttle: ratelimit.NewMemory(),

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,8 +19,6 @@ import (
 	"github.com/enrollkit/enrollkit/pkg/lms"
 )
 
-type requestIDKey struct{}
-
 // saneRequestID is what a client-sent X-Request-ID must look like to be
 // echoed; anything else is replaced, so logs cannot be forged or flooded.
 var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
@@ -33,15 +30,12 @@ func withRequestID(c *gin.Context) {
 	if !saneRequestID.MatchString(id) {
 		id = uuid.Must(uuid.NewV7()).String()
 	}
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
+	c.Request = c.Request.WithContext(lms.NewContextWithRequestID(c.Request.Context(), id))
 	c.Header("X-Request-ID", id)
 	c.Next()
 }
 
-func requestID(c *gin.Context) string {
-	id, _ := c.Request.Context().Value(requestIDKey{}).(string)
-	return id
-}
+func requestID(c *gin.Context) string { return lms.RequestIDFromContext(c.Request.Context()) }
 
 // routeOf returns the route template of a request, never its raw path, so
 // that logs and metrics do not explode with IDs.

@@ -32,6 +32,10 @@ type policy struct {
 	path func(e *env, route string) string
 	// body returns a valid request body for an allowed call.
 	body func(e *env) any
+	// other is what a full manager of another organization gets when it is
+	// not the usual (404 on routes with IDs, ok otherwise): a body that
+	// names the first organization's objects is a validation error.
+	other int
 }
 
 // policies is the one table of who may call what. Every route the router
@@ -81,6 +85,35 @@ var policies = map[string]policy{
 		return map[string]string{"name": "Payroll", "role": "limited_manager"}
 	}},
 	"DELETE /api/v1/integration-clients/:id": {access: full, ok: 204, path: withIntegrationClient},
+
+	"GET /api/v1/me/enrollments": {access: anyToken, ok: 200},
+
+	"GET /api/v1/courses": {access: managers, ok: 200},
+	"POST /api/v1/courses": {access: full, ok: 201, body: func(*env) any {
+		return map[string]string{"name": "Course " + uuid.NewString(), "code": uuid.NewString()[:8]}
+	}},
+	"GET /api/v1/courses/:id":    {access: managers, ok: 200, path: withCourse},
+	"PATCH /api/v1/courses/:id":  {access: full, ok: 200, path: withCourse, body: func(*env) any { return map[string]string{"description": ""} }},
+	"DELETE /api/v1/courses/:id": {access: full, ok: 204, path: withCourse},
+
+	"GET /api/v1/user-groups": {access: managers, ok: 200},
+	"POST /api/v1/user-groups": {access: full, ok: 201, other: 422, body: func(e *env) any {
+		return map[string]string{"name": "Team " + uuid.NewString(), "organization_group_id": e.org.OrganizationGroupID}
+	}},
+	"GET /api/v1/user-groups/:id":    {access: managers, ok: 200, path: withUserGroup},
+	"PATCH /api/v1/user-groups/:id":  {access: full, ok: 200, path: withUserGroup, body: func(*env) any { return map[string]string{"name": "Renamed " + uuid.NewString()} }},
+	"DELETE /api/v1/user-groups/:id": {access: full, ok: 204, path: withUserGroup},
+
+	"GET /api/v1/user-groups/:id/courses": {access: managers, ok: 200, path: withUserGroup},
+	"POST /api/v1/user-groups/:id/courses": {access: full, ok: 200, path: withUserGroup, body: func(e *env) any {
+		return map[string][]string{"course_ids": {storetest.MustCreateCourse(e.t, e.st, e.org, "Course "+uuid.NewString()).ID}}
+	}},
+	"DELETE /api/v1/user-groups/:id/courses/:course_id": {access: full, ok: 204, path: withUserGroupCourse},
+	"GET /api/v1/user-groups/:id/members":               {access: managers, ok: 200, path: withUserGroup},
+	"POST /api/v1/user-groups/:id/members": {access: full, ok: 200, path: withUserGroup, body: func(e *env) any {
+		return map[string][]string{"user_ids": {storetest.MustCreateUser(e.t, e.st, e.org, lms.RoleLearner).ID}}
+	}},
+	"DELETE /api/v1/user-groups/:id/members/:user_id": {access: full, ok: 204, path: withUserGroupMember},
 }
 
 func (e *env) refreshToken() string {
@@ -91,7 +124,16 @@ func (e *env) refreshToken() string {
 	return p.RefreshToken
 }
 
-func fill(route, id string) string { return strings.Replace(route, ":id", id, 1) }
+// fill puts ids into the route's parameters, in order.
+func fill(route string, ids ...string) string {
+	segs := strings.Split(route, "/")
+	for i, seg := range segs {
+		if strings.HasPrefix(seg, ":") && len(ids) > 0 {
+			segs[i], ids = ids[0], ids[1:]
+		}
+	}
+	return strings.Join(segs, "/")
+}
 
 func withOrganizationGroup(e *env, route string) string {
 	g, err := e.st.CreateOrganizationGroup(e.org.Ctx, "Group "+uuid.NewString(), "")
@@ -113,6 +155,36 @@ func withIntegrationClient(e *env, route string) string {
 	return fill(route, c.Client.ID)
 }
 
+func withCourse(e *env, route string) string {
+	return fill(route, storetest.MustCreateCourse(e.t, e.st, e.org, "Course "+uuid.NewString()).ID)
+}
+
+func withUserGroup(e *env, route string) string {
+	return fill(route, storetest.MustCreateUserGroup(e.t, e.st, e.org, "Team "+uuid.NewString()).ID)
+}
+
+// withUserGroupCourse fills :id and :course_id with a fresh user group and a
+// course in it.
+func withUserGroupCourse(e *env, route string) string {
+	g := storetest.MustCreateUserGroup(e.t, e.st, e.org, "Team "+uuid.NewString())
+	c := storetest.MustCreateCourse(e.t, e.st, e.org, "Course "+uuid.NewString())
+	if _, err := e.st.AddUserGroupCourses(e.org.Ctx, g.ID, []string{c.ID}); err != nil {
+		e.t.Fatal(err)
+	}
+	return fill(route, g.ID, c.ID)
+}
+
+// withUserGroupMember fills :id and :user_id with a fresh user group and a
+// member of it.
+func withUserGroupMember(e *env, route string) string {
+	g := storetest.MustCreateUserGroup(e.t, e.st, e.org, "Team "+uuid.NewString())
+	u := storetest.MustCreateUser(e.t, e.st, e.org, lms.RoleLearner)
+	if _, err := e.st.AddUserGroupMembers(e.org.Ctx, g.ID, []string{u.ID}); err != nil {
+		e.t.Fatal(err)
+	}
+	return fill(route, g.ID, u.ID)
+}
+
 // want returns the status caller should get on a route with access p.
 func (p policy) want(caller, route string) int {
 	hasID := strings.Contains(route, ":")
@@ -129,6 +201,8 @@ func (p policy) want(caller, route string) int {
 		return http.StatusForbidden
 	case caller == "other" && hasID:
 		return http.StatusNotFound
+	case caller == "other" && p.other != 0:
+		return p.other
 	}
 	return p.ok
 }

@@ -34,6 +34,9 @@ type Services struct {
 	Users              lms.UserService
 	IntegrationClients lms.IntegrationClientService
 	Auth               lms.AuthService
+	Courses            lms.CourseService
+	UserGroups         lms.UserGroupService
+	Enrollments        lms.EnrollmentService
 }
 
 // Readiness reports whether the process can serve: database reachable and
@@ -144,6 +147,7 @@ func (s *Server) routes() {
 
 	authed := v1.Group("", s.authenticate)
 	authed.GET("/me", s.me)
+	authed.GET("/me/enrollments", requireUser, s.myEnrollments)
 
 	managers := authed.Group("", requireRole(lms.RoleFullManager, lms.RoleLimitedManager))
 	full := authed.Group("", requireRole(lms.RoleFullManager))
@@ -163,4 +167,22 @@ func (s *Server) routes() {
 	full.GET("/integration-clients", s.listIntegrationClients)
 	full.POST("/integration-clients", s.createIntegrationClient)
 	full.DELETE("/integration-clients/:id", s.deleteIntegrationClient)
+
+	managers.GET("/courses", s.listCourses)
+	full.POST("/courses", s.createCourse)
+	managers.GET("/courses/:id", s.getCourse)
+	full.PATCH("/courses/:id", s.updateCourse)
+	full.DELETE("/courses/:id", s.deleteCourse)
+
+	managers.GET("/user-groups", s.listUserGroups)
+	full.POST("/user-groups", s.createUserGroup)
+	managers.GET("/user-groups/:id", s.getUserGroup)
+	full.PATCH("/user-groups/:id", s.updateUserGroup)
+	full.DELETE("/user-groups/:id", s.deleteUserGroup)
+	managers.GET("/user-groups/:id/courses", s.listUserGroupCourses)
+	full.POST("/user-groups/:id/courses", s.addUserGroupCourses)
+	full.DELETE("/user-groups/:id/courses/:course_id", s.removeUserGroupCourse)
+	managers.GET("/user-groups/:id/members", s.listUserGroupMembers)
+	full.POST("/user-groups/:id/members", s.addUserGroupMembers)
+	full.DELETE("/user-groups/:id/members/:user_id", s.removeUserGroupMember)
 }

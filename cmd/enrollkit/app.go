@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,6 +18,7 @@ import (
 	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/config"
 	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/mail"
 	"github.com/enrollkit/enrollkit/pkg/ratelimit"
 	"github.com/enrollkit/enrollkit/pkg/store"
 )
@@ -45,6 +47,7 @@ type app struct {
 	log     *slog.Logger
 	db      *store.DB
 	store   *store.Store
+	queue   *store.Queue
 	server  *api.Server
 	closers []func() error
 }
@@ -72,7 +75,8 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.DB, *store.Store
 		db.Close()
 		return nil, nil, err
 	}
-	st := store.New(db, store.Deps{Hasher: auth.NewHasher(auth.HasherOptions{}), Tokens: tokens, RefreshTTL: cfg.RefreshTTL})
+	st := store.New(db, store.Deps{Hasher: auth.NewHasher(auth.HasherOptions{}), Tokens: tokens, RefreshTTL: cfg.RefreshTTL,
+		Secret: cfg.Secret, PublicURL: cfg.PublicURL})
 	return db, st, nil
 }
 
@@ -84,6 +88,16 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	}
 	a.db, a.store = db, st
 	a.closers = append(a.closers, db.Close)
+
+	sender, err := newSender(cfg, log)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.queue, err = st.NewQueue(store.QueueOptions{Work: true, Sender: sender, From: cfg.MailFrom, Logger: log}); err != nil {
+		a.Close()
+		return nil, err
+	}
 
 	var throttle ratelimit.Throttle = ratelimit.NewMemory()
 	if cfg.RedisURL != "" {
@@ -101,8 +115,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		throttle = ratelimit.NewRedis(rc)
 	}
 	a.server, err = api.New(api.Options{
-		Services: api.Services{Organizations: st, OrganizationGroups: st, Users: st, IntegrationClients: st, Auth: st},
-		Logger:   log,
+		Services: api.Services{Organizations: st, OrganizationGroups: st, Users: st, IntegrationClients: st, Auth: st,
+			Courses: st, UserGroups: st, Enrollments: st},
+		Logger: log,
 		Ready: func(ctx context.Context) error {
 			if err := db.Ping(ctx); err != nil {
 				return err
@@ -127,6 +142,26 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	return a, nil
 }
 
+// newSender returns the invitation mail sender: SMTP when configured,
+// otherwise .eml files in the data directory, so that the whole flow can be
+// followed locally without a mail server.
+func newSender(cfg *config.Config, log *slog.Logger) (mail.Sender, error) {
+	if cfg.SMTPURL != "" {
+		s, err := mail.NewSMTPSender(cfg.SMTPURL)
+		if err != nil {
+			return nil, usageError{"configuration: ENROLLKIT_SMTP_URL: " + err.Error()}
+		}
+		return s, nil
+	}
+	dir := filepath.Join(cfg.DataDir, "mail")
+	if cfg.Production() {
+		log.Warn("ENROLLKIT_SMTP_URL is not set: invitation emails are written as files, not sent", "dir", dir)
+	}
+	return mail.NewFileSender(dir, func(path string) {
+		log.Info("invitation email written as a file (no ENROLLKIT_SMTP_URL)", "path", path)
+	}), nil
+}
+
 func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
@@ -138,6 +173,19 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		return err
 	}
 	defer a.Close()
+	// The workers run on their own context: they stop after the HTTP
+	// server, so a request that queued an email has it picked up or left
+	// safely in the queue.
+	if err := a.queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	defer func() {
+		qctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.queue.Stop(qctx); err != nil {
+			log.Warn("job queue stopped with an error", "error", err.Error())
+		}
+	}()
 	if !cfg.Production() {
 		if err := bootstrap(ctx, a, stderr); err != nil {
 			return err

@@ -3,6 +3,7 @@
 //	enrollkit [serve]      run the HTTP server (migrates first)
 //	enrollkit migrate      apply database migrations and exit
 //	enrollkit org create --name NAME --manager-email EMAIL --manager-password PASSWORD
+//	enrollkit courses import --org ORG_ID FILE.csv
 //
 // Configuration comes from ENROLLKIT_* environment variables (see README).
 // With none set, serve uses an SQLite file in ./data and, on an empty
@@ -47,8 +48,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = migrate(ctx, getenv, stdout)
 	case "org":
 		err = orgCommand(ctx, args, getenv, stdout)
+	case "courses":
+		err = coursesCommand(ctx, args, getenv, stdout)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: enrollkit [serve | migrate | org create --name NAME --manager-email EMAIL --manager-password PASSWORD]")
+		fmt.Fprintln(stdout, "usage: enrollkit [serve | migrate | org create --name NAME --manager-email EMAIL --manager-password PASSWORD | courses import --org ORG_ID FILE.csv]")
 		return 0
 	default:
 		err = usageError{fmt.Sprintf("unknown command %q; try enrollkit help", cmd)}

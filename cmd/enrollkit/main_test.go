@@ -276,3 +276,62 @@ func TestOrgCreateAndMigrate(t *testing.T) {
 		t.Fatalf("unknown command: exit %d", code)
 	}
 }
+
+func TestCoursesImport(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	run := func(args ...string) (string, string, int) {
+		cmd := exec.Command(binary, args...)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		cmd.Run()
+		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+	}
+	out, errs, code := run("org", "create", "--name", "Catalog Co", "--manager-email", "boss@catalog.example", "--manager-password", "tps-Reports-2026!")
+	if code != 0 {
+		t.Fatalf("org create: %s", errs)
+	}
+	var ids map[string]string
+	json.Unmarshal([]byte(out), &ids)
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	malformed := write("bad.csv", "name,code\n\"Unclosed,X1\nOK,X2\n")
+	if _, errs, code := run("courses", "import", "--org", ids["organization_id"], malformed); code != 2 || !strings.Contains(errs, "nothing was imported") {
+		t.Fatalf("malformed file: exit %d, %s", code, errs)
+	}
+	good := write("good.csv", "name,code,description\nSafety 101,SAF-101,Basics\n,NONAME,missing name\nForklift,SAF-101,duplicate code\nFirst aid,,\n")
+	out, errs, code = run("courses", "import", "--org", ids["organization_id"], good)
+	if code != 0 {
+		t.Fatalf("import: %d %s", code, errs)
+	}
+	var res struct {
+		Created  int
+		Rejected []struct {
+			Line   int
+			Reason string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	if res.Created != 2 || len(res.Rejected) != 2 || res.Rejected[0].Line != 3 || res.Rejected[1].Line != 4 {
+		t.Fatalf("result = %+v", res)
+	}
+	// The malformed file changed nothing: importing good.csv again rejects
+	// only on codes that good.csv itself created.
+	out, _, _ = run("courses", "import", "--org", ids["organization_id"], good)
+	json.Unmarshal([]byte(out), &res)
+	if res.Created != 1 { // "First aid" has no code, so it is created again
+		t.Fatalf("second import = %+v", res)
+	}
+	if _, errs, code := run("courses", "import", "--org", uuid.NewString(), good); code != 2 || !strings.Contains(errs, "no such organization") {
+		t.Fatalf("unknown org: %d %s", code, errs)
+	}
+}

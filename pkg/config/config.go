@@ -51,7 +51,10 @@ type Config struct {
 	// ThrottleWindow before 429.
 	LoginIPLimit      int
 	LoginAccountLimit int
-	ThrottleWindow    time.Duration
+	// Failed passcode attempts (unknown, paused, revoked... passcodes)
+	// allowed per client IP in ThrottleWindow before 429.
+	RedeemIPLimit  int
+	ThrottleWindow time.Duration
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -95,6 +98,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		RefreshTTL:        r.duration("ENROLLKIT_REFRESH_TTL", 30*24*time.Hour),
 		LoginIPLimit:      int(r.int64("ENROLLKIT_LOGIN_IP_LIMIT", 30)),
 		LoginAccountLimit: int(r.int64("ENROLLKIT_LOGIN_ACCOUNT_LIMIT", 10)),
+		RedeemIPLimit:     int(r.int64("ENROLLKIT_REDEEM_IP_LIMIT", 10)),
 		ThrottleWindow:    r.duration("ENROLLKIT_THROTTLE_WINDOW", 15*time.Minute),
 		ReadHeaderTimeout: r.duration("ENROLLKIT_READ_HEADER_TIMEOUT", 5*time.Second),
 		ReadTimeout:       r.duration("ENROLLKIT_READ_TIMEOUT", 30*time.Second),
@@ -179,8 +183,11 @@ func (c *Config) check() error {
 	if c.RefreshTTL < c.AccessTTL {
 		return bad("ENROLLKIT_REFRESH_TTL", "must not be shorter than ENROLLKIT_ACCESS_TTL")
 	}
-	if c.LoginIPLimit < 1 || c.LoginAccountLimit < 1 || c.ThrottleWindow < time.Second {
-		return bad("ENROLLKIT_LOGIN_*_LIMIT", "limits must be at least 1 and the window at least 1s")
+	if c.LoginIPLimit < 1 || c.LoginAccountLimit < 1 || c.RedeemIPLimit < 1 {
+		return bad("ENROLLKIT_*_LIMIT", "throttle limits must be at least 1")
+	}
+	if c.ThrottleWindow < time.Second {
+		return bad("ENROLLKIT_THROTTLE_WINDOW", "must be at least 1s")
 	}
 	return nil
 }

@@ -64,3 +64,17 @@ func OrganizationIDFromContext(ctx context.Context) string {
 	}
 	return ""
 }
+
+type requestIDKey struct{}
+
+// NewContextWithRequestID returns a copy of ctx carrying the request's ID,
+// so that audit events and logs below the HTTP layer can name the request.
+func NewContextWithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestIDFromContext returns the request ID of ctx, or "".
+func RequestIDFromContext(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}

@@ -117,7 +117,11 @@ func sqliteDSN(path string) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
-	q.Set("_time_format", "sqlite")
+	// No _time_format: github.com/glebarez/go-sqlite already writes times
+	// in the "sqlite" format by default, and with _time_format set it stops
+	// reading the DSN before _txlock (v1.21.2), leaving every transaction
+	// DEFERRED: then two read-then-write transactions fail with SQLITE_BUSY
+	// instead of queueing (TestConcurrentAdditionsEnrollEveryone).
 	return "file:" + path + "?" + q.Encode()
 }
 
@@ -165,6 +169,9 @@ func (db *DB) Migrate(ctx context.Context) (int64, error) {
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	if err := db.migrateQueue(ctx); err != nil {
+		return 0, err
 	}
 	return p.GetDBVersion(ctx)
 }

@@ -19,6 +19,16 @@ type Store struct {
 	hasher     *auth.Hasher
 	tokens     *auth.TokenIssuer
 	refreshTTL time.Duration
+	// passcodeKey keys the lookup hash of passcodes; sealKey encrypts the
+	// copy that Full Managers read back.
+	passcodeKey []byte
+	sealKey     []byte
+	publicURL   string
+	// queue enqueues durable jobs; set by NewQueue.
+	queue *Queue
+	// redeemFault, when set by a test, fails a redemption after its seat,
+	// user and enrollments were written, to prove none of them remain.
+	redeemFault func() error
 }
 
 // Deps are what the services need besides the database.
@@ -26,6 +36,10 @@ type Deps struct {
 	Hasher     *auth.Hasher
 	Tokens     *auth.TokenIssuer
 	RefreshTTL time.Duration
+	// Secret is the application secret; keys for passcodes derive from it.
+	Secret []byte
+	// PublicURL is the frontend's base URL used in enrollment links.
+	PublicURL string
 }
 
 // New returns the services backed by db.
@@ -33,7 +47,13 @@ func New(db *DB, d Deps) *Store {
 	if d.RefreshTTL == 0 {
 		d.RefreshTTL = 30 * 24 * time.Hour
 	}
-	return &Store{db: db, hasher: d.Hasher, tokens: d.Tokens, refreshTTL: d.RefreshTTL}
+	if d.PublicURL == "" {
+		d.PublicURL = "http://localhost:3000"
+	}
+	return &Store{db: db, hasher: d.Hasher, tokens: d.Tokens, refreshTTL: d.RefreshTTL,
+		passcodeKey: auth.DeriveKey(d.Secret, "enrollkit passcode lookup v1"),
+		sealKey:     auth.DeriveKey(d.Secret, "enrollkit passcode seal v1"),
+		publicURL:   strings.TrimRight(d.PublicURL, "/")}
 }
 
 // DB returns the database the store works on.
@@ -50,6 +70,24 @@ func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// newIDSQL returns an SQL expression that makes a new UUIDv7 per row, for
+// set-based inserts where Go cannot supply one ID per row. Like newID's, the
+// IDs start with the millisecond time, so ordering by ID stays ordering by
+// creation. It is SQL text chosen by the code, never by the client.
+func (s *Store) newIDSQL() string {
+	if s.db.dialect == Postgres {
+		// A random (v4) UUID whose first 48 bits are replaced by the time
+		// and whose version nibble is turned from 4 into 7.
+		return `encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing ` +
+			`substring(int8send(floor(extract(epoch from clock_timestamp()) * 1000)::bigint) from 3) ` +
+			`from 1 for 6), 52, 1), 53, 1), 'hex')::uuid`
+	}
+	const ms = `printf('%012x', CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER))`
+	return `substr(` + ms + `, 1, 8) || '-' || substr(` + ms + `, 9, 4) || '-7' || ` +
+		`substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || ` +
+		`substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))`
+}
 
 // orgID returns the caller's organization. Services behind authentication
 // always have one; an empty one means a wiring bug, never a client error.
@@ -121,7 +159,9 @@ func paginate[M any](q *gorm.DB, p lms.PageRequest, spec sortSpec[M]) ([]M, stri
 		if spec.column == "" {
 			q = q.Where("id "+cmp+" ?", id)
 		} else {
-			q = q.Where("("+spec.column+" "+cmp+" ? OR ("+spec.column+" = ? AND id "+cmp+" ?))", key, key, id)
+			// The first, redundant bound lets the planner start the index
+			// scan at the cursor instead of filtering every earlier row.
+			q = q.Where(spec.column+" "+cmp+"= ? AND ("+spec.column+" "+cmp+" ? OR id "+cmp+" ?)", key, key, id)
 		}
 	}
 	if spec.column != "" {

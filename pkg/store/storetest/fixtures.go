@@ -3,10 +3,12 @@ package storetest
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 
 	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
@@ -38,7 +40,7 @@ func NewTokens(tb testing.TB) *auth.TokenIssuer {
 // NewStore returns the services on db with test dependencies.
 func NewStore(tb testing.TB, db *store.DB) *store.Store {
 	tb.Helper()
-	return store.New(db, store.Deps{Hasher: NewHasher(), Tokens: NewTokens(tb)})
+	return store.New(db, store.Deps{Hasher: NewHasher(), Tokens: NewTokens(tb), Secret: Secret, PublicURL: "https://learn.example.com"})
 }
 
 // Org is an organization made for a test, with its first manager.
@@ -79,4 +81,48 @@ func MustCreateUser(tb testing.TB, st *store.Store, org *Org, role lms.Role) *lm
 		tb.Fatalf("create user: %v", err)
 	}
 	return u
+}
+
+// MustCreateCourse creates a course named name, without a code, in org.
+func MustCreateCourse(tb testing.TB, st *store.Store, org *Org, name string) *lms.Course {
+	tb.Helper()
+	c, err := st.CreateCourse(org.Ctx, lms.NewCourse{Name: name})
+	if err != nil {
+		tb.Fatalf("create course: %v", err)
+	}
+	return c
+}
+
+// MustCreateUserGroup creates a user group named name in org's root
+// organization group.
+func MustCreateUserGroup(tb testing.TB, st *store.Store, org *Org, name string) *lms.UserGroup {
+	tb.Helper()
+	g, err := st.CreateUserGroup(org.Ctx, lms.NewUserGroup{Name: name, OrganizationGroupID: org.OrganizationGroupID})
+	if err != nil {
+		tb.Fatalf("create user group: %v", err)
+	}
+	return g
+}
+
+// CountStatements counts, from now on, every SQL statement GORM sends to
+// db: queries, raw statements, inserts, updates and deletes. Call it before
+// the test starts goroutines that use db.
+func CountStatements(tb testing.TB, db *store.DB) *atomic.Int64 {
+	tb.Helper()
+	n := new(atomic.Int64)
+	count := func(*gorm.DB) { n.Add(1) }
+	cb := db.Gorm().Callback()
+	for _, err := range []error{
+		cb.Query().After("gorm:query").Register("storetest:count", count),
+		cb.Row().After("gorm:row").Register("storetest:count", count),
+		cb.Raw().After("gorm:raw").Register("storetest:count", count),
+		cb.Create().After("gorm:create").Register("storetest:count", count),
+		cb.Update().After("gorm:update").Register("storetest:count", count),
+		cb.Delete().After("gorm:delete").Register("storetest:count", count),
+	} {
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return n
 }

@@ -1,0 +1,170 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+)
+
+// CourseResponse is an entry of the organization's catalog.
+type CourseResponse struct {
+	ID             string `json:"id" format:"uuid"`
+	OrganizationID string `json:"organization_id" format:"uuid"`
+	Name           string `json:"name" example:"Fire Safety"`
+	// Unique in the organization, case-insensitively; null when the course has none.
+	Code        *string   `json:"code" example:"FS-101" extensions:"x-nullable"`
+	Description string    `json:"description" example:"Exits, alarms and extinguishers."`
+	CreatedAt   time.Time `json:"created_at" format:"date-time"`
+	UpdatedAt   time.Time `json:"updated_at" format:"date-time"`
+} // @name Course
+
+func courseResponse(c *lms.Course) CourseResponse {
+	var code *string
+	if c.Code != "" {
+		code = &c.Code
+	}
+	return CourseResponse{ID: c.ID, OrganizationID: c.OrganizationID, Name: c.Name, Code: code,
+		Description: c.Description, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+// CourseList is a page of courses.
+type CourseList struct {
+	Data       []CourseResponse `json:"data"`
+	NextCursor *string          `json:"next_cursor" extensions:"x-nullable"`
+} // @name CourseList
+
+// CreateCourseRequest adds a course to the catalog.
+type CreateCourseRequest struct {
+	Name string `json:"name" example:"Fire Safety"`
+	// Optional; at most 64 characters, unique in the organization (case-insensitive).
+	Code string `json:"code,omitempty" example:"FS-101"`
+	// Optional; at most 10000 characters.
+	Description string `json:"description,omitempty"`
+} // @name CreateCourseRequest
+
+// UpdateCourseRequest changes a course; absent fields stay as they are.
+type UpdateCourseRequest struct {
+	Name *string `json:"name,omitempty"`
+	// An empty string removes the code.
+	Code *string `json:"code,omitempty"`
+	// An empty string clears the description.
+	Description *string `json:"description,omitempty"`
+} // @name UpdateCourseRequest
+
+// listCourses godoc
+//
+//	@Summary Courses of the organization's catalog
+//	@Tags    courses
+//	@Produce json
+//	@Param   q      query    string false "case-insensitive substring of the name or code (% and _ match themselves)"
+//	@Param   limit  query    int    false "page size (1-200, default 50)"
+//	@Param   cursor query    string false "next_cursor of the previous page"
+//	@Param   sort   query    string false "order" Enums(created_at, -created_at, name)
+//	@Success 200    {object} CourseList
+//	@Failure 400,401,403 {object} Problem
+//	@Security BearerAuth
+//	@Router  /api/v1/courses [get]
+func (s *Server) listCourses(c *gin.Context) {
+	p, ok := pageRequest(c)
+	if !ok {
+		return
+	}
+	page, err := s.Services.Courses.FindCourses(c.Request.Context(), lms.CourseFilter{PageRequest: p, Q: c.Query("q")})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writePage(c, page, courseResponse)
+}
+
+// createCourse godoc
+//
+//	@Summary Add a course
+//	@Tags    courses
+//	@Accept  json
+//	@Produce json
+//	@Param   body body     CreateCourseRequest true "the course"
+//	@Success 201  {object} CourseResponse
+//	@Failure 400,401,403,409,413,415,422 {object} Problem
+//	@Security BearerAuth
+//	@Router  /api/v1/courses [post]
+func (s *Server) createCourse(c *gin.Context) {
+	var req CreateCourseRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	course, err := s.Services.Courses.CreateCourse(c.Request.Context(),
+		lms.NewCourse{Name: req.Name, Code: req.Code, Description: req.Description})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Location", "/api/v1/courses/"+course.ID)
+	c.JSON(http.StatusCreated, courseResponse(course))
+}
+
+// getCourse godoc
+//
+//	@Summary A course
+//	@Tags    courses
+//	@Produce json
+//	@Param   id  path     string true "course ID" format(uuid)
+//	@Success 200 {object} CourseResponse
+//	@Failure 401,403,404 {object} Problem
+//	@Security BearerAuth
+//	@Router  /api/v1/courses/{id} [get]
+func (s *Server) getCourse(c *gin.Context) {
+	course, err := s.Services.Courses.FindCourseByID(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, courseResponse(course))
+}
+
+// updateCourse godoc
+//
+//	@Summary Change a course
+//	@Tags    courses
+//	@Accept  json
+//	@Produce json
+//	@Param   id   path     string              true "course ID" format(uuid)
+//	@Param   body body     UpdateCourseRequest true "fields to change"
+//	@Success 200  {object} CourseResponse
+//	@Failure 400,401,403,404,409,413,415,422 {object} Problem
+//	@Security BearerAuth
+//	@Router  /api/v1/courses/{id} [patch]
+func (s *Server) updateCourse(c *gin.Context) {
+	var req UpdateCourseRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	course, err := s.Services.Courses.UpdateCourse(c.Request.Context(), c.Param("id"),
+		lms.CourseUpdate{Name: req.Name, Code: req.Code, Description: req.Description})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, courseResponse(course))
+}
+
+// deleteCourse godoc
+//
+//	@Summary     Remove a course
+//	@Description The course leaves every user group it is in. A course anybody is enrolled in cannot be removed (409).
+//	@Tags        courses
+//	@Param       id path string true "course ID" format(uuid)
+//	@Success     204
+//	@Failure     401,403,404,409 {object} Problem
+//	@Security    BearerAuth
+//	@Router      /api/v1/courses/{id} [delete]
+func (s *Server) deleteCourse(c *gin.Context) {
+	if err := s.Services.Courses.DeleteCourse(c.Request.Context(), c.Param("id")); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

@@ -1,0 +1,306 @@
+package lms
+
+import (
+	"context"
+	"crypto/rand"
+	"math/big"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// InvitationStatus is the state of an invitation. Draft, active, paused and
+// revoked are stored; expired and full are derived when it is read.
+type InvitationStatus string
+
+// Invitation statuses.
+const (
+	InvitationDraft   InvitationStatus = "draft"
+	InvitationActive  InvitationStatus = "active"
+	InvitationPaused  InvitationStatus = "paused"
+	InvitationRevoked InvitationStatus = "revoked"
+	InvitationExpired InvitationStatus = "expired"
+	InvitationFull    InvitationStatus = "full"
+)
+
+// Limits of an invitation.
+const (
+	MinPasscodeLen      = 6
+	MaxPasscodeLen      = 64
+	MaxRegistrations    = 100_000
+	MaxInvitationGroups = 50
+	MaxMessageLen       = 10_000
+)
+
+// Invitation lets employees self-register with a passcode, up to
+// MaxRegistrations of them, into its user groups.
+type Invitation struct {
+	ID                  string
+	OrganizationID      string
+	OrganizationGroupID string
+	Name                string
+	Passcode            string
+	MaxRegistrations    int
+	RegistrationsUsed   int
+	UserGroupIDs        []string
+	Message             string
+	// Status is the stored status; see EffectiveStatus.
+	Status    InvitationStatus
+	ExpiresAt *time.Time
+	EnrollURL string
+	CreatedBy string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// RegistrationsRemaining is the number of seats left.
+func (inv *Invitation) RegistrationsRemaining() int {
+	return max(0, inv.MaxRegistrations-inv.RegistrationsUsed)
+}
+
+// EffectiveStatus is the status a client sees at now: revoked is final,
+// then expiry, then a used-up invitation is full.
+func (inv *Invitation) EffectiveStatus(now time.Time) InvitationStatus {
+	switch {
+	case inv.Status == InvitationRevoked:
+		return InvitationRevoked
+	case inv.ExpiresAt != nil && !now.Before(*inv.ExpiresAt):
+		return InvitationExpired
+	case inv.Status == InvitationActive && inv.RegistrationsUsed >= inv.MaxRegistrations:
+		return InvitationFull
+	}
+	return inv.Status
+}
+
+// CanTransition reports whether a stored status may change from one to
+// another. Setting the same status again is allowed and changes nothing.
+func CanTransition(from, to InvitationStatus) bool {
+	if from == to {
+		return from != InvitationRevoked || to == InvitationRevoked
+	}
+	switch from {
+	case InvitationDraft:
+		return to == InvitationActive || to == InvitationRevoked
+	case InvitationActive:
+		return to == InvitationPaused || to == InvitationRevoked
+	case InvitationPaused:
+		return to == InvitationActive || to == InvitationRevoked
+	}
+	return false
+}
+
+// NormalizePasscode returns the form in which passcodes are matched:
+// trimmed, upper-cased, without spaces and dashes.
+func NormalizePasscode(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || r == '-' || r == '‐' || r == '–' {
+			return -1
+		}
+		return unicode.ToUpper(r)
+	}, s)
+}
+
+// passcodeAlphabet has no characters that are easy to confuse (0/O, 1/I/L),
+// since people copy passcodes from emails and paper.
+const passcodeAlphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+// GeneratePasscode returns a random passcode such as "KX7P-M3QD": eight
+// characters from a 31-letter alphabet, about 39 bits.
+func GeneratePasscode() (string, error) {
+	b := make([]byte, 0, 9)
+	for i := range 8 {
+		if i == 4 {
+			b = append(b, '-')
+		}
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(passcodeAlphabet))))
+		if err != nil {
+			return "", err
+		}
+		b = append(b, passcodeAlphabet[n.Int64()])
+	}
+	return string(b), nil
+}
+
+// commonPasscodeWords are refused anywhere in a passcode.
+var commonPasscodeWords = []string{"PASSWORD", "PASSCODE", "WELCOME", "LETMEIN", "QWERTY", "AZERTY", "ADMIN",
+	"INVITE", "INVITATION", "ENROLL", "SECRET", "CHANGEME", "TRAINING", "COURSE", "123456", "ABC123", "111111",
+	"ILOVEYOU", "MONKEY", "DRAGON", "SUNSHINE", "FOOTBALL", "BASEBALL", "MASTER", "HELLO", "LOGIN", "SUMMER",
+	"WINTER", "SPRING", "AUTUMN", "TEST", "DEMO", "COMPANY", "EMPLOYEE", "STAFF"}
+
+// CheckPasscode judges a passcode chosen by a manager. It returns a
+// passcode_weak or validation_failed error, or nil. names are the
+// invitation's and organization's names, which a guesser would try first.
+func CheckPasscode(passcode string, names ...string) error {
+	n := NormalizePasscode(passcode)
+	l := len([]rune(n))
+	if l < MinPasscodeLen || l > MaxPasscodeLen {
+		return &Error{Code: EInvalid, Message: "the request has invalid fields",
+			Fields: []FieldError{{Field: "passcode", Message: "must be 6 to 64 characters, not counting spaces and dashes"}}}
+	}
+	weak := func(why string) error {
+		return &Error{Code: EPasscodeWeak, Message: "the passcode is too easy to guess: " + why,
+			Fields: []FieldError{{Field: "passcode", Message: why}}}
+	}
+	if periodic(n) {
+		return weak("it repeats the same characters")
+	}
+	if sequential(n) {
+		return weak("it is a sequence like 123456 or ABCDEF")
+	}
+	for _, w := range commonPasscodeWords {
+		if strings.Contains(n, w) {
+			return weak("it contains a common word")
+		}
+	}
+	for _, name := range names {
+		for _, word := range strings.FieldsFunc(NormalizePasscode(name), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+			if len(word) >= 4 && strings.Contains(n, word) {
+				return weak("it contains the invitation's or organization's name")
+			}
+		}
+		if whole := NormalizePasscode(name); len(whole) >= 4 && strings.Contains(n, whole) {
+			return weak("it contains the invitation's or organization's name")
+		}
+	}
+	if distinct(n) < 4 {
+		return weak("it uses fewer than 4 different characters")
+	}
+	return nil
+}
+
+// periodic reports whether s is one short block repeated, like AAAAAA or
+// ABABAB.
+func periodic(s string) bool {
+	r := []rune(s)
+	for p := 1; p <= len(r)/2; p++ {
+		if len(r)%p != 0 {
+			continue
+		}
+		same := true
+		for i := p; i < len(r) && same; i++ {
+			same = r[i] == r[i-p]
+		}
+		if same {
+			return true
+		}
+	}
+	return false
+}
+
+// sequential reports whether every character is one more (or one less)
+// than the one before.
+func sequential(s string) bool {
+	r := []rune(s)
+	up, down := true, true
+	for i := 1; i < len(r); i++ {
+		up = up && r[i] == r[i-1]+1
+		down = down && r[i] == r[i-1]-1
+	}
+	return up || down
+}
+
+func distinct(s string) int {
+	seen := map[rune]bool{}
+	for _, r := range s {
+		seen[r] = true
+	}
+	return len(seen)
+}
+
+// NewInvitation is the input of CreateInvitation. An empty Passcode is
+// generated; an empty Status is draft.
+type NewInvitation struct {
+	Name                string
+	Passcode            string
+	MaxRegistrations    int
+	OrganizationGroupID string
+	UserGroupIDs        []string
+	Message             string
+	ExpiresAt           *time.Time
+	Status              InvitationStatus
+}
+
+// InvitationUpdate holds the fields a PATCH may change; nil means unchanged.
+// ClearExpiry removes the expiry.
+type InvitationUpdate struct {
+	Name             *string
+	Passcode         *string
+	MaxRegistrations *int
+	UserGroupIDs     *[]string
+	Message          *string
+	ExpiresAt        *time.Time
+	ClearExpiry      bool
+	Status           *InvitationStatus
+}
+
+// InvitationFilter narrows a list of invitations. Status may name a derived
+// status (expired, full).
+type InvitationFilter struct {
+	PageRequest
+	Status *InvitationStatus
+	Q      string
+}
+
+// InvitationService manages the invitations of the caller's organization.
+// Only Full Managers reach it.
+type InvitationService interface {
+	// Returns not_found.
+	FindInvitationByID(ctx context.Context, id string) (*Invitation, error)
+	// Returns bad_request.
+	FindInvitations(ctx context.Context, f InvitationFilter) (*Page[*Invitation], error)
+	// Returns validation_failed, passcode_weak and conflict (passcode in use).
+	CreateInvitation(ctx context.Context, in NewInvitation) (*Invitation, error)
+	// Returns validation_failed, passcode_weak, not_found and conflict
+	// (passcode in use, illegal status transition, seats below those used).
+	UpdateInvitation(ctx context.Context, id string, upd InvitationUpdate) (*Invitation, error)
+	// Returns not_found and conflict (it has redemptions: revoke instead).
+	DeleteInvitation(ctx context.Context, id string) error
+}
+
+// Email is a rendered invitation email.
+type Email struct {
+	Subject string
+	Text    string
+	HTML    string
+}
+
+// DeliveryStatus tells where one invitation email stands.
+type DeliveryStatus string
+
+// Delivery statuses.
+const (
+	DeliveryQueued DeliveryStatus = "queued"
+	DeliverySent   DeliveryStatus = "sent"
+	DeliveryFailed DeliveryStatus = "failed"
+)
+
+// MaxRecipients bounds the addresses of one send.
+const MaxRecipients = 1000
+
+// Delivery is one invitation email to one address.
+type Delivery struct {
+	ID           string
+	InvitationID string
+	Recipient    string
+	// Copy marks the "send me a copy" email to the manager who sent it.
+	Copy      bool
+	Status    DeliveryStatus
+	Attempts  int
+	LastError string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	SentAt    *time.Time
+}
+
+// DeliveryService renders and sends invitation emails.
+type DeliveryService interface {
+	// InvitationEmail renders exactly what a delivery would send now.
+	// Returns not_found.
+	InvitationEmail(ctx context.Context, invitationID string) (*Email, error)
+	// CreateDeliveries queues one email per address, each with a durable
+	// job written in the same transaction. Returns validation_failed,
+	// not_found and conflict (revoked or expired invitation).
+	CreateDeliveries(ctx context.Context, invitationID string, sendCopy bool, recipients []string) ([]*Delivery, error)
+	// Returns not_found and bad_request.
+	FindDeliveries(ctx context.Context, invitationID string, p PageRequest) (*Page[*Delivery], error)
+}

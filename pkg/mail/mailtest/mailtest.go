@@ -1,0 +1,146 @@
+// Package mailtest runs a real SMTP server on 127.0.0.1 inside a test, to
+// receive what enrollkit sends. It can be told to refuse mail for a while,
+// to test retries.
+package mailtest
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/mail"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Message is one received email.
+type Message struct {
+	From string
+	To   []string
+	Raw  []byte
+	// Header is the parsed header; Body the raw MIME body.
+	Header mail.Header
+	Body   []byte
+}
+
+// Server is an SMTP server that keeps what it receives.
+type Server struct {
+	Addr string
+	mu   sync.Mutex
+	msgs []Message
+	down bool
+	// changed is signalled on every received message.
+	changed chan struct{}
+}
+
+// NewServer starts a server on a free loopback port, closed when tb ends.
+func NewServer(tb testing.TB) *Server {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &Server{Addr: ln.Addr().String(), changed: make(chan struct{}, 1)}
+	srv := smtp.NewServer(backend{s})
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	go srv.Serve(ln)
+	// Close the listener too: if cleanup runs before Serve registered it,
+	// srv.Close alone would leave Serve blocked in Accept.
+	tb.Cleanup(func() {
+		srv.Close()
+		ln.Close()
+	})
+	return s
+}
+
+// URL is the ENROLLKIT_SMTP_URL of the server.
+func (s *Server) URL() string { return "smtp://" + s.Addr }
+
+// SetDown makes the server answer every message with a temporary failure
+// (421) until it is set up again.
+func (s *Server) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+// Messages returns what arrived so far.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.msgs...)
+}
+
+// WaitFor waits until n messages arrived or timeout passes, and returns
+// what arrived.
+func (s *Server) WaitFor(n int, timeout time.Duration) []Message {
+	deadline := time.After(timeout)
+	for {
+		if m := s.Messages(); len(m) >= n {
+			return m
+		}
+		select {
+		case <-s.changed:
+		case <-deadline:
+			return s.Messages()
+		}
+	}
+}
+
+type backend struct{ s *Server }
+
+func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
+
+type session struct {
+	s    *Server
+	from string
+	to   []string
+}
+
+var errDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "service temporarily unavailable"}
+
+func (se *session) Mail(from string, _ *smtp.MailOptions) error {
+	se.s.mu.Lock()
+	down := se.s.down
+	se.s.mu.Unlock()
+	if down {
+		return errDown
+	}
+	se.from = from
+	return nil
+}
+
+func (se *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	se.to = append(se.to, to)
+	return nil
+}
+
+func (se *session) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	m := Message{From: se.from, To: se.to, Raw: raw}
+	if parsed, err := mail.ReadMessage(bytes.NewReader(raw)); err == nil {
+		m.Header = parsed.Header
+		m.Body, _ = io.ReadAll(parsed.Body)
+	} else {
+		return errors.New("unparseable message")
+	}
+	se.s.mu.Lock()
+	se.s.msgs = append(se.s.msgs, m)
+	se.s.mu.Unlock()
+	select {
+	case se.s.changed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (se *session) Reset()        { se.from, se.to = "", nil }
+func (se *session) Logout() error { return nil }

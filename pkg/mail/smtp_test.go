@@ -1,0 +1,512 @@
+package mail
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// received is one message as the test server got it.
+type received struct {
+	From string
+	To   []string
+	Data []byte
+	User string // who authenticated, "" for nobody
+}
+
+// testBackend is an SMTP server backend that records what it accepts and
+// can be told to reject recipients or require a password.
+type testBackend struct {
+	rcptErr  error  // returned for every RCPT when set
+	user     string // accepted PLAIN credentials; "" for a server without AUTH
+	password string
+
+	mu           sync.Mutex
+	messages     []received
+	authAttempts int
+}
+
+func (b *testBackend) NewSession(*smtp.Conn) (smtp.Session, error) {
+	s := &testSession{backend: b}
+	if b.user != "" {
+		return &authTestSession{s}, nil
+	}
+	return s, nil
+}
+
+func (b *testBackend) received() []received {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]received(nil), b.messages...)
+}
+
+func (b *testBackend) authCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.authAttempts
+}
+
+type testSession struct {
+	backend *testBackend
+	user    string
+	from    string
+	to      []string
+}
+
+func (s *testSession) Mail(from string, _ *smtp.MailOptions) error {
+	s.from = from
+	return nil
+}
+
+func (s *testSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if s.backend.rcptErr != nil {
+		return s.backend.rcptErr
+	}
+	s.to = append(s.to, to)
+	return nil
+}
+
+func (s *testSession) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.backend.mu.Lock()
+	defer s.backend.mu.Unlock()
+	s.backend.messages = append(s.backend.messages, received{From: s.from, To: s.to, Data: data, User: s.user})
+	return nil
+}
+
+func (s *testSession) Reset() {
+	s.from, s.to = "", nil
+}
+
+func (s *testSession) Logout() error { return nil }
+
+// authTestSession adds AUTH PLAIN; a separate type because go-smtp
+// advertises AUTH for every session that has the methods.
+type authTestSession struct{ *testSession }
+
+func (s *authTestSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (s *authTestSession) Auth(string) (sasl.Server, error) {
+	b := s.backend
+	b.mu.Lock()
+	b.authAttempts++
+	b.mu.Unlock()
+	return sasl.NewPlainServer(func(_, user, password string) error {
+		if user != b.user || password != b.password {
+			return smtp.ErrAuthFailed
+		}
+		s.user = user
+		return nil
+	}), nil
+}
+
+// tlsMode says how a test server offers TLS.
+type tlsMode int
+
+const (
+	noTLS tlsMode = iota
+	startTLS
+	implicitTLS
+)
+
+// startSMTPServer serves be on a free 127.0.0.1 port until the test ends and
+// returns its address. AUTH is allowed without TLS so that refusing to send
+// a password in clear is the client's decision, which the tests check.
+func startSMTPServer(tb testing.TB, be smtp.Backend, mode tlsMode, serverTLS *tls.Config) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	srv := smtp.NewServer(be)
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	srv.ReadTimeout = 10 * time.Second
+	srv.WriteTimeout = 10 * time.Second
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	switch mode {
+	case startTLS:
+		srv.TLSConfig = serverTLS
+	case implicitTLS:
+		ln = tls.NewListener(ln, serverTLS)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	tb.Cleanup(func() {
+		_ = srv.Close()
+		// Close only closes the listeners Serve has registered; if Serve has
+		// not started yet, closing ours is what makes it return.
+		_ = ln.Close()
+		<-done
+	})
+	return ln.Addr().String()
+}
+
+// closedPort returns a 127.0.0.1 address that nothing listens on.
+func closedPort(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		tb.Fatalf("close: %v", err)
+	}
+	return addr
+}
+
+func mustNewSMTPSender(tb testing.TB, rawURL string, clientTLS *tls.Config) *SMTPSender {
+	tb.Helper()
+	s, err := newSMTPSender(rawURL, clientTLS)
+	if err != nil {
+		tb.Fatalf("newSMTPSender(%q): %v", rawURL, err)
+	}
+	return s
+}
+
+func TestSMTPSenderDelivers(t *testing.T) {
+	t.Parallel()
+	be := &testBackend{}
+	addr := startSMTPServer(t, be, noTLS, nil)
+	sender, err := NewSMTPSender("smtp://" + addr)
+	if err != nil {
+		t.Fatalf("NewSMTPSender: %v", err)
+	}
+	msg := mustRenderMessage(t)
+
+	if err := sender.Send(context.Background(), msg); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+
+	got := be.received()
+	if len(got) != 1 {
+		t.Fatalf("server received %d messages, want 1", len(got))
+	}
+	if got[0].From != "no-reply@enrollkit.example" || len(got[0].To) != 1 || got[0].To[0] != "grace@example.com" {
+		t.Errorf("envelope = %q -> %q", got[0].From, got[0].To)
+	}
+	email := mustParseEmail(t, got[0].Data)
+	if email.From != `"Enrollkit" <no-reply@enrollkit.example>` {
+		t.Errorf("From = %q", email.From)
+	}
+	if email.To != "<grace@example.com>" {
+		t.Errorf("To = %q", email.To)
+	}
+	if email.Subject != msg.Subject {
+		t.Errorf("Subject = %q, want %q", email.Subject, msg.Subject)
+	}
+	if email.MessageID != "<delivery-42@enrollkit.example>" {
+		t.Errorf("Message-ID = %q", email.MessageID)
+	}
+	if email.Text != msg.Text {
+		t.Errorf("text part changed in transit:\n%s", email.Text)
+	}
+	if email.HTML != msg.HTML {
+		t.Errorf("HTML part changed in transit:\n%s", email.HTML)
+	}
+	if !strings.Contains(email.Text, "K7QM-ZP4X") || !strings.Contains(email.HTML, "K7QM-ZP4X") {
+		t.Error("a part lacks the passcode")
+	}
+}
+
+func TestSMTPSenderIsSafeForConcurrentUse(t *testing.T) {
+	t.Parallel()
+	be := &testBackend{}
+	sender := mustNewSMTPSender(t, "smtp://"+startSMTPServer(t, be, noTLS, nil), nil)
+
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			m := mustRenderMessage(t)
+			m.To = fmt.Sprintf("learner%d@example.com", i)
+			m.MessageID = fmt.Sprintf("delivery-%d", i)
+			errs <- sender.Send(context.Background(), m)
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("Send: %v", err)
+		}
+	}
+	if got := len(be.received()); got != n {
+		t.Errorf("server received %d messages, want %d", got, n)
+	}
+}
+
+func TestSMTPSenderRejectedRecipient(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		reply         *smtp.SMTPError
+		wantPermanent bool
+	}{
+		{"unknown mailbox", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}, true},
+		{"greylisted", &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Try again later"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			be := &testBackend{rcptErr: tt.reply}
+			sender := mustNewSMTPSender(t, "smtp://"+startSMTPServer(t, be, noTLS, nil), nil)
+
+			err := sender.Send(context.Background(), mustRenderMessage(t))
+			if err == nil {
+				t.Fatal("Send succeeded, want an error")
+			}
+			if got := IsPermanent(err); got != tt.wantPermanent {
+				t.Errorf("IsPermanent(%v) = %v, want %v", err, got, tt.wantPermanent)
+			}
+			if len(be.received()) != 0 {
+				t.Error("server received a message")
+			}
+		})
+	}
+}
+
+func TestSMTPSenderConnectionRefusedIsTemporary(t *testing.T) {
+	t.Parallel()
+	sender := mustNewSMTPSender(t, "smtp://"+closedPort(t), nil)
+	err := sender.Send(context.Background(), mustRenderMessage(t))
+	if err == nil {
+		t.Fatal("Send succeeded, want an error")
+	}
+	if IsPermanent(err) {
+		t.Errorf("IsPermanent(%v) = true, want false", err)
+	}
+}
+
+func TestSMTPSenderInvalidAddressIsPermanent(t *testing.T) {
+	t.Parallel()
+	// Nothing listens: an invalid address must fail before any dialling.
+	sender := mustNewSMTPSender(t, "smtp://"+closedPort(t), nil)
+	tests := []struct {
+		name   string
+		change func(*Message)
+	}{
+		{"empty to", func(m *Message) { m.To = "" }},
+		{"no domain", func(m *Message) { m.To = "grace" }},
+		{"two recipients", func(m *Message) { m.To = "a@example.com, b@example.com" }},
+		{"header injection", func(m *Message) { m.To = "a@example.com\r\nBcc: b@example.com" }},
+		{"empty from", func(m *Message) { m.From = "" }},
+		{"bad message ID", func(m *Message) { m.MessageID = "x\r\nBcc: b@example.com" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := mustRenderMessage(t)
+			tt.change(&m)
+			err := sender.Send(context.Background(), m)
+			if !IsPermanent(err) {
+				t.Errorf("IsPermanent(%v) = false, want true", err)
+			}
+		})
+	}
+}
+
+func TestSMTPSenderTLSAndAuth(t *testing.T) {
+	t.Parallel()
+	serverTLS, clientTLS := mustTestTLS(t)
+	tests := []struct {
+		name     string
+		mode     tlsMode
+		scheme   string
+		userinfo string
+		wantUser string // "" when sending must fail
+	}{
+		{"STARTTLS with password", startTLS, "smtp", "mailer:s3cret%2Fpass@", "mailer"},
+		{"implicit TLS with password", implicitTLS, "smtps", "mailer:s3cret%2Fpass@", "mailer"},
+		{"wrong password", implicitTLS, "smtps", "mailer:wrong@", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			be := &testBackend{user: "mailer", password: "s3cret/pass"}
+			addr := startSMTPServer(t, be, tt.mode, serverTLS)
+			sender := mustNewSMTPSender(t, tt.scheme+"://"+tt.userinfo+addr, clientTLS)
+
+			err := sender.Send(context.Background(), mustRenderMessage(t))
+			got := be.received()
+			if tt.wantUser == "" {
+				if err == nil || len(got) != 0 {
+					t.Fatalf("Send = %v with %d messages received, want a failure", err, len(got))
+				}
+				if strings.Contains(err.Error(), "wrong") {
+					t.Errorf("error repeats the password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			if len(got) != 1 || got[0].User != tt.wantUser {
+				t.Fatalf("received %+v, want one message from user %q", got, tt.wantUser)
+			}
+		})
+	}
+}
+
+func TestSMTPSenderKeepsPasswordOffCleartext(t *testing.T) {
+	t.Parallel()
+	be := &testBackend{user: "mailer", password: "s3cret"}
+	sender := mustNewSMTPSender(t, "smtp://mailer:s3cret@"+startSMTPServer(t, be, noTLS, nil), nil)
+
+	err := sender.Send(context.Background(), mustRenderMessage(t))
+	if err == nil {
+		t.Fatal("Send succeeded over a connection in clear with a password, want an error")
+	}
+	if n := be.authCount(); n != 0 {
+		t.Errorf("client tried AUTH %d times without TLS", n)
+	}
+	if len(be.received()) != 0 {
+		t.Error("server received a message")
+	}
+	if IsPermanent(err) {
+		t.Errorf("IsPermanent(%v) = true; a configuration problem is not the message's fault", err)
+	}
+}
+
+func TestSMTPSenderHonoursCancelledContext(t *testing.T) {
+	t.Parallel()
+	be := &testBackend{}
+	sender := mustNewSMTPSender(t, "smtp://"+startSMTPServer(t, be, noTLS, nil), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	err := sender.Send(ctx, mustRenderMessage(t))
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Send = %v, want context.Canceled", err)
+	}
+	if IsPermanent(err) {
+		t.Error("a cancelled send is permanent")
+	}
+	if len(be.received()) != 0 {
+		t.Error("server received a message")
+	}
+}
+
+// TestSMTPSenderAcceptedMessageIsDelivered checks that a relay hanging up
+// after it accepted the message (250 after DATA) does not make Send fail:
+// the caller would retry and the learner get the invitation twice.
+func TestSMTPSenderAcceptedMessageIsDelivered(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	accepted := make(chan bool, 1)
+	go func() {
+		accepted <- serveUntilDataAccepted(ln)
+	}()
+	t.Cleanup(func() { _ = ln.Close() })
+
+	sender := mustNewSMTPSender(t, "smtp://"+ln.Addr().String(), nil)
+	if err := sender.Send(context.Background(), mustRenderMessage(t)); err != nil {
+		t.Errorf("Send: %v", err)
+	}
+	if !<-accepted {
+		t.Error("the server never accepted the message")
+	}
+}
+
+// serveUntilDataAccepted speaks just enough SMTP to one client to accept a
+// message, then closes the connection instead of answering RSET or QUIT. It
+// reports whether it accepted a message.
+func serveUntilDataAccepted(ln net.Listener) bool {
+	conn, err := ln.Accept()
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	reply := func(s string) bool {
+		_, err := io.WriteString(conn, s+"\r\n")
+		return err == nil
+	}
+	if !reply("220 localhost ESMTP test") {
+		return false
+	}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return false
+		}
+		verb, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch strings.ToUpper(verb) {
+		case "EHLO":
+			reply("250-localhost\r\n250 8BITMIME")
+		case "HELO", "NOOP", "MAIL", "RCPT":
+			reply("250 OK")
+		case "DATA":
+			reply("354 End data with <CR><LF>.<CR><LF>")
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return false
+				}
+				if line == ".\r\n" {
+					return reply("250 Queued")
+				}
+			}
+		default:
+			reply("502 Command not implemented")
+		}
+	}
+}
+
+func TestNewSMTPSenderRejectsBadURLs(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{
+		"",
+		"mail.example.com:587",
+		"http://mail.example.com",
+		"smtp://",
+		"smtp://user:topsecret@:25",
+		"smtp://mail.example.com:0",
+		"smtp://mail.example.com:70000",
+		"smtp://user:topsecret@mail.example.com:abc",
+		"smtp://mail.example.com/relay",
+		"smtp://mail.example.com?tls=off",
+		"smtp://[::1]:25",
+		"smtp://user:topsecret@mail example.com",
+	} {
+		_, err := NewSMTPSender(raw)
+		if err == nil {
+			t.Errorf("NewSMTPSender(%q) succeeded, want an error", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), "topsecret") {
+			t.Errorf("NewSMTPSender(%q) error repeats the password: %v", raw, err)
+		}
+	}
+	for _, raw := range []string{
+		"smtp://127.0.0.1:1025",
+		"smtp://localhost",
+		"smtps://user:p%40ss@mail.example.com",
+		"smtp://mail.example.com:587/",
+	} {
+		if _, err := NewSMTPSender(raw); err != nil {
+			t.Errorf("NewSMTPSender(%q): %v", raw, err)
+		}
+	}
+}

@@ -1,0 +1,352 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+)
+
+type course struct {
+	ID             string
+	OrganizationID string
+	Name           string
+	NameKey        string
+	Code           *string
+	CodeKey        *string
+	Description    string
+	Search         string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+func (c *course) domain() *lms.Course {
+	code := ""
+	if c.Code != nil {
+		code = *c.Code
+	}
+	return &lms.Course{ID: c.ID, OrganizationID: c.OrganizationID, Name: c.Name, Code: code,
+		Description: c.Description, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+// Limits of course and user group text.
+const (
+	maxCodeLen        = 64
+	maxDescriptionLen = 10000
+)
+
+// setName, setCode and setDescription change one field of c and the lower-cased
+// columns computed from it.
+func (c *course) setName(name string) {
+	c.Name, c.NameKey = name, strings.ToLower(name)
+	c.setSearch()
+}
+
+func (c *course) setCode(code string) {
+	c.Code, c.CodeKey = nil, nil
+	if code != "" {
+		key := strings.ToLower(code)
+		c.Code, c.CodeKey = &code, &key
+	}
+	c.setSearch()
+}
+
+func (c *course) setSearch() {
+	c.Search = c.NameKey
+	if c.CodeKey != nil {
+		c.Search += " " + *c.CodeKey
+	}
+}
+
+// checkCourseName, checkCourseCode and checkDescription trim a field and
+// record what is wrong with it.
+func checkCourseName(v *lms.Validation, name *string) {
+	*name = strings.TrimSpace(*name)
+	v.Check(lms.ValidName(*name, maxNameLen), "name", "must be 1 to 200 characters")
+}
+
+func checkCourseCode(v *lms.Validation, code *string) {
+	*code = strings.TrimSpace(*code)
+	v.Check(utf8.RuneCountInString(*code) <= maxCodeLen && !strings.ContainsFunc(*code, isControl),
+		"code", "must be at most 64 printable characters")
+}
+
+func checkDescription(v *lms.Validation, d *string) {
+	*d = strings.TrimSpace(*d)
+	v.Check(utf8.RuneCountInString(*d) <= maxDescriptionLen && !strings.ContainsRune(*d, 0),
+		"description", "must be at most 10000 characters")
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// newCourse validates in and returns the row to insert.
+func newCourse(org string, in lms.NewCourse, now time.Time) (*course, error) {
+	var v lms.Validation
+	checkCourseName(&v, &in.Name)
+	checkCourseCode(&v, &in.Code)
+	checkDescription(&v, &in.Description)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	c := &course{ID: newID(), OrganizationID: org, Description: in.Description, CreatedAt: now, UpdatedAt: now}
+	c.setName(in.Name)
+	c.setCode(in.Code)
+	return c, nil
+}
+
+// errCourseCodeTaken is the conflict of a duplicate course code.
+func errCourseCodeTaken() error {
+	return lms.Errorf(lms.EConflict, "a course with this code already exists in the organization")
+}
+
+func findCourse(tx *gorm.DB, org, id string) (*course, error) {
+	if !lms.ValidID(id) {
+		return nil, lms.Errorf(lms.ENotFound, "course not found")
+	}
+	var c course
+	if err := tx.Where("organization_id = ? AND id = ?", org, id).Take(&c).Error; err != nil {
+		return nil, translate(err, "course")
+	}
+	return &c, nil
+}
+
+// FindCourseByID implements lms.CourseService.
+func (s *Store) FindCourseByID(ctx context.Context, id string) (*lms.Course, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := findCourse(s.q(ctx), org, id)
+	if err != nil {
+		return nil, err
+	}
+	return c.domain(), nil
+}
+
+var courseSorts = map[string]sortSpec[course]{
+	"created_at":  {id: func(c *course) string { return c.ID }},
+	"-created_at": {desc: true, id: func(c *course) string { return c.ID }},
+	"name":        {column: "name_key", key: func(c *course) string { return c.NameKey }, id: func(c *course) string { return c.ID }},
+}
+
+// courseSortKeys is the allow-list of course lists; the first is the default.
+var courseSortKeys = []string{"created_at", "-created_at", "name"}
+
+// coursePage turns rows into a page of domain courses.
+func coursePage(rows []course, next string) *lms.Page[*lms.Course] {
+	page := &lms.Page[*lms.Course]{NextCursor: next, Items: make([]*lms.Course, len(rows))}
+	for i := range rows {
+		page.Items[i] = rows[i].domain()
+	}
+	return page
+}
+
+// FindCourses implements lms.CourseService.
+func (s *Store) FindCourses(ctx context.Context, f lms.CourseFilter) (*lms.Page[*lms.Course], error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Normalize(courseSortKeys...); err != nil {
+		return nil, err
+	}
+	q := s.q(ctx).Where("organization_id = ?", org)
+	if strings.TrimSpace(f.Q) != "" {
+		q = q.Where(`search LIKE ? ESCAPE '\'`, searchPattern(f.Q))
+	}
+	rows, next, err := paginate(q, f.PageRequest, courseSorts[f.Sort])
+	if err != nil {
+		return nil, err
+	}
+	return coursePage(rows, next), nil
+}
+
+// CreateCourse implements lms.CourseService.
+func (s *Store) CreateCourse(ctx context.Context, in lms.NewCourse) (*lms.Course, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newCourse(org, in, s.now())
+	if err != nil {
+		return nil, err
+	}
+	err = s.q(ctx).Create(c).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return nil, errCourseCodeTaken()
+	}
+	if err != nil {
+		return nil, translate(err, "course")
+	}
+	return c.domain(), nil
+}
+
+// UpdateCourse implements lms.CourseService.
+func (s *Store) UpdateCourse(ctx context.Context, id string, upd lms.CourseUpdate) (*lms.Course, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var v lms.Validation
+	if upd.Name != nil {
+		checkCourseName(&v, upd.Name)
+	}
+	if upd.Code != nil {
+		checkCourseCode(&v, upd.Code)
+	}
+	if upd.Description != nil {
+		checkDescription(&v, upd.Description)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var c *course
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if c, err = findCourse(tx, org, id); err != nil {
+			return err
+		}
+		if upd.Name != nil {
+			c.setName(*upd.Name)
+		}
+		if upd.Code != nil {
+			c.setCode(*upd.Code)
+		}
+		if upd.Description != nil {
+			c.Description = *upd.Description
+		}
+		c.UpdatedAt = s.now()
+		// A map, so that an emptied description or removed code is written.
+		return tx.Model(&course{}).Where("id = ?", c.ID).Updates(map[string]any{
+			"name": c.Name, "name_key": c.NameKey, "code": c.Code, "code_key": c.CodeKey,
+			"description": c.Description, "search": c.Search, "updated_at": c.UpdatedAt,
+		}).Error
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return nil, errCourseCodeTaken()
+	}
+	if err != nil {
+		return nil, translate(err, "course")
+	}
+	return c.domain(), nil
+}
+
+// DeleteCourse implements lms.CourseService. The enrollments' foreign key
+// refuses the delete, so no enrollment can slip in between a check and it.
+func (s *Store) DeleteCourse(ctx context.Context, id string) error {
+	org, err := orgID(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if _, err := findCourse(tx, org, id); err != nil {
+			return err
+		}
+		return tx.Where("id = ?", id).Delete(&course{}).Error
+	})
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		return lms.Errorf(lms.EConflict, "the course has enrollments and cannot be deleted")
+	}
+	return translate(err, "course")
+}
+
+// importBatch is how many rows one INSERT or IN list of ImportCourses
+// carries: well under both dialects' limits on bound parameters.
+const importBatch = 500
+
+// ImportCourses implements lms.CourseImporter. Rows are checked in memory
+// first, existing codes are read in batches, and the valid rows are inserted
+// in batches, all in one transaction.
+func (s *Store) ImportCourses(ctx context.Context, orgID string, rows []lms.NewCourse) (*lms.ImportResult, error) {
+	if !lms.ValidID(orgID) {
+		return nil, lms.Errorf(lms.ENotFound, "organization not found")
+	}
+	res := &lms.ImportResult{}
+	reject := func(line int, format string, args ...any) {
+		res.Rejected = append(res.Rejected, lms.ImportRejection{Line: line, Reason: fmt.Sprintf(format, args...)})
+	}
+	now := s.now()
+	valid := make([]*course, 0, len(rows))
+	validLines := make([]int, 0, len(rows))
+	codeLines := map[string]int{} // code key -> line of its first row
+	for i, in := range rows {
+		line := in.Line
+		if line == 0 {
+			line = i + 1
+		}
+		c, err := newCourse(orgID, in, now)
+		if err != nil {
+			var reasons []string
+			for _, f := range err.(*lms.Error).Fields {
+				reasons = append(reasons, f.Field+" "+f.Message)
+			}
+			reject(line, "%s", strings.Join(reasons, "; "))
+			continue
+		}
+		if c.CodeKey != nil {
+			if first, ok := codeLines[*c.CodeKey]; ok {
+				reject(line, "code %q repeats line %d", *c.Code, first)
+				continue
+			}
+			codeLines[*c.CodeKey] = line
+		}
+		valid = append(valid, c)
+		validLines = append(validLines, line)
+	}
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&organization{}).Where("id = ?", orgID).Count(&n).Error; err != nil {
+			return err
+		}
+		if n == 0 {
+			return lms.Errorf(lms.ENotFound, "organization not found")
+		}
+		var codes []string
+		for _, c := range valid {
+			if c.CodeKey != nil {
+				codes = append(codes, *c.CodeKey)
+			}
+		}
+		taken := map[string]bool{}
+		for batch := range slices.Chunk(codes, importBatch) {
+			var found []string
+			if err := tx.Model(&course{}).Where("organization_id = ? AND code_key IN ?", orgID, batch).
+				Pluck("code_key", &found).Error; err != nil {
+				return err
+			}
+			for _, k := range found {
+				taken[k] = true
+			}
+		}
+		insert := valid[:0:0]
+		for i, c := range valid {
+			if c.CodeKey != nil && taken[*c.CodeKey] {
+				reject(validLines[i], "code %q already exists in the organization", *c.Code)
+				continue
+			}
+			insert = append(insert, c)
+		}
+		if len(insert) > 0 {
+			if err := tx.CreateInBatches(insert, importBatch).Error; err != nil {
+				return err
+			}
+		}
+		res.Created = len(insert)
+		return nil
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return nil, lms.Errorf(lms.EConflict, "a course code was taken while importing; nothing was imported, run the import again")
+	}
+	if err != nil {
+		return nil, translate(err, "course")
+	}
+	slices.SortStableFunc(res.Rejected, func(a, b lms.ImportRejection) int { return cmp.Compare(a.Line, b.Line) })
+	return res, nil
+}

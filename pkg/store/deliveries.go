@@ -1,0 +1,268 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"gorm.io/gorm"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/mail"
+)
+
+type invitationDelivery struct {
+	ID             string
+	InvitationID   string
+	OrganizationID string
+	Recipient      string
+	Copy           bool
+	Status         string
+	Attempts       int
+	LastError      *string
+	RequestedBy    *string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	SentAt         *time.Time
+}
+
+func (d *invitationDelivery) domain() *lms.Delivery {
+	out := &lms.Delivery{ID: d.ID, InvitationID: d.InvitationID, Recipient: d.Recipient, Copy: d.Copy,
+		Status: lms.DeliveryStatus(d.Status), Attempts: d.Attempts, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, SentAt: d.SentAt}
+	if d.LastError != nil {
+		out.LastError = *d.LastError
+	}
+	return out
+}
+
+// renderInvitation renders the email of an invitation of org from the
+// database as it is now. Preview and delivery both call it, so the preview
+// is exactly what is sent.
+func (s *Store) renderInvitation(tx *gorm.DB, org, id string) (*lms.Email, error) {
+	inv, err := s.loadInvitation(tx, org, id)
+	if err != nil {
+		return nil, err
+	}
+	orgName, err := s.organizationName(tx, org)
+	if err != nil {
+		return nil, err
+	}
+	var groups []struct{ ID, Name string }
+	err = tx.Table("user_groups").Select("user_groups.id, user_groups.name").
+		Joins("JOIN invitation_user_groups ON invitation_user_groups.user_group_id = user_groups.id").
+		Where("invitation_user_groups.invitation_id = ?", inv.ID).Order("user_groups.name_key, user_groups.id").Scan(&groups).Error
+	if err != nil {
+		return nil, err
+	}
+	var courses []struct{ UserGroupID, Name string }
+	err = tx.Table("user_group_courses").Select("user_group_courses.user_group_id, courses.name").
+		Joins("JOIN courses ON courses.id = user_group_courses.course_id").
+		Where("user_group_courses.user_group_id IN ?", inv.UserGroupIDs).Order("courses.name_key, courses.id").Scan(&courses).Error
+	if err != nil {
+		return nil, err
+	}
+	m := mail.Invitation{OrganizationName: orgName, InvitationName: inv.Name, Message: inv.Message,
+		Passcode: inv.Passcode, EnrollURL: inv.EnrollURL, ExpiresAt: inv.ExpiresAt}
+	if inv.CreatedBy != "" {
+		var u user
+		if err := tx.Select("first_name", "last_name").Where("id = ?", inv.CreatedBy).Take(&u).Error; err == nil {
+			m.ManagerName = strings.TrimSpace(u.FirstName + " " + u.LastName)
+		}
+	}
+	for _, g := range groups {
+		mg := mail.Group{Name: g.Name}
+		for _, c := range courses {
+			if c.UserGroupID == g.ID {
+				mg.Courses = append(mg.Courses, c.Name)
+			}
+		}
+		m.Groups = append(m.Groups, mg)
+	}
+	r, err := mail.RenderInvitation(m)
+	if err != nil {
+		return nil, err
+	}
+	return &lms.Email{Subject: r.Subject, Text: r.Text, HTML: r.HTML}, nil
+}
+
+// InvitationEmail implements lms.DeliveryService.
+func (s *Store) InvitationEmail(ctx context.Context, id string) (*lms.Email, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.renderInvitation(s.q(ctx), org, id)
+}
+
+// DeliveryArgs is the durable job that sends one invitation email.
+type DeliveryArgs struct {
+	DeliveryID string `json:"delivery_id"`
+}
+
+// Kind names the job in River.
+func (DeliveryArgs) Kind() string { return "invitation_delivery" }
+
+// CreateDeliveries implements lms.DeliveryService.
+func (s *Store) CreateDeliveries(ctx context.Context, id string, sendCopy bool, recipients []string) ([]*lms.Delivery, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.queue == nil {
+		return nil, errors.New("store: no job queue configured")
+	}
+	actor := lms.ActorFromContext(ctx)
+	var v lms.Validation
+	seen := map[string]bool{}
+	var addrs []string
+	for i, r := range recipients {
+		e := lms.NormalizeEmail(r)
+		if !lms.ValidEmail(e) {
+			v.Add(fmt.Sprintf("recipients[%d]", i), "must be an email address")
+			continue
+		}
+		if !seen[e] {
+			seen[e] = true
+			addrs = append(addrs, e)
+		}
+	}
+	v.Check(len(recipients) <= lms.MaxRecipients, "recipients", "must list at most 1000 addresses")
+	v.Check(sendCopy || len(recipients) > 0, "recipients", "name at least one recipient or set send_copy")
+	v.Check(!sendCopy || actor.Kind == lms.ActorUser, "send_copy", "only a signed-in manager can receive a copy")
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var out []*lms.Delivery
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		inv, err := findInvitation(tx, org, id)
+		if err != nil {
+			return err
+		}
+		if st := (&lms.Invitation{Status: lms.InvitationStatus(inv.Status), ExpiresAt: inv.ExpiresAt}).EffectiveStatus(s.now()); st == lms.InvitationRevoked || st == lms.InvitationExpired {
+			return lms.Errorf(lms.EConflict, "the invitation is %s; it cannot be sent", st)
+		}
+		now := s.now()
+		var rows []invitationDelivery
+		if sendCopy {
+			var me user
+			if err := tx.Select("email").Where("id = ?", actor.ID).Take(&me).Error; err != nil {
+				return err
+			}
+			rows = append(rows, invitationDelivery{Recipient: me.Email, Copy: true})
+		}
+		for _, a := range addrs {
+			rows = append(rows, invitationDelivery{Recipient: a})
+		}
+		params := make([]river.InsertManyParams, len(rows))
+		for i := range rows {
+			r := &rows[i]
+			r.ID, r.InvitationID, r.OrganizationID, r.Status, r.CreatedAt, r.UpdatedAt = newID(), inv.ID, org, string(lms.DeliveryQueued), now, now
+			if actor.Kind == lms.ActorUser {
+				r.RequestedBy = &actor.ID
+			}
+			params[i] = river.InsertManyParams{Args: DeliveryArgs{DeliveryID: r.ID}}
+		}
+		if err := tx.CreateInBatches(&rows, 200).Error; err != nil {
+			return err
+		}
+		sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+		if !ok {
+			return errors.New("store: deliveries must be queued inside a database transaction")
+		}
+		if _, err := s.queue.client.InsertManyTx(ctx, sqlTx, params); err != nil {
+			return err
+		}
+		for i := range rows {
+			out = append(out, rows[i].domain())
+		}
+		return s.audit(ctx, tx, "invitation.send", "invitation", inv.ID)
+	})
+	if err != nil {
+		return nil, translate(err, "invitation")
+	}
+	return out, nil
+}
+
+// FindDeliveries implements lms.DeliveryService.
+func (s *Store) FindDeliveries(ctx context.Context, id string, p lms.PageRequest) (*lms.Page[*lms.Delivery], error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Normalize("created_at", "-created_at"); err != nil {
+		return nil, err
+	}
+	if _, err := findInvitation(s.q(ctx), org, id); err != nil {
+		return nil, err
+	}
+	spec := sortSpec[invitationDelivery]{desc: p.Sort == "-created_at", id: func(d *invitationDelivery) string { return d.ID }}
+	rows, next, err := paginate(s.q(ctx).Where("invitation_id = ?", id), p, spec)
+	if err != nil {
+		return nil, err
+	}
+	page := &lms.Page[*lms.Delivery]{NextCursor: next, Items: make([]*lms.Delivery, len(rows))}
+	for i := range rows {
+		page.Items[i] = rows[i].domain()
+	}
+	return page, nil
+}
+
+// deliveryWorker sends one invitation email per job. The delivery row is
+// the source of truth: a job whose delivery is already sent does nothing,
+// so a retried job cannot send twice once the send was recorded.
+type deliveryWorker struct {
+	river.WorkerDefaults[DeliveryArgs]
+	store  *Store
+	sender mail.Sender
+	from   string
+	log    *slog.Logger
+}
+
+// Work implements river.Worker.
+func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
+	s := w.store
+	var d invitationDelivery
+	if err := s.q(ctx).Where("id = ?", job.Args.DeliveryID).Take(&d).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return river.JobCancel(err) // the invitation was deleted
+		}
+		return err
+	}
+	if d.Status != string(lms.DeliveryQueued) {
+		return nil
+	}
+	email, err := s.renderInvitation(s.q(ctx), d.OrganizationID, d.InvitationID)
+	if err == nil {
+		err = w.sender.Send(ctx, mail.Message{From: w.from, To: d.Recipient, Subject: email.Subject,
+			Text: email.Text, HTML: email.HTML, MessageID: d.ID + "@enrollkit"})
+	}
+	now := s.now()
+	changes := map[string]any{"attempts": gorm.Expr("attempts + 1"), "updated_at": now}
+	if err == nil {
+		changes["status"], changes["sent_at"], changes["last_error"] = string(lms.DeliverySent), now, nil
+		w.log.Info("invitation email sent", "delivery_id", d.ID, "invitation_id", d.InvitationID, "attempt", job.Attempt)
+		return s.q(context.WithoutCancel(ctx)).Model(&invitationDelivery{}).Where("id = ?", d.ID).Updates(changes).Error
+	}
+	final := mail.IsPermanent(err) || lms.ErrorCode(err) == lms.ENotFound || job.Attempt >= job.MaxAttempts
+	msg := err.Error()
+	if len(msg) > 500 {
+		msg = msg[:500]
+	}
+	changes["last_error"] = msg
+	if final {
+		changes["status"] = string(lms.DeliveryFailed)
+	}
+	w.log.Warn("invitation email not sent", "delivery_id", d.ID, "attempt", job.Attempt, "final", final, "error", msg)
+	if uerr := s.q(context.WithoutCancel(ctx)).Model(&invitationDelivery{}).Where("id = ?", d.ID).Updates(changes).Error; uerr != nil {
+		return uerr
+	}
+	if final {
+		return river.JobCancel(err)
+	}
+	return err
+}

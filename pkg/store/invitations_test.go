@@ -1,0 +1,464 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/store"
+	"github.com/enrollkit/enrollkit/pkg/store/storetest"
+)
+
+// invitationFixture is an organization with two user groups holding three
+// courses, ready for invitations.
+type invitationFixture struct {
+	st       *store.Store
+	db       *store.DB
+	org      *storetest.Org
+	groupIDs []string
+	courses  []*lms.Course
+}
+
+func newInvitationFixture(t *testing.T, db *store.DB) *invitationFixture {
+	t.Helper()
+	st := storetest.NewStore(t, db)
+	f := &invitationFixture{st: st, db: db, org: storetest.MustCreateOrganization(t, st, "Acme")}
+	for i, name := range []string{"Safety 101", "Forklift basics", "First aid"} {
+		c, err := st.CreateCourse(f.org.Ctx, lms.NewCourse{Name: name, Code: fmt.Sprintf("C-%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.courses = append(f.courses, c)
+	}
+	for i, name := range []string{"Warehouse", "Drivers"} {
+		g, err := st.CreateUserGroup(f.org.Ctx, lms.NewUserGroup{Name: name, OrganizationGroupID: f.org.OrganizationGroupID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{f.courses[0].ID, f.courses[1+i].ID}
+		if _, err := st.AddUserGroupCourses(f.org.Ctx, g.ID, ids); err != nil {
+			t.Fatal(err)
+		}
+		f.groupIDs = append(f.groupIDs, g.ID)
+	}
+	return f
+}
+
+func (f *invitationFixture) invite(t *testing.T, passcode string, seats int, status lms.InvitationStatus) *lms.Invitation {
+	t.Helper()
+	inv, err := f.st.CreateInvitation(f.org.Ctx, lms.NewInvitation{Name: "Onboarding", Passcode: passcode,
+		MaxRegistrations: seats, OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs, Status: status})
+	if err != nil {
+		t.Fatalf("create invitation: %v", err)
+	}
+	return inv
+}
+
+func TestInvitationLifecycle(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		st, ctx := f.st, f.org.Ctx
+
+		gen := f.invite(t, "", 5, "")
+		if gen.Status != lms.InvitationDraft || len(gen.Passcode) != 9 || !strings.Contains(gen.EnrollURL, "passcode="+gen.Passcode) {
+			t.Fatalf("generated = %+v", gen)
+		}
+		inv := f.invite(t, "Blue-Heron-42", 2, lms.InvitationActive)
+		if inv.RegistrationsRemaining() != 2 || len(inv.UserGroupIDs) != 2 {
+			t.Fatalf("invitation = %+v", inv)
+		}
+		t.Run("passcodes are unique among live invitations, normalized", func(t *testing.T) {
+			other := storetest.MustCreateOrganization(t, st, "Other")
+			for _, pc := range []string{"blue heron 42", "BLUEHERON-42"} {
+				_, err := st.CreateInvitation(other.Ctx, lms.NewInvitation{Name: "X", Passcode: pc, MaxRegistrations: 1,
+					OrganizationGroupID: other.OrganizationGroupID, UserGroupIDs: []string{f.groupIDs[0]}})
+				wantCode(t, err, lms.EInvalid) // the other organization cannot use Acme's user group
+			}
+			g, err := st.CreateUserGroup(other.Ctx, lms.NewUserGroup{Name: "G", OrganizationGroupID: other.OrganizationGroupID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = st.CreateInvitation(other.Ctx, lms.NewInvitation{Name: "X", Passcode: "blue heron 42", MaxRegistrations: 1,
+				OrganizationGroupID: other.OrganizationGroupID, UserGroupIDs: []string{g.ID}})
+			wantCode(t, err, lms.EConflict)
+		})
+		t.Run("weak and invalid input", func(t *testing.T) {
+			for pc, code := range map[string]string{"123456": lms.EPasscodeWeak, "acme-1234": lms.EPasscodeWeak, "ab": lms.EInvalid} {
+				_, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "X", Passcode: pc, MaxRegistrations: 1,
+					OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs})
+				wantCode(t, err, code)
+			}
+			_, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "X", MaxRegistrations: 0, OrganizationGroupID: f.org.OrganizationGroupID})
+			wantCode(t, err, lms.EInvalid)
+			sub, err := st.CreateOrganizationGroup(ctx, "Branch", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = st.CreateInvitation(ctx, lms.NewInvitation{Name: "X", MaxRegistrations: 1, OrganizationGroupID: sub.ID, UserGroupIDs: f.groupIDs})
+			wantCode(t, err, lms.EInvalid) // groups outside the organization group
+		})
+		t.Run("status transitions", func(t *testing.T) {
+			d := f.invite(t, "", 1, lms.InvitationDraft)
+			set := func(s lms.InvitationStatus) error {
+				_, err := st.UpdateInvitation(ctx, d.ID, lms.InvitationUpdate{Status: &s})
+				return err
+			}
+			wantCode(t, set(lms.InvitationPaused), lms.EConflict)
+			for _, s := range []lms.InvitationStatus{lms.InvitationActive, lms.InvitationPaused, lms.InvitationActive, lms.InvitationRevoked} {
+				if err := set(s); err != nil {
+					t.Fatalf("to %s: %v", s, err)
+				}
+			}
+			wantCode(t, set(lms.InvitationActive), lms.EConflict)
+			// A revoked invitation's passcode is free again.
+			again := f.invite(t, d.Passcode, 1, lms.InvitationActive)
+			if again.Passcode != d.Passcode {
+				t.Fatal("passcode not reused")
+			}
+		})
+		t.Run("an expired holder gives its passcode up", func(t *testing.T) {
+			soon := time.Now().Add(300 * time.Millisecond)
+			old, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "Old", Passcode: "Red-Fox-77", MaxRegistrations: 1,
+				OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs, ExpiresAt: &soon, Status: lms.InvitationActive})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = st.CreateInvitation(ctx, lms.NewInvitation{Name: "New", Passcode: "red fox 77", MaxRegistrations: 1,
+				OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs})
+			wantCode(t, err, lms.EConflict)
+			time.Sleep(time.Until(soon) + 50*time.Millisecond)
+			if got, _ := st.FindInvitationByID(ctx, old.ID); got.EffectiveStatus(time.Now()) != lms.InvitationExpired {
+				t.Fatalf("status = %s", got.EffectiveStatus(time.Now()))
+			}
+			f.invite(t, "red fox 77", 1, lms.InvitationActive)
+		})
+		t.Run("seats never drop below those used; delete only without redemptions", func(t *testing.T) {
+			if _, _, err := st.Redeem(context.Background(), lms.NewRedemption{Passcode: inv.Passcode, Email: "a@example.com",
+				FirstName: "A", LastName: "B", Password: storetest.Password}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := st.UpdateInvitation(ctx, inv.ID, lms.InvitationUpdate{MaxRegistrations: ptr(0)})
+			wantCode(t, err, lms.EInvalid)
+			if _, err := st.UpdateInvitation(ctx, inv.ID, lms.InvitationUpdate{MaxRegistrations: ptr(1)}); err != nil {
+				t.Fatalf("max down to the used seats: %v", err)
+			}
+			wantCode(t, st.DeleteInvitation(ctx, inv.ID), lms.EConflict)
+			wantCode(t, st.DeleteUserGroup(ctx, f.groupIDs[0]), lms.EConflict) // a live invitation targets it
+			if err := st.DeleteInvitation(ctx, gen.ID); err != nil {
+				t.Fatal(err)
+			}
+			_, err = st.FindInvitationByID(ctx, gen.ID)
+			wantCode(t, err, lms.ENotFound)
+		})
+		t.Run("lists by derived status and name", func(t *testing.T) {
+			full := lms.InvitationFull
+			page, err := st.FindInvitations(ctx, lms.InvitationFilter{Status: &full})
+			if err != nil || len(page.Items) != 1 || page.Items[0].ID != inv.ID {
+				t.Fatalf("full invitations = %+v, %v", page, err)
+			}
+			page, err = st.FindInvitations(ctx, lms.InvitationFilter{Q: "OLD"})
+			if err != nil || len(page.Items) != 1 {
+				t.Fatalf("q=OLD: %+v, %v", page, err)
+			}
+			bad := lms.InvitationStatus("lost")
+			_, err = st.FindInvitations(ctx, lms.InvitationFilter{Status: &bad})
+			wantCode(t, err, lms.EBadRequest)
+		})
+		t.Run("other organizations see nothing", func(t *testing.T) {
+			other := storetest.MustCreateOrganization(t, st, "Third")
+			_, err := st.FindInvitationByID(other.Ctx, inv.ID)
+			wantCode(t, err, lms.ENotFound)
+			_, err = st.UpdateInvitation(other.Ctx, inv.ID, lms.InvitationUpdate{Name: ptr("X")})
+			wantCode(t, err, lms.ENotFound)
+			wantCode(t, st.DeleteInvitation(other.Ctx, inv.ID), lms.ENotFound)
+			_, err = st.InvitationEmail(other.Ctx, inv.ID)
+			wantCode(t, err, lms.ENotFound)
+		})
+	})
+}
+
+func TestPasscodeUniqueUnderConcurrentCreates(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		var wins, conflicts atomic.Int32
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				_, err := f.st.CreateInvitation(f.org.Ctx, lms.NewInvitation{Name: "Race", Passcode: "Same-Code-9917",
+					MaxRegistrations: 1, OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs})
+				switch lms.ErrorCode(err) {
+				case "":
+					wins.Add(1)
+				case lms.EConflict:
+					conflicts.Add(1)
+				default:
+					t.Errorf("create: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if wins.Load() != 1 || conflicts.Load() != 7 {
+			t.Fatalf("%d won and %d conflicted, want 1 and 7", wins.Load(), conflicts.Load())
+		}
+	})
+}
+
+func redeemAs(st *store.Store, passcode, email string) (*lms.Redemption, bool, error) {
+	return st.Redeem(context.Background(), lms.NewRedemption{Passcode: passcode, Email: email, FirstName: "New",
+		LastName: "Hire", Password: storetest.Password, ClientIP: "192.0.2.7", UserAgent: "test"})
+}
+
+func TestRedemption(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		st := f.st
+		inv := f.invite(t, "Green-Owl-58", 3, lms.InvitationActive)
+
+		p, err := st.PreviewRedemption(context.Background(), " green owl 58 ")
+		if err != nil || p.OrganizationName != "Acme" || len(p.UserGroups) != 2 || len(p.Courses) != 3 || p.RegistrationsRemaining != 3 {
+			t.Fatalf("preview = %+v, %v", p, err)
+		}
+		r, created, err := redeemAs(st, "GREENOWL58", "Grace@Example.com")
+		if err != nil || !created {
+			t.Fatalf("redeem: %v", err)
+		}
+		if r.User.Role != lms.RoleLearner || r.User.OrganizationGroupID != f.org.OrganizationGroupID || len(r.UserGroups) != 2 ||
+			len(r.Enrollments) != 3 || r.Tokens == nil || r.Tokens.RefreshToken == "" {
+			t.Fatalf("redemption = %+v", r)
+		}
+		if a, err := st.Authenticate(context.Background(), r.Tokens.AccessToken); err != nil || a.ID != r.User.ID {
+			t.Fatalf("the redemption's token: %+v, %v", a, err)
+		}
+		again, created, err := redeemAs(st, inv.Passcode, "grace@example.com")
+		if err != nil || created || again.ID != r.ID {
+			t.Fatalf("replay: %+v created=%v %v", again, created, err)
+		}
+		_, _, err = st.Redeem(context.Background(), lms.NewRedemption{Passcode: inv.Passcode, Email: "grace@example.com", Password: "wrong-password-1"})
+		wantCode(t, err, lms.EUnauthorized)
+		if got, _ := st.FindInvitationByID(f.org.Ctx, inv.ID); got.RegistrationsUsed != 1 {
+			t.Fatalf("seats used = %d after a redemption and its replays, want 1", got.RegistrationsUsed)
+		}
+
+		// An existing account of the organization joins with its password and no new user.
+		mgr := f.org.ManagerEmail
+		r2, created, err := st.Redeem(context.Background(), lms.NewRedemption{Passcode: inv.Passcode, Email: mgr, Password: storetest.Password})
+		if err != nil || !created || r2.User.ID != f.org.ManagerID || r2.User.Role != lms.RoleFullManager {
+			t.Fatalf("existing account: %+v %v", r2, err)
+		}
+		_, _, err = st.Redeem(context.Background(), lms.NewRedemption{Passcode: inv.Passcode, Email: "weak@example.com", FirstName: "W", LastName: "P", Password: "password"})
+		wantCode(t, err, lms.EInvalid)
+		_, _, err = st.Redeem(context.Background(), lms.NewRedemption{Passcode: inv.Passcode, Email: "noname@example.com", Password: storetest.Password})
+		wantCode(t, err, lms.EInvalid)
+
+		if _, _, err := redeemAs(st, inv.Passcode, "third@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = redeemAs(st, inv.Passcode, "fourth@example.com")
+		wantCode(t, err, lms.EInvitationFull)
+
+		page, err := st.FindRedemptions(f.org.Ctx, inv.ID, lms.PageRequest{})
+		if err != nil || len(page.Items) != 3 || page.Items[0].Email != "grace@example.com" || len(page.Items[0].UserGroups) != 2 {
+			t.Fatalf("redemptions = %+v, %v", page, err)
+		}
+		enrolled, err := st.FindMyEnrollments(storetest.ActAs(r.User.ID, f.org.OrganizationID, lms.RoleLearner), lms.PageRequest{})
+		if err != nil || len(enrolled.Items) != 3 {
+			t.Fatalf("learner's enrollments = %+v, %v", enrolled, err)
+		}
+	})
+}
+
+func TestInvalidPasscodesAreIndistinguishable(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		st, ctx := f.st, f.org.Ctx
+		draft := f.invite(t, "Draft-Wren-31", 5, lms.InvitationDraft)
+		paused := f.invite(t, "Pause-Lynx-64", 5, lms.InvitationActive)
+		st.UpdateInvitation(ctx, paused.ID, lms.InvitationUpdate{Status: ptr(lms.InvitationPaused)})
+		revoked := f.invite(t, "Gone-Crane-27", 5, lms.InvitationActive)
+		st.UpdateInvitation(ctx, revoked.ID, lms.InvitationUpdate{Status: ptr(lms.InvitationRevoked)})
+		soon := time.Now().Add(200 * time.Millisecond)
+		expired, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "E", Passcode: "Late-Mole-83", MaxRegistrations: 5,
+			OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs, ExpiresAt: &soon, Status: lms.InvitationActive})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Until(soon) + 20*time.Millisecond)
+		var first error
+		for _, pc := range []string{"Never-Seen-99", draft.Passcode, paused.Passcode, revoked.Passcode, expired.Passcode} {
+			_, _, err := redeemAs(st, pc, "x@example.com")
+			wantCode(t, err, lms.EPasscodeInvalid)
+			_, perr := st.PreviewRedemption(context.Background(), pc)
+			wantCode(t, perr, lms.EPasscodeInvalid)
+			if first == nil {
+				first = err
+			} else if err.Error() != first.Error() {
+				t.Fatalf("%s answers %v, unknown answers %v", pc, err, first)
+			}
+		}
+	})
+}
+
+// TestSeatsUnderConcurrency: 200 distinct emails against 50 seats.
+func TestSeatsUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		inv := f.invite(t, "Rush-Hour-4412", 50, lms.InvitationActive)
+		var ok, full atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 200 {
+			wg.Go(func() {
+				_, _, err := redeemAs(f.st, inv.Passcode, fmt.Sprintf("person%03d@example.com", i))
+				switch lms.ErrorCode(err) {
+				case "":
+					ok.Add(1)
+				case lms.EInvitationFull:
+					full.Add(1)
+				default:
+					t.Errorf("redeem: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if ok.Load() != 50 || full.Load() != 150 {
+			t.Fatalf("%d succeeded and %d were full, want 50 and 150", ok.Load(), full.Load())
+		}
+		counts := countRows(t, db, inv.ID, f.org.OrganizationID)
+		want := map[string]int64{"seats": 50, "learners": 50, "redemptions": 50, "memberships": 100, "enrollments": 150}
+		if fmt.Sprint(counts) != fmt.Sprint(want) {
+			t.Fatalf("database: %v, want %v", counts, want)
+		}
+	})
+}
+
+// countRows reads what the database holds for an invitation: seats used,
+// learners, redemptions, memberships and enrollments made by it.
+func countRows(t *testing.T, db *store.DB, invID, orgID string) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	q := map[string]string{
+		"seats":       "SELECT registrations_used FROM invitations WHERE id = ?",
+		"learners":    "SELECT count(*) FROM users WHERE organization_id = ? AND role = 'learner'",
+		"redemptions": "SELECT count(*) FROM redemptions WHERE invitation_id = ?",
+		"memberships": "SELECT count(*) FROM user_group_members m JOIN users u ON u.id = m.user_id WHERE u.organization_id = ? AND u.role = 'learner'",
+		"enrollments": "SELECT count(*) FROM enrollments WHERE invitation_id = ?",
+	}
+	for k, sql := range q {
+		arg := invID
+		if k == "learners" || k == "memberships" {
+			arg = orgID
+		}
+		var n int64
+		if err := db.Gorm().Raw(sql, arg).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		out[k] = n
+	}
+	return out
+}
+
+func TestReplaysTakeOneSeat(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		inv := f.invite(t, "Echo-Valley-71", 10, lms.InvitationActive)
+		var created atomic.Int32
+		ids := sync.Map{}
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				r, c, err := redeemAs(f.st, inv.Passcode, "same.person@example.com")
+				if err != nil {
+					t.Errorf("replay: %v", err)
+					return
+				}
+				if c {
+					created.Add(1)
+				}
+				ids.Store(r.ID, true)
+			})
+		}
+		wg.Wait()
+		n := 0
+		ids.Range(func(any, any) bool { n++; return true })
+		if created.Load() != 1 || n != 1 {
+			t.Fatalf("%d created, %d distinct redemptions; want 1 and 1", created.Load(), n)
+		}
+		if c := countRows(t, db, inv.ID, f.org.OrganizationID); c["seats"] != 1 || c["learners"] != 1 || c["redemptions"] != 1 {
+			t.Fatalf("database: %v", c)
+		}
+	})
+}
+
+func TestFailureAfterTheSeatLeavesNothing(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		inv := f.invite(t, "Fault-Line-36", 10, lms.InvitationActive)
+		store.SetRedeemFault(f.st, errors.New("enrollment step failed"))
+		if _, _, err := redeemAs(f.st, inv.Passcode, "victim@example.com"); err == nil {
+			t.Fatal("the forced failure did not fail the redemption")
+		}
+		store.SetRedeemFault(f.st, nil)
+		c := countRows(t, db, inv.ID, f.org.OrganizationID)
+		for k, n := range c {
+			if n != 0 {
+				t.Fatalf("%s = %d after a failed redemption: %v", k, n, c)
+			}
+		}
+		var tokens int64
+		db.Gorm().Raw("SELECT count(*) FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE u.email = 'victim@example.com'").Scan(&tokens)
+		if tokens != 0 {
+			t.Fatalf("%d refresh tokens left", tokens)
+		}
+	})
+}
+
+func TestPausingStopsRedemptionsAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		inv := f.invite(t, "Stop-Sign-5521", 1000, lms.InvitationActive)
+		var paused atomic.Bool
+		var afterPause atomic.Int32
+		var wg sync.WaitGroup
+		var i atomic.Int32
+		for range 4 {
+			wg.Go(func() {
+				for range 15 {
+					startedAfterPause := paused.Load()
+					_, _, err := redeemAs(f.st, inv.Passcode, fmt.Sprintf("b%d@example.com", i.Add(1)))
+					if startedAfterPause && err == nil {
+						afterPause.Add(1)
+					}
+					if err != nil && lms.ErrorCode(err) != lms.EPasscodeInvalid {
+						t.Errorf("redeem: %v", err)
+					}
+				}
+			})
+		}
+		time.Sleep(20 * time.Millisecond)
+		if _, err := f.st.UpdateInvitation(f.org.Ctx, inv.ID, lms.InvitationUpdate{Status: ptr(lms.InvitationPaused)}); err != nil {
+			t.Fatal(err)
+		}
+		paused.Store(true)
+		wg.Wait()
+		if afterPause.Load() != 0 {
+			t.Fatalf("%d redemptions started after the pause succeeded", afterPause.Load())
+		}
+		c := countRows(t, db, inv.ID, f.org.OrganizationID)
+		if c["seats"] != c["redemptions"] || c["seats"] != c["learners"] {
+			t.Fatalf("database disagrees with itself: %v", c)
+		}
+	})
+}

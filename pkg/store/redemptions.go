@@ -1,0 +1,309 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+)
+
+type redemption struct {
+	ID             string
+	InvitationID   string
+	OrganizationID string
+	UserID         string
+	Email          string
+	ClientIP       string
+	UserAgent      string
+	CreatedAt      time.Time
+}
+
+func errPasscodeInvalid() error {
+	return lms.Errorf(lms.EPasscodeInvalid, "the passcode is not valid")
+}
+
+// liveInvitation finds the invitation a passcode leads to, if people may
+// redeem it now. Unknown, draft, paused, revoked and expired passcodes are
+// one indistinguishable error, found by the same single indexed lookup.
+func (s *Store) liveInvitation(tx *gorm.DB, passcode string) (*invitation, error) {
+	n := lms.NormalizePasscode(passcode)
+	if len(n) < lms.MinPasscodeLen || len(n) > 4*lms.MaxPasscodeLen {
+		return nil, errPasscodeInvalid()
+	}
+	var inv invitation
+	err := tx.Where("passcode_claim = ?", s.passcodeHash(passcode)).Take(&inv).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, errPasscodeInvalid()
+	} else if err != nil {
+		return nil, err
+	}
+	if inv.Status != string(lms.InvitationActive) || (inv.ExpiresAt != nil && !inv.ExpiresAt.After(s.now())) {
+		return nil, errPasscodeInvalid()
+	}
+	return &inv, nil
+}
+
+// invitationGroupRefs lists an invitation's user groups by name.
+func invitationGroupRefs(tx *gorm.DB, invID string) ([]lms.GroupRef, error) {
+	var groups []lms.GroupRef
+	err := tx.Table("user_groups").Select("user_groups.id, user_groups.name").
+		Joins("JOIN invitation_user_groups ON invitation_user_groups.user_group_id = user_groups.id").
+		Where("invitation_user_groups.invitation_id = ?", invID).Order("user_groups.name_key, user_groups.id").Scan(&groups).Error
+	return groups, err
+}
+
+// PreviewRedemption implements lms.RedemptionService.
+func (s *Store) PreviewRedemption(ctx context.Context, passcode string) (*lms.RedemptionPreview, error) {
+	q := s.q(ctx)
+	inv, err := s.liveInvitation(q, passcode)
+	if err != nil {
+		return nil, err
+	}
+	orgName, err := s.organizationName(q, inv.OrganizationID)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := invitationGroupRefs(q, inv.ID)
+	if err != nil {
+		return nil, err
+	}
+	var courses []lms.CourseRef
+	err = q.Table("courses").Select("DISTINCT courses.id, courses.name, courses.name_key").
+		Joins("JOIN user_group_courses ON user_group_courses.course_id = courses.id").
+		Joins("JOIN invitation_user_groups ON invitation_user_groups.user_group_id = user_group_courses.user_group_id").
+		Where("invitation_user_groups.invitation_id = ?", inv.ID).Order("courses.name_key, courses.id").Scan(&courses).Error
+	if err != nil {
+		return nil, err
+	}
+	return &lms.RedemptionPreview{OrganizationName: orgName, InvitationName: inv.Name, UserGroups: groups,
+		Courses: courses, RegistrationsRemaining: max(0, inv.MaxRegistrations-inv.RegistrationsUsed), ExpiresAt: inv.ExpiresAt}, nil
+}
+
+// errRaced marks a transaction that lost a race on a unique key to a
+// concurrent redemption; the redemption is then tried again from the top,
+// where it sees the winner's rows.
+var errRaced = errors.New("store: lost a redemption race")
+
+// Redeem implements lms.RedemptionService. The seat is taken last, by one
+// conditional UPDATE, so the hot invitation row stays locked only for the
+// end of the transaction, and never more seats are used than exist.
+func (s *Store) Redeem(ctx context.Context, in lms.NewRedemption) (*lms.Redemption, bool, error) {
+	email := lms.NormalizeEmail(in.Email)
+	in.FirstName, in.LastName = strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
+	var v lms.Validation
+	v.Check(strings.TrimSpace(in.Passcode) != "", "passcode", "is required")
+	v.Check(lms.ValidEmail(email), "email", "must be an email address")
+	v.Check(in.Password != "", "password", "is required")
+	v.Check(in.FirstName == "" || lms.ValidName(in.FirstName, 100), "first_name", "must be 1 to 100 characters")
+	v.Check(in.LastName == "" || lms.ValidName(in.LastName, 100), "last_name", "must be 1 to 100 characters")
+	if err := v.Err(); err != nil {
+		return nil, false, err
+	}
+	in.Email = email
+	for attempt := 0; ; attempt++ {
+		r, created, err := s.redeemOnce(ctx, in)
+		if errors.Is(err, errRaced) && attempt < 3 {
+			continue
+		}
+		return r, created, err
+	}
+}
+
+func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Redemption, bool, error) {
+	inv, err := s.liveInvitation(s.q(ctx), in.Passcode)
+	if err != nil {
+		return nil, false, err
+	}
+	// The password work happens before the transaction: it is the slowest
+	// step and must not hold locks.
+	var existing []user
+	if err := s.q(ctx).Where("organization_id = ? AND email = ?", inv.OrganizationID, in.Email).Limit(1).Find(&existing).Error; err != nil {
+		return nil, false, err
+	}
+	var u *user
+	if len(existing) == 1 {
+		if u, err = s.verifyAny(ctx, existing, in.Password); err != nil {
+			return nil, false, err
+		}
+		if u == nil {
+			return nil, false, errBadCredentials()
+		}
+	} else {
+		var v lms.Validation
+		v.Check(in.FirstName != "", "first_name", "is required to register")
+		v.Check(in.LastName != "", "last_name", "is required to register")
+		checkPassword(&v, "password", in.Password, in.Email)
+		if err := v.Err(); err != nil {
+			return nil, false, err
+		}
+		hash, err := s.hasher.Hash(ctx, in.Password)
+		if err != nil {
+			return nil, false, err
+		}
+		now := s.now()
+		u = &user{ID: newID(), OrganizationID: inv.OrganizationID, OrganizationGroupID: inv.OrganizationGroupID,
+			Email: in.Email, FirstName: in.FirstName, LastName: in.LastName, Search: userSearch(in.Email, in.FirstName, in.LastName),
+			Role: string(lms.RoleLearner), Status: string(lms.UserActive), PasswordHash: &hash, CreatedAt: now, UpdatedAt: now}
+	}
+	isNew := len(existing) == 0
+	var red redemption
+	var tokens *lms.TokenPair
+	replay := false
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		err := tx.Where("invitation_id = ? AND email = ?", inv.ID, in.Email).Take(&red).Error
+		if err == nil {
+			if isNew {
+				// Registered concurrently by a replay of this very request:
+				// start again, now as the existing account it made.
+				return errRaced
+			}
+			replay = true
+			tokens, err = s.issueTokens(ctx, tx, u, newID())
+			return err
+		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
+		if inv.RegistrationsUsed >= inv.MaxRegistrations {
+			return lms.Errorf(lms.EInvitationFull, "every registration of this invitation is taken")
+		}
+		now := s.now()
+		if isNew {
+			if err := tx.Create(u).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
+				return errRaced // the same person registered concurrently
+			} else if err != nil {
+				return err
+			}
+		}
+		red = redemption{ID: newID(), InvitationID: inv.ID, OrganizationID: inv.OrganizationID, UserID: u.ID,
+			Email: in.Email, ClientIP: truncate(in.ClientIP, 64), UserAgent: truncate(in.UserAgent, 512), CreatedAt: now}
+		if err := tx.Create(&red).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
+			return errRaced // a concurrent replay of this email won
+		} else if err != nil {
+			return err
+		}
+		err = tx.Exec(`INSERT INTO user_group_members (user_group_id, user_id, created_at)
+			SELECT user_group_id, ?, ? FROM invitation_user_groups WHERE invitation_id = ?
+			ON CONFLICT (user_group_id, user_id) DO NOTHING`, u.ID, now, inv.ID).Error
+		if err != nil {
+			return err
+		}
+		err = tx.Exec(`INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, invitation_id, created_at)
+			SELECT `+s.newIDSQL()+`, ?, ?, gc.course_id, gc.user_group_id, ?, ?
+			FROM user_group_courses gc JOIN invitation_user_groups iug ON iug.user_group_id = gc.user_group_id
+			WHERE iug.invitation_id = ?
+			ON CONFLICT (user_id, course_id) DO NOTHING`, inv.OrganizationID, u.ID, inv.ID, now, inv.ID).Error
+		if err != nil {
+			return err
+		}
+		if tokens, err = s.issueTokens(ctx, tx, u, newID()); err != nil {
+			return err
+		}
+		seat := tx.Exec(`UPDATE invitations SET registrations_used = registrations_used + 1
+			WHERE id = ? AND status = 'active' AND registrations_used < max_registrations
+			AND (expires_at IS NULL OR expires_at > ?)`, inv.ID, now)
+		if seat.Error != nil {
+			return seat.Error
+		}
+		if seat.RowsAffected == 0 {
+			var cur invitation
+			if err := tx.Where("id = ?", inv.ID).Take(&cur).Error; err != nil {
+				return err
+			}
+			if cur.Status == string(lms.InvitationActive) && (cur.ExpiresAt == nil || cur.ExpiresAt.After(now)) {
+				return lms.Errorf(lms.EInvitationFull, "every registration of this invitation is taken")
+			}
+			return errPasscodeInvalid() // paused, revoked or expired meanwhile
+		}
+		if s.redeemFault != nil {
+			return s.redeemFault()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, translate(err, "redemption")
+	}
+	out, err := s.redemptionResult(ctx, &red, u)
+	if err != nil {
+		return nil, false, err
+	}
+	out.Tokens = tokens
+	return out, !replay, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// redemptionResult reads what a redemption gave its learner: the groups and
+// the enrollments in their courses.
+func (s *Store) redemptionResult(ctx context.Context, red *redemption, u *user) (*lms.Redemption, error) {
+	q := s.q(ctx)
+	groups, err := invitationGroupRefs(q, red.InvitationID)
+	if err != nil {
+		return nil, err
+	}
+	var rows []enrollment
+	err = q.Table("enrollments").
+		Select("enrollments.id, enrollments.organization_id, enrollments.user_id, enrollments.course_id, enrollments.user_group_id, enrollments.created_at, courses.name AS course_name, courses.code AS course_code").
+		Joins("JOIN courses ON courses.id = enrollments.course_id").
+		Where("enrollments.user_id = ? AND enrollments.course_id IN (?)", u.ID,
+			q.Table("user_group_courses").Select("user_group_courses.course_id").
+				Joins("JOIN invitation_user_groups ON invitation_user_groups.user_group_id = user_group_courses.user_group_id").
+				Where("invitation_user_groups.invitation_id = ?", red.InvitationID)).
+		Order("courses.name_key, enrollments.id").Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	out := &lms.Redemption{ID: red.ID, InvitationID: red.InvitationID, User: u.domain(), UserGroups: groups,
+		CreatedAt: red.CreatedAt, Enrollments: make([]*lms.Enrollment, len(rows))}
+	if out.UserGroups == nil {
+		out.UserGroups = []lms.GroupRef{}
+	}
+	for i := range rows {
+		out.Enrollments[i] = rows[i].domain()
+	}
+	return out, nil
+}
+
+// FindRedemptions implements lms.RedemptionService.
+func (s *Store) FindRedemptions(ctx context.Context, invitationID string, p lms.PageRequest) (*lms.Page[*lms.RedemptionRecord], error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Normalize("created_at", "-created_at"); err != nil {
+		return nil, err
+	}
+	q := s.q(ctx)
+	if _, err := findInvitation(q, org, invitationID); err != nil {
+		return nil, err
+	}
+	groups, err := invitationGroupRefs(q, invitationID)
+	if err != nil {
+		return nil, err
+	}
+	type row struct {
+		ID, UserID, Email, FirstName, LastName string
+		CreatedAt                              time.Time
+	}
+	spec := sortSpec[row]{desc: p.Sort == "-created_at", id: func(r *row) string { return r.ID }}
+	joined := q.Table("redemptions").Select("redemptions.*, users.first_name, users.last_name").
+		Joins("JOIN users ON users.id = redemptions.user_id").Where("redemptions.invitation_id = ?", invitationID)
+	rows, next, err := paginate(q.Table("(?) AS r", joined), p, spec)
+	if err != nil {
+		return nil, err
+	}
+	page := &lms.Page[*lms.RedemptionRecord]{NextCursor: next, Items: make([]*lms.RedemptionRecord, len(rows))}
+	for i, r := range rows {
+		page.Items[i] = &lms.RedemptionRecord{ID: r.ID, UserID: r.UserID, Email: r.Email, FirstName: r.FirstName,
+			LastName: r.LastName, UserGroups: groups, CreatedAt: r.CreatedAt}
+	}
+	return page, nil
+}

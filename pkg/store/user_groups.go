@@ -1,0 +1,485 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+)
+
+type userGroup struct {
+	ID                  string
+	OrganizationID      string
+	OrganizationGroupID string
+	Name                string
+	NameKey             string
+	Description         string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	// CourseCount and MemberCount are not columns: they are read, never
+	// written, and filled only by queries built with withCounts.
+	CourseCount int64 `gorm:"->"`
+	MemberCount int64 `gorm:"->"`
+}
+
+func (g *userGroup) domain() *lms.UserGroup {
+	return &lms.UserGroup{ID: g.ID, OrganizationID: g.OrganizationID, OrganizationGroupID: g.OrganizationGroupID,
+		Name: g.Name, Description: g.Description, CourseCount: int(g.CourseCount), MemberCount: int(g.MemberCount),
+		CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
+}
+
+type userGroupCourse struct {
+	UserGroupID string
+	CourseID    string
+	CreatedAt   time.Time
+}
+
+type userGroupMember struct {
+	UserGroupID string
+	UserID      string
+	CreatedAt   time.Time
+}
+
+// withCounts selects user groups with their course and member counts. The
+// correlated subqueries are part of the one query that reads a page, run
+// only for the rows it returns, each an index-only count on a primary key:
+// a page costs one query whatever its size.
+func withCounts(tx *gorm.DB) *gorm.DB {
+	return tx.Table("user_groups").Select("user_groups.*, " +
+		"(SELECT count(*) FROM user_group_courses gc WHERE gc.user_group_id = user_groups.id) AS course_count, " +
+		"(SELECT count(*) FROM user_group_members gm WHERE gm.user_group_id = user_groups.id) AS member_count")
+}
+
+func errUserGroupNotFound() error { return lms.Errorf(lms.ENotFound, "user group not found") }
+
+// findUserGroup loads a user group of the caller's organization. With lock,
+// the row stays locked until the transaction ends (PostgreSQL; SQLite's
+// writers are serialized anyway), so that adding members and adding courses
+// to one group take turns: otherwise each could miss the other's rows and
+// leave a member unenrolled in a course of the group.
+func findUserGroup(tx *gorm.DB, org, id string, lock bool) (*userGroup, error) {
+	if !lms.ValidID(id) {
+		return nil, errUserGroupNotFound()
+	}
+	if lock {
+		tx = tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	}
+	var g userGroup
+	if err := tx.Where("organization_id = ? AND id = ?", org, id).Take(&g).Error; err != nil {
+		return nil, translate(err, "user group")
+	}
+	return &g, nil
+}
+
+func findUserGroupCounted(tx *gorm.DB, org, id string) (*userGroup, error) {
+	if !lms.ValidID(id) {
+		return nil, errUserGroupNotFound()
+	}
+	var g userGroup
+	if err := withCounts(tx).Where("organization_id = ? AND id = ?", org, id).Take(&g).Error; err != nil {
+		return nil, translate(err, "user group")
+	}
+	return &g, nil
+}
+
+// FindUserGroupByID implements lms.UserGroupService.
+func (s *Store) FindUserGroupByID(ctx context.Context, id string) (*lms.UserGroup, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g, err := findUserGroupCounted(s.q(ctx), org, id)
+	if err != nil {
+		return nil, err
+	}
+	return g.domain(), nil
+}
+
+var userGroupSorts = map[string]sortSpec[userGroup]{
+	"created_at":  {id: func(g *userGroup) string { return g.ID }},
+	"-created_at": {desc: true, id: func(g *userGroup) string { return g.ID }},
+	"name": {column: "name_key", key: func(g *userGroup) string { return g.NameKey },
+		id: func(g *userGroup) string { return g.ID }},
+}
+
+// FindUserGroups implements lms.UserGroupService.
+func (s *Store) FindUserGroups(ctx context.Context, f lms.UserGroupFilter) (*lms.Page[*lms.UserGroup], error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Normalize("created_at", "-created_at", "name"); err != nil {
+		return nil, err
+	}
+	q := withCounts(s.q(ctx)).Where("organization_id = ?", org)
+	if f.OrganizationGroupID != nil {
+		if !lms.ValidID(*f.OrganizationGroupID) {
+			return nil, lms.Errorf(lms.EBadRequest, "organization_group_id must be an ID")
+		}
+		q = q.Where("organization_group_id = ?", *f.OrganizationGroupID)
+	}
+	if strings.TrimSpace(f.Q) != "" {
+		q = q.Where(`name_key LIKE ? ESCAPE '\'`, searchPattern(f.Q))
+	}
+	rows, next, err := paginate(q, f.PageRequest, userGroupSorts[f.Sort])
+	if err != nil {
+		return nil, err
+	}
+	page := &lms.Page[*lms.UserGroup]{NextCursor: next, Items: make([]*lms.UserGroup, len(rows))}
+	for i := range rows {
+		page.Items[i] = rows[i].domain()
+	}
+	return page, nil
+}
+
+func checkUserGroupName(v *lms.Validation, name *string) {
+	*name = strings.TrimSpace(*name)
+	v.Check(lms.ValidName(*name, maxNameLen), "name", "must be 1 to 200 characters")
+}
+
+// errUserGroupNameTaken is the conflict of a duplicate user group name.
+func errUserGroupNameTaken() error {
+	return lms.Errorf(lms.EConflict, "a user group with this name already exists in the organization group")
+}
+
+// CreateUserGroup implements lms.UserGroupService.
+func (s *Store) CreateUserGroup(ctx context.Context, in lms.NewUserGroup) (*lms.UserGroup, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var v lms.Validation
+	checkUserGroupName(&v, &in.Name)
+	v.Check(lms.ValidID(in.OrganizationGroupID), "organization_group_id", "must be an organization group ID")
+	checkDescription(&v, &in.Description)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	g := userGroup{ID: newID(), OrganizationID: org, Name: in.Name,
+		NameKey: strings.ToLower(in.Name), Description: in.Description, CreatedAt: now, UpdatedAt: now}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if g.OrganizationGroupID, err = groupOrRoot(tx, org, in.OrganizationGroupID, "organization_group_id"); err != nil {
+			return err
+		}
+		return tx.Create(&g).Error
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return nil, errUserGroupNameTaken()
+	}
+	if err != nil {
+		return nil, translate(err, "user group")
+	}
+	return g.domain(), nil
+}
+
+// UpdateUserGroup implements lms.UserGroupService.
+func (s *Store) UpdateUserGroup(ctx context.Context, id string, upd lms.UserGroupUpdate) (*lms.UserGroup, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var v lms.Validation
+	if upd.Name != nil {
+		checkUserGroupName(&v, upd.Name)
+	}
+	if upd.Description != nil {
+		checkDescription(&v, upd.Description)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var g *userGroup
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if _, err := findUserGroup(tx, org, id, false); err != nil {
+			return err
+		}
+		// A map, so that an emptied description is written.
+		changes := map[string]any{"updated_at": s.now()}
+		if upd.Name != nil {
+			changes["name"], changes["name_key"] = *upd.Name, strings.ToLower(*upd.Name)
+		}
+		if upd.Description != nil {
+			changes["description"] = *upd.Description
+		}
+		if err := tx.Model(&userGroup{}).Where("id = ?", id).Updates(changes).Error; err != nil {
+			return err
+		}
+		g, err = findUserGroupCounted(tx, org, id)
+		return err
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return nil, errUserGroupNameTaken()
+	}
+	if err != nil {
+		return nil, translate(err, "user group")
+	}
+	return g.domain(), nil
+}
+
+// DeleteUserGroup implements lms.UserGroupService. The group's course and
+// member lists go with it; the enrollments it made stay, no longer naming it.
+func (s *Store) DeleteUserGroup(ctx context.Context, id string) error {
+	org, err := orgID(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		g, err := findUserGroup(tx, org, id, true)
+		if err != nil {
+			return err
+		}
+		// Invitations hook: once invitations exist, refuse here with
+		// lms.EConflict while a non-revoked invitation targets g (API.md:
+		// "DELETE while a non-revoked invitation targets it is 409"), inside
+		// this transaction and after the lock above, so that no invitation
+		// can be pointed at the group between the check and the delete.
+		return tx.Where("id = ?", g.ID).Delete(&userGroup{}).Error
+	})
+	return translate(err, "user group")
+}
+
+// checkIDList validates the IDs of a request that adds courses or members:
+// 1 to lms.MaxUserGroupAddition of them, each an ID. It returns them
+// lower-cased without repeats, with the request index of each, for field
+// errors.
+func checkIDList(field string, ids []string) ([]string, map[string]int, error) {
+	var v lms.Validation
+	if len(ids) == 0 || len(ids) > lms.MaxUserGroupAddition {
+		v.Add(field, fmt.Sprintf("must list 1 to %d IDs", lms.MaxUserGroupAddition))
+		return nil, nil, v.Err()
+	}
+	out := make([]string, 0, len(ids))
+	index := make(map[string]int, len(ids))
+	for i, id := range ids {
+		if !lms.ValidID(id) {
+			v.Add(fmt.Sprintf("%s[%d]", field, i), "must be an ID")
+			continue
+		}
+		id = strings.ToLower(id)
+		if _, dup := index[id]; !dup {
+			index[id] = i
+			out = append(out, id)
+		}
+	}
+	return out, index, v.Err()
+}
+
+// checkAllFound reports, as field errors, the IDs the caller sent that are
+// not among found (they do not exist or belong to another organization).
+func checkAllFound(field, what string, ids []string, index map[string]int, found []string) error {
+	if len(found) == len(ids) {
+		return nil
+	}
+	have := make(map[string]bool, len(found))
+	for _, id := range found {
+		have[strings.ToLower(id)] = true
+	}
+	var v lms.Validation
+	for _, id := range ids {
+		if !have[id] {
+			v.Add(fmt.Sprintf("%s[%d]", field, index[id]), "no such "+what+": "+id)
+		}
+	}
+	return v.Err()
+}
+
+// FindUserGroupCourses implements lms.UserGroupService.
+func (s *Store) FindUserGroupCourses(ctx context.Context, id string, p lms.PageRequest) (*lms.Page[*lms.Course], error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Normalize(courseSortKeys...); err != nil {
+		return nil, err
+	}
+	db := s.q(ctx)
+	if _, err := findUserGroup(db, org, id, false); err != nil {
+		return nil, err
+	}
+	q := db.Where("organization_id = ? AND id IN (?)", org,
+		db.Model(&userGroupCourse{}).Select("course_id").Where("user_group_id = ?", id))
+	rows, next, err := paginate(q, p, courseSorts[p.Sort])
+	if err != nil {
+		return nil, err
+	}
+	return coursePage(rows, next), nil
+}
+
+// AddUserGroupCourses implements lms.UserGroupService. Whatever the size of
+// the group, it runs the same four statements: lock the group, check the
+// courses, link them, and enroll every member in them with one
+// INSERT … SELECT that skips enrollments that already exist.
+func (s *Store) AddUserGroupCourses(ctx context.Context, id string, courseIDs []string) (*lms.UserGroupAddition, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids, index, err := checkIDList("course_ids", courseIDs)
+	if err != nil {
+		return nil, err
+	}
+	res := &lms.UserGroupAddition{}
+	now := s.now()
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		g, err := findUserGroup(tx, org, id, true)
+		if err != nil {
+			return err
+		}
+		var found []string
+		if err := tx.Model(&course{}).Where("organization_id = ? AND id IN ?", org, ids).Pluck("id", &found).Error; err != nil {
+			return err
+		}
+		if err := checkAllFound("course_ids", "course", ids, index, found); err != nil {
+			return err
+		}
+		linked := tx.Exec(`INSERT INTO user_group_courses (user_group_id, course_id, created_at)
+			SELECT ?, c.id, ? FROM courses c WHERE c.organization_id = ? AND c.id IN ?
+			ON CONFLICT DO NOTHING`, g.ID, now, org, ids)
+		if linked.Error != nil {
+			return linked.Error
+		}
+		enrolled := tx.Exec(`INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, created_at)
+			SELECT `+s.newIDSQL()+`, c.organization_id, m.user_id, c.id, m.user_group_id, ?
+			FROM user_group_members m CROSS JOIN courses c
+			WHERE m.user_group_id = ? AND c.organization_id = ? AND c.id IN ?
+			ON CONFLICT (user_id, course_id) DO NOTHING`, now, g.ID, org, ids)
+		if enrolled.Error != nil {
+			return enrolled.Error
+		}
+		res.Added, res.Enrolled = int(linked.RowsAffected), int(enrolled.RowsAffected)
+		return nil
+	})
+	if err != nil {
+		return nil, translate(err, "user group")
+	}
+	return res, nil
+}
+
+// RemoveUserGroupCourse implements lms.UserGroupService. Enrollments stay:
+// people keep the courses they were given.
+func (s *Store) RemoveUserGroupCourse(ctx context.Context, id, courseID string) error {
+	org, err := orgID(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		g, err := findUserGroup(tx, org, id, true)
+		if err != nil {
+			return err
+		}
+		if !lms.ValidID(courseID) {
+			return lms.Errorf(lms.ENotFound, "the course is not in this user group")
+		}
+		del := tx.Where("user_group_id = ? AND course_id = ?", g.ID, courseID).Delete(&userGroupCourse{})
+		if del.Error == nil && del.RowsAffected == 0 {
+			return lms.Errorf(lms.ENotFound, "the course is not in this user group")
+		}
+		return del.Error
+	})
+	return translate(err, "user group")
+}
+
+// FindUserGroupMembers implements lms.UserGroupService.
+func (s *Store) FindUserGroupMembers(ctx context.Context, id string, p lms.PageRequest) (*lms.Page[*lms.User], error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Normalize("created_at", "-created_at", "email"); err != nil {
+		return nil, err
+	}
+	db := s.q(ctx)
+	if _, err := findUserGroup(db, org, id, false); err != nil {
+		return nil, err
+	}
+	q := db.Where("organization_id = ? AND id IN (?)", org,
+		db.Model(&userGroupMember{}).Select("user_id").Where("user_group_id = ?", id))
+	rows, next, err := paginate(q, p, userSorts[p.Sort])
+	if err != nil {
+		return nil, err
+	}
+	page := &lms.Page[*lms.User]{NextCursor: next, Items: make([]*lms.User, len(rows))}
+	for i := range rows {
+		page.Items[i] = rows[i].domain()
+	}
+	return page, nil
+}
+
+// AddUserGroupMembers implements lms.UserGroupService: the mirror of
+// AddUserGroupCourses, with the same four statements.
+func (s *Store) AddUserGroupMembers(ctx context.Context, id string, userIDs []string) (*lms.UserGroupAddition, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids, index, err := checkIDList("user_ids", userIDs)
+	if err != nil {
+		return nil, err
+	}
+	res := &lms.UserGroupAddition{}
+	now := s.now()
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		g, err := findUserGroup(tx, org, id, true)
+		if err != nil {
+			return err
+		}
+		var found []string
+		if err := tx.Model(&user{}).Where("organization_id = ? AND id IN ?", org, ids).Pluck("id", &found).Error; err != nil {
+			return err
+		}
+		if err := checkAllFound("user_ids", "user", ids, index, found); err != nil {
+			return err
+		}
+		added := tx.Exec(`INSERT INTO user_group_members (user_group_id, user_id, created_at)
+			SELECT ?, u.id, ? FROM users u WHERE u.organization_id = ? AND u.id IN ?
+			ON CONFLICT DO NOTHING`, g.ID, now, org, ids)
+		if added.Error != nil {
+			return added.Error
+		}
+		enrolled := tx.Exec(`INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, created_at)
+			SELECT `+s.newIDSQL()+`, u.organization_id, u.id, gc.course_id, gc.user_group_id, ?
+			FROM users u CROSS JOIN user_group_courses gc
+			WHERE gc.user_group_id = ? AND u.organization_id = ? AND u.id IN ?
+			ON CONFLICT (user_id, course_id) DO NOTHING`, now, g.ID, org, ids)
+		if enrolled.Error != nil {
+			return enrolled.Error
+		}
+		res.Added, res.Enrolled = int(added.RowsAffected), int(enrolled.RowsAffected)
+		return nil
+	})
+	if err != nil {
+		return nil, translate(err, "user group")
+	}
+	return res, nil
+}
+
+// RemoveUserGroupMember implements lms.UserGroupService. The member keeps
+// the enrollments the group gave.
+func (s *Store) RemoveUserGroupMember(ctx context.Context, id, userID string) error {
+	org, err := orgID(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		g, err := findUserGroup(tx, org, id, true)
+		if err != nil {
+			return err
+		}
+		if !lms.ValidID(userID) {
+			return lms.Errorf(lms.ENotFound, "the user is not a member of this user group")
+		}
+		del := tx.Where("user_group_id = ? AND user_id = ?", g.ID, userID).Delete(&userGroupMember{})
+		if del.Error == nil && del.RowsAffected == 0 {
+			return lms.Errorf(lms.ENotFound, "the user is not a member of this user group")
+		}
+		return del.Error
+	})
+	return translate(err, "user group")
+}
