@@ -21,6 +21,7 @@ import (
 	"github.com/enrollkit/enrollkit/api"
 	"github.com/enrollkit/enrollkit/docs"
 	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/mail"
 	"github.com/enrollkit/enrollkit/pkg/ratelimit"
 	"github.com/enrollkit/enrollkit/pkg/store"
 	"github.com/enrollkit/enrollkit/pkg/store/storetest"
@@ -71,9 +72,14 @@ func newEnv(t *testing.T, dialect string, opts ...envOption) *env {
 	t.Helper()
 	db := storetest.Open(t, dialect)
 	st := storetest.NewStore(t, db)
+	// An insert-only queue: deliveries are recorded but nothing is sent
+	// unless a test starts workers of its own.
+	if _, err := st.NewQueue(store.QueueOptions{Sender: mail.NewFileSender(t.TempDir(), func(string) {})}); err != nil {
+		t.Fatal(err)
+	}
 	o := api.Options{
 		Services: api.Services{Organizations: st, OrganizationGroups: st, Users: st, IntegrationClients: st, Auth: st,
-			Courses: st, UserGroups: st, Enrollments: st},
+			Courses: st, UserGroups: st, Enrollments: st, Invitations: st, Deliveries: st, Redemptions: st},
 		Logger:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Ready:    func(ctx context.Context) error { return db.Ping(ctx) },
 		Throttle: ratelimit.NewMemory(),
@@ -81,6 +87,7 @@ func newEnv(t *testing.T, dialect string, opts ...envOption) *env {
 		Rules: api.ThrottleRules{
 			LoginIP:      ratelimit.Rule{Name: "login-ip", Limit: 1000, Period: time.Minute},
 			LoginAccount: ratelimit.Rule{Name: "login-account", Limit: 1000, Period: time.Minute},
+			RedeemIP:     ratelimit.Rule{Name: "redeem-ip", Limit: 1000, Period: time.Minute},
 		},
 	}
 	for _, opt := range opts {

@@ -114,6 +114,28 @@ var policies = map[string]policy{
 		return map[string][]string{"user_ids": {storetest.MustCreateUser(e.t, e.st, e.org, lms.RoleLearner).ID}}
 	}},
 	"DELETE /api/v1/user-groups/:id/members/:user_id": {access: full, ok: 204, path: withUserGroupMember},
+
+	"GET /api/v1/invitations": {access: full, ok: 200},
+	"POST /api/v1/invitations": {access: full, ok: 201, other: 422, body: func(e *env) any {
+		return map[string]any{"name": "Onboarding", "max_registrations": 5, "organization_group_id": e.org.OrganizationGroupID,
+			"user_group_ids": []string{storetest.MustCreateUserGroup(e.t, e.st, e.org, "G "+uuid.NewString()).ID}}
+	}},
+	"GET /api/v1/invitations/:id":    {access: full, ok: 200, path: withInvitation},
+	"PATCH /api/v1/invitations/:id":  {access: full, ok: 200, path: withInvitation, body: func(*env) any { return map[string]string{"message": ""} }},
+	"DELETE /api/v1/invitations/:id": {access: full, ok: 204, path: withInvitation},
+	"GET /api/v1/invitations/:id/email": {access: full, ok: 200, path: withInvitation},
+	"POST /api/v1/invitations/:id/deliveries": {access: full, ok: 202, path: withInvitation, body: func(*env) any {
+		return map[string]any{"send_copy": true, "recipients": []string{"new.hire@example.com"}}
+	}},
+	"GET /api/v1/invitations/:id/deliveries":  {access: full, ok: 200, path: withInvitation},
+	"GET /api/v1/invitations/:id/redemptions": {access: full, ok: 200, path: withInvitation},
+	"POST /api/v1/redemptions/preview": {access: public, ok: 200, body: func(e *env) any {
+		return map[string]string{"passcode": e.activeInvitation().Passcode}
+	}},
+	"POST /api/v1/redemptions": {access: public, ok: 201, body: func(e *env) any {
+		return map[string]string{"passcode": e.activeInvitation().Passcode, "email": uuid.NewString() + "@example.com",
+			"first_name": "New", "last_name": "Hire", "password": storetest.Password}
+	}},
 }
 
 func (e *env) refreshToken() string {
@@ -142,6 +164,23 @@ func withOrganizationGroup(e *env, route string) string {
 	}
 	return fill(route, g.ID)
 }
+
+// activeInvitation creates an active invitation of the first organization
+// into a fresh user group with one course.
+func (e *env) activeInvitation() *lms.Invitation {
+	g := storetest.MustCreateUserGroup(e.t, e.st, e.org, "G "+uuid.NewString())
+	if _, err := e.st.AddUserGroupCourses(e.org.Ctx, g.ID, []string{storetest.MustCreateCourse(e.t, e.st, e.org, "Course "+uuid.NewString()).ID}); err != nil {
+		e.t.Fatal(err)
+	}
+	inv, err := e.st.CreateInvitation(e.org.Ctx, lms.NewInvitation{Name: "Onboarding", MaxRegistrations: 10,
+		OrganizationGroupID: e.org.OrganizationGroupID, UserGroupIDs: []string{g.ID}, Status: lms.InvitationActive})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return inv
+}
+
+func withInvitation(e *env, route string) string { return fill(route, e.activeInvitation().ID) }
 
 func withUser(e *env, route string) string {
 	return fill(route, storetest.MustCreateUser(e.t, e.st, e.org, lms.RoleLearner).ID)

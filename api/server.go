@@ -37,6 +37,9 @@ type Services struct {
 	Courses            lms.CourseService
 	UserGroups         lms.UserGroupService
 	Enrollments        lms.EnrollmentService
+	Invitations        lms.InvitationService
+	Deliveries         lms.DeliveryService
+	Redemptions        lms.RedemptionService
 }
 
 // Readiness reports whether the process can serve: database reachable and
@@ -47,6 +50,8 @@ type Readiness func(ctx context.Context) error
 type ThrottleRules struct {
 	LoginIP      ratelimit.Rule
 	LoginAccount ratelimit.Rule
+	// RedeemIP counts failed passcode attempts per client IP.
+	RedeemIP ratelimit.Rule
 }
 
 // Options configure a Server.
@@ -97,6 +102,9 @@ func New(o Options) (*Server, error) {
 	if o.Rules.LoginAccount.Limit == 0 {
 		o.Rules.LoginAccount = ratelimit.Rule{Name: "login-account", Limit: 10, Period: 15 * time.Minute}
 	}
+	if o.Rules.RedeemIP.Limit == 0 {
+		o.Rules.RedeemIP = ratelimit.Rule{Name: "redeem-ip", Limit: 10, Period: 15 * time.Minute}
+	}
 	if o.Throttle == nil {
 		o.Throttle = ratelimit.NewMemory()
 	}
@@ -144,6 +152,8 @@ func (s *Server) routes() {
 	v1.POST("/auth/refresh", s.refresh)
 	v1.POST("/auth/logout", s.logout)
 	v1.POST("/oauth/token", s.oauthToken)
+	v1.POST("/redemptions/preview", s.previewRedemption)
+	v1.POST("/redemptions", s.redeem)
 
 	authed := v1.Group("", s.authenticate)
 	authed.GET("/me", s.me)
@@ -185,4 +195,17 @@ func (s *Server) routes() {
 	managers.GET("/user-groups/:id/members", s.listUserGroupMembers)
 	full.POST("/user-groups/:id/members", s.addUserGroupMembers)
 	full.DELETE("/user-groups/:id/members/:user_id", s.removeUserGroupMember)
+
+	// Full Managers only: a Limited Manager gets 403 on every method here,
+	// reads included.
+	inv := full.Group("/invitations")
+	inv.GET("", s.listInvitations)
+	inv.POST("", s.createInvitation)
+	inv.GET("/:id", s.getInvitation)
+	inv.PATCH("/:id", s.updateInvitation)
+	inv.DELETE("/:id", s.deleteInvitation)
+	inv.GET("/:id/email", s.getInvitationEmail)
+	inv.POST("/:id/deliveries", s.createDeliveries)
+	inv.GET("/:id/deliveries", s.listDeliveries)
+	inv.GET("/:id/redemptions", s.listRedemptions)
 }

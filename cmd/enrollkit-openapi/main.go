@@ -64,6 +64,12 @@ func fix(doc *openapi3.T) {
 					WithDescription("Internal Server Error: details are logged under the request ID, never sent").
 					WithContent(openapi3.NewContentWithJSONSchemaRef(problem))})
 			}
+			for _, ref := range op.Responses.Map() {
+				// A CSV body is text, whatever JSON schema swag gave it.
+				if ref.Value != nil && ref.Value.Content["text/csv"] != nil {
+					ref.Value.Content["text/csv"] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
+				}
+			}
 			for status, ref := range op.Responses.Map() {
 				code, err := strconv.Atoi(status)
 				if err != nil || code < 400 || ref.Value == nil {

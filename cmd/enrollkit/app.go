@@ -116,7 +116,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	}
 	a.server, err = api.New(api.Options{
 		Services: api.Services{Organizations: st, OrganizationGroups: st, Users: st, IntegrationClients: st, Auth: st,
-			Courses: st, UserGroups: st, Enrollments: st},
+			Courses: st, UserGroups: st, Enrollments: st, Invitations: st, Deliveries: st, Redemptions: st},
 		Logger: log,
 		Ready: func(ctx context.Context) error {
 			if err := db.Ping(ctx); err != nil {
@@ -128,6 +128,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		Rules: api.ThrottleRules{
 			LoginIP:      ratelimit.Rule{Name: "login-ip", Limit: cfg.LoginIPLimit, Period: cfg.ThrottleWindow},
 			LoginAccount: ratelimit.Rule{Name: "login-account", Limit: cfg.LoginAccountLimit, Period: cfg.ThrottleWindow},
+			RedeemIP:     ratelimit.Rule{Name: "redeem-ip", Limit: cfg.RedeemIPLimit, Period: cfg.ThrottleWindow},
 		},
 		OpenAPI:        docs.OpenAPI,
 		BodyLimit:      cfg.BodyLimit,

@@ -151,6 +151,22 @@ func TestInvitationLifecycle(t *testing.T) {
 			}
 			wantCode(t, st.DeleteInvitation(ctx, inv.ID), lms.EConflict)
 			wantCode(t, st.DeleteUserGroup(ctx, f.groupIDs[0]), lms.EConflict) // a live invitation targets it
+			lone, err := st.CreateUserGroup(ctx, lms.NewUserGroup{Name: "Lone", OrganizationGroupID: f.org.OrganizationGroupID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gone, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "G", MaxRegistrations: 1,
+				OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: []string{lone.ID}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantCode(t, st.DeleteUserGroup(ctx, lone.ID), lms.EConflict)
+			if _, err := st.UpdateInvitation(ctx, gone.ID, lms.InvitationUpdate{Status: ptr(lms.InvitationRevoked)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.DeleteUserGroup(ctx, lone.ID); err != nil {
+				t.Fatalf("delete a group only a revoked invitation targets: %v", err)
+			}
 			if err := st.DeleteInvitation(ctx, gen.ID); err != nil {
 				t.Fatal(err)
 			}

@@ -235,11 +235,24 @@ func (s *Store) DeleteUserGroup(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		// Invitations hook: once invitations exist, refuse here with
-		// lms.EConflict while a non-revoked invitation targets g (API.md:
-		// "DELETE while a non-revoked invitation targets it is 409"), inside
-		// this transaction and after the lock above, so that no invitation
-		// can be pointed at the group between the check and the delete.
+		// Checked inside this transaction, after the lock above; an
+		// invitation pointed at the group meanwhile is stopped by the
+		// foreign key of invitation_user_groups.
+		var live int64
+		err = tx.Table("invitation_user_groups").
+			Joins("JOIN invitations ON invitations.id = invitation_user_groups.invitation_id").
+			Where("invitation_user_groups.user_group_id = ? AND invitations.status <> ?", g.ID, string(lms.InvitationRevoked)).
+			Count(&live).Error
+		if err != nil {
+			return err
+		}
+		if live > 0 {
+			return lms.Errorf(lms.EConflict, "an invitation that is not revoked targets this user group; revoke it first")
+		}
+		// Revoked invitations stay, without the group.
+		if err := tx.Where("user_group_id = ?", g.ID).Delete(&invitationUserGroup{}).Error; err != nil {
+			return err
+		}
 		return tx.Where("id = ?", g.ID).Delete(&userGroup{}).Error
 	})
 	return translate(err, "user group")

@@ -1,0 +1,356 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+)
+
+// InvitationResponse is an invitation as its Full Managers see it,
+// passcode included.
+type InvitationResponse struct {
+	ID                     string   `json:"id" format:"uuid"`
+	Name                   string   `json:"name" example:"Q3 onboarding"`
+	Passcode               string   `json:"passcode" example:"KX7P-M3QD"`
+	MaxRegistrations       int      `json:"max_registrations" example:"25"`
+	RegistrationsUsed      int      `json:"registrations_used" example:"3"`
+	RegistrationsRemaining int      `json:"registrations_remaining" example:"22"`
+	OrganizationGroupID    string   `json:"organization_group_id" format:"uuid"`
+	UserGroupIDs           []string `json:"user_group_ids"`
+	Message                string   `json:"message"`
+	// draft, active, paused and revoked are set by managers; expired and
+	// full are derived from expires_at and the seats.
+	Status    string     `json:"status" enums:"draft,active,paused,revoked,expired,full"`
+	ExpiresAt *time.Time `json:"expires_at" format:"date-time" extensions:"x-nullable"`
+	// The frontend's enrollment page with the passcode prefilled.
+	EnrollURL string    `json:"enroll_url" example:"https://learn.example.com/enroll?passcode=KX7P-M3QD"`
+	CreatedBy *string   `json:"created_by" format:"uuid" extensions:"x-nullable"`
+	CreatedAt time.Time `json:"created_at" format:"date-time"`
+	UpdatedAt time.Time `json:"updated_at" format:"date-time"`
+} // @name Invitation
+
+func invitationResponse(inv *lms.Invitation) InvitationResponse {
+	r := InvitationResponse{ID: inv.ID, Name: inv.Name, Passcode: inv.Passcode, MaxRegistrations: inv.MaxRegistrations,
+		RegistrationsUsed: inv.RegistrationsUsed, RegistrationsRemaining: inv.RegistrationsRemaining(),
+		OrganizationGroupID: inv.OrganizationGroupID, UserGroupIDs: inv.UserGroupIDs, Message: inv.Message,
+		Status: string(inv.EffectiveStatus(time.Now())), ExpiresAt: inv.ExpiresAt, EnrollURL: inv.EnrollURL,
+		CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt}
+	if inv.CreatedBy != "" {
+		r.CreatedBy = &inv.CreatedBy
+	}
+	return r
+}
+
+// InvitationList is a page of invitations.
+type InvitationList struct {
+	Data       []InvitationResponse `json:"data"`
+	NextCursor *string              `json:"next_cursor" extensions:"x-nullable"`
+} // @name InvitationList
+
+// CreateInvitationRequest creates an invitation, as a draft for a wizard or
+// active in one call.
+type CreateInvitationRequest struct {
+	Name string `json:"name" example:"Q3 onboarding"`
+	// Optional: generated as XXXX-XXXX from an unambiguous alphabet.
+	Passcode            string     `json:"passcode,omitempty" example:"Blue-Heron-42"`
+	MaxRegistrations    int        `json:"max_registrations" example:"25"`
+	OrganizationGroupID string     `json:"organization_group_id" format:"uuid"`
+	UserGroupIDs        []string   `json:"user_group_ids"`
+	Message             string     `json:"message,omitempty"`
+	ExpiresAt           *time.Time `json:"expires_at,omitempty" format:"date-time"`
+	// draft (default) or active.
+	Status string `json:"status,omitempty" enums:"draft,active"`
+} // @name CreateInvitationRequest
+
+// UpdateInvitationRequest changes an invitation; absent fields stay as they
+// are, and "expires_at": null removes the expiry.
+type UpdateInvitationRequest struct {
+	Name             *string      `json:"name,omitempty"`
+	Passcode         *string      `json:"passcode,omitempty"`
+	MaxRegistrations *int         `json:"max_registrations,omitempty"`
+	UserGroupIDs     *[]string    `json:"user_group_ids,omitempty"`
+	Message          *string      `json:"message,omitempty"`
+	ExpiresAt        optionalTime `json:"expires_at,omitempty" swaggertype:"string" format:"date-time" extensions:"x-nullable"`
+	Status           *string      `json:"status,omitempty" enums:"draft,active,paused,revoked"`
+} // @name UpdateInvitationRequest
+
+// optionalTime tells an absent time from an explicit null.
+type optionalTime struct {
+	Set   bool
+	Value *time.Time
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (o *optionalTime) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if bytes.Equal(b, []byte("null")) {
+		return nil
+	}
+	return json.Unmarshal(b, &o.Value)
+}
+
+// listInvitations godoc
+//
+//	@Summary Invitations of the organization
+//	@Tags    invitations
+//	@Produce json
+//	@Param   status query    string false "only this status" Enums(draft, active, paused, revoked, expired, full)
+//	@Param   q      query    string false "case-insensitive substring of the name"
+//	@Param   limit  query    int    false "page size (1-200, default 50)"
+//	@Param   cursor query    string false "next_cursor of the previous page"
+//	@Param   sort   query    string false "order" Enums(-created_at, created_at, name)
+//	@Success 200    {object} InvitationList
+//	@Failure 400,401,403 {object} Problem
+//	@Security BearerAuth
+//	@Router  /api/v1/invitations [get]
+func (s *Server) listInvitations(c *gin.Context) {
+	p, ok := pageRequest(c)
+	if !ok {
+		return
+	}
+	f := lms.InvitationFilter{PageRequest: p, Q: c.Query("q")}
+	if st := optionalString(c, "status"); st != nil {
+		status := lms.InvitationStatus(*st)
+		f.Status = &status
+	}
+	page, err := s.Services.Invitations.FindInvitations(c.Request.Context(), f)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writePage(c, page, invitationResponse)
+}
+
+// createInvitation godoc
+//
+//	@Summary     Create an invitation
+//	@Description Every user group must belong to the organization group. A passcode is unique among live invitations (409), 6 to 64 characters ignoring case, spaces and dashes, and refused when easy to guess (422 passcode_weak).
+//	@Tags        invitations
+//	@Accept      json
+//	@Produce     json
+//	@Param       body body     CreateInvitationRequest true "the invitation"
+//	@Success     201  {object} InvitationResponse
+//	@Failure     400,401,403,409,413,415,422 {object} Problem
+//	@Security    BearerAuth
+//	@Router      /api/v1/invitations [post]
+func (s *Server) createInvitation(c *gin.Context) {
+	var req CreateInvitationRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	inv, err := s.Services.Invitations.CreateInvitation(c.Request.Context(), lms.NewInvitation{Name: req.Name,
+		Passcode: req.Passcode, MaxRegistrations: req.MaxRegistrations, OrganizationGroupID: req.OrganizationGroupID,
+		UserGroupIDs: req.UserGroupIDs, Message: req.Message, ExpiresAt: req.ExpiresAt, Status: lms.InvitationStatus(req.Status)})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Location", "/api/v1/invitations/"+inv.ID)
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, invitationResponse(inv))
+}
+
+// getInvitation godoc
+//
+//	@Summary An invitation
+//	@Tags    invitations
+//	@Produce json
+//	@Param   id  path     string true "invitation ID" format(uuid)
+//	@Success 200 {object} InvitationResponse
+//	@Failure 401,403,404 {object} Problem
+//	@Security BearerAuth
+//	@Router  /api/v1/invitations/{id} [get]
+func (s *Server) getInvitation(c *gin.Context) {
+	inv, err := s.Services.Invitations.FindInvitationByID(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, invitationResponse(inv))
+}
+
+// updateInvitation godoc
+//
+//	@Summary     Change an invitation
+//	@Description Status moves draft→active, active⇄paused, and any of them→revoked (final); anything else is 409. max_registrations may not drop below the registrations used (409).
+//	@Tags        invitations
+//	@Accept      json
+//	@Produce     json
+//	@Param       id   path     string                  true "invitation ID" format(uuid)
+//	@Param       body body     UpdateInvitationRequest true "fields to change"
+//	@Success     200  {object} InvitationResponse
+//	@Failure     400,401,403,404,409,413,415,422 {object} Problem
+//	@Security    BearerAuth
+//	@Router      /api/v1/invitations/{id} [patch]
+func (s *Server) updateInvitation(c *gin.Context) {
+	var req UpdateInvitationRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	upd := lms.InvitationUpdate{Name: req.Name, Passcode: req.Passcode, MaxRegistrations: req.MaxRegistrations,
+		UserGroupIDs: req.UserGroupIDs, Message: req.Message}
+	if req.ExpiresAt.Set {
+		upd.ExpiresAt, upd.ClearExpiry = req.ExpiresAt.Value, req.ExpiresAt.Value == nil
+	}
+	if req.Status != nil {
+		st := lms.InvitationStatus(*req.Status)
+		upd.Status = &st
+	}
+	inv, err := s.Services.Invitations.UpdateInvitation(c.Request.Context(), c.Param("id"), upd)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, invitationResponse(inv))
+}
+
+// deleteInvitation godoc
+//
+//	@Summary     Delete an invitation
+//	@Description Only an invitation nobody has redeemed; otherwise 409: revoke it instead.
+//	@Tags        invitations
+//	@Param       id path string true "invitation ID" format(uuid)
+//	@Success     204
+//	@Failure     401,403,404,409 {object} Problem
+//	@Security    BearerAuth
+//	@Router      /api/v1/invitations/{id} [delete]
+func (s *Server) deleteInvitation(c *gin.Context) {
+	if err := s.Services.Invitations.DeleteInvitation(c.Request.Context(), c.Param("id")); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// EmailResponse is the rendered invitation email.
+type EmailResponse struct {
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+	HTML    string `json:"html"`
+} // @name InvitationEmail
+
+// getInvitationEmail godoc
+//
+//	@Summary     Preview the invitation email
+//	@Description Exactly what a delivery sends now: the manager's message, then the passcode, the enrollment link, the courses of each user group and the expiry.
+//	@Tags        invitations
+//	@Produce     json
+//	@Param       id  path     string true "invitation ID" format(uuid)
+//	@Success     200 {object} EmailResponse
+//	@Failure     401,403,404 {object} Problem
+//	@Security    BearerAuth
+//	@Router      /api/v1/invitations/{id}/email [get]
+func (s *Server) getInvitationEmail(c *gin.Context) {
+	e, err := s.Services.Deliveries.InvitationEmail(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, EmailResponse{Subject: e.Subject, Text: e.Text, HTML: e.HTML})
+}
+
+// DeliveryResponse is one invitation email to one address.
+type DeliveryResponse struct {
+	ID        string `json:"id" format:"uuid"`
+	Recipient string `json:"recipient" example:"new.hire@example.com"`
+	// True for the "send me a copy" email to the sending manager.
+	Copy      bool       `json:"copy"`
+	Status    string     `json:"status" enums:"queued,sent,failed"`
+	Attempts  int        `json:"attempts"`
+	LastError *string    `json:"last_error" extensions:"x-nullable"`
+	CreatedAt time.Time  `json:"created_at" format:"date-time"`
+	UpdatedAt time.Time  `json:"updated_at" format:"date-time"`
+	SentAt    *time.Time `json:"sent_at" format:"date-time" extensions:"x-nullable"`
+} // @name Delivery
+
+func deliveryResponse(d *lms.Delivery) DeliveryResponse {
+	r := DeliveryResponse{ID: d.ID, Recipient: d.Recipient, Copy: d.Copy, Status: string(d.Status), Attempts: d.Attempts,
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, SentAt: d.SentAt}
+	if d.LastError != "" {
+		r.LastError = &d.LastError
+	}
+	return r
+}
+
+// DeliveryList is a page of deliveries.
+type DeliveryList struct {
+	Data       []DeliveryResponse `json:"data"`
+	NextCursor *string            `json:"next_cursor" extensions:"x-nullable"`
+} // @name DeliveryList
+
+// CreateDeliveriesRequest sends the invitation email.
+type CreateDeliveriesRequest struct {
+	// Mail a copy to the manager who sends, to forward it.
+	SendCopy bool `json:"send_copy"`
+	// Up to 1000 addresses, de-duplicated case-insensitively.
+	Recipients []string `json:"recipients,omitempty"`
+} // @name CreateDeliveriesRequest
+
+// DeliveriesAccepted lists the queued deliveries.
+type DeliveriesAccepted struct {
+	Data []DeliveryResponse `json:"data"`
+} // @name DeliveriesAccepted
+
+// createDeliveries godoc
+//
+//	@Summary     Send the invitation email
+//	@Description Queues one delivery per address (the manager's copy first) as durable jobs written with the rows, then answers 202. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /deliveries.
+//	@Tags        invitations
+//	@Accept      json
+//	@Produce     json
+//	@Param       id   path     string                  true "invitation ID" format(uuid)
+//	@Param       body body     CreateDeliveriesRequest true "who receives it"
+//	@Success     202  {object} DeliveriesAccepted
+//	@Failure     400,401,403,404,409,413,415,422 {object} Problem
+//	@Security    BearerAuth
+//	@Router      /api/v1/invitations/{id}/deliveries [post]
+func (s *Server) createDeliveries(c *gin.Context) {
+	var req CreateDeliveriesRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	ds, err := s.Services.Deliveries.CreateDeliveries(c.Request.Context(), c.Param("id"), req.SendCopy, req.Recipients)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := DeliveriesAccepted{Data: make([]DeliveryResponse, len(ds))}
+	for i, d := range ds {
+		out.Data[i] = deliveryResponse(d)
+	}
+	c.JSON(http.StatusAccepted, out)
+}
+
+// listDeliveries godoc
+//
+//	@Summary Deliveries of the invitation email
+//	@Tags    invitations
+//	@Produce json
+//	@Param   id     path     string true  "invitation ID" format(uuid)
+//	@Param   limit  query    int    false "page size (1-200, default 50)"
+//	@Param   cursor query    string false "next_cursor of the previous page"
+//	@Param   sort   query    string false "order" Enums(created_at, -created_at)
+//	@Success 200    {object} DeliveryList
+//	@Failure 400,401,403,404 {object} Problem
+//	@Security BearerAuth
+//	@Router  /api/v1/invitations/{id}/deliveries [get]
+func (s *Server) listDeliveries(c *gin.Context) {
+	p, ok := pageRequest(c)
+	if !ok {
+		return
+	}
+	page, err := s.Services.Deliveries.FindDeliveries(c.Request.Context(), c.Param("id"), p)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writePage(c, page, deliveryResponse)
+}

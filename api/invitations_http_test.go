@@ -1,0 +1,246 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/enrollkit/enrollkit/api"
+	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/ratelimit"
+	"github.com/enrollkit/enrollkit/pkg/store/storetest"
+)
+
+// newInvitationBody is a valid single-call invitation of e's organization.
+func (e *env) newInvitationBody(passcode string, seats int) map[string]any {
+	g := storetest.MustCreateUserGroup(e.t, e.st, e.org, fmt.Sprintf("Group %d", time.Now().UnixNano()))
+	c := storetest.MustCreateCourse(e.t, e.st, e.org, fmt.Sprintf("Course %d", time.Now().UnixNano()))
+	if _, err := e.st.AddUserGroupCourses(e.org.Ctx, g.ID, []string{c.ID}); err != nil {
+		e.t.Fatal(err)
+	}
+	body := map[string]any{"name": "Q3 onboarding", "max_registrations": seats, "organization_group_id": e.org.OrganizationGroupID,
+		"user_group_ids": []string{g.ID}, "status": "active", "message": "Welcome!"}
+	if passcode != "" {
+		body["passcode"] = passcode
+	}
+	return body
+}
+
+func TestInvitationsOverHTTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	full := e.tokens["full"]
+	res := e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: e.newInvitationBody("Blue-Heron-42", 3)})
+	if res.Status != 201 {
+		t.Fatalf("create: %d %s", res.Status, res.Body)
+	}
+	inv := res.JSON(t)
+	id := inv["id"].(string)
+	if inv["passcode"] != "Blue-Heron-42" || inv["status"] != "active" || inv["registrations_remaining"].(float64) != 3 ||
+		inv["enroll_url"] != "https://learn.example.com/enroll?passcode=Blue-Heron-42" {
+		t.Fatalf("invitation = %v", inv)
+	}
+	wantProblem(t, e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: e.newInvitationBody("blue heron 42", 3)}), 409, lms.EConflict)
+	p := wantProblem(t, e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: e.newInvitationBody("Password123", 3)}), 422, lms.EPasscodeWeak)
+	if p["errors"].([]any)[0].(map[string]any)["field"] != "passcode" {
+		t.Fatalf("weak passcode problem = %v", p)
+	}
+	wantProblem(t, e.do(req{method: "GET", path: "/api/v1/invitations/" + id, token: e.tokens["limited"]}), 403, lms.EInsufficientRole)
+	wantProblem(t, e.do(req{method: "GET", path: "/api/v1/invitations/" + id, token: e.tokens["other"]}), 404, lms.ENotFound)
+
+	// The wizard: a draft, then its message, then activation.
+	draft := e.newInvitationBody("", 2)
+	delete(draft, "status")
+	d := e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: draft}).JSON(t)
+	if d["status"] != "draft" {
+		t.Fatalf("draft = %v", d)
+	}
+	did := d["id"].(string)
+	exp := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+	upd := e.do(req{method: "PATCH", path: "/api/v1/invitations/" + did, token: full, body: map[string]any{"message": "Line one\nLine two", "expires_at": exp}}).JSON(t)
+	if upd["message"] != "Line one\nLine two" || upd["expires_at"] == nil {
+		t.Fatalf("patched = %v", upd)
+	}
+	email := e.do(req{method: "GET", path: "/api/v1/invitations/" + did + "/email", token: full}).JSON(t)
+	for _, want := range []string{d["passcode"].(string), "Line one", "enroll?passcode="} {
+		if !strings.Contains(email["text"].(string), want) {
+			t.Errorf("email text lacks %q", want)
+		}
+	}
+	wantProblem(t, e.do(req{method: "PATCH", path: "/api/v1/invitations/" + did, token: full, body: map[string]string{"status": "paused"}}), 409, lms.EConflict)
+	act := e.do(req{method: "PATCH", path: "/api/v1/invitations/" + did, token: full, body: map[string]any{"status": "active", "expires_at": nil}}).JSON(t)
+	if act["status"] != "active" || act["expires_at"] != nil {
+		t.Fatalf("activated = %v", act)
+	}
+	sent := e.do(req{method: "POST", path: "/api/v1/invitations/" + did + "/deliveries", token: full,
+		body: map[string]any{"send_copy": true, "recipients": []string{"x@example.com", "X@example.com"}}})
+	if sent.Status != 202 || len(sent.JSON(t)["data"].([]any)) != 2 {
+		t.Fatalf("deliveries: %d %s", sent.Status, sent.Body)
+	}
+	list := e.do(req{method: "GET", path: "/api/v1/invitations/" + did + "/deliveries", token: full}).JSON(t)
+	if len(list["data"].([]any)) != 2 || list["data"].([]any)[0].(map[string]any)["status"] != "queued" {
+		t.Fatalf("delivery list = %v", list)
+	}
+	wantProblem(t, e.do(req{method: "POST", path: "/api/v1/invitations/" + did + "/deliveries", token: full, body: map[string]any{"recipients": []string{"nope"}}}), 422, lms.EInvalid)
+
+	// Filters.
+	active := e.do(req{method: "GET", path: "/api/v1/invitations?status=active&q=onboarding", token: full}).JSON(t)
+	if n := len(active["data"].([]any)); n != 2 {
+		t.Fatalf("active invitations = %d", n)
+	}
+	wantProblem(t, e.do(req{method: "GET", path: "/api/v1/invitations?status=lost", token: full}), 400, lms.EBadRequest)
+
+	// Revoke is final; delete only without redemptions.
+	e.do(req{method: "POST", path: "/api/v1/redemptions", body: map[string]string{"passcode": "Blue-Heron-42", "email": "r@example.com", "first_name": "R", "last_name": "S", "password": storetest.Password}})
+	wantProblem(t, e.do(req{method: "DELETE", path: "/api/v1/invitations/" + id, token: full}), 409, lms.EConflict)
+	e.do(req{method: "PATCH", path: "/api/v1/invitations/" + id, token: full, body: map[string]string{"status": "revoked"}})
+	wantProblem(t, e.do(req{method: "PATCH", path: "/api/v1/invitations/" + id, token: full, body: map[string]string{"status": "active"}}), 409, lms.EConflict)
+
+	// Redemptions as JSON and as CSV.
+	red := e.do(req{method: "GET", path: "/api/v1/invitations/" + id + "/redemptions", token: full}).JSON(t)
+	if len(red["data"].([]any)) != 1 {
+		t.Fatalf("redemptions = %v", red)
+	}
+	csvRes := e.do(req{method: "GET", path: "/api/v1/invitations/" + id + "/redemptions", token: full, header: map[string]string{"Accept": "text/csv"}})
+	rows, err := csv.NewReader(bytes.NewReader(csvRes.Body)).ReadAll()
+	if err != nil || len(rows) != 2 || rows[0][2] != "email" || rows[1][2] != "r@example.com" || !strings.HasPrefix(csvRes.Header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("CSV = %q %v", csvRes.Body, err)
+	}
+}
+
+func TestRedemptionOverHTTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	full := e.tokens["full"]
+	e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: e.newInvitationBody("Green-Owl-58", 2)})
+
+	prev := e.do(req{method: "POST", path: "/api/v1/redemptions/preview", body: map[string]string{"passcode": "green owl 58"}}).JSON(t)
+	if prev["organization_name"] != "Acme" || prev["registrations_remaining"].(float64) != 2 || len(prev["courses"].([]any)) != 1 {
+		t.Fatalf("preview = %v", prev)
+	}
+	body := map[string]string{"passcode": "GREEN-OWL-58", "email": "grace@example.com", "first_name": "Grace", "last_name": "Hopper", "password": storetest.Password}
+	res := e.do(req{method: "POST", path: "/api/v1/redemptions", body: body, header: map[string]string{"User-Agent": "onboarding-spa/1.0"}})
+	if res.Status != 201 {
+		t.Fatalf("redeem: %d %s", res.Status, res.Body)
+	}
+	r := res.JSON(t)
+	token := r["tokens"].(map[string]any)["access_token"].(string)
+	if len(r["enrollments"].([]any)) != 1 || r["user"].(map[string]any)["role"] != "learner" {
+		t.Fatalf("redemption = %v", r)
+	}
+	mine := e.do(req{method: "GET", path: "/api/v1/me/enrollments", token: token}).JSON(t)
+	if len(mine["data"].([]any)) != 1 {
+		t.Fatalf("learner's enrollments = %v", mine)
+	}
+	again := e.do(req{method: "POST", path: "/api/v1/redemptions", body: body})
+	if again.Status != 200 || again.JSON(t)["id"] != r["id"] {
+		t.Fatalf("replay: %d %s", again.Status, again.Body)
+	}
+	wrong := map[string]string{"passcode": "GREEN-OWL-58", "email": "grace@example.com", "password": "not-her-password"}
+	login := e.do(req{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": "grace@example.com", "password": "not-her-password"}}).JSON(t)
+	p := wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions", body: wrong}), 401, lms.EUnauthorized)
+	if p["detail"] != login["detail"] {
+		t.Fatalf("wrong password answers %v, a failed login %v", p["detail"], login["detail"])
+	}
+	e.do(req{method: "POST", path: "/api/v1/redemptions", body: map[string]string{"passcode": "Green-Owl-58", "email": "b@example.com", "first_name": "B", "last_name": "C", "password": storetest.Password}})
+	wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions", body: map[string]string{"passcode": "Green-Owl-58", "email": "c@example.com", "first_name": "C", "last_name": "D", "password": storetest.Password}}), 409, lms.EInvitationFull)
+	wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions", body: map[string]string{"passcode": "Green-Owl-58", "email": "bad"}}), 422, lms.EInvalid)
+
+	// Unknown, draft, paused and revoked passcodes: one identical answer.
+	draft := e.newInvitationBody("Draft-Wren-31", 5)
+	draft["status"] = "draft"
+	e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: draft})
+	paused := e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: e.newInvitationBody("Pause-Lynx-64", 5)}).JSON(t)
+	e.do(req{method: "PATCH", path: "/api/v1/invitations/" + paused["id"].(string), token: full, body: map[string]string{"status": "paused"}})
+	revoked := e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: e.newInvitationBody("Gone-Crane-27", 5)}).JSON(t)
+	e.do(req{method: "PATCH", path: "/api/v1/invitations/" + revoked["id"].(string), token: full, body: map[string]string{"status": "revoked"}})
+	var first string
+	for _, pc := range []string{"Never-Seen-99", "Draft-Wren-31", "Pause-Lynx-64", "Gone-Crane-27"} {
+		wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions/preview", body: map[string]string{"passcode": pc}}), 404, lms.EPasscodeInvalid)
+		res := e.do(req{method: "POST", path: "/api/v1/redemptions", body: map[string]string{"passcode": pc, "email": "z@example.com", "first_name": "Z", "last_name": "Z", "password": storetest.Password}})
+		p := wantProblem(t, res, 404, lms.EPasscodeInvalid)
+		delete(p, "instance")
+		b, _ := json.Marshal(p)
+		if first == "" {
+			first = string(b)
+		} else if string(b) != first {
+			t.Fatalf("%s answers %s, an unknown passcode %s", pc, b, first)
+		}
+	}
+}
+
+func TestPasscodeThrottle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite", func(o *api.Options) {
+		o.Rules.RedeemIP = ratelimit.Rule{Name: "redeem-ip", Limit: 10, Period: 15 * time.Minute}
+	})
+	e.do(req{method: "POST", path: "/api/v1/invitations", token: e.tokens["full"], body: e.newInvitationBody("Valid-Pass-7731", 100)})
+	good := func(i int) map[string]string {
+		return map[string]string{"passcode": "Valid-Pass-7731", "email": fmt.Sprintf("ok%d@example.com", i), "first_name": "O", "last_name": "K", "password": storetest.Password}
+	}
+	// Successes are not punished.
+	for i := range 12 {
+		if res := e.do(req{method: "POST", path: "/api/v1/redemptions", body: good(i)}); res.Status != 201 {
+			t.Fatalf("success %d: %d", i, res.Status)
+		}
+	}
+	for i := range 10 {
+		res := e.do(req{method: "POST", path: "/api/v1/redemptions/preview", body: map[string]string{"passcode": fmt.Sprintf("Guess-%04d", i)},
+			header: map[string]string{"X-Forwarded-For": fmt.Sprintf("198.51.100.%d", i)}})
+		wantProblem(t, res, 404, lms.EPasscodeInvalid)
+	}
+	res := e.do(req{method: "POST", path: "/api/v1/redemptions", body: good(99), header: map[string]string{"X-Forwarded-For": "203.0.113.99"}})
+	wantProblem(t, res, 429, lms.ERateLimited)
+	if res.Header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+}
+
+// TestConcurrentRedemptionsOverHTTP: 200 concurrent requests with distinct
+// emails against 50 seats through the whole HTTP stack, on both dialects.
+func TestConcurrentRedemptionsOverHTTP(t *testing.T) {
+	t.Parallel()
+	storetest.EachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect)
+		inv := e.do(req{method: "POST", path: "/api/v1/invitations", token: e.tokens["full"], body: e.newInvitationBody("Rush-Hour-4412", 50)}).JSON(t)
+		type result struct {
+			status int
+			req    *http.Request
+			body   []byte
+			rec    *httptest.ResponseRecorder
+		}
+		results := make([]result, 200)
+		var wg sync.WaitGroup
+		for i := range results {
+			wg.Go(func() {
+				b, _ := json.Marshal(map[string]string{"passcode": "Rush-Hour-4412", "email": fmt.Sprintf("p%03d@example.com", i),
+					"first_name": "P", "last_name": "Q", "password": storetest.Password})
+				r := httptest.NewRequest("POST", "/api/v1/redemptions", bytes.NewReader(b))
+				r.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				e.handler.ServeHTTP(rec, r)
+				results[i] = result{status: rec.Code, req: r, body: b, rec: rec}
+			})
+		}
+		wg.Wait()
+		count := map[int]int{}
+		for _, r := range results {
+			count[r.status]++
+			validateResponse(t, r.req, r.body, &response{Status: r.rec.Code, Header: r.rec.Header(), Body: r.rec.Body.Bytes()})
+		}
+		if count[201] != 50 || count[409] != 150 || len(count) != 2 {
+			t.Fatalf("statuses = %v, want 50 x 201 and 150 x 409", count)
+		}
+		got := e.do(req{method: "GET", path: "/api/v1/invitations/" + inv["id"].(string), token: e.tokens["full"]}).JSON(t)
+		if got["registrations_used"].(float64) != 50 || got["status"] != "full" {
+			t.Fatalf("invitation after the burst = %v", got)
+		}
+	})
+}

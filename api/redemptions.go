@@ -1,0 +1,268 @@
+package api
+
+import (
+	"encoding/csv"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/ratelimit"
+)
+
+// GroupRefResponse names a user group.
+type GroupRefResponse struct {
+	ID   string `json:"id" format:"uuid"`
+	Name string `json:"name" example:"New sales hires"`
+} // @name GroupRef
+
+// CourseRefResponse names a course.
+type CourseRefResponse struct {
+	ID   string `json:"id" format:"uuid"`
+	Name string `json:"name" example:"Workplace safety"`
+} // @name CourseRef
+
+func groupRefs(gs []lms.GroupRef) []GroupRefResponse {
+	out := make([]GroupRefResponse, len(gs))
+	for i, g := range gs {
+		out[i] = GroupRefResponse(g)
+	}
+	return out
+}
+
+// PasscodeRequest carries a passcode to preview.
+type PasscodeRequest struct {
+	Passcode string `json:"passcode" example:"KX7P-M3QD"`
+} // @name PasscodeRequest
+
+// RedemptionPreviewResponse is what a passcode leads to.
+type RedemptionPreviewResponse struct {
+	OrganizationName       string              `json:"organization_name"`
+	InvitationName         string              `json:"invitation_name"`
+	UserGroups             []GroupRefResponse  `json:"user_groups"`
+	Courses                []CourseRefResponse `json:"courses"`
+	RegistrationsRemaining int                 `json:"registrations_remaining"`
+	ExpiresAt              *time.Time          `json:"expires_at" format:"date-time" extensions:"x-nullable"`
+} // @name RedemptionPreview
+
+// RedeemRequest registers (or signs in) an employee with a passcode.
+type RedeemRequest struct {
+	Passcode string `json:"passcode" example:"KX7P-M3QD"`
+	Email    string `json:"email" example:"new.hire@example.com"`
+	// Required for a new account; ignored for an existing one.
+	FirstName string `json:"first_name,omitempty" example:"Grace"`
+	LastName  string `json:"last_name,omitempty" example:"Hopper"`
+	// A new account's password, or the existing account's.
+	Password string `json:"password"`
+} // @name RedeemRequest
+
+// RedemptionResponse is a redemption with the tokens that sign the learner
+// in.
+type RedemptionResponse struct {
+	ID           string               `json:"id" format:"uuid"`
+	InvitationID string               `json:"invitation_id" format:"uuid"`
+	User         UserResponse         `json:"user"`
+	UserGroups   []GroupRefResponse   `json:"user_groups"`
+	Enrollments  []EnrollmentResponse `json:"enrollments"`
+	CreatedAt    time.Time            `json:"created_at" format:"date-time"`
+	Tokens       TokenResponse        `json:"tokens"`
+} // @name Redemption
+
+// redemptionKeys are the throttle keys of a passcode attempt.
+func (s *Server) redemptionKeys(c *gin.Context) map[ratelimit.Rule]string {
+	return map[ratelimit.Rule]string{s.Rules.RedeemIP: c.ClientIP()}
+}
+
+// passcodeAttempt runs a passcode attempt under the throttle: refused while
+// the client IP is blocked, counted when the passcode is invalid (and, for
+// a wrong password on an existing account, against that account too).
+func (s *Server) passcodeAttempt(c *gin.Context, email string, attempt func() error) {
+	keys := s.redemptionKeys(c)
+	if email != "" {
+		keys[s.Rules.LoginAccount] = lms.NormalizeEmail(email)
+	}
+	if s.throttled(c, keys) {
+		return
+	}
+	err := attempt()
+	switch lms.ErrorCode(err) {
+	case "":
+		return
+	case lms.EPasscodeInvalid:
+		s.recordFailure(c, s.redemptionKeys(c))
+	case lms.EUnauthorized:
+		s.recordFailure(c, keys)
+	}
+	writeError(c, err)
+}
+
+// previewRedemption godoc
+//
+//	@Summary     What a passcode leads to
+//	@Description Consumes nothing. Unknown, draft, paused, revoked and expired passcodes all answer the same 404 passcode_invalid; failed attempts are throttled per client IP (429 with Retry-After).
+//	@Tags        redemptions
+//	@Accept      json
+//	@Produce     json
+//	@Param       body body     PasscodeRequest true "the passcode"
+//	@Success     200  {object} RedemptionPreviewResponse
+//	@Failure     400,404,413,415,429 {object} Problem
+//	@Router      /api/v1/redemptions/preview [post]
+func (s *Server) previewRedemption(c *gin.Context) {
+	var req PasscodeRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	s.passcodeAttempt(c, "", func() error {
+		p, err := s.Services.Redemptions.PreviewRedemption(c.Request.Context(), req.Passcode)
+		if err != nil {
+			return err
+		}
+		out := RedemptionPreviewResponse{OrganizationName: p.OrganizationName, InvitationName: p.InvitationName,
+			UserGroups: groupRefs(p.UserGroups), Courses: make([]CourseRefResponse, len(p.Courses)),
+			RegistrationsRemaining: p.RegistrationsRemaining, ExpiresAt: p.ExpiresAt}
+		for i, cr := range p.Courses {
+			out.Courses[i] = CourseRefResponse(cr)
+		}
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, out)
+		return nil
+	})
+}
+
+// redeem godoc
+//
+//	@Summary     Redeem a passcode: register, join the groups, get enrolled
+//	@Description Atomically takes one seat, creates the learner in the invitation's organization group (or checks the password of an existing account of that organization and creates nothing), adds it to every user group of the invitation and enrolls it in their courses. 201 with tokens that sign the learner in. The same email redeeming again gets 200 with the original redemption and takes no seat. 404 passcode_invalid for unknown, draft, paused, revoked and expired passcodes; 409 invitation_full when no seat is left; 401 for an existing account's wrong password.
+//	@Tags        redemptions
+//	@Accept      json
+//	@Produce     json
+//	@Param       body body     RedeemRequest true "passcode and account"
+//	@Success     200  {object} RedemptionResponse "the same email had already redeemed this invitation"
+//	@Success     201  {object} RedemptionResponse
+//	@Failure     400,401,404,409,413,415,422,429 {object} Problem
+//	@Router      /api/v1/redemptions [post]
+func (s *Server) redeem(c *gin.Context) {
+	var req RedeemRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	s.passcodeAttempt(c, req.Email, func() error {
+		r, created, err := s.Services.Redemptions.Redeem(c.Request.Context(), lms.NewRedemption{Passcode: req.Passcode,
+			Email: req.Email, FirstName: req.FirstName, LastName: req.LastName, Password: req.Password,
+			ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent()})
+		if err != nil {
+			return err
+		}
+		out := RedemptionResponse{ID: r.ID, InvitationID: r.InvitationID, User: userResponse(r.User),
+			UserGroups: groupRefs(r.UserGroups), Enrollments: make([]EnrollmentResponse, len(r.Enrollments)),
+			CreatedAt: r.CreatedAt, Tokens: tokenResponse(r.Tokens)}
+		for i, e := range r.Enrollments {
+			out.Enrollments[i] = enrollmentResponse(e)
+		}
+		status := http.StatusCreated
+		if !created {
+			status = http.StatusOK
+		} else {
+			c.Header("Location", "/api/v1/invitations/"+r.InvitationID+"/redemptions")
+		}
+		c.Header("Cache-Control", "no-store")
+		c.JSON(status, out)
+		return nil
+	})
+}
+
+// RedemptionRecordResponse is one redemption in a manager's list.
+type RedemptionRecordResponse struct {
+	ID         string             `json:"id" format:"uuid"`
+	UserID     string             `json:"user_id" format:"uuid"`
+	Email      string             `json:"email"`
+	FirstName  string             `json:"first_name"`
+	LastName   string             `json:"last_name"`
+	UserGroups []GroupRefResponse `json:"user_groups"`
+	CreatedAt  time.Time          `json:"created_at" format:"date-time"`
+} // @name RedemptionRecord
+
+func redemptionRecordResponse(r *lms.RedemptionRecord) RedemptionRecordResponse {
+	return RedemptionRecordResponse{ID: r.ID, UserID: r.UserID, Email: r.Email, FirstName: r.FirstName,
+		LastName: r.LastName, UserGroups: groupRefs(r.UserGroups), CreatedAt: r.CreatedAt}
+}
+
+// RedemptionList is a page of redemptions.
+type RedemptionList struct {
+	Data       []RedemptionRecordResponse `json:"data"`
+	NextCursor *string                    `json:"next_cursor" extensions:"x-nullable"`
+} // @name RedemptionList
+
+// maxCSVRows bounds one CSV export; an invitation has at most 100,000 seats.
+const maxCSVRows = 100_000
+
+// listRedemptions godoc
+//
+//	@Summary     Who redeemed the invitation, and when
+//	@Description JSON pages by default; with Accept: text/csv, every redemption as CSV (first_name, last_name, email, redeemed_at, user_groups).
+//	@Tags        invitations
+//	@Produce     json,text/csv
+//	@Param       id     path     string true  "invitation ID" format(uuid)
+//	@Param       limit  query    int    false "page size (1-200, default 50); JSON only"
+//	@Param       cursor query    string false "next_cursor of the previous page; JSON only"
+//	@Param       sort   query    string false "order" Enums(created_at, -created_at)
+//	@Success     200    {object} RedemptionList
+//	@Failure     400,401,403,404 {object} Problem
+//	@Security    BearerAuth
+//	@Router      /api/v1/invitations/{id}/redemptions [get]
+func (s *Server) listRedemptions(c *gin.Context) {
+	p, ok := pageRequest(c)
+	if !ok {
+		return
+	}
+	if c.NegotiateFormat(gin.MIMEJSON, "text/csv") != "text/csv" {
+		page, err := s.Services.Redemptions.FindRedemptions(c.Request.Context(), c.Param("id"), p)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		writePage(c, page, redemptionRecordResponse)
+		return
+	}
+	// CSV: walk every page first, so that an error is still a problem
+	// document rather than a truncated file.
+	p.Limit, p.Cursor = lms.MaxPageLimit, ""
+	var all []*lms.RedemptionRecord
+	for {
+		page, err := s.Services.Redemptions.FindRedemptions(c.Request.Context(), c.Param("id"), p)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		all = append(all, page.Items...)
+		if page.NextCursor == "" || len(all) >= maxCSVRows {
+			break
+		}
+		p.Cursor = page.NextCursor
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="redemptions-`+c.Param("id")+`.csv"`)
+	c.Status(http.StatusOK)
+	w := csv.NewWriter(c.Writer)
+	w.Write([]string{"first_name", "last_name", "email", "redeemed_at", "user_groups"})
+	for _, r := range all {
+		names := make([]string, len(r.UserGroups))
+		for i, g := range r.UserGroups {
+			names[i] = g.Name
+		}
+		w.Write([]string{csvSafe(r.FirstName), csvSafe(r.LastName), csvSafe(r.Email),
+			r.CreatedAt.UTC().Format(time.RFC3339), csvSafe(strings.Join(names, "; "))})
+	}
+	w.Flush()
+}
+
+// csvSafe keeps a cell from being read as a formula by spreadsheet programs
+// (CSV injection): a leading =, +, - or @ is escaped with a quote.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
