@@ -120,9 +120,9 @@ var policies = map[string]policy{
 		return map[string]any{"name": "Onboarding", "max_registrations": 5, "organization_group_id": e.org.OrganizationGroupID,
 			"user_group_ids": []string{storetest.MustCreateUserGroup(e.t, e.st, e.org, "G "+uuid.NewString()).ID}}
 	}},
-	"GET /api/v1/invitations/:id":    {access: full, ok: 200, path: withInvitation},
-	"PATCH /api/v1/invitations/:id":  {access: full, ok: 200, path: withInvitation, body: func(*env) any { return map[string]string{"message": ""} }},
-	"DELETE /api/v1/invitations/:id": {access: full, ok: 204, path: withInvitation},
+	"GET /api/v1/invitations/:id":       {access: full, ok: 200, path: withInvitation},
+	"PATCH /api/v1/invitations/:id":     {access: full, ok: 200, path: withInvitation, body: func(*env) any { return map[string]string{"message": ""} }},
+	"DELETE /api/v1/invitations/:id":    {access: full, ok: 204, path: withInvitation},
 	"GET /api/v1/invitations/:id/email": {access: full, ok: 200, path: withInvitation},
 	"POST /api/v1/invitations/:id/deliveries": {access: full, ok: 202, path: withInvitation, body: func(*env) any {
 		return map[string]any{"send_copy": true, "recipients": []string{"new.hire@example.com"}}
