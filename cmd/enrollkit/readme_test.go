@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestREADMEWalkThrough runs the README's curl walk-through, as written,
+// against a fresh server, so that the documented flow cannot rot.
+func TestREADMEWalkThrough(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl", "grep", "cut"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the walk-through needs %s: %v", tool, err)
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "## Walk-through with curl")
+	if !ok {
+		t.Fatal("README has no walk-through section")
+	}
+	_, block, ok := strings.Cut(rest, "```sh\n")
+	if !ok {
+		t.Fatal("the walk-through has no sh block")
+	}
+	script, _, _ := strings.Cut(block, "```")
+	script = strings.ReplaceAll(script, "go run ./cmd/enrollkit", binary)
+
+	dir := t.TempDir()
+	p := start(t, dir)
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "API=" + p.url("/api/v1")}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the walk-through failed: %v\n%s\nserver: %s", err, out, p.stderr)
+	}
+	for _, want := range []string{`"course_name":"Forklift Safety"`, `"registrations_used":1`, "grace@walkthrough.example", "Warehouse onboarding"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the walk-through's output lacks %s:\n%s", want, out)
+		}
+	}
+	// The job queue writes the manager's copy within a poll or two.
+	var files []string
+	for deadline := time.Now().Add(10 * time.Second); len(files) == 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		files, _ = filepath.Glob(filepath.Join(dir, "data", "mail", "*.eml"))
+	}
+	if len(files) != 1 {
+		t.Fatalf("want the manager's copy as one .eml file, found %v", files)
+	}
+	eml, _ := os.ReadFile(files[0])
+	if !strings.Contains(string(eml), "owner@walkthrough.example") {
+		t.Errorf("the copy is not addressed to the manager:\n%s", eml)
+	}
+}
