@@ -140,6 +140,16 @@ func TestFreshStartServesWithNoConfiguration(t *testing.T) {
 	if res, _ := http.Get(p.url("/readyz")); res.StatusCode != 200 {
 		t.Fatalf("readyz = %d", res.StatusCode)
 	}
+	res, err = http.Get(p.url("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(res.Body)
+	for _, want := range []string{`go_sql_open_connections{db_name="enrollkit"}`, `enrollkit_http_requests_total{method="GET",route="/readyz",status="200"}`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	// The printed credentials sign in.
 	var password string
 	for _, line := range strings.Split(p.stderr.String(), "\n") {
@@ -153,6 +163,18 @@ func TestFreshStartServesWithNoConfiguration(t *testing.T) {
 	res = p.post(t, "/api/v1/auth/login", map[string]string{"email": "manager@example.com", "password": password})
 	if res.StatusCode != 200 {
 		t.Fatalf("login with the printed password: %d", res.StatusCode)
+	}
+}
+
+func TestProductionSeedsNothing(t *testing.T) {
+	t.Parallel()
+	p := start(t, t.TempDir(), "ENROLLKIT_ENV=production", "ENROLLKIT_SECRET=production-secret-of-at-least-32-bytes!")
+	if strings.Contains(p.stderr.String(), "password") {
+		t.Fatalf("production printed credentials:\n%s", p.stderr)
+	}
+	res := p.post(t, "/api/v1/auth/login", map[string]string{"email": "manager@example.com", "password": "anything-at-all"})
+	if res.StatusCode != 401 {
+		t.Fatalf("login on an unseeded production database: %d", res.StatusCode)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/mail/mailtest"
 	"github.com/enrollkit/enrollkit/pkg/store"
 	"github.com/enrollkit/enrollkit/pkg/store/storetest"
 )
@@ -475,6 +476,56 @@ func TestPausingStopsRedemptionsAtOnce(t *testing.T) {
 		c := countRows(t, db, inv.ID, f.org.OrganizationID)
 		if c["seats"] != c["redemptions"] || c["seats"] != c["learners"] {
 			t.Fatalf("database disagrees with itself: %v", c)
+		}
+	})
+}
+
+func TestInvitationChangesAreAudited(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		ctx := lms.NewContextWithRequestID(f.org.Ctx, "req-audit-1")
+		inv, err := f.st.CreateInvitation(ctx, lms.NewInvitation{Name: "Audited", MaxRegistrations: 3,
+			OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.st.UpdateInvitation(ctx, inv.ID, lms.InvitationUpdate{Message: ptr("Hi")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.st.UpdateInvitation(ctx, inv.ID, lms.InvitationUpdate{Status: ptr(lms.InvitationActive)}); err != nil {
+			t.Fatal(err)
+		}
+		srv := mailtest.NewServer(t)
+		startQueue(t, f.st, srv, false)
+		if _, err := f.st.CreateDeliveries(ctx, inv.ID, true, nil); err != nil {
+			t.Fatal(err)
+		}
+		// A refused change leaves no event.
+		if _, err := f.st.UpdateInvitation(ctx, inv.ID, lms.InvitationUpdate{Status: ptr(lms.InvitationDraft)}); err == nil {
+			t.Fatal("active to draft was allowed")
+		}
+		if err := f.st.DeleteInvitation(ctx, inv.ID); err != nil {
+			t.Fatal(err)
+		}
+		var events []struct {
+			Action, ActorKind, RequestID string
+			ActorID                      *string
+		}
+		err = db.Gorm().Raw("SELECT action, actor_kind, actor_id, request_id FROM audit_events WHERE target_id = ? ORDER BY id", inv.ID).Scan(&events).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, e := range events {
+			actions = append(actions, e.Action)
+			if e.ActorKind != "user" || e.ActorID == nil || *e.ActorID != f.org.ManagerID || e.RequestID != "req-audit-1" {
+				t.Errorf("event %+v", e)
+			}
+		}
+		want := "invitation.create invitation.update invitation.status.active invitation.send invitation.delete"
+		if strings.Join(actions, " ") != want {
+			t.Fatalf("audit trail = %v, want %s", actions, want)
 		}
 	})
 }
