@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,53 +88,73 @@ func tokenResponse(p *lms.TokenPair) TokenResponse {
 		ExpiresIn: int(p.ExpiresIn / time.Second), RefreshToken: p.RefreshToken}
 }
 
-// throttled checks the keys against their rules and answers 429 when any is
-// blocked. If the shared limiter is unreachable the check fails open, logged:
-// a Redis outage must not lock every user out.
-func (s *Server) throttled(c *gin.Context, keys map[ratelimit.Rule]string) bool {
+// guard is one throttle key of an attempt and the failures it counts.
+type guard struct {
+	rule   ratelimit.Rule
+	key    string
+	counts func(err error) bool
+}
+
+// isCode returns a predicate matching errors of the given codes.
+func isCode(codes ...string) func(error) bool {
+	return func(err error) bool { return slices.Contains(codes, lms.ErrorCode(err)) }
+}
+
+// guarded runs one attempt under its guards. Each guard reserves the
+// attempt as a failure before it runs, atomically with the check, so a
+// burst of concurrent attempts cannot slip past a limit; the reservation is
+// given back when the attempt did not fail in a way that guard counts, so
+// successes are never punished. While any guard is blocked the attempt is
+// refused with 429. If the shared limiter is unreachable the guard fails
+// open, logged: a Redis outage must not lock every user out.
+func (s *Server) guarded(c *gin.Context, guards []guard, attempt func() error) {
+	ctx := c.Request.Context()
+	var held []guard
 	var wait time.Duration
-	for rule, key := range keys {
-		d, err := s.Throttle.Check(c.Request.Context(), rule, key)
-		if err != nil {
-			s.log.Warn("throttle unavailable", "rule", rule.Name, "error", err.Error(), "request_id", requestID(c))
-			continue
+	for _, g := range guards {
+		d, err := s.Throttle.Reserve(ctx, g.rule, g.key)
+		switch {
+		case err != nil:
+			s.log.Warn("throttle unavailable", "rule", g.rule.Name, "error", err.Error(), "request_id", requestID(c))
+		case !d.Allowed:
+			wait = max(wait, d.RetryAfter)
+		default:
+			held = append(held, g)
 		}
-		if !d.Allowed && d.RetryAfter > wait {
-			wait = d.RetryAfter
+	}
+	release := func(keep func(guard) bool) {
+		for _, g := range held {
+			if keep(g) {
+				continue
+			}
+			if err := s.Throttle.Refund(context.WithoutCancel(ctx), g.rule, g.key); err != nil {
+				s.log.Warn("throttle unavailable", "rule", g.rule.Name, "error", err.Error(), "request_id", requestID(c))
+			}
 		}
 	}
 	if wait > 0 {
+		release(func(guard) bool { return false })
 		abortRateLimited(c, wait)
-		return true
-	}
-	return false
-}
-
-// recordFailure counts a failed attempt against every key.
-func (s *Server) recordFailure(c *gin.Context, keys map[ratelimit.Rule]string) {
-	for rule, key := range keys {
-		if _, err := s.Throttle.Fail(c.Request.Context(), rule, key); err != nil {
-			s.log.Warn("throttle unavailable", "rule", rule.Name, "error", err.Error(), "request_id", requestID(c))
-		}
-	}
-}
-
-// credentialAttempt runs one attempt at a credential endpoint under the
-// throttle: refused while blocked, counted when it fails as unauthorized.
-func (s *Server) credentialAttempt(c *gin.Context, keys map[ratelimit.Rule]string, attempt func() (*lms.TokenPair, error)) {
-	if s.throttled(c, keys) {
 		return
 	}
-	pair, err := attempt()
+	err := attempt()
+	release(func(g guard) bool { return err != nil && g.counts(err) })
 	if err != nil {
-		if lms.ErrorCode(err) == lms.EUnauthorized {
-			s.recordFailure(c, keys)
-		}
 		writeError(c, err)
-		return
 	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, tokenResponse(pair))
+}
+
+// credentialAttempt signs in under the guards and answers the tokens.
+func (s *Server) credentialAttempt(c *gin.Context, guards []guard, signIn func() (*lms.TokenPair, error)) {
+	s.guarded(c, guards, func() error {
+		pair, err := signIn()
+		if err != nil {
+			return err
+		}
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, tokenResponse(pair))
+		return nil
+	})
 }
 
 // login godoc
@@ -151,8 +173,9 @@ func (s *Server) login(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	keys := map[ratelimit.Rule]string{s.Rules.LoginIP: c.ClientIP(), s.Rules.LoginAccount: lms.NormalizeEmail(req.Email)}
-	s.credentialAttempt(c, keys, func() (*lms.TokenPair, error) {
+	failed := isCode(lms.EUnauthorized)
+	guards := []guard{{s.Rules.LoginIP, c.ClientIP(), failed}, {s.Rules.LoginAccount, lms.NormalizeEmail(req.Email), failed}}
+	s.credentialAttempt(c, guards, func() (*lms.TokenPair, error) {
 		return s.Services.Auth.Login(c.Request.Context(), req.Email, req.Password, req.OrganizationID)
 	})
 }
@@ -173,8 +196,8 @@ func (s *Server) refresh(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	keys := map[ratelimit.Rule]string{s.Rules.LoginIP: c.ClientIP()}
-	s.credentialAttempt(c, keys, func() (*lms.TokenPair, error) {
+	guards := []guard{{s.Rules.LoginIP, c.ClientIP(), isCode(lms.EUnauthorized)}}
+	s.credentialAttempt(c, guards, func() (*lms.TokenPair, error) {
 		return s.Services.Auth.Refresh(c.Request.Context(), req.RefreshToken)
 	})
 }
@@ -239,8 +262,9 @@ func (s *Server) oauthToken(c *gin.Context) {
 		abortWith(c, lms.EBadRequest, "grant_type must be client_credentials")
 		return
 	}
-	keys := map[ratelimit.Rule]string{s.Rules.LoginIP: c.ClientIP(), s.Rules.LoginAccount: "client:" + req.ClientID}
-	s.credentialAttempt(c, keys, func() (*lms.TokenPair, error) {
+	failed := isCode(lms.EUnauthorized)
+	guards := []guard{{s.Rules.LoginIP, c.ClientIP(), failed}, {s.Rules.LoginAccount, "client:" + req.ClientID, failed}}
+	s.credentialAttempt(c, guards, func() (*lms.TokenPair, error) {
 		return s.Services.Auth.ClientCredentials(c.Request.Context(), req.ClientID, req.ClientSecret)
 	})
 }

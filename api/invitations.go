@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -129,13 +130,13 @@ func (s *Server) listInvitations(c *gin.Context) {
 // createInvitation godoc
 //
 //	@Summary     Create an invitation
-//	@Description Every user group must belong to the organization group. A passcode is unique among live invitations (409), 6 to 64 characters ignoring case, spaces and dashes, and refused when easy to guess (422 passcode_weak).
+//	@Description Every user group must belong to the organization group. A passcode is unique among live invitations of every organization (409; an organization whose writes keep hitting taken passcodes is throttled with 429), 6 to 64 characters ignoring case, spaces and dashes, and refused when easy to guess (422 passcode_weak).
 //	@Tags        invitations
 //	@Accept      json
 //	@Produce     json
 //	@Param       body body     CreateInvitationRequest true "the invitation"
 //	@Success     201  {object} InvitationResponse
-//	@Failure     400,401,403,409,413,415,422 {object} Problem
+//	@Failure     400,401,403,409,413,415,422,429 {object} Problem
 //	@Security    BearerAuth
 //	@Router      /api/v1/invitations [post]
 func (s *Server) createInvitation(c *gin.Context) {
@@ -143,16 +144,28 @@ func (s *Server) createInvitation(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	inv, err := s.Services.Invitations.CreateInvitation(c.Request.Context(), lms.NewInvitation{Name: req.Name,
-		Passcode: req.Passcode, MaxRegistrations: req.MaxRegistrations, OrganizationGroupID: req.OrganizationGroupID,
-		UserGroupIDs: req.UserGroupIDs, Message: req.Message, ExpiresAt: req.ExpiresAt, Status: lms.InvitationStatus(req.Status)})
-	if err != nil {
-		writeError(c, err)
-		return
+	s.guarded(c, s.passcodeConflictGuard(c), func() error {
+		inv, err := s.Services.Invitations.CreateInvitation(c.Request.Context(), lms.NewInvitation{Name: req.Name,
+			Passcode: req.Passcode, MaxRegistrations: req.MaxRegistrations, OrganizationGroupID: req.OrganizationGroupID,
+			UserGroupIDs: req.UserGroupIDs, Message: req.Message, ExpiresAt: req.ExpiresAt, Status: lms.InvitationStatus(req.Status)})
+		if err != nil {
+			return err
+		}
+		c.Header("Location", "/api/v1/invitations/"+inv.ID)
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusCreated, invitationResponse(inv))
+		return nil
+	})
+}
+
+// passcodeConflictGuard throttles the organization's invitation writes
+// that fail because the passcode is taken.
+func (s *Server) passcodeConflictGuard(c *gin.Context) []guard {
+	taken := func(err error) bool {
+		var e *lms.Error
+		return errors.As(err, &e) && e.Code == lms.EConflict && len(e.Fields) > 0 && e.Fields[0].Field == "passcode"
 	}
-	c.Header("Location", "/api/v1/invitations/"+inv.ID)
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, invitationResponse(inv))
+	return []guard{{s.Rules.PasscodeConflict, lms.OrganizationIDFromContext(c.Request.Context()), taken}}
 }
 
 // getInvitation godoc
@@ -185,7 +198,7 @@ func (s *Server) getInvitation(c *gin.Context) {
 //	@Param       id   path     string                  true "invitation ID" format(uuid)
 //	@Param       body body     UpdateInvitationRequest true "fields to change"
 //	@Success     200  {object} InvitationResponse
-//	@Failure     400,401,403,404,409,413,415,422 {object} Problem
+//	@Failure     400,401,403,404,409,413,415,422,429 {object} Problem
 //	@Security    BearerAuth
 //	@Router      /api/v1/invitations/{id} [patch]
 func (s *Server) updateInvitation(c *gin.Context) {
@@ -202,13 +215,15 @@ func (s *Server) updateInvitation(c *gin.Context) {
 		st := lms.InvitationStatus(*req.Status)
 		upd.Status = &st
 	}
-	inv, err := s.Services.Invitations.UpdateInvitation(c.Request.Context(), c.Param("id"), upd)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, invitationResponse(inv))
+	s.guarded(c, s.passcodeConflictGuard(c), func() error {
+		inv, err := s.Services.Invitations.UpdateInvitation(c.Request.Context(), c.Param("id"), upd)
+		if err != nil {
+			return err
+		}
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, invitationResponse(inv))
+		return nil
+	})
 }
 
 // deleteInvitation godoc

@@ -244,3 +244,63 @@ func TestConcurrentRedemptionsOverHTTP(t *testing.T) {
 		}
 	})
 }
+
+// TestThrottlesHoldUnderConcurrency: a burst of simultaneous failures gets
+// exactly the allowed number of attempts, not one per request in flight.
+func TestThrottlesHoldUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite", func(o *api.Options) {
+		o.Rules.LoginAccount = ratelimit.Rule{Name: "login-account", Limit: 3, Period: time.Hour}
+		o.Rules.RedeemIP = ratelimit.Rule{Name: "redeem-ip", Limit: 3, Period: time.Hour}
+	})
+	burst := func(path string, body func(i int) string) map[int]int {
+		var mu sync.Mutex
+		count := map[int]int{}
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Go(func() {
+				r := httptest.NewRequest("POST", path, strings.NewReader(body(i)))
+				r.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				e.handler.ServeHTTP(rec, r)
+				mu.Lock()
+				count[rec.Code]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		return count
+	}
+	logins := burst("/api/v1/auth/login", func(int) string {
+		return fmt.Sprintf(`{"email":%q,"password":"wrong-password-1"}`, e.org.ManagerEmail)
+	})
+	if logins[401] != 3 || logins[429] != 37 {
+		t.Fatalf("40 simultaneous wrong logins: %v, want 3 x 401 and 37 x 429", logins)
+	}
+	guesses := burst("/api/v1/redemptions/preview", func(i int) string { return fmt.Sprintf(`{"passcode":"Guess-%04d"}`, i) })
+	if guesses[404] != 3 || guesses[429] != 37 {
+		t.Fatalf("40 simultaneous passcode guesses: %v, want 3 x 404 and 37 x 429", guesses)
+	}
+}
+
+// TestPasscodeProbingIsThrottled: passcodes are unique across
+// organizations, so "taken" answers are throttled per organization.
+func TestPasscodeProbingIsThrottled(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite", func(o *api.Options) {
+		o.Rules.PasscodeConflict = ratelimit.Rule{Name: "passcode-conflict", Limit: 2, Period: time.Hour}
+	})
+	e.do(req{method: "POST", path: "/api/v1/invitations", token: e.tokens["full"], body: e.newInvitationBody("Harbor-Lights-2031", 5)})
+	g := storetest.MustCreateUserGroup(t, e.st, e.other, "Probe")
+	probe := func(pc string) *response {
+		return e.do(req{method: "POST", path: "/api/v1/invitations", token: e.tokens["other"], body: map[string]any{"name": "Probe",
+			"passcode": pc, "max_registrations": 1, "organization_group_id": e.other.OrganizationGroupID, "user_group_ids": []string{g.ID}}})
+	}
+	wantProblem(t, probe("Harbor-Lights-2031"), 409, lms.EConflict)
+	wantProblem(t, probe("harbor lights 2031"), 409, lms.EConflict)
+	wantProblem(t, probe("Harbor-Lights-2031"), 429, lms.ERateLimited)
+	// The first organization is not affected by the other's probing.
+	if res := e.do(req{method: "POST", path: "/api/v1/invitations", token: e.tokens["full"], body: e.newInvitationBody("", 5)}); res.Status != 201 {
+		t.Fatalf("the probed organization was throttled: %d", res.Status)
+	}
+}

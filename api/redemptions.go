@@ -9,7 +9,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/enrollkit/enrollkit/pkg/lms"
-	"github.com/enrollkit/enrollkit/pkg/ratelimit"
 )
 
 // GroupRefResponse names a user group.
@@ -70,32 +69,14 @@ type RedemptionResponse struct {
 	Tokens       TokenResponse        `json:"tokens"`
 } // @name Redemption
 
-// redemptionKeys are the throttle keys of a passcode attempt.
-func (s *Server) redemptionKeys(c *gin.Context) map[ratelimit.Rule]string {
-	return map[ratelimit.Rule]string{s.Rules.RedeemIP: c.ClientIP()}
-}
-
-// passcodeAttempt runs a passcode attempt under the throttle: refused while
-// the client IP is blocked, counted when the passcode is invalid (and, for
-// a wrong password on an existing account, against that account too).
-func (s *Server) passcodeAttempt(c *gin.Context, email string, attempt func() error) {
-	keys := s.redemptionKeys(c)
+// passcodeGuards throttle passcode attempts: failed passcodes per client
+// IP, and a wrong password on an existing account like a failed sign-in.
+func (s *Server) passcodeGuards(c *gin.Context, email string) []guard {
+	guards := []guard{{s.Rules.RedeemIP, c.ClientIP(), isCode(lms.EPasscodeInvalid, lms.EUnauthorized)}}
 	if email != "" {
-		keys[s.Rules.LoginAccount] = lms.NormalizeEmail(email)
+		guards = append(guards, guard{s.Rules.LoginAccount, lms.NormalizeEmail(email), isCode(lms.EUnauthorized)})
 	}
-	if s.throttled(c, keys) {
-		return
-	}
-	err := attempt()
-	switch lms.ErrorCode(err) {
-	case "":
-		return
-	case lms.EPasscodeInvalid:
-		s.recordFailure(c, s.redemptionKeys(c))
-	case lms.EUnauthorized:
-		s.recordFailure(c, keys)
-	}
-	writeError(c, err)
+	return guards
 }
 
 // previewRedemption godoc
@@ -114,7 +95,7 @@ func (s *Server) previewRedemption(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	s.passcodeAttempt(c, "", func() error {
+	s.guarded(c, s.passcodeGuards(c, ""), func() error {
 		p, err := s.Services.Redemptions.PreviewRedemption(c.Request.Context(), req.Passcode)
 		if err != nil {
 			return err
@@ -148,7 +129,7 @@ func (s *Server) redeem(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	s.passcodeAttempt(c, req.Email, func() error {
+	s.guarded(c, s.passcodeGuards(c, req.Email), func() error {
 		r, created, err := s.Services.Redemptions.Redeem(c.Request.Context(), lms.NewRedemption{Passcode: req.Passcode,
 			Email: req.Email, FirstName: req.FirstName, LastName: req.LastName, Password: req.Password,
 			ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent()})

@@ -52,6 +52,11 @@ type ThrottleRules struct {
 	LoginAccount ratelimit.Rule
 	// RedeemIP counts failed passcode attempts per client IP.
 	RedeemIP ratelimit.Rule
+	// PasscodeConflict counts, per organization, invitation writes refused
+	// because the passcode is taken. Passcodes are unique across all
+	// organizations, so without it a manager could probe for other
+	// tenants' passcodes, drafts and paused ones included.
+	PasscodeConflict ratelimit.Rule
 }
 
 // Options configure a Server.
@@ -104,6 +109,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Rules.RedeemIP.Limit == 0 {
 		o.Rules.RedeemIP = ratelimit.Rule{Name: "redeem-ip", Limit: 10, Period: 15 * time.Minute}
+	}
+	if o.Rules.PasscodeConflict.Limit == 0 {
+		o.Rules.PasscodeConflict = ratelimit.Rule{Name: "passcode-conflict", Limit: 10, Period: time.Hour}
 	}
 	if o.Throttle == nil {
 		o.Throttle = ratelimit.NewMemory()

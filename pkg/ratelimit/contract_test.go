@@ -104,6 +104,53 @@ func testContract(t *testing.T, setup setupFunc) {
 		assertBlocked(t, mustCheck(t, th, r, key), oneInterval)
 	})
 
+	t.Run("ConcurrentReservationsAdmitExactlyLimit", func(t *testing.T) {
+		t.Parallel()
+		th, p := setup(t)
+		r := Rule{Name: p + "-redeem-ip", Limit: limit, Period: period}
+		var mu sync.Mutex
+		admitted := 0
+		var wg sync.WaitGroup
+		for range 40 {
+			wg.Go(func() {
+				d, err := th.Reserve(context.Background(), r, "198.51.100.1")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if d.Allowed {
+					mu.Lock()
+					admitted++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if admitted != limit {
+			t.Fatalf("%d of 40 concurrent reservations admitted, want %d", admitted, limit)
+		}
+	})
+
+	t.Run("RefundGivesTheReservationBack", func(t *testing.T) {
+		t.Parallel()
+		th, p := setup(t)
+		r := Rule{Name: p + "-redeem-ip", Limit: limit, Period: period}
+		ctx := context.Background()
+		for range 10 * limit { // successful attempts: reserve, then refund
+			d, err := th.Reserve(ctx, r, "k")
+			if err != nil || !d.Allowed {
+				t.Fatalf("reserve: %+v %v", d, err)
+			}
+			if err := th.Refund(ctx, r, "k"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		assertAllowed(t, mustCheck(t, th, r, "k"))
+		if err := th.Refund(ctx, r, "never-seen"); err != nil {
+			t.Fatalf("refund of an unknown key: %v", err)
+		}
+	})
+
 	t.Run("CheckDoesNotConsume", func(t *testing.T) {
 		t.Parallel()
 		th, p := setup(t)

@@ -145,3 +145,48 @@ func (m *Memory) Len() int {
 	defer m.mu.Unlock()
 	return len(m.tat)
 }
+
+// Reserve implements Throttle.
+func (m *Memory) Reserve(_ context.Context, r Rule, key string) (Decision, error) {
+	if err := r.validate(); err != nil {
+		return Decision{}, err
+	}
+	k := memKey{rule: r.Name, key: hashKey(key)}
+	interval, slack := emission(r)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.maybePrune(now)
+	tat, ok := m.tat[k]
+	if !ok || tat.Before(now) {
+		tat = now
+	}
+	if wait := tat.Sub(now) - slack; wait > 0 {
+		return blocked(wait), nil
+	}
+	m.tat[k] = tat.Add(interval)
+	return Decision{Allowed: true}, nil
+}
+
+// Refund implements Throttle.
+func (m *Memory) Refund(_ context.Context, r Rule, key string) error {
+	if err := r.validate(); err != nil {
+		return err
+	}
+	k := memKey{rule: r.Name, key: hashKey(key)}
+	interval, _ := emission(r)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tat, ok := m.tat[k]
+	if !ok {
+		return nil
+	}
+	if tat = tat.Add(-interval); tat.After(m.now()) {
+		m.tat[k] = tat
+	} else {
+		delete(m.tat, k)
+	}
+	return nil
+}

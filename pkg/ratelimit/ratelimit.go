@@ -60,6 +60,13 @@ type Throttle interface {
 	// Failures recorded while the key is already blocked saturate the
 	// bucket: they do not extend the block.
 	Fail(ctx context.Context, r Rule, key string) (Decision, error)
+	// Reserve counts one attempt as a failure before it is made, in one
+	// atomic step with the check, so that concurrent attempts cannot all
+	// pass a check made before any failure was recorded. Allowed is false
+	// (and nothing is recorded) when the key is already blocked.
+	Reserve(ctx context.Context, r Rule, key string) (Decision, error)
+	// Refund gives back one reservation whose attempt did not fail.
+	Refund(ctx context.Context, r Rule, key string) error
 }
 
 // ErrInvalidRule is returned (wrapped) for a Rule with an empty Name, a

@@ -121,3 +121,70 @@ func (t *Redis) Fail(ctx context.Context, r Rule, key string) (Decision, error) 
 	}
 	return decisionFromWait(wait), nil
 }
+
+// redisReserve records one attempt unless the key is already blocked, and
+// returns the wait in microseconds when it is (0 when recorded).
+var redisReserve = redis.NewScript(`
+if redis.replicate_commands then
+  redis.replicate_commands()
+end
+local interval = tonumber(ARGV[1])
+local slack = tonumber(ARGV[2])
+local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call("GET", KEYS[1]) or now)
+if tat < now then
+  tat = now
+end
+if tat - now > slack then
+  return tat - now - slack
+end
+local new_tat = tat + interval
+redis.call("SET", KEYS[1], string.format("%.0f", new_tat), "PX", math.ceil((new_tat - now) / 1000))
+return 0
+`)
+
+// redisRefund takes one interval back from the key.
+var redisRefund = redis.NewScript(`
+if redis.replicate_commands then
+  redis.replicate_commands()
+end
+local tat = redis.call("GET", KEYS[1])
+if not tat then
+  return 0
+end
+local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local new_tat = tonumber(tat) - tonumber(ARGV[1])
+if new_tat <= now then
+  redis.call("DEL", KEYS[1])
+else
+  redis.call("SET", KEYS[1], string.format("%.0f", new_tat), "PX", math.ceil((new_tat - now) / 1000))
+end
+return 0
+`)
+
+// Reserve implements Throttle.
+func (t *Redis) Reserve(ctx context.Context, r Rule, key string) (Decision, error) {
+	if err := r.validate(); err != nil {
+		return Decision{}, err
+	}
+	interval, slack := redisArgs(r)
+	wait, err := redisReserve.Run(ctx, t.client, []string{storageKey(r, key)}, interval, slack).Int64()
+	if err != nil {
+		return Decision{}, fmt.Errorf("ratelimit: redis reserve %s: %w", r.Name, err)
+	}
+	return decisionFromWait(wait), nil
+}
+
+// Refund implements Throttle.
+func (t *Redis) Refund(ctx context.Context, r Rule, key string) error {
+	if err := r.validate(); err != nil {
+		return err
+	}
+	interval, _ := redisArgs(r)
+	if err := redisRefund.Run(ctx, t.client, []string{storageKey(r, key)}, interval).Err(); err != nil {
+		return fmt.Errorf("ratelimit: redis refund %s: %w", r.Name, err)
+	}
+	return nil
+}
