@@ -169,6 +169,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		return err
 	}
 	log := newLogger(cfg, stdout)
+	slog.SetDefault(log) // libraries that log through slog follow the configured format and level
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -18,12 +18,16 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // exitUsage is the status for bad configuration or arguments.
 const exitUsage = 2
 
 func main() {
+	// The API speaks UTC (RFC 3339 with Z); database drivers return times
+	// in the process's local zone, so make that UTC whatever TZ says.
+	time.Local = time.UTC
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

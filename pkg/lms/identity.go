@@ -228,7 +228,10 @@ type AuthService interface {
 	Me(ctx context.Context) (*User, error)
 }
 
-// ValidID reports whether s looks like a UUID, the only form IDs take.
+// ValidID reports whether s is a UUID in the lower-case form enrollkit
+// writes. Upper case is refused rather than folded, so that both dialects
+// answer the same (PostgreSQL's uuid type would fold it, SQLite's text
+// would not).
 // Checking before a query keeps malformed IDs from reaching the database,
 // where PostgreSQL would reject them as a type error rather than a miss.
 func ValidID(s string) bool {
@@ -242,7 +245,7 @@ func ValidID(s string) bool {
 			if c != '-' {
 				return false
 			}
-		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f':
 		default:
 			return false
 		}

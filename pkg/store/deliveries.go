@@ -236,33 +236,52 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	if d.Status != string(lms.DeliveryQueued) {
 		return nil
 	}
+	now := s.now()
+	var inv invitation
+	if err := s.q(ctx).Select("status", "expires_at").Where("id = ?", d.InvitationID).Take(&inv).Error; err != nil {
+		return err
+	}
+	if inv.Status == string(lms.InvitationRevoked) || (inv.ExpiresAt != nil && !inv.ExpiresAt.After(now)) {
+		// Its passcode may already serve another invitation: never send it.
+		err := errors.New("the invitation was revoked or expired before the email was sent")
+		return w.finish(ctx, &d, map[string]any{"status": string(lms.DeliveryFailed), "last_error": err.Error(), "updated_at": now}, river.JobCancel(err))
+	}
 	email, err := s.renderInvitation(s.q(ctx), d.OrganizationID, d.InvitationID)
 	if err == nil {
 		err = w.sender.Send(ctx, mail.Message{From: w.from, To: d.Recipient, Subject: email.Subject,
 			Text: email.Text, HTML: email.HTML, MessageID: d.ID + "@enrollkit"})
 	}
-	now := s.now()
 	changes := map[string]any{"attempts": gorm.Expr("attempts + 1"), "updated_at": now}
 	if err == nil {
 		changes["status"], changes["sent_at"], changes["last_error"] = string(lms.DeliverySent), now, nil
 		w.log.Info("invitation email sent", "delivery_id", d.ID, "invitation_id", d.InvitationID, "attempt", job.Attempt)
-		return s.q(context.WithoutCancel(ctx)).Model(&invitationDelivery{}).Where("id = ?", d.ID).Updates(changes).Error
+		return w.finish(ctx, &d, changes, nil)
 	}
-	final := mail.IsPermanent(err) || lms.ErrorCode(err) == lms.ENotFound || job.Attempt >= job.MaxAttempts
-	msg := err.Error()
-	if len(msg) > 500 {
-		msg = msg[:500]
+	permanent := mail.IsPermanent(err)
+	final := permanent || lms.ErrorCode(err) == lms.ENotFound || job.Attempt >= job.MaxAttempts
+	// The raw error (hosts, addresses, SQL) is logged; clients see a
+	// classified message.
+	w.log.Warn("invitation email not sent", "delivery_id", d.ID, "attempt", job.Attempt, "final", final, "error", err.Error())
+	switch {
+	case permanent:
+		changes["last_error"] = "the mail server refused the message or its address"
+	case final:
+		changes["last_error"] = fmt.Sprintf("not delivered after %d attempts: the mail server was unavailable", job.Attempt)
+	default:
+		changes["last_error"] = "the mail server was unavailable; retrying"
 	}
-	changes["last_error"] = msg
 	if final {
 		changes["status"] = string(lms.DeliveryFailed)
+		return w.finish(ctx, &d, changes, river.JobCancel(err))
 	}
-	w.log.Warn("invitation email not sent", "delivery_id", d.ID, "attempt", job.Attempt, "final", final, "error", msg)
-	if uerr := s.q(context.WithoutCancel(ctx)).Model(&invitationDelivery{}).Where("id = ?", d.ID).Updates(changes).Error; uerr != nil {
-		return uerr
+	return w.finish(ctx, &d, changes, err)
+}
+
+// finish records the outcome of an attempt, even if the job's context
+// ended, and returns result to River.
+func (w *deliveryWorker) finish(ctx context.Context, d *invitationDelivery, changes map[string]any, result error) error {
+	if err := w.store.q(context.WithoutCancel(ctx)).Model(&invitationDelivery{}).Where("id = ?", d.ID).Updates(changes).Error; err != nil {
+		return err
 	}
-	if final {
-		return river.JobCancel(err)
-	}
-	return err
+	return result
 }

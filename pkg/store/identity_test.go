@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/enrollkit/enrollkit/pkg/lms"
 	"github.com/enrollkit/enrollkit/pkg/store"
@@ -407,5 +408,25 @@ func TestLoginAndTokens(t *testing.T) {
 			_, err = st.Authenticate(ctx, p.AccessToken)
 			wantCode(t, err, lms.EUnauthorized)
 		})
+	})
+}
+
+func TestTheLastFullManagerStaysUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		st := storetest.NewStore(t, db)
+		for range 10 {
+			org := storetest.MustCreateOrganization(t, st, "Duel "+fmt.Sprint(time.Now().UnixNano()))
+			second := storetest.MustCreateUser(t, st, org, lms.RoleFullManager)
+			var wg sync.WaitGroup
+			for _, id := range []string{org.ManagerID, second.ID} {
+				wg.Go(func() { st.UpdateUser(org.Ctx, id, lms.UserUpdate{Role: ptr(lms.RoleLearner)}) })
+			}
+			wg.Wait()
+			page, err := st.FindUsers(org.Ctx, lms.UserFilter{Role: ptr(lms.RoleFullManager)})
+			if err != nil || len(page.Items) != 1 {
+				t.Fatalf("full managers left: %d, %v", len(page.Items), err)
+			}
+		}
 	})
 }

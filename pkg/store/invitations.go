@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
@@ -92,6 +93,13 @@ func findInvitation(tx *gorm.DB, org, id string) (*invitation, error) {
 		return nil, translate(err, "invitation")
 	}
 	return &inv, nil
+}
+
+// lockInvitation loads an invitation for update: concurrent changes to it
+// (a revoke racing an activation) are serialized, so each is judged
+// against the status the other left.
+func lockInvitation(tx *gorm.DB, org, id string) (*invitation, error) {
+	return findInvitation(tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}), org, id)
 }
 
 func (s *Store) loadInvitation(tx *gorm.DB, org, id string) (*lms.Invitation, error) {
@@ -200,6 +208,9 @@ func (s *Store) checkInvitationFields(v *lms.Validation, name *string, maxReg *i
 		v.Check(len([]rune(*message)) <= lms.MaxMessageLen, "message", "must be at most 10000 characters")
 	}
 	if expires != nil {
+		// Stored in UTC: SQLite compares times as text, so every stored
+		// time must share one offset.
+		*expires = expires.UTC().Truncate(time.Microsecond)
 		v.Check(expires.After(s.now()), "expires_at", "must be in the future")
 	}
 }
@@ -356,7 +367,7 @@ func (s *Store) UpdateInvitation(ctx context.Context, id string, upd lms.Invitat
 	}
 	var out *lms.Invitation
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		inv, err := findInvitation(tx, org, id)
+		inv, err := lockInvitation(tx, org, id)
 		if err != nil {
 			return err
 		}
@@ -461,7 +472,7 @@ func (s *Store) DeleteInvitation(ctx context.Context, id string) error {
 		return err
 	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		inv, err := findInvitation(tx, org, id)
+		inv, err := lockInvitation(tx, org, id)
 		if err != nil {
 			return err
 		}

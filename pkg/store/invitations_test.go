@@ -125,7 +125,7 @@ func TestInvitationLifecycle(t *testing.T) {
 			}
 		})
 		t.Run("an expired holder gives its passcode up", func(t *testing.T) {
-			soon := time.Now().Add(300 * time.Millisecond)
+			soon := time.Now().Add(time.Hour)
 			old, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "Old", Passcode: "Red-Fox-77", MaxRegistrations: 1,
 				OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs, ExpiresAt: &soon, Status: lms.InvitationActive})
 			if err != nil {
@@ -134,11 +134,12 @@ func TestInvitationLifecycle(t *testing.T) {
 			_, err = st.CreateInvitation(ctx, lms.NewInvitation{Name: "New", Passcode: "red fox 77", MaxRegistrations: 1,
 				OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs})
 			wantCode(t, err, lms.EConflict)
-			time.Sleep(time.Until(soon) + 50*time.Millisecond)
-			if got, _ := st.FindInvitationByID(ctx, old.ID); got.EffectiveStatus(time.Now()) != lms.InvitationExpired {
-				t.Fatalf("status = %s", got.EffectiveStatus(time.Now()))
+			store.AdvanceClock(st, time.Hour+time.Minute)
+			if got, _ := st.FindInvitationByID(ctx, old.ID); got.EffectiveStatus(soon.Add(time.Minute)) != lms.InvitationExpired {
+				t.Fatalf("status = %s", got.EffectiveStatus(soon.Add(time.Minute)))
 			}
 			f.invite(t, "red fox 77", 1, lms.InvitationActive)
+			store.AdvanceClock(st, -time.Hour-time.Minute)
 		})
 		t.Run("seats never drop below those used; delete only without redemptions", func(t *testing.T) {
 			if _, _, err := st.Redeem(context.Background(), lms.NewRedemption{Passcode: inv.Passcode, Email: "a@example.com",
@@ -303,13 +304,13 @@ func TestInvalidPasscodesAreIndistinguishable(t *testing.T) {
 		st.UpdateInvitation(ctx, paused.ID, lms.InvitationUpdate{Status: ptr(lms.InvitationPaused)})
 		revoked := f.invite(t, "Gone-Crane-27", 5, lms.InvitationActive)
 		st.UpdateInvitation(ctx, revoked.ID, lms.InvitationUpdate{Status: ptr(lms.InvitationRevoked)})
-		soon := time.Now().Add(200 * time.Millisecond)
+		soon := time.Now().Add(time.Hour)
 		expired, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "E", Passcode: "Late-Mole-83", MaxRegistrations: 5,
 			OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs, ExpiresAt: &soon, Status: lms.InvitationActive})
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Until(soon) + 20*time.Millisecond)
+		store.AdvanceClock(st, time.Hour+time.Minute)
 		var first error
 		for _, pc := range []string{"Never-Seen-99", draft.Passcode, paused.Passcode, revoked.Passcode, expired.Passcode} {
 			_, _, err := redeemAs(st, pc, "x@example.com")
@@ -526,6 +527,88 @@ func TestInvitationChangesAreAudited(t *testing.T) {
 		want := "invitation.create invitation.update invitation.status.active invitation.send invitation.delete"
 		if strings.Join(actions, " ") != want {
 			t.Fatalf("audit trail = %v, want %s", actions, want)
+		}
+	})
+}
+
+// TestExpiryWithAnOffset: an expiry sent with a non-UTC offset means the same
+// instant on both dialects (SQLite compares stored times as text).
+func TestExpiryWithAnOffset(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		ny := time.FixedZone("UTC-5", -5*3600)
+		exp := time.Now().Add(2 * time.Hour).In(ny)
+		inv, err := f.st.CreateInvitation(f.org.Ctx, lms.NewInvitation{Name: "Offset", Passcode: "Zone-Shift-4417",
+			MaxRegistrations: 2, OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs,
+			ExpiresAt: &exp, Status: lms.InvitationActive})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inv.ExpiresAt.Location() != time.UTC || !inv.ExpiresAt.Equal(exp.Truncate(time.Microsecond)) {
+			t.Fatalf("expires_at = %v, want %v in UTC", inv.ExpiresAt, exp)
+		}
+		active := lms.InvitationActive
+		page, err := f.st.FindInvitations(f.org.Ctx, lms.InvitationFilter{Status: &active})
+		if err != nil || len(page.Items) != 1 {
+			t.Fatalf("active invitations = %+v, %v", page, err)
+		}
+		if _, _, err := redeemAs(f.st, inv.Passcode, "tz@example.com"); err != nil {
+			t.Fatalf("redeem before the expiry: %v", err)
+		}
+	})
+}
+
+func TestRevokedInvitationsAreNotMailed(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		srv := mailtest.NewServer(t)
+		srv.SetDown(true)
+		startQueue(t, f.st, srv, true)
+		inv := f.invite(t, "Late-Letter-3318", 5, lms.InvitationActive)
+		if _, err := f.st.CreateDeliveries(f.org.Ctx, inv.ID, false, []string{"late@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		waitDeliveries(t, f.st, f.org.Ctx, inv.ID, func(ds []*lms.Delivery) bool { return ds[0].Attempts >= 1 })
+		if _, err := f.st.UpdateInvitation(f.org.Ctx, inv.ID, lms.InvitationUpdate{Status: ptr(lms.InvitationRevoked)}); err != nil {
+			t.Fatal(err)
+		}
+		srv.SetDown(false)
+		ds := waitDeliveries(t, f.st, f.org.Ctx, inv.ID, func(ds []*lms.Delivery) bool { return ds[0].Status == lms.DeliveryFailed })
+		if !strings.Contains(ds[0].LastError, "revoked") {
+			t.Fatalf("last_error = %q", ds[0].LastError)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n := len(srv.Messages()); n != 0 {
+			t.Fatalf("%d messages sent for a revoked invitation", n)
+		}
+	})
+}
+
+func TestRevokeIsNotUndoneByAConcurrentChange(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		for i := range 20 {
+			inv := f.invite(t, "", 5, lms.InvitationActive)
+			if _, err := f.st.UpdateInvitation(f.org.Ctx, inv.ID, lms.InvitationUpdate{Status: ptr(lms.InvitationPaused)}); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for _, st := range []lms.InvitationStatus{lms.InvitationRevoked, lms.InvitationActive} {
+				wg.Go(func() { f.st.UpdateInvitation(f.org.Ctx, inv.ID, lms.InvitationUpdate{Status: &st}) })
+			}
+			wg.Wait()
+			got, err := f.st.FindInvitationByID(f.org.Ctx, inv.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var claim *string
+			db.Gorm().Raw("SELECT passcode_claim FROM invitations WHERE id = ?", inv.ID).Scan(&claim)
+			if (got.Status == lms.InvitationRevoked) != (claim == nil) {
+				t.Fatalf("round %d: status %s with passcode claim %v", i, got.Status, claim)
+			}
 		}
 	})
 }

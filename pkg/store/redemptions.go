@@ -109,6 +109,9 @@ func (s *Store) Redeem(ctx context.Context, in lms.NewRedemption) (*lms.Redempti
 		if errors.Is(err, errRaced) && attempt < 3 {
 			continue
 		}
+		if errors.Is(err, errRaced) {
+			return nil, false, lms.Errorf(lms.EConflict, "the redemption collided with concurrent ones; try again")
+		}
 		return r, created, err
 	}
 }
@@ -223,6 +226,9 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 		}
 		return nil
 	})
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		return nil, false, errPasscodeInvalid() // the invitation was deleted meanwhile
+	}
 	if err != nil {
 		return nil, false, translate(err, "redemption")
 	}

@@ -271,11 +271,11 @@ func checkIDList(field string, ids []string) ([]string, map[string]int, error) {
 	out := make([]string, 0, len(ids))
 	index := make(map[string]int, len(ids))
 	for i, id := range ids {
+		id = strings.ToLower(id)
 		if !lms.ValidID(id) {
 			v.Add(fmt.Sprintf("%s[%d]", field, i), "must be an ID")
 			continue
 		}
-		id = strings.ToLower(id)
 		if _, dup := index[id]; !dup {
 			index[id] = i
 			out = append(out, id)

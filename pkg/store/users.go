@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/enrollkit/enrollkit/pkg/lms"
 )
@@ -229,6 +230,13 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd lms.UserUpdate) (
 // keepOneFullManager refuses a change that would leave the organization with
 // no active Full Manager, since nobody could then manage it.
 func keepOneFullManager(tx *gorm.DB, org, except string) error {
+	// Lock the organization first: two managers demoting each other at
+	// once would otherwise each count the other and both succeed.
+	var locked organization
+	if err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Select("id").
+		Where("id = ?", org).Take(&locked).Error; err != nil {
+		return err
+	}
 	var n int64
 	err := tx.Model(&user{}).Where("organization_id = ? AND role = ? AND status = ? AND id <> ?",
 		org, string(lms.RoleFullManager), string(lms.UserActive), except).Count(&n).Error
