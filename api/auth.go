@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -108,6 +110,11 @@ func isCode(codes ...string) func(error) bool {
 // refused with 429. If the shared limiter is unreachable the guard fails
 // open, logged: a Redis outage must not lock every user out.
 func (s *Server) guarded(c *gin.Context, guards []guard, attempt func() error) {
+	s.guardedWith(c, guards, attempt, writeError)
+}
+
+// guardedWith is guarded with its own error writer.
+func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() error, write func(*gin.Context, error)) {
 	ctx := c.Request.Context()
 	var held []guard
 	var wait time.Duration
@@ -140,13 +147,17 @@ func (s *Server) guarded(c *gin.Context, guards []guard, attempt func() error) {
 	err := attempt()
 	release(func(g guard) bool { return err != nil && g.counts(err) })
 	if err != nil {
-		writeError(c, err)
+		write(c, err)
 	}
 }
 
 // credentialAttempt signs in under the guards and answers the tokens.
 func (s *Server) credentialAttempt(c *gin.Context, guards []guard, signIn func() (*lms.TokenPair, error)) {
-	s.guarded(c, guards, func() error {
+	s.credentialAttemptWith(c, guards, signIn, writeError)
+}
+
+func (s *Server) credentialAttemptWith(c *gin.Context, guards []guard, signIn func() (*lms.TokenPair, error), write func(*gin.Context, error)) {
+	s.guardedWith(c, guards, func() error {
 		pair, err := signIn()
 		if err != nil {
 			return err
@@ -154,7 +165,21 @@ func (s *Server) credentialAttempt(c *gin.Context, guards []guard, signIn func()
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, tokenResponse(pair))
 		return nil
-	})
+	}, write)
+}
+
+// writeOAuthError answers a token request's failure as a problem document
+// that also carries the RFC 6749 section 5.2 error code.
+func writeOAuthError(c *gin.Context, err error) {
+	p := problemFor(c, err)
+	switch p.Status {
+	case http.StatusUnauthorized:
+		p.Error = "invalid_client"
+		c.Header("WWW-Authenticate", `Basic realm="enrollkit"`)
+	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusUnsupportedMediaType:
+		p.Error = "invalid_request"
+	}
+	writeProblem(c, p)
 }
 
 // login godoc
@@ -248,25 +273,41 @@ func (s *Server) oauthToken(c *gin.Context) {
 	var req ClientCredentialsRequest
 	if strings.HasPrefix(c.ContentType(), "application/x-www-form-urlencoded") {
 		if err := c.Request.ParseForm(); err != nil {
-			writeError(c, lms.Errorf(lms.EBadRequest, "the form could not be read"))
+			var maxErr *http.MaxBytesError
+			if errors.As(err, &maxErr) {
+				writeOAuthError(c, lms.Errorf(lms.ETooLarge, "the body is larger than %d bytes", maxErr.Limit))
+				return
+			}
+			writeOAuthError(c, lms.Errorf(lms.EBadRequest, "the form could not be read"))
 			return
 		}
 		req.GrantType, req.ClientID, req.ClientSecret = c.PostForm("grant_type"), c.PostForm("client_id"), c.PostForm("client_secret")
-	} else if !bindJSON(c, &req) {
+	} else if err := decodeJSON(c.Request.Body, &req); err != nil {
+		writeOAuthError(c, err)
 		return
 	}
 	if id, secret, ok := c.Request.BasicAuth(); ok {
-		req.ClientID, req.ClientSecret = id, secret
+		// RFC 6749 section 2.3.1: both are form-encoded before Basic.
+		req.ClientID, req.ClientSecret = formDecode(id), formDecode(secret)
 	}
 	if req.GrantType != "client_credentials" {
-		abortWith(c, lms.EBadRequest, "grant_type must be client_credentials")
+		p := problemFor(c, lms.Errorf(lms.EBadRequest, "grant_type must be client_credentials"))
+		p.Error = "unsupported_grant_type"
+		writeProblem(c, p)
 		return
 	}
 	failed := isCode(lms.EUnauthorized)
 	guards := []guard{{s.Rules.LoginIP, c.ClientIP(), failed}, {s.Rules.LoginAccount, "client:" + req.ClientID, failed}}
-	s.credentialAttempt(c, guards, func() (*lms.TokenPair, error) {
+	s.credentialAttemptWith(c, guards, func() (*lms.TokenPair, error) {
 		return s.Services.Auth.ClientCredentials(c.Request.Context(), req.ClientID, req.ClientSecret)
-	})
+	}, writeOAuthError)
+}
+
+func formDecode(s string) string {
+	if d, err := url.QueryUnescape(s); err == nil {
+		return d
+	}
+	return s
 }
 
 // MeResponse is the caller: a user, or an integration client (kind

@@ -21,6 +21,9 @@ type Problem struct {
 	Instance string         `json:"instance,omitempty" example:"urn:request:0192f0c4-8a4e-7cc1-b9a0-3b3c5d0e1f21"`
 	Code     string         `json:"code" example:"validation_failed"`
 	Errors   []FieldProblem `json:"errors,omitempty"`
+	// The RFC 6749 error code, on /api/v1/oauth/token only, for OAuth
+	// client libraries.
+	Error string `json:"error,omitempty" example:"invalid_client"`
 } // @name Problem
 
 // FieldProblem names one invalid field of a request.
@@ -63,6 +66,11 @@ func problemType(code string) string { return "https://enrollkit.dev/problems/" 
 // lms.Error is logged with the request ID and answered as a bare 500, so no
 // SQL or internal detail ever reaches a client.
 func writeError(c *gin.Context, err error) {
+	writeProblem(c, problemFor(c, err))
+}
+
+// problemFor builds the problem document of err.
+func problemFor(c *gin.Context, err error) Problem {
 	code := lms.ErrorCode(err)
 	kind, ok := problemKinds[code]
 	if !ok {
@@ -86,7 +94,7 @@ func writeError(c *gin.Context, err error) {
 	if kind.status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="enrollkit"`)
 	}
-	writeProblem(c, p)
+	return p
 }
 
 func writeProblem(c *gin.Context, p Problem) {
