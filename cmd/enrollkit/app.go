@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -169,6 +170,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		return err
 	}
 	log := newLogger(cfg, stdout)
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	slog.SetDefault(log) // libraries that log through slog follow the configured format and level
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {

@@ -50,8 +50,8 @@ func TestHashVerifyRoundtrip(t *testing.T) {
 func TestHashDefaultParams(t *testing.T) {
 	t.Parallel()
 	h := NewHasher(HasherOptions{})
-	if h.memory != 19456 || h.iterations != 2 || h.parallelism != 1 {
-		t.Fatalf("defaults = m=%d t=%d p=%d; want 19456, 2, 1", h.memory, h.iterations, h.parallelism)
+	if h.memory != 7168 || h.iterations != 5 || h.parallelism != 1 {
+		t.Fatalf("defaults = m=%d t=%d p=%d; want 7168, 5, 1", h.memory, h.iterations, h.parallelism)
 	}
 	if cap(h.sem) != runtime.NumCPU() {
 		t.Fatalf("MaxConcurrent default = %d; want NumCPU %d", cap(h.sem), runtime.NumCPU())
@@ -61,7 +61,7 @@ func TestHashDefaultParams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "$argon2id$v=19$m=19456,t=2,p=1$"; !strings.HasPrefix(enc, want) {
+	if want := "$argon2id$v=19$m=7168,t=5,p=1$"; !strings.HasPrefix(enc, want) {
 		t.Fatalf("encoded = %q, want prefix %q", enc, want)
 	}
 	p, err := decodePHC(enc)

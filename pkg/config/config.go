@@ -56,6 +56,10 @@ type Config struct {
 	RedeemIPLimit  int
 	ThrottleWindow time.Duration
 
+	// MemoryLimit is the Go runtime's soft memory limit in bytes (0: leave
+	// it to GOMEMLIMIT or unlimited).
+	MemoryLimit int64
+
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
@@ -107,6 +111,12 @@ func Load(getenv func(string) string) (*Config, error) {
 		ShutdownTimeout:   r.duration("ENROLLKIT_SHUTDOWN_TIMEOUT", 30*time.Second),
 	}
 	c.DatabaseURL = r.str("ENROLLKIT_DATABASE_URL", filepath.Join(c.DataDir, "enrollkit.db"))
+	// A soft heap target keeps bursts of password hashing (7 MiB of garbage
+	// each) from growing the heap far past what is live. GOMEMLIMIT, the
+	// runtime's own variable, wins when set.
+	if getenv("GOMEMLIMIT") == "" {
+		c.MemoryLimit = r.int64("ENROLLKIT_MEMORY_LIMIT", 48<<20)
+	}
 	level := r.str("ENROLLKIT_LOG_LEVEL", "info")
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		r.fail("ENROLLKIT_LOG_LEVEL", "must be debug, info, warn or error")
@@ -160,6 +170,9 @@ func (c *Config) check() error {
 				return bad("ENROLLKIT_TRUSTED_PROXIES", fmt.Sprintf("%q is not an IP address or CIDR", p))
 			}
 		}
+	}
+	if c.MemoryLimit < 0 || (c.MemoryLimit > 0 && c.MemoryLimit < 16<<20) {
+		return bad("ENROLLKIT_MEMORY_LIMIT", "must be 0 (no limit) or at least 16777216 bytes")
 	}
 	if c.BodyLimit < 1024 {
 		return bad("ENROLLKIT_BODY_LIMIT", "must be at least 1024 bytes")
