@@ -82,15 +82,22 @@ func TestFileSenderNeverOverwrites(t *testing.T) {
 	})
 
 	const n = 20
+	// Rendered here: t.Fatal belongs in the test's own goroutine.
+	m := mustRenderMessage(t)
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			if err := sender.Send(context.Background(), mustRenderMessage(t)); err != nil {
+			if err := sender.Send(context.Background(), m); err != nil {
 				t.Errorf("Send: %v", err)
 			}
 		})
 	}
-	wg.Wait()
+	sent := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(sent)
+	}()
+	await(t, sent, "the concurrent sends to return")
 
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -18,6 +19,42 @@ import (
 	"testing"
 	"time"
 )
+
+// testWait bounds every wait in this package's tests. It is well above the
+// SMTP client's own limits (10 s for the dial, then 10 s for each later stage),
+// so a slow but working exchange still reports its own error, and far below
+// go test's 10-minute timeout: whatever never ends fails the test that waits
+// for it, with a message, instead of hanging the package until the timeout
+// panic, which prints a goroutine dump and drops every message the tests
+// logged.
+const testWait = time.Minute
+
+// await returns the next value received from ch, or fails tb, naming what it
+// waited for, when nothing comes within testWait.
+func await[T any](tb testing.TB, ch <-chan T, what string) T {
+	tb.Helper()
+	timer := time.NewTimer(testWait)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		tb.Fatalf("gave up after %v waiting for %s", testWait, what)
+		var zero T
+		return zero
+	}
+}
+
+// send calls s.Send and waits at most testWait for it to return. go-mail
+// watches ctx only while dialling, so ctx alone cannot bound an SMTP send.
+// On timeout the send is left running; it only writes to a buffered channel,
+// so it cannot touch tb after the test ends.
+func send(tb testing.TB, s Sender, ctx context.Context, m Message) error {
+	tb.Helper()
+	result := make(chan error, 1)
+	go func() { result <- s.Send(ctx, m) }()
+	return await(tb, result, "Send to return")
+}
 
 // parsedEmail is what a recipient's mail client would show of a message.
 type parsedEmail struct {

@@ -126,7 +126,8 @@ const (
 
 // startSMTPServer serves be on a free 127.0.0.1 port until the test ends and
 // returns its address. AUTH is allowed without TLS so that refusing to send
-// a password in clear is the client's decision, which the tests check.
+// a password in clear is the client's decision, which the tests check. The
+// cleanup waits for Serve to return, at most testWait.
 func startSMTPServer(tb testing.TB, be smtp.Backend, mode tlsMode, serverTLS *tls.Config) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -150,27 +151,26 @@ func startSMTPServer(tb testing.TB, be smtp.Backend, mode tlsMode, serverTLS *tl
 		defer close(done)
 		_ = srv.Serve(ln)
 	}()
-	tb.Cleanup(func() {
-		_ = srv.Close()
-		// Close only closes the listeners Serve has registered; if Serve has
-		// not started yet, closing ours is what makes it return.
-		_ = ln.Close()
-		<-done
-	})
-	return ln.Addr().String()
-}
-
-// closedPort returns a 127.0.0.1 address that nothing listens on.
-func closedPort(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("listen: %v", err)
-	}
 	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		tb.Fatalf("close: %v", err)
-	}
+	tb.Cleanup(func() {
+		// srv.Close only closes the listeners Serve has registered; if Serve
+		// has not started yet, closing ours is what makes it return. It
+		// cannot block, so it comes first, outside the bounded wait.
+		_ = ln.Close()
+		stopped := make(chan struct{})
+		go func() {
+			_ = srv.Close() // also closes the connections still open
+			<-done
+			close(stopped)
+		}()
+		timer := time.NewTimer(testWait)
+		defer timer.Stop()
+		select {
+		case <-stopped:
+		case <-timer.C:
+			tb.Errorf("SMTP test server on %s still running %v after Close", addr, testWait)
+		}
+	})
 	return addr
 }
 
@@ -193,7 +193,7 @@ func TestSMTPSenderDelivers(t *testing.T) {
 	}
 	msg := mustRenderMessage(t)
 
-	if err := sender.Send(context.Background(), msg); err != nil {
+	if err := send(t, sender, context.Background(), msg); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 
@@ -234,17 +234,20 @@ func TestSMTPSenderIsSafeForConcurrentUse(t *testing.T) {
 	sender := mustNewSMTPSender(t, "smtp://"+startSMTPServer(t, be, noTLS, nil), nil)
 
 	const n = 8
-	errs := make(chan error, n)
-	for i := range n {
-		go func() {
-			m := mustRenderMessage(t)
-			m.To = fmt.Sprintf("learner%d@example.com", i)
-			m.MessageID = fmt.Sprintf("delivery-%d", i)
-			errs <- sender.Send(context.Background(), m)
-		}()
+	// The messages are rendered here: a t.Fatal inside a goroutine would end
+	// only that goroutine, and the loop below would wait for its result.
+	msgs := make([]Message, n)
+	for i := range msgs {
+		msgs[i] = mustRenderMessage(t)
+		msgs[i].To = fmt.Sprintf("learner%d@example.com", i)
+		msgs[i].MessageID = fmt.Sprintf("delivery-%d", i)
 	}
-	for range n {
-		if err := <-errs; err != nil {
+	errs := make(chan error, n)
+	for _, m := range msgs {
+		go func() { errs <- sender.Send(context.Background(), m) }()
+	}
+	for i := range n {
+		if err := await(t, errs, fmt.Sprintf("Send %d of %d to return", i+1, n)); err != nil {
 			t.Errorf("Send: %v", err)
 		}
 	}
@@ -269,7 +272,7 @@ func TestSMTPSenderRejectedRecipient(t *testing.T) {
 			be := &testBackend{rcptErr: tt.reply}
 			sender := mustNewSMTPSender(t, "smtp://"+startSMTPServer(t, be, noTLS, nil), nil)
 
-			err := sender.Send(context.Background(), mustRenderMessage(t))
+			err := send(t, sender, context.Background(), mustRenderMessage(t))
 			if err == nil {
 				t.Fatal("Send succeeded, want an error")
 			}
@@ -286,7 +289,7 @@ func TestSMTPSenderRejectedRecipient(t *testing.T) {
 func TestSMTPSenderConnectionRefusedIsTemporary(t *testing.T) {
 	t.Parallel()
 	sender := mustNewSMTPSender(t, "smtp://"+closedPort(t), nil)
-	err := sender.Send(context.Background(), mustRenderMessage(t))
+	err := send(t, sender, context.Background(), mustRenderMessage(t))
 	if err == nil {
 		t.Fatal("Send succeeded, want an error")
 	}
@@ -315,7 +318,7 @@ func TestSMTPSenderInvalidAddressIsPermanent(t *testing.T) {
 			t.Parallel()
 			m := mustRenderMessage(t)
 			tt.change(&m)
-			err := sender.Send(context.Background(), m)
+			err := send(t, sender, context.Background(), m)
 			if !IsPermanent(err) {
 				t.Errorf("IsPermanent(%v) = false, want true", err)
 			}
@@ -344,7 +347,7 @@ func TestSMTPSenderTLSAndAuth(t *testing.T) {
 			addr := startSMTPServer(t, be, tt.mode, serverTLS)
 			sender := mustNewSMTPSender(t, tt.scheme+"://"+tt.userinfo+addr, clientTLS)
 
-			err := sender.Send(context.Background(), mustRenderMessage(t))
+			err := send(t, sender, context.Background(), mustRenderMessage(t))
 			got := be.received()
 			if tt.wantUser == "" {
 				if err == nil || len(got) != 0 {
@@ -370,7 +373,7 @@ func TestSMTPSenderKeepsPasswordOffCleartext(t *testing.T) {
 	be := &testBackend{user: "mailer", password: "s3cret"}
 	sender := mustNewSMTPSender(t, "smtp://mailer:s3cret@"+startSMTPServer(t, be, noTLS, nil), nil)
 
-	err := sender.Send(context.Background(), mustRenderMessage(t))
+	err := send(t, sender, context.Background(), mustRenderMessage(t))
 	if err == nil {
 		t.Fatal("Send succeeded over a connection in clear with a password, want an error")
 	}
@@ -392,7 +395,7 @@ func TestSMTPSenderHonoursCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 
-	err := sender.Send(ctx, mustRenderMessage(t))
+	err := send(t, sender, ctx, mustRenderMessage(t))
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Send = %v, want context.Canceled", err)
 	}
@@ -413,29 +416,52 @@ func TestSMTPSenderAcceptedMessageIsDelivered(t *testing.T) {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
+	t.Cleanup(func() { _ = ln.Close() })
 	accepted := make(chan bool, 1)
 	go func() {
 		accepted <- serveUntilDataAccepted(ln)
 	}()
-	t.Cleanup(func() { _ = ln.Close() })
 
 	sender := mustNewSMTPSender(t, "smtp://"+ln.Addr().String(), nil)
-	if err := sender.Send(context.Background(), mustRenderMessage(t)); err != nil {
+	err = send(t, sender, context.Background(), mustRenderMessage(t))
+	// Send has returned, so its connection has been made or never will be:
+	// close the listener now, not in the cleanup, to end an Accept still
+	// waiting. If Send failed before connecting (dial timeout under load, a
+	// connect or socket error), the server would otherwise wait in Accept
+	// for a client that never comes, and this test for the server, while the
+	// cleanup that closes the listener runs only once the test has returned.
+	_ = ln.Close()
+	if err != nil {
 		t.Errorf("Send: %v", err)
 	}
-	if !<-accepted {
+	if !await(t, accepted, "the test server to finish") {
 		t.Error("the server never accepted the message")
 	}
 }
 
-// serveUntilDataAccepted speaks just enough SMTP to one client to accept a
-// message, then closes the connection instead of answering RSET or QUIT. It
-// reports whether it accepted a message.
+// serveUntilDataAccepted serves connections on ln one after another until
+// one has had a message accepted, and reports whether one had. It gives up
+// when ln is closed or after testWait, so it always returns; a stray
+// connection that delivers nothing does not take the client's place.
 func serveUntilDataAccepted(ln net.Listener) bool {
-	conn, err := ln.Accept()
-	if err != nil {
-		return false
+	if l, ok := ln.(interface{ SetDeadline(time.Time) error }); ok {
+		_ = l.SetDeadline(time.Now().Add(testWait))
 	}
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return false
+		}
+		if acceptDataThenHangUp(conn) {
+			return true
+		}
+	}
+}
+
+// acceptDataThenHangUp speaks just enough SMTP to accept a message, then
+// closes the connection instead of answering RSET or QUIT. It reports
+// whether it accepted a message.
+func acceptDataThenHangUp(conn net.Conn) bool {
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	r := bufio.NewReader(conn)
