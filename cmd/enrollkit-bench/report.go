@@ -1,0 +1,402 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The targets the figures are held to (issue 7).
+const (
+	targetRedeemVsHash  = 0.85 // redemption throughput / hash rate
+	targetReadVsPgbench = 0.5  // list, search, get throughput / pgbench
+	targetReadP99Ms     = 25.0 // reads' p99 at half of peak
+	targetGrowth        = 1.3  // p50 at 1M rows / p50 at 10k rows
+	targetPeakRSSMB     = 100.0
+)
+
+// growthWorkloads are held to the growth target.
+var growthWorkloads = []string{"list_user_groups", "search_courses", "get_invitation", "redeem_spread"}
+
+// results is everything one run found; it is written as JSON.
+type results struct {
+	StartedAt  time.Time      `json:"started_at"`
+	FinishedAt time.Time      `json:"finished_at"`
+	Config     *config        `json:"config"`
+	Machine    machine        `json:"machine"`
+	HashRate   *hashRate      `json:"hash_rate"`
+	Scales     []*scaleResult `json:"scales"`
+	Growth     []growth       `json:"growth"`
+	Targets    []target       `json:"targets"`
+	// Disturbed lists the runs during which other processes used more
+	// than a tenth of the machine: their figures are skewed.
+	Disturbed []string `json:"disturbed"`
+	// Checks are the correctness checks; every one must pass.
+	Checks          []check `json:"checks"`
+	CorrectnessPass bool    `json:"correctness_pass"`
+	// TargetsPass is false when a judged target was missed (targets are
+	// not judged in -quick mode).
+	TargetsPass bool `json:"targets_pass"`
+}
+
+type machine struct {
+	CPUs       int    `json:"cpus"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	PostgreSQL string `json:"postgresql,omitempty"`
+	// BusyBefore is the share of the CPUs busy during a second before
+	// the benchmark started.
+	BusyBefore float64 `json:"busy_before"`
+}
+
+func machineInfo() machine {
+	return machine{CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
+		OS: runtime.GOOS + "/" + runtime.GOARCH}
+}
+
+// scaleResult is one scale's seeding and workloads.
+type scaleResult struct {
+	Name        string           `json:"name"`
+	Database    string           `json:"database"`
+	Rows        map[string]int64 `json:"rows"`
+	TotalRows   int64            `json:"total_rows"`
+	SeedSeconds float64          `json:"seed_seconds"`
+	// IdleRSSBytes is the server's VmHWM after start and one sign-in;
+	// PeakRSSBytes its highest VmHWM over the workloads.
+	IdleRSSBytes int64             `json:"idle_rss_bytes"`
+	PeakRSSBytes int64             `json:"peak_rss_bytes"`
+	Workloads    []*workloadResult `json:"workloads"`
+	Checks       []check           `json:"checks,omitempty"`
+}
+
+func (s *scaleResult) workload(name string) *workloadResult {
+	for _, w := range s.Workloads {
+		if w.Name == name {
+			return w
+		}
+	}
+	return nil
+}
+
+// workloadResult is one workload at one scale.
+type workloadResult struct {
+	Name     string `json:"name"`
+	Endpoint string `json:"endpoint"`
+	Read     bool   `json:"read"`
+	Skipped  string `json:"skipped,omitempty"`
+	// Peak is the closed-loop run; Latency the fixed-rate run at half of
+	// Peak's throughput.
+	Peak       *runStats   `json:"peak,omitempty"`
+	Latency    *runStats   `json:"latency,omitempty"`
+	References []reference `json:"references,omitempty"`
+	// Reference is the primary reference: the hash rate for the workloads
+	// that hash, the endpoint's pgbench script otherwise. Ratio is the
+	// peak throughput over its rate.
+	Reference     string  `json:"reference,omitempty"`
+	ReferenceRate float64 `json:"reference_rate,omitempty"`
+	Ratio         float64 `json:"ratio,omitempty"`
+	// PeakRSSBytes is the server's VmHWM over this workload's runs and
+	// references.
+	PeakRSSBytes int64   `json:"peak_rss_bytes,omitempty"`
+	Checks       []check `json:"checks,omitempty"`
+}
+
+// reference is one reference figure: the hash rate or a pgbench run.
+type reference struct {
+	Name      string         `json:"name"`
+	PerSecond float64        `json:"per_second"`
+	Pgbench   *pgbenchResult `json:"pgbench,omitempty"`
+	Error     string         `json:"error,omitempty"`
+}
+
+// check is one correctness check.
+type check struct {
+	Name   string `json:"name"`
+	Pass   bool   `json:"pass"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// growth compares a workload's p50 latency (fixed rate, half of each
+// scale's peak) at the large scale with the small one.
+type growth struct {
+	Workload   string  `json:"workload"`
+	P50SmallMs float64 `json:"p50_small_ms"`
+	P50LargeMs float64 `json:"p50_large_ms"`
+	Factor     float64 `json:"factor"`
+}
+
+// target is one performance target and whether it was met.
+type target struct {
+	Name      string  `json:"name"`
+	Scale     string  `json:"scale,omitempty"`
+	Value     float64 `json:"value"`
+	Op        string  `json:"op"`
+	Threshold float64 `json:"threshold"`
+	Pass      bool    `json:"pass"`
+	// Judged is false in -quick mode, whose timings prove nothing, and
+	// when the figure could not be measured.
+	Judged bool   `json:"judged"`
+	Note   string `json:"note,omitempty"`
+}
+
+// finish computes the growth factors and targets and gathers the checks.
+func (r *results) finish() {
+	r.FinishedAt = time.Now().UTC()
+	judged := !r.Config.Quick
+	add := func(name, scale string, value float64, op string, threshold float64, measured bool, note string) {
+		pass := value >= threshold
+		if op == "<" {
+			pass = value < threshold
+		} else if op == "<=" {
+			pass = value <= threshold
+		}
+		r.Targets = append(r.Targets, target{Name: name, Scale: scale, Value: value, Op: op, Threshold: threshold,
+			Pass: pass && measured, Judged: judged && measured, Note: note})
+	}
+	var maxRSS int64
+	for _, s := range r.Scales {
+		maxRSS = max(maxRSS, s.PeakRSSBytes)
+		if w := s.workload("redeem_spread"); w != nil {
+			add("redemption throughput / hash rate", s.Name, w.Ratio, ">=", targetRedeemVsHash, w.Peak != nil && w.ReferenceRate > 0, "")
+		}
+		for _, w := range s.Workloads {
+			if !w.Read {
+				continue
+			}
+			add(w.Name+" throughput / pgbench", s.Name, w.Ratio, ">=", targetReadVsPgbench, w.Peak != nil && w.ReferenceRate > 0, "")
+			p99, rate := 0.0, 0.0
+			if w.Latency != nil {
+				p99, rate = w.Latency.P99Ms, w.Latency.Rate
+			}
+			add(w.Name+" p99 ms at half of peak", s.Name, p99, "<", targetReadP99Ms, w.Latency != nil,
+				fmt.Sprintf("at %.0f req/s", rate))
+		}
+	}
+	small, large := r.scale("small"), r.scale("large")
+	if small != nil && large != nil {
+		for _, name := range growthWorkloads {
+			ws, wl := small.workload(name), large.workload(name)
+			if ws == nil || wl == nil || ws.Latency == nil || wl.Latency == nil || ws.Latency.P50Ms == 0 {
+				add(name+" p50 growth 1M/10k", "", 0, "<=", targetGrowth, false, "not measured")
+				continue
+			}
+			g := growth{Workload: name, P50SmallMs: ws.Latency.P50Ms, P50LargeMs: wl.Latency.P50Ms,
+				Factor: wl.Latency.P50Ms / ws.Latency.P50Ms}
+			r.Growth = append(r.Growth, g)
+			add(name+" p50 growth 1M/10k", "", g.Factor, "<=", targetGrowth, true,
+				fmt.Sprintf("%.2f ms -> %.2f ms", g.P50SmallMs, g.P50LargeMs))
+		}
+	}
+	add("server peak RSS MB", "", float64(maxRSS)/(1<<20), "<", targetPeakRSSMB, maxRSS > 0, "VmHWM after load")
+
+	// Exact seats on the hot invitation is correctness: it is judged in
+	// every mode.
+	var hotChecks []check
+	for _, s := range r.Scales {
+		for _, w := range s.Workloads {
+			for _, c := range w.Checks {
+				if strings.Contains(c.Name, "exactly the seats") {
+					hotChecks = append(hotChecks, c)
+				}
+			}
+		}
+	}
+	hot := target{Name: "hot invitation: exactly the seats succeed", Op: "==", Judged: true,
+		Pass: len(hotChecks) > 0 && !slices.ContainsFunc(hotChecks, failed)}
+	if len(hotChecks) == 0 {
+		hot.Note = "not measured"
+	}
+	r.Targets = append(r.Targets, hot)
+
+	r.Disturbed = []string{}
+	disturbed := func(name string, u *cpuUse) {
+		if u.disturbed() {
+			r.Disturbed = append(r.Disturbed, fmt.Sprintf("%s (%.0f%% of the CPU used by other processes)",
+				name, 100*u.Other/u.Capacity))
+		}
+	}
+	if r.HashRate != nil {
+		disturbed("hash rate", r.HashRate.CPU)
+	}
+	for _, s := range r.Scales {
+		for _, w := range s.Workloads {
+			if w.Peak != nil {
+				disturbed(s.Name+"/"+w.Name+"/peak", w.Peak.CPU)
+			}
+			if w.Latency != nil {
+				disturbed(s.Name+"/"+w.Name+"/rate", w.Latency.CPU)
+			}
+			for _, ref := range w.References {
+				if ref.Pgbench != nil {
+					disturbed(s.Name+"/"+w.Name+"/"+ref.Name, ref.Pgbench.CPU)
+				}
+			}
+		}
+	}
+
+	for _, s := range r.Scales {
+		r.Checks = append(r.Checks, s.Checks...)
+		for _, w := range s.Workloads {
+			r.Checks = append(r.Checks, w.Checks...)
+		}
+	}
+	r.CorrectnessPass = len(r.Scales) > 0 && !slices.ContainsFunc(r.Checks, failed)
+	r.TargetsPass = !slices.ContainsFunc(r.Targets, func(t target) bool { return t.Judged && !t.Pass })
+}
+
+func failed(c check) bool { return !c.Pass }
+
+func (r *results) scale(name string) *scaleResult {
+	for _, s := range r.Scales {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// print writes the human-readable report.
+func (r *results) print(w io.Writer) {
+	fmt.Fprintf(w, "\nenrollkit-bench: %d CPUs, %s, %s", r.Machine.CPUs, r.Machine.GoVersion, r.Machine.PostgreSQL)
+	if r.Config.Quick {
+		fmt.Fprint(w, " (quick mode: timings are not judged)")
+	}
+	fmt.Fprintln(w)
+	if r.HashRate != nil {
+		fmt.Fprintf(w, "reference: argon2id (%s) on %d cores: %.1f hashes/s\n", r.HashRate.Params, r.HashRate.Cores, r.HashRate.PerSecond)
+	}
+	for _, s := range r.Scales {
+		fmt.Fprintf(w, "\nscale %s: %d rows, server RSS %.1f MB after start, peak %.1f MB; %d closed-loop workers / pgbench clients\n",
+			s.Name, s.TotalRows, float64(s.IdleRSSBytes)/(1<<20), float64(s.PeakRSSBytes)/(1<<20), r.Config.Concurrency)
+		// Throughput is the closed loop's; p50 and p99 are the fixed-rate
+		// run's at half of it.
+		fmt.Fprintf(w, "%-24s %10s %10s %9s %9s %11s %7s %7s  %s\n", "workload", "peak req/s", "half-peak", "p50 ms",
+			"p99 ms", "reference/s", "ratio", "RSS MB", "primary reference")
+		for _, wr := range s.Workloads {
+			if wr.Skipped != "" || wr.Peak == nil || wr.Latency == nil {
+				fmt.Fprintf(w, "%-24s %10s %10s %9s %9s %11s %7s %7s  %s\n", wr.Name, "-", "-", "-", "-", "-", "-", "-",
+					orDash(wr.Skipped))
+				continue
+			}
+			fmt.Fprintf(w, "%-24s %10.1f %10.1f %9.2f %9.2f %11s %7s %7.0f  %s\n", wr.Name, wr.Peak.Throughput,
+				wr.Latency.Rate, wr.Latency.P50Ms, wr.Latency.P99Ms, num(wr.ReferenceRate, "%.1f"), num(wr.Ratio, "%.3f"),
+				float64(wr.PeakRSSBytes)/(1<<20), orDash(wr.Reference))
+		}
+		fmt.Fprintf(w, "CPU per request in the peak run (ms) vs per pgbench transaction:\n")
+		fmt.Fprintf(w, "%-24s %9s %9s %9s %7s   %12s %12s\n", "workload", "server", "postgres", "generator", "other",
+			"ref postgres", "ref pgbench")
+		for _, wr := range s.Workloads {
+			if wr.Peak == nil || wr.Peak.CPU == nil || wr.Peak.Requests == 0 {
+				continue
+			}
+			c := wr.Peak.CPU
+			refPg, refGen := "-", "-"
+			for _, ref := range wr.References {
+				if p := ref.Pgbench; p != nil && p.CPU != nil && p.Transactions > 0 {
+					refPg = fmt.Sprintf("%.3f", p.PgCPUMsPerTx)
+					refGen = fmt.Sprintf("%.3f", perOp(p.CPU.Generator, int(p.Transactions)))
+					break
+				}
+			}
+			fmt.Fprintf(w, "%-24s %9.3f %9.3f %9.3f %6.0f%%   %12s %12s\n", wr.Name, wr.Peak.ServerCPUMsPerReq,
+				wr.Peak.PgCPUMsPerReq, perOp(c.Generator, wr.Peak.Requests), 100*c.Other/max(c.Capacity, 1e-9), refPg, refGen)
+		}
+		for _, wr := range s.Workloads {
+			for i, ref := range wr.References {
+				if i == 0 && ref.Error == "" {
+					continue
+				}
+				switch {
+				case ref.Error != "":
+					fmt.Fprintf(w, "  %s: %s failed: %s\n", wr.Name, ref.Name, firstLine(ref.Error))
+				case wr.Peak != nil:
+					fmt.Fprintf(w, "  %s: also %s %.1f/s (ratio %.3f)\n", wr.Name, ref.Name, ref.PerSecond, wr.Peak.Throughput/ref.PerSecond)
+				}
+			}
+		}
+	}
+	if len(r.Growth) > 0 {
+		fmt.Fprintln(w, "\ngrowth of p50 (at half of each scale's peak), large / small:")
+		for _, g := range r.Growth {
+			fmt.Fprintf(w, "  %-18s %7.2f ms -> %7.2f ms  x%.2f\n", g.Workload, g.P50SmallMs, g.P50LargeMs, g.Factor)
+		}
+	}
+	if r.Machine.BusyBefore > disturbedShare {
+		fmt.Fprintf(w, "\nWARNING: the machine was %.0f%% busy before the run started\n", 100*r.Machine.BusyBefore)
+	}
+	if len(r.Disturbed) > 0 {
+		fmt.Fprintln(w, "\nWARNING: other processes used the CPU during these runs; their figures are skewed:")
+		for _, d := range r.Disturbed {
+			fmt.Fprintln(w, "  "+d)
+		}
+	}
+	fmt.Fprintln(w, "\ntargets:")
+	for _, t := range r.Targets {
+		status := "PASS"
+		switch {
+		case !t.Judged:
+			status = "n/a "
+		case !t.Pass:
+			status = "MISS"
+		}
+		scale := ""
+		if t.Scale != "" {
+			scale = " [" + t.Scale + "]"
+		}
+		val := fmt.Sprintf(" %.2f %s %.2f", t.Value, t.Op, t.Threshold)
+		if t.Op == "==" {
+			val = ""
+		}
+		note := ""
+		if t.Note != "" {
+			note = " (" + t.Note + ")"
+		}
+		fmt.Fprintf(w, "  %s %s%s:%s%s\n", status, t.Name, scale, val, note)
+	}
+	nFailed := 0
+	for _, c := range r.Checks {
+		if !c.Pass {
+			nFailed++
+			fmt.Fprintf(w, "  CHECK FAILED %s: %s\n", c.Name, c.Detail)
+		}
+	}
+	fmt.Fprintf(w, "\ncorrectness: %d checks, %d failed\n", len(r.Checks), nFailed)
+}
+
+func num(v float64, format string) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// write saves the results as indented JSON, creating the directory.
+func (r *results) write(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// throttleOff is the value given to every ENROLLKIT_*_LIMIT: the benchmark
+// signs in and redeems thousands of times a second from one IP and one
+// account, which the throttles exist to stop. They count failures only, so
+// a successful run would rarely reach them, but a burst of expected 409s
+// (a full invitation) must not turn into 429s and skew the figures.
+const throttleOff = "1000000000"
+
+// buildServer compiles ./cmd/enrollkit of the module the benchmark runs in,
+// so that the real binary, with its real configuration and middleware, is
+// what gets measured.
+func buildServer(ctx context.Context, dir string, log *logger) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("run from inside the enrollkit module (go run ./cmd/enrollkit-bench)")
+	}
+	bin := filepath.Join(dir, "enrollkit")
+	log.Printf("building ./cmd/enrollkit")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/enrollkit")
+	cmd.Dir = filepath.Dir(mod)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// serverEnv is the environment of the server and of its subcommands:
+// production mode against databaseURL, with the throttles out of the way.
+func serverEnv(databaseURL, secret, dataDir string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ENROLLKIT_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env,
+		"ENROLLKIT_ENV=production",
+		"ENROLLKIT_ADDR=127.0.0.1:0",
+		"ENROLLKIT_DATABASE_URL="+databaseURL,
+		"ENROLLKIT_SECRET="+secret,
+		"ENROLLKIT_DATA_DIR="+dataDir,
+		"ENROLLKIT_LOGIN_IP_LIMIT="+throttleOff,
+		"ENROLLKIT_LOGIN_ACCOUNT_LIMIT="+throttleOff,
+		"ENROLLKIT_REDEEM_IP_LIMIT="+throttleOff,
+		// Long enough that the access token of one scale never expires
+		// mid-run.
+		"ENROLLKIT_ACCESS_TTL=2h",
+	)
+}
+
+// orgSetup is what `enrollkit org create` prints.
+type orgSetup struct {
+	OrganizationID      string `json:"organization_id"`
+	OrganizationGroupID string `json:"organization_group_id"`
+	ManagerID           string `json:"manager_id"`
+}
+
+// createOrganization runs `enrollkit org create`, which also migrates the
+// fresh database.
+func createOrganization(ctx context.Context, bin string, env []string, name, email, password string) (*orgSetup, error) {
+	cmd := exec.CommandContext(ctx, bin, "org", "create", "--name", name, "--manager-email", email, "--manager-password", password)
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("enrollkit org create: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	// The command may log before printing its answer; the answer is the
+	// last line.
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var s orgSetup
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil || s.OrganizationID == "" {
+		return nil, fmt.Errorf("enrollkit org create printed %q", out)
+	}
+	return &s, nil
+}
+
+// server is a running enrollkit process.
+type server struct {
+	cmd  *exec.Cmd
+	addr string
+	done chan error
+	log  *os.File
+}
+
+// startServer starts `enrollkit serve` and waits for its
+// {"msg":"enrollkit listening","addr":...} line. Everything the process
+// writes goes to logPath.
+func startServer(ctx context.Context, bin string, env []string, logPath string) (*server, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = env
+	cmd.Stderr = logf
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	s := &server{cmd: cmd, done: make(chan error, 1), log: logf}
+	ready := make(chan string, 1)
+	go func() {
+		// Keep draining stdout (the access log) for the life of the
+		// process, or it would block on a full pipe.
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		listening := false
+		for sc.Scan() {
+			line := sc.Bytes()
+			logf.Write(append(line, '\n'))
+			var m struct{ Msg, Addr string }
+			if !listening && json.Unmarshal(line, &m) == nil && m.Msg == "enrollkit listening" && m.Addr != "" {
+				ready <- m.Addr
+				listening = true
+			}
+		}
+		_, _ = io.Copy(logf, stdout)
+		s.done <- cmd.Wait()
+	}()
+	select {
+	case s.addr = <-ready:
+		return s, nil
+	case err := <-s.done:
+		logf.Close()
+		return nil, fmt.Errorf("enrollkit serve exited before listening (%v); see %s", err, logPath)
+	case <-time.After(60 * time.Second):
+		s.stop()
+		return nil, fmt.Errorf("enrollkit serve did not report listening within 60s; see %s", logPath)
+	case <-ctx.Done():
+		s.stop()
+		return nil, ctx.Err()
+	}
+}
+
+// peakRSS returns the process's peak resident set size (VmHWM) in bytes.
+func (s *server) peakRSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v) // "12345 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10, err
+			}
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+// resetPeakRSS sets the process's VmHWM back to its current RSS (writing 5
+// to /proc/<pid>/clear_refs), so that the next peakRSS is the peak of what
+// ran in between. It reports whether the kernel allowed it.
+func (s *server) resetPeakRSS() bool {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.cmd.Process.Pid), []byte("5"), 0) == nil
+}
+
+// stop asks the server to shut down gracefully and kills it if it has not
+// within 30 seconds.
+func (s *server) stop() error {
+	defer s.log.Close()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		return err
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		return errors.New("enrollkit serve did not stop within 30s; killed")
+	}
+}

@@ -1,0 +1,474 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// redeemPassword is the password of every learner the redemption workloads
+// register: long enough and uncommon, so that the password policy accepts
+// it and the server hashes it.
+const redeemPassword = "Bench-redemption-password-2026"
+
+// scaleRun is one scale's running server and seeded organization, as the
+// workloads see them.
+type scaleRun struct {
+	cfg    *config
+	spec   scale
+	log    *logger
+	runID  string
+	api    string // http://127.0.0.1:port/api/v1
+	token  string // the Full Manager's access token
+	t      *tenant
+	db     *pgx.Conn
+	dbURL  string
+	dir    string // scratch directory for the pgbench scripts
+	client *http.Client
+	// serverPID is the server process, whose CPU time is recorded.
+	serverPID int
+
+	// spreadPeak is the spread redemption's peak throughput, which sizes
+	// the hot invitation.
+	spreadPeak float64
+	// nextCourse hands out the courses not yet in the large group.
+	nextCourse atomic.Int64
+	// seq numbers the learners the redemption workloads register.
+	seq atomic.Int64
+}
+
+// workload is one thing the API is measured doing.
+type workload struct {
+	Name     string
+	Endpoint string
+	// Read workloads are held to the read targets (ratio to pgbench,
+	// p99 at half of peak, growth).
+	Read bool
+	// Hashing workloads compute one argon2id hash per request; their
+	// primary reference is the hash rate.
+	Hashing bool
+	// probe is a request that tells whether the endpoint exists without
+	// changing anything (404 "no route" when it does not).
+	probe func(sr *scaleRun) (method, path string, body []byte)
+	// plan prepares one run: phase is "peak" (closed loop) or "rate";
+	// hits is how many requests a fixed-rate run will send.
+	plan func(ctx context.Context, sr *scaleRun, phase string, hits uint64) (*runPlan, error)
+	// refs are the pgbench references; the first is the primary one for
+	// workloads that do not hash.
+	refs func(sr *scaleRun) []pgbenchSpec
+}
+
+// runPlan is what one run of a workload needs.
+type runPlan struct {
+	targeter vegeta.Targeter
+	expect   func(int) bool
+	// maxHits, when not zero, ends the run after that many requests.
+	maxHits uint64
+	// untilMaxHits makes the run last until maxHits were sent, whatever
+	// the duration (a correctness run that must fill its seats).
+	untilMaxHits bool
+	// verify checks the database after the run.
+	verify func(ctx context.Context, st *runStats) []check
+}
+
+// pgbenchSpec is one pgbench reference of a workload.
+type pgbenchSpec struct {
+	Script string
+	Vars   map[string]string
+	// reset prepares the database before the run (seat counters).
+	reset func(ctx context.Context) error
+}
+
+// workloads are run in this order: the spread redemption must precede the
+// hot one, whose seats it sizes.
+var workloads = []workload{
+	{
+		Name: "login", Endpoint: "POST /api/v1/auth/login", Hashing: true,
+		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
+			body, _ := json.Marshal(map[string]string{"email": sr.t.ManagerEmail, "password": sr.t.ManagerPassword,
+				"organization_id": sr.t.OrganizationID})
+			return &runPlan{expect: expectCodes(200), targeter: func(t *vegeta.Target) error {
+				jsonTarget(t, "POST", sr.api+"/auth/login", "", body)
+				return nil
+			}}, nil
+		},
+		refs: func(sr *scaleRun) []pgbenchSpec { return []pgbenchSpec{{Script: "login.sql"}} },
+	},
+	{
+		Name: "list_user_groups", Endpoint: "GET /api/v1/user-groups?limit=50", Read: true,
+		probe: func(sr *scaleRun) (string, string, []byte) { return "GET", "/user-groups?limit=1", nil },
+		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
+			return &runPlan{expect: expectCodes(200), targeter: func(t *vegeta.Target) error {
+				jsonTarget(t, "GET", sr.api+"/user-groups?limit=50", sr.token, nil)
+				return nil
+			}}, nil
+		},
+		refs: func(sr *scaleRun) []pgbenchSpec { return []pgbenchSpec{{Script: "list_user_groups.sql"}} },
+	},
+	{
+		Name: "search_courses", Endpoint: "GET /api/v1/courses?q=<term>", Read: true,
+		probe: func(sr *scaleRun) (string, string, []byte) { return "GET", "/courses?limit=1&q=x", nil },
+		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
+			var n atomic.Uint64
+			return &runPlan{expect: expectCodes(200), targeter: func(t *vegeta.Target) error {
+				q := searchTerms[n.Add(1)%uint64(len(searchTerms))]
+				jsonTarget(t, "GET", sr.api+"/courses?q="+url.QueryEscape(q), sr.token, nil)
+				return nil
+			}}, nil
+		},
+		refs: func(sr *scaleRun) []pgbenchSpec { return []pgbenchSpec{{Script: "search_courses.sql"}} },
+	},
+	{
+		Name: "get_invitation", Endpoint: "GET /api/v1/invitations/{id}", Read: true,
+		probe: func(sr *scaleRun) (string, string, []byte) { return "GET", "/invitations/" + benchID("inv", 0), nil },
+		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
+			return &runPlan{expect: expectCodes(200), targeter: func(t *vegeta.Target) error {
+				id := benchID("inv", rand.IntN(sr.spec.Invitations))
+				jsonTarget(t, "GET", sr.api+"/invitations/"+id, sr.token, nil)
+				return nil
+			}}, nil
+		},
+		refs: func(sr *scaleRun) []pgbenchSpec { return []pgbenchSpec{{Script: "get_invitation.sql"}} },
+	},
+	{
+		Name: "redeem_spread", Endpoint: "POST /api/v1/redemptions (200 invitations)", Hashing: true,
+		probe: func(sr *scaleRun) (string, string, []byte) { return "POST", "/redemptions", []byte(`{}`) },
+		plan: func(_ context.Context, sr *scaleRun, phase string, _ uint64) (*runPlan, error) {
+			return &runPlan{expect: expectCodes(201), targeter: func(t *vegeta.Target) error {
+				n := sr.seq.Add(1)
+				jsonTarget(t, "POST", sr.api+"/redemptions", "", sr.redemptionBody(passcode(int(n%redeemPool)), n))
+				return nil
+			}}, nil
+		},
+		refs: func(sr *scaleRun) []pgbenchSpec {
+			reset := sr.resetSeats("pgbinv")
+			return []pgbenchSpec{
+				{Script: "redeem_tx.sql", Vars: map[string]string{"tag": "pgbinv", "n": strconv.Itoa(pgbenchPool)}, reset: reset},
+				{Script: "seat_spread.sql", Vars: map[string]string{"n": strconv.Itoa(pgbenchPool)}, reset: reset},
+			}
+		},
+	},
+	{
+		Name: "redeem_hot", Endpoint: "POST /api/v1/redemptions (one invitation)", Hashing: true,
+		probe: func(sr *scaleRun) (string, string, []byte) { return "POST", "/redemptions", []byte(`{}`) },
+		plan:  planHotRedemption,
+		refs: func(sr *scaleRun) []pgbenchSpec {
+			reset := sr.resetSeats("pgbhot")
+			return []pgbenchSpec{
+				{Script: "redeem_tx.sql", Vars: map[string]string{"tag": "pgbhot", "n": "1"}, reset: reset},
+				{Script: "seat_hot.sql", reset: reset},
+			}
+		},
+	},
+	{
+		Name: "add_courses_large_group", Endpoint: "POST /api/v1/user-groups/{id}/courses",
+		probe: func(sr *scaleRun) (string, string, []byte) {
+			return "POST", "/user-groups/" + sr.t.LargeGroupID + "/courses", []byte(`{}`)
+		},
+		plan: planAddCourses,
+		refs: func(sr *scaleRun) []pgbenchSpec { return []pgbenchSpec{{Script: "add_courses.sql"}} },
+	},
+}
+
+// redemptionBody is a redemption of code by a new learner numbered n.
+func (sr *scaleRun) redemptionBody(code string, n int64) []byte {
+	b, _ := json.Marshal(map[string]string{
+		"passcode":   code,
+		"email":      fmt.Sprintf("r%d-%s-%s@redeem.example", n, sr.runID, sr.spec.Name),
+		"first_name": "Robin",
+		"last_name":  "Bench",
+		"password":   redeemPassword,
+	})
+	return b
+}
+
+// planHotRedemption puts one invitation under every worker. The closed
+// loop gets as many seats as the spread redemption managed in one peak
+// run, so that it fills them in about that time, and a quarter more
+// requests than seats; the fixed-rate run gets four fifths of its requests
+// as seats. Either way exactly the seats must be answered 201, the rest
+// 409, and the invitation must count exactly its seats afterwards.
+func planHotRedemption(ctx context.Context, sr *scaleRun, phase string, hits uint64) (*runPlan, error) {
+	var seats int
+	switch {
+	case phase == "rate":
+		seats = max(1, int(hits)*4/5)
+	case sr.cfg.Quick:
+		seats = 20
+	case sr.spreadPeak > 0:
+		seats = int(sr.spreadPeak * sr.cfg.PeakDuration.Seconds())
+	default:
+		seats = 200
+	}
+	seats = min(max(seats, 1), plentySeats)
+	if phase == "peak" {
+		hits = uint64(seats + max(seats/4, 2*sr.cfg.Concurrency))
+	}
+	id, code, err := createHotInvitation(ctx, sr.db, sr.t, "Hot invitation "+phase, seats)
+	if err != nil {
+		return nil, err
+	}
+	sr.log.Printf("    hot invitation: %d seats, %d requests", seats, hits)
+	return &runPlan{
+		expect: expectCodes(201, 409), maxHits: hits, untilMaxHits: true,
+		targeter: func(t *vegeta.Target) error {
+			jsonTarget(t, "POST", sr.api+"/redemptions", "", sr.redemptionBody(code, sr.seq.Add(1)))
+			return nil
+		},
+		verify: func(ctx context.Context, st *runStats) []check {
+			used, maxSeats, reds, err := seatState(ctx, sr.db, id)
+			name := sr.spec.Name + "/redeem_hot/" + phase + ": exactly the seats succeed"
+			if err != nil {
+				return []check{{Name: name, Detail: err.Error()}}
+			}
+			ok := st.count(201) == seats && used == seats && reds == seats && maxSeats == seats &&
+				st.count(409) == st.Requests-seats
+			return []check{{Name: name, Pass: ok, Detail: fmt.Sprintf(
+				"seats %d: %d answered 201, %d answered 409 of %d requests; registrations_used %d, redemptions %d",
+				seats, st.count(201), st.count(409), st.Requests, used, reds)}}
+		},
+	}, nil
+}
+
+// planAddCourses adds one course per request to the large group, each a
+// course the group does not have yet, so that every request enrolls every
+// member. The pool of such courses is finite: the closed loop may use three
+// fifths of it, the fixed-rate run what is left.
+func planAddCourses(_ context.Context, sr *scaleRun, phase string, hits uint64) (*runPlan, error) {
+	if phase == "peak" {
+		sr.nextCourse.Store(largeGroupCourses)
+	}
+	left := uint64(max(0, int64(sr.spec.Courses)-sr.nextCourse.Load()))
+	budget := left * 3 / 5
+	if phase == "rate" {
+		budget = min(left, hits)
+	}
+	if budget == 0 {
+		return nil, fmt.Errorf("no course left to add to the large group")
+	}
+	first := sr.nextCourse.Load()
+	return &runPlan{
+		expect: expectCodes(200), maxHits: budget,
+		targeter: func(t *vegeta.Target) error {
+			c := sr.nextCourse.Add(1) - 1
+			body := []byte(`{"course_ids":["` + benchID("course", int(c)) + `"]}`)
+			jsonTarget(t, "POST", sr.api+"/user-groups/"+sr.t.LargeGroupID+"/courses", sr.token, body)
+			return nil
+		},
+		verify: func(ctx context.Context, st *runStats) []check {
+			// The first course added must now be a course of every member.
+			var n int
+			err := sr.db.QueryRow(ctx, `SELECT count(*) FROM user_group_members m
+				JOIN enrollments e ON e.user_id = m.user_id AND e.course_id = $2
+				WHERE m.user_group_id = $1`, sr.t.LargeGroupID, benchID("course", int(first))).Scan(&n)
+			name := sr.spec.Name + "/add_courses_large_group/" + phase + ": every member enrolled"
+			if err != nil {
+				return []check{{Name: name, Detail: err.Error()}}
+			}
+			return []check{{Name: name, Pass: n == sr.spec.LargeGroupMembers,
+				Detail: fmt.Sprintf("%d of %d members enrolled in the first course added", n, sr.spec.LargeGroupMembers)}}
+		},
+	}, nil
+}
+
+// resetSeats sets the seats used of the pgbench invitations of tag back to
+// zero, so that every pgbench run starts with all of them free.
+func (sr *scaleRun) resetSeats(tag string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := sr.db.Exec(ctx, `UPDATE invitations SET registrations_used = 0
+			WHERE id IN (SELECT bench.id($1, i) FROM generate_series(0, $2::int - 1) AS i)`, tag, pgbenchPool)
+		return err
+	}
+}
+
+// request sends one request to the API and returns the status and body.
+func (sr *scaleRun) request(ctx context.Context, method, path, token string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, sr.api+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := sr.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, err
+}
+
+// login signs the Full Manager in and keeps the access token.
+func (sr *scaleRun) login(ctx context.Context) error {
+	body, _ := json.Marshal(map[string]string{"email": sr.t.ManagerEmail, "password": sr.t.ManagerPassword,
+		"organization_id": sr.t.OrganizationID})
+	status, b, err := sr.request(ctx, "POST", "/auth/login", "", body)
+	if err != nil {
+		return err
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if status != 200 || json.Unmarshal(b, &tok) != nil || tok.AccessToken == "" {
+		return fmt.Errorf("login answered %d: %s", status, b)
+	}
+	sr.token = tok.AccessToken
+	return nil
+}
+
+// pgbenchVars are the variables every pgbench script may use.
+func (sr *scaleRun) pgbenchVars() map[string]string {
+	return map[string]string{
+		"org": sr.t.OrganizationID, "root": sr.t.OrganizationGroupID, "manager": sr.t.ManagerID,
+		"manager_email": sr.t.ManagerEmail, "large_group": sr.t.LargeGroupID,
+		"n_inv":     strconv.Itoa(sr.spec.Invitations),
+		"course_lo": strconv.Itoa(largeGroupCourses), "course_hi": strconv.Itoa(sr.spec.Courses - 1),
+		// LIMITs: the server binds them as parameters, and so must the
+		// scripts, or a generic plan could differ.
+		"one": "1", "five": "5", "page": "51",
+	}
+}
+
+// measure runs one workload: probe, closed-loop peak, fixed-rate latency at
+// half of the peak, then its references.
+func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *workloadResult {
+	wr := &workloadResult{Name: w.Name, Endpoint: w.Endpoint, Read: w.Read}
+	fail := func(phase string, err error) *workloadResult {
+		wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/" + phase, Detail: err.Error()})
+		return wr
+	}
+	if w.probe != nil {
+		method, path, body := w.probe(sr)
+		status, b, err := sr.request(ctx, method, path, sr.token, body)
+		if err != nil {
+			return fail("probe", err)
+		}
+		if status == http.StatusNotFound && bytes.Contains(b, []byte("no route")) {
+			wr.Skipped = "the server has no route " + method + " " + path
+			sr.log.Printf("  %s: skipped, %s", w.Name, wr.Skipped)
+			return fail("endpoint present", fmt.Errorf("%s", wr.Skipped))
+		}
+	}
+
+	sr.log.Printf("  %s: peak, %d workers", w.Name, sr.cfg.Concurrency)
+	plan, err := w.plan(ctx, sr, "peak", 0)
+	if err != nil {
+		return fail("peak", err)
+	}
+	mode := runMode{Closed: true, Workers: sr.cfg.Concurrency, Duration: sr.cfg.PeakDuration, MaxHits: plan.maxHits}
+	if plan.untilMaxHits {
+		mode.Duration = 0
+	}
+	wr.Peak = attack(ctx, w.Name+"-peak", plan.targeter, mode, plan.expect, sr.serverPID)
+	wr.Checks = append(wr.Checks, sr.runChecks(ctx, w.Name, "peak", wr.Peak, plan)...)
+	sr.log.Printf("    %.1f req/s, p50 %.1f ms, p99 %.1f ms, %v; CPU ms/request: server %.2f, postgres %.2f",
+		wr.Peak.Throughput, wr.Peak.P50Ms, wr.Peak.P99Ms, wr.Peak.Codes, wr.Peak.ServerCPUMsPerReq, wr.Peak.PgCPUMsPerReq)
+	if w.Name == "redeem_spread" {
+		sr.spreadPeak = wr.Peak.Throughput
+	}
+	if ctx.Err() != nil {
+		return wr
+	}
+
+	rate := max(1, wr.Peak.Throughput/2)
+	hits := uint64(rate * sr.cfg.RateDuration.Seconds())
+	sr.log.Printf("  %s: latency at %.1f req/s (half of peak)", w.Name, rate)
+	if plan, err = w.plan(ctx, sr, "rate", hits); err != nil {
+		return fail("rate", err)
+	}
+	mode = runMode{Rate: rate, Workers: sr.cfg.Concurrency, Duration: sr.cfg.RateDuration, MaxHits: plan.maxHits}
+	if plan.untilMaxHits {
+		mode.Duration = 0
+	}
+	wr.Latency = attack(ctx, w.Name+"-rate", plan.targeter, mode, plan.expect, sr.serverPID)
+	wr.Checks = append(wr.Checks, sr.runChecks(ctx, w.Name, "rate", wr.Latency, plan)...)
+	sr.log.Printf("    p50 %.1f ms, p99 %.1f ms, %v", wr.Latency.P50Ms, wr.Latency.P99Ms, wr.Latency.Codes)
+
+	if w.Hashing {
+		wr.References = append(wr.References, reference{Name: "argon2id hash rate", PerSecond: hash.PerSecond})
+	}
+	if sr.cfg.Pgbench != "" && w.refs != nil {
+		for _, spec := range w.refs(sr) {
+			if ctx.Err() != nil {
+				break
+			}
+			wr.References = append(wr.References, sr.pgbench(ctx, w.Name, spec, &wr.Checks))
+		}
+	}
+	if len(wr.References) > 0 && wr.References[0].PerSecond > 0 {
+		wr.Reference = wr.References[0].Name
+		wr.ReferenceRate = wr.References[0].PerSecond
+		wr.Ratio = wr.Peak.Throughput / wr.ReferenceRate
+	}
+	return wr
+}
+
+// runChecks are the correctness checks of one run: it sent requests, every
+// answer was one the workload expects, and the database agrees.
+func (sr *scaleRun) runChecks(ctx context.Context, name, phase string, st *runStats, plan *runPlan) []check {
+	detail := fmt.Sprintf("%d of %d answers expected; codes %v", st.OK, st.Requests, st.Codes)
+	if len(st.Unexpected) > 0 {
+		detail += "; e.g. " + st.Unexpected[0]
+	}
+	checks := []check{{Name: sr.spec.Name + "/" + name + "/" + phase + ": every answer expected",
+		Pass: st.Requests > 0 && st.OK == st.Requests, Detail: detail}}
+	if plan.verify != nil {
+		checks = append(checks, plan.verify(ctx, st)...)
+	}
+	for _, c := range checks {
+		if !c.Pass {
+			sr.log.Printf("    CHECK FAILED %s: %s", c.Name, c.Detail)
+		}
+	}
+	return checks
+}
+
+// pgbench runs one reference and records a failed check if pgbench could
+// not run it: that is the harness failing, not the API.
+func (sr *scaleRun) pgbench(ctx context.Context, name string, spec pgbenchSpec, checks *[]check) reference {
+	ref := reference{Name: "pgbench " + spec.Script}
+	if spec.Vars != nil && spec.Vars["tag"] != "" {
+		ref.Name += " (" + spec.Vars["tag"] + ")"
+	}
+	if spec.reset != nil {
+		if err := spec.reset(ctx); err != nil {
+			ref.Error = err.Error()
+			*checks = append(*checks, check{Name: sr.spec.Name + "/" + name + "/" + ref.Name, Detail: ref.Error})
+			return ref
+		}
+	}
+	vars := sr.pgbenchVars()
+	for k, v := range spec.Vars {
+		vars[k] = v
+	}
+	sr.log.Printf("  %s: reference %s, %d clients, %s", name, ref.Name, sr.cfg.Concurrency, sr.cfg.PgbenchDuration)
+	t0 := time.Now()
+	res, err := runPgbench(ctx, sr.cfg, sr.dbURL, spec.Script, vars, sr.dir, sr.serverPID)
+	ref.Pgbench = res
+	if err != nil {
+		ref.Error = err.Error()
+		sr.log.Printf("    %v", err)
+		*checks = append(*checks, check{Name: sr.spec.Name + "/" + name + "/" + ref.Name + " ran", Detail: ref.Error})
+		return ref
+	}
+	ref.PerSecond = res.TPS
+	sr.log.Printf("    %.1f tps, %.2f ms average, postgres CPU %.2f ms/transaction (%s)", res.TPS, res.LatencyMs,
+		res.PgCPUMsPerTx, time.Since(t0).Round(time.Millisecond))
+	return ref
+}
