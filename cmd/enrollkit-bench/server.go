@@ -18,10 +18,11 @@ import (
 )
 
 // throttleOff is the value given to every ENROLLKIT_*_LIMIT: the benchmark
-// signs in and redeems thousands of times a second from one IP and one
-// account, which the throttles exist to stop. They count failures only, so
-// a successful run would rarely reach them, but a burst of expected 409s
-// (a full invitation) must not turn into 429s and skew the figures.
+// signs in and redeems thousands of times from one IP and one account,
+// which the throttles exist to stop. They are meant for failed attempts,
+// but each attempt holds a reservation until it succeeds, so at the default
+// limits a burst of concurrent attempts could be answered 429 and the
+// figures would measure the throttle instead of the server.
 const throttleOff = "1000000000"
 
 // buildServer compiles ./cmd/enrollkit of the module the benchmark runs in,
