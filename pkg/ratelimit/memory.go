@@ -97,31 +97,11 @@ func (m *Memory) Check(_ context.Context, r Rule, key string) (Decision, error) 
 
 // Fail implements Throttle.
 func (m *Memory) Fail(_ context.Context, r Rule, key string) (Decision, error) {
-	if err := r.validate(); err != nil {
-		return Decision{}, err
+	pre, post, err := m.record(r, key)
+	if err != nil || !pre.Allowed {
+		return pre, err
 	}
-	k := memKey{rule: r.Name, key: hashKey(key)}
-	interval, slack := emission(r)
-
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
-	m.maybePrune(now)
-
-	tat, ok := m.tat[k]
-	if !ok || tat.Before(now) {
-		tat = now
-	}
-	if wait := tat.Sub(now) - slack; wait > 0 {
-		// Bucket already empty: saturate, do not extend the block.
-		return blocked(wait), nil
-	}
-	newTat := tat.Add(interval)
-	m.tat[k] = newTat
-	if wait := newTat.Sub(now) - slack; wait > 0 {
-		return blocked(wait), nil
-	}
-	return Decision{Allowed: true}, nil
+	return post, nil
 }
 
 // maybePrune deletes full buckets (tat <= now). m.mu must be held.
@@ -148,8 +128,16 @@ func (m *Memory) Len() int {
 
 // Reserve implements Throttle.
 func (m *Memory) Reserve(_ context.Context, r Rule, key string) (Decision, error) {
+	pre, _, err := m.record(r, key)
+	return pre, err
+}
+
+// record counts one failure for key unless it is already blocked. pre is
+// the key's state before (not allowed: nothing was recorded), post its
+// state after recording.
+func (m *Memory) record(r Rule, key string) (pre, post Decision, err error) {
 	if err := r.validate(); err != nil {
-		return Decision{}, err
+		return Decision{}, Decision{}, err
 	}
 	k := memKey{rule: r.Name, key: hashKey(key)}
 	interval, slack := emission(r)
@@ -163,10 +151,14 @@ func (m *Memory) Reserve(_ context.Context, r Rule, key string) (Decision, error
 		tat = now
 	}
 	if wait := tat.Sub(now) - slack; wait > 0 {
-		return blocked(wait), nil
+		return blocked(wait), Decision{}, nil
 	}
-	m.tat[k] = tat.Add(interval)
-	return Decision{Allowed: true}, nil
+	newTat := tat.Add(interval)
+	m.tat[k] = newTat
+	if wait := newTat.Sub(now) - slack; wait > 0 {
+		return Decision{Allowed: true}, blocked(wait), nil
+	}
+	return Decision{Allowed: true}, Decision{Allowed: true}, nil
 }
 
 // Refund implements Throttle.

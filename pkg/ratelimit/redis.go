@@ -54,11 +54,10 @@ end
 return 0
 `)
 
-// redisFail records one failure unless the bucket is empty and returns how
-// many microseconds until one more failure would be accepted (0 = allowed).
-//
-// KEYS[1] key; ARGV[1] emission interval in µs; ARGV[2] slack in µs.
-var redisFail = redis.NewScript(`
+// redisRecord counts one failure unless the key is already blocked, and
+// returns {pre, post}: the wait in microseconds before recording (>0:
+// blocked, nothing recorded) and after it.
+var redisRecord = redis.NewScript(`
 if redis.replicate_commands then
   redis.replicate_commands()
 end
@@ -71,15 +70,14 @@ if tat < now then
   tat = now
 end
 if tat - now > slack then
-  return tat - now - slack
+  return {tat - now - slack, 0}
 end
 local new_tat = tat + interval
-local ttl_ms = math.ceil((new_tat - now) / 1000)
-redis.call("SET", KEYS[1], string.format("%.0f", new_tat), "PX", ttl_ms)
+redis.call("SET", KEYS[1], string.format("%.0f", new_tat), "PX", math.ceil((new_tat - now) / 1000))
 if new_tat - now > slack then
-  return new_tat - now - slack
+  return {0, new_tat - now - slack}
 end
-return 0
+return {0, 0}
 `)
 
 // redisArgs returns the emission interval and slack in microseconds.
@@ -111,38 +109,25 @@ func (t *Redis) Check(ctx context.Context, r Rule, key string) (Decision, error)
 
 // Fail implements Throttle.
 func (t *Redis) Fail(ctx context.Context, r Rule, key string) (Decision, error) {
-	if err := r.validate(); err != nil {
-		return Decision{}, err
+	pre, post, err := t.record(ctx, r, key)
+	if err != nil || pre > 0 {
+		return decisionFromWait(pre), err
 	}
-	interval, slack := redisArgs(r)
-	wait, err := redisFail.Run(ctx, t.client, []string{storageKey(r, key)}, interval, slack).Int64()
-	if err != nil {
-		return Decision{}, fmt.Errorf("ratelimit: redis fail %s: %w", r.Name, err)
-	}
-	return decisionFromWait(wait), nil
+	return decisionFromWait(post), nil
 }
 
-// redisReserve records one attempt unless the key is already blocked, and
-// returns the wait in microseconds when it is (0 when recorded).
-var redisReserve = redis.NewScript(`
-if redis.replicate_commands then
-  redis.replicate_commands()
-end
-local interval = tonumber(ARGV[1])
-local slack = tonumber(ARGV[2])
-local t = redis.call("TIME")
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local tat = tonumber(redis.call("GET", KEYS[1]) or now)
-if tat < now then
-  tat = now
-end
-if tat - now > slack then
-  return tat - now - slack
-end
-local new_tat = tat + interval
-redis.call("SET", KEYS[1], string.format("%.0f", new_tat), "PX", math.ceil((new_tat - now) / 1000))
-return 0
-`)
+// record runs redisRecord and returns its waits in microseconds.
+func (t *Redis) record(ctx context.Context, r Rule, key string) (pre, post int64, err error) {
+	if err := r.validate(); err != nil {
+		return 0, 0, err
+	}
+	interval, slack := redisArgs(r)
+	waits, err := redisRecord.Run(ctx, t.client, []string{storageKey(r, key)}, interval, slack).Int64Slice()
+	if err != nil {
+		return 0, 0, fmt.Errorf("ratelimit: redis record %s: %w", r.Name, err)
+	}
+	return waits[0], waits[1], nil
+}
 
 // redisRefund takes one interval back from the key.
 var redisRefund = redis.NewScript(`
@@ -166,15 +151,8 @@ return 0
 
 // Reserve implements Throttle.
 func (t *Redis) Reserve(ctx context.Context, r Rule, key string) (Decision, error) {
-	if err := r.validate(); err != nil {
-		return Decision{}, err
-	}
-	interval, slack := redisArgs(r)
-	wait, err := redisReserve.Run(ctx, t.client, []string{storageKey(r, key)}, interval, slack).Int64()
-	if err != nil {
-		return Decision{}, fmt.Errorf("ratelimit: redis reserve %s: %w", r.Name, err)
-	}
-	return decisionFromWait(wait), nil
+	pre, _, err := t.record(ctx, r, key)
+	return decisionFromWait(pre), err
 }
 
 // Refund implements Throttle.

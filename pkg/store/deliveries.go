@@ -52,10 +52,7 @@ func (s *Store) renderInvitation(tx *gorm.DB, org, id string) (*lms.Email, error
 	if err != nil {
 		return nil, err
 	}
-	var groups []struct{ ID, Name string }
-	err = tx.Table("user_groups").Select("user_groups.id, user_groups.name").
-		Joins("JOIN invitation_user_groups ON invitation_user_groups.user_group_id = user_groups.id").
-		Where("invitation_user_groups.invitation_id = ?", inv.ID).Order("user_groups.name_key, user_groups.id").Scan(&groups).Error
+	groups, err := invitationGroupRefs(tx, inv.ID)
 	if err != nil {
 		return nil, err
 	}

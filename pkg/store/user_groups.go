@@ -325,16 +325,54 @@ func (s *Store) FindUserGroupCourses(ctx context.Context, id string, p lms.PageR
 	return coursePage(rows, next), nil
 }
 
-// AddUserGroupCourses implements lms.UserGroupService. Whatever the size of
-// the group, it runs the same four statements: lock the group, check the
-// courses, link them, and enroll every member in them with one
+// groupLink describes one side of a user group that additions fill:
+// courses or members. The SQL is chosen by the code, never by the client;
+// both statements take the same arguments in the same order.
+type groupLink struct {
+	field, what string // request field and object name, for errors
+	model       any    // the objects added (course or user), to check they exist
+	link        string // INSERT of the links: args group, now, org, ids
+	enroll      string // INSERT of the enrollments: args now, group, org, ids
+	table       any    // the link model, for removal
+	column      string // the link column of the added object
+	notIn       string // the 404 message of a removal
+}
+
+func (s *Store) courseLink() groupLink {
+	return groupLink{field: "course_ids", what: "course", model: &course{}, table: &userGroupCourse{}, column: "course_id",
+		notIn: "the course is not in this user group",
+		link: `INSERT INTO user_group_courses (user_group_id, course_id, created_at)
+			SELECT ?, c.id, ? FROM courses c WHERE c.organization_id = ? AND c.id IN ?
+			ON CONFLICT DO NOTHING`,
+		enroll: `INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, created_at)
+			SELECT ` + s.newIDSQL() + `, c.organization_id, m.user_id, c.id, m.user_group_id, ?
+			FROM user_group_members m CROSS JOIN courses c
+			WHERE m.user_group_id = ? AND c.organization_id = ? AND c.id IN ?
+			ON CONFLICT (user_id, course_id) DO NOTHING`}
+}
+
+func (s *Store) memberLink() groupLink {
+	return groupLink{field: "user_ids", what: "user", model: &user{}, table: &userGroupMember{}, column: "user_id",
+		notIn: "the user is not a member of this user group",
+		link: `INSERT INTO user_group_members (user_group_id, user_id, created_at)
+			SELECT ?, u.id, ? FROM users u WHERE u.organization_id = ? AND u.id IN ?
+			ON CONFLICT DO NOTHING`,
+		enroll: `INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, created_at)
+			SELECT ` + s.newIDSQL() + `, u.organization_id, u.id, gc.course_id, gc.user_group_id, ?
+			FROM users u CROSS JOIN user_group_courses gc
+			WHERE gc.user_group_id = ? AND u.organization_id = ? AND u.id IN ?
+			ON CONFLICT (user_id, course_id) DO NOTHING`}
+}
+
+// addToUserGroup runs the same four statements whatever the size of the
+// group: lock the group, check the objects, link them, and enroll with one
 // INSERT … SELECT that skips enrollments that already exist.
-func (s *Store) AddUserGroupCourses(ctx context.Context, id string, courseIDs []string) (*lms.UserGroupAddition, error) {
+func (s *Store) addToUserGroup(ctx context.Context, id string, l groupLink, reqIDs []string) (*lms.UserGroupAddition, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ids, index, err := checkIDList("course_ids", courseIDs)
+	ids, index, err := checkIDList(l.field, reqIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -346,23 +384,17 @@ func (s *Store) AddUserGroupCourses(ctx context.Context, id string, courseIDs []
 			return err
 		}
 		var found []string
-		if err := tx.Model(&course{}).Where("organization_id = ? AND id IN ?", org, ids).Pluck("id", &found).Error; err != nil {
+		if err := tx.Model(l.model).Where("organization_id = ? AND id IN ?", org, ids).Pluck("id", &found).Error; err != nil {
 			return err
 		}
-		if err := checkAllFound("course_ids", "course", ids, index, found); err != nil {
+		if err := checkAllFound(l.field, l.what, ids, index, found); err != nil {
 			return err
 		}
-		linked := tx.Exec(`INSERT INTO user_group_courses (user_group_id, course_id, created_at)
-			SELECT ?, c.id, ? FROM courses c WHERE c.organization_id = ? AND c.id IN ?
-			ON CONFLICT DO NOTHING`, g.ID, now, org, ids)
+		linked := tx.Exec(l.link, g.ID, now, org, ids)
 		if linked.Error != nil {
 			return linked.Error
 		}
-		enrolled := tx.Exec(`INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, created_at)
-			SELECT `+s.newIDSQL()+`, c.organization_id, m.user_id, c.id, m.user_group_id, ?
-			FROM user_group_members m CROSS JOIN courses c
-			WHERE m.user_group_id = ? AND c.organization_id = ? AND c.id IN ?
-			ON CONFLICT (user_id, course_id) DO NOTHING`, now, g.ID, org, ids)
+		enrolled := tx.Exec(l.enroll, now, g.ID, org, ids)
 		if enrolled.Error != nil {
 			return enrolled.Error
 		}
@@ -375,9 +407,9 @@ func (s *Store) AddUserGroupCourses(ctx context.Context, id string, courseIDs []
 	return res, nil
 }
 
-// RemoveUserGroupCourse implements lms.UserGroupService. Enrollments stay:
-// people keep the courses they were given.
-func (s *Store) RemoveUserGroupCourse(ctx context.Context, id, courseID string) error {
+// removeFromUserGroup removes one link. Enrollments stay: people keep the
+// courses they were given.
+func (s *Store) removeFromUserGroup(ctx context.Context, id string, l groupLink, objID string) error {
 	org, err := orgID(ctx)
 	if err != nil {
 		return err
@@ -387,16 +419,27 @@ func (s *Store) RemoveUserGroupCourse(ctx context.Context, id, courseID string) 
 		if err != nil {
 			return err
 		}
-		if !lms.ValidID(courseID) {
-			return lms.Errorf(lms.ENotFound, "the course is not in this user group")
+		if !lms.ValidID(objID) {
+			return lms.Errorf(lms.ENotFound, "%s", l.notIn)
 		}
-		del := tx.Where("user_group_id = ? AND course_id = ?", g.ID, courseID).Delete(&userGroupCourse{})
+		del := tx.Where("user_group_id = ? AND "+l.column+" = ?", g.ID, objID).Delete(l.table)
 		if del.Error == nil && del.RowsAffected == 0 {
-			return lms.Errorf(lms.ENotFound, "the course is not in this user group")
+			return lms.Errorf(lms.ENotFound, "%s", l.notIn)
 		}
 		return del.Error
 	})
 	return translate(err, "user group")
+}
+
+// AddUserGroupCourses implements lms.UserGroupService: current members are
+// enrolled in the courses.
+func (s *Store) AddUserGroupCourses(ctx context.Context, id string, courseIDs []string) (*lms.UserGroupAddition, error) {
+	return s.addToUserGroup(ctx, id, s.courseLink(), courseIDs)
+}
+
+// RemoveUserGroupCourse implements lms.UserGroupService.
+func (s *Store) RemoveUserGroupCourse(ctx context.Context, id, courseID string) error {
+	return s.removeFromUserGroup(ctx, id, s.courseLink(), courseID)
 }
 
 // FindUserGroupMembers implements lms.UserGroupService.
@@ -425,74 +468,13 @@ func (s *Store) FindUserGroupMembers(ctx context.Context, id string, p lms.PageR
 	return page, nil
 }
 
-// AddUserGroupMembers implements lms.UserGroupService: the mirror of
-// AddUserGroupCourses, with the same four statements.
+// AddUserGroupMembers implements lms.UserGroupService: the members are
+// enrolled in the group's courses.
 func (s *Store) AddUserGroupMembers(ctx context.Context, id string, userIDs []string) (*lms.UserGroupAddition, error) {
-	org, err := orgID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ids, index, err := checkIDList("user_ids", userIDs)
-	if err != nil {
-		return nil, err
-	}
-	res := &lms.UserGroupAddition{}
-	now := s.now()
-	err = s.tx(ctx, func(tx *gorm.DB) error {
-		g, err := findUserGroup(tx, org, id, true)
-		if err != nil {
-			return err
-		}
-		var found []string
-		if err := tx.Model(&user{}).Where("organization_id = ? AND id IN ?", org, ids).Pluck("id", &found).Error; err != nil {
-			return err
-		}
-		if err := checkAllFound("user_ids", "user", ids, index, found); err != nil {
-			return err
-		}
-		added := tx.Exec(`INSERT INTO user_group_members (user_group_id, user_id, created_at)
-			SELECT ?, u.id, ? FROM users u WHERE u.organization_id = ? AND u.id IN ?
-			ON CONFLICT DO NOTHING`, g.ID, now, org, ids)
-		if added.Error != nil {
-			return added.Error
-		}
-		enrolled := tx.Exec(`INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, created_at)
-			SELECT `+s.newIDSQL()+`, u.organization_id, u.id, gc.course_id, gc.user_group_id, ?
-			FROM users u CROSS JOIN user_group_courses gc
-			WHERE gc.user_group_id = ? AND u.organization_id = ? AND u.id IN ?
-			ON CONFLICT (user_id, course_id) DO NOTHING`, now, g.ID, org, ids)
-		if enrolled.Error != nil {
-			return enrolled.Error
-		}
-		res.Added, res.Enrolled = int(added.RowsAffected), int(enrolled.RowsAffected)
-		return nil
-	})
-	if err != nil {
-		return nil, translate(err, "user group")
-	}
-	return res, nil
+	return s.addToUserGroup(ctx, id, s.memberLink(), userIDs)
 }
 
-// RemoveUserGroupMember implements lms.UserGroupService. The member keeps
-// the enrollments the group gave.
+// RemoveUserGroupMember implements lms.UserGroupService.
 func (s *Store) RemoveUserGroupMember(ctx context.Context, id, userID string) error {
-	org, err := orgID(ctx)
-	if err != nil {
-		return err
-	}
-	err = s.tx(ctx, func(tx *gorm.DB) error {
-		g, err := findUserGroup(tx, org, id, true)
-		if err != nil {
-			return err
-		}
-		if !lms.ValidID(userID) {
-			return lms.Errorf(lms.ENotFound, "the user is not a member of this user group")
-		}
-		del := tx.Where("user_group_id = ? AND user_id = ?", g.ID, userID).Delete(&userGroupMember{})
-		if del.Error == nil && del.RowsAffected == 0 {
-			return lms.Errorf(lms.ENotFound, "the user is not a member of this user group")
-		}
-		return del.Error
-	})
-	return translate(err, "user group")
+	return s.removeFromUserGroup(ctx, id, s.memberLink(), userID)
 }
