@@ -185,13 +185,14 @@ func writeOAuthError(c *gin.Context, err error) {
 // login godoc
 //
 //	@Summary     Sign in with email and password
-//	@Description Failed attempts are throttled per client IP and per account (429 with Retry-After). Every failure answers the same 401.
+//	@Description Failed attempts are throttled per client IP and per account (429 with Retry-After). Every failure answers the same 401. 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a burst beyond what the cores can hash).
 //	@Tags        auth
 //	@Accept      json
 //	@Produce     json
 //	@Param       body body     LoginRequest true "credentials"
 //	@Success     200  {object} TokenResponse
-//	@Failure     400,401,413,415,429 {object} Problem
+//	@Failure     400,401,413,415,429,503 {object} Problem
+//	@Header      429,503 {integer} Retry-After "seconds to wait before trying again"
 //	@Router      /api/v1/auth/login [post]
 func (s *Server) login(c *gin.Context) {
 	var req LoginRequest

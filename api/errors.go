@@ -53,6 +53,7 @@ var problemKinds = map[string]problemKind{
 	lms.ETooLarge:         {http.StatusRequestEntityTooLarge, "Payload too large"},
 	lms.ERateLimited:      {http.StatusTooManyRequests, "Too many requests"},
 	lms.EInternal:         {http.StatusInternalServerError, "Internal server error"},
+	lms.EUnavailable:      {http.StatusServiceUnavailable, "Service unavailable"},
 	"method_not_allowed":  {http.StatusMethodNotAllowed, "Method not allowed"},
 	"unsupported_media":   {http.StatusUnsupportedMediaType, "Unsupported media type"},
 	"not_acceptable":      {http.StatusNotAcceptable, "Not acceptable"},
@@ -91,8 +92,12 @@ func problemFor(c *gin.Context, err error) Problem {
 			p.Errors = append(p.Errors, FieldProblem(f))
 		}
 	}
-	if kind.status == http.StatusUnauthorized {
+	switch kind.status {
+	case http.StatusUnauthorized:
 		c.Header("WWW-Authenticate", `Bearer realm="enrollkit"`)
+	case http.StatusServiceUnavailable:
+		// Overload clears as fast as queued hashes finish: a second.
+		c.Header("Retry-After", "1")
 	}
 	return p
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/enrollkit/enrollkit/api"
 	"github.com/enrollkit/enrollkit/docs"
+	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
 	"github.com/enrollkit/enrollkit/pkg/mail"
 	"github.com/enrollkit/enrollkit/pkg/ratelimit"
@@ -70,8 +71,14 @@ type envOption func(*api.Options)
 
 func newEnv(t *testing.T, dialect string, opts ...envOption) *env {
 	t.Helper()
+	return newEnvHashing(t, dialect, storetest.NewHasher(), opts...)
+}
+
+// newEnvHashing is newEnv with the given password hasher.
+func newEnvHashing(t *testing.T, dialect string, h *auth.Hasher, opts ...envOption) *env {
+	t.Helper()
 	db := storetest.Open(t, dialect)
-	st := storetest.NewStore(t, db)
+	st := storetest.NewStoreHashingWith(t, db, h)
 	// An insert-only queue: deliveries are recorded but nothing is sent
 	// unless a test starts workers of its own.
 	if _, err := st.NewQueue(store.QueueOptions{Sender: mail.NewFileSender(t.TempDir(), func(string) {})}); err != nil {

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/enrollkit/enrollkit/api"
+	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
 	"github.com/enrollkit/enrollkit/pkg/ratelimit"
 	"github.com/enrollkit/enrollkit/pkg/store/storetest"
@@ -302,5 +304,56 @@ func TestPasscodeProbingIsThrottled(t *testing.T) {
 	// The first organization is not affected by the other's probing.
 	if res := e.do(req{method: "POST", path: "/api/v1/invitations", token: e.tokens["full"], body: e.newInvitationBody("", 5)}); res.Status != 201 {
 		t.Fatalf("the probed organization was throttled: %d", res.Status)
+	}
+}
+
+// TestBusyHashingAnswers503: when every password-hashing slot stays busy
+// past the wait, sign-ins and redemptions are answered 503 with
+// Retry-After at once, unknown emails like known ones, and nothing is
+// written; once the slot is free they go through.
+func TestBusyHashingAnswers503(t *testing.T) {
+	t.Parallel()
+	h := auth.NewHasher(auth.HasherOptions{Memory: 64, Iterations: 1, MaxConcurrent: 1, MaxWait: time.Millisecond})
+	e := newEnvHashing(t, "sqlite", h)
+	full := e.tokens["full"]
+	inv := e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: e.newInvitationBody("Busy-Heron-42", 5)}).JSON(t)
+
+	// Occupy the only slot with a derivation that takes about a second (a
+	// stored hash with far larger parameters, as an old row could have).
+	slow := "$argon2id$v=19$m=65536,t=16,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + strings.Repeat("A", 43)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = h.Verify(context.Background(), "x", slow)
+	}()
+	for h.Stats().InUse == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for _, r := range []req{
+		{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": e.org.ManagerEmail, "password": storetest.Password}},
+		{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": "nobody@example.com", "password": storetest.Password}},
+		{method: "POST", path: "/api/v1/redemptions", body: map[string]string{"passcode": "Busy-Heron-42", "email": "new@example.com", "first_name": "N", "last_name": "W", "password": storetest.Password}},
+	} {
+		res := e.do(r)
+		wantProblem(t, res, 503, lms.EUnavailable)
+		if res.Header.Get("Retry-After") != "1" {
+			t.Fatalf("%s: 503 with Retry-After %q, want 1", r.path, res.Header.Get("Retry-After"))
+		}
+	}
+	select {
+	case <-done:
+		t.Fatal("the slow derivation ended before the requests were answered; the test proves nothing")
+	default:
+	}
+	<-done
+	got := e.do(req{method: "GET", path: "/api/v1/invitations/" + inv["id"].(string), token: full}).JSON(t)
+	if got["registrations_used"].(float64) != 0 {
+		t.Fatalf("a 503 redemption took a seat: %v", got)
+	}
+	if res := e.do(req{method: "POST", path: "/api/v1/redemptions", body: map[string]string{"passcode": "Busy-Heron-42", "email": "new@example.com", "first_name": "N", "last_name": "W", "password": storetest.Password}}); res.Status != 201 {
+		t.Fatalf("redemption once the slot is free: %d %s", res.Status, res.Body)
+	}
+	if st := h.Stats(); st.Busy != 3 {
+		t.Fatalf("hasher stats %+v, want 3 busy refusals", st)
 	}
 }

@@ -115,14 +115,15 @@ func (s *Server) previewRedemption(c *gin.Context) {
 // redeem godoc
 //
 //	@Summary     Redeem a passcode: register, join the groups, get enrolled
-//	@Description Atomically takes one seat, creates the learner in the invitation's organization group (or checks the password of an existing account of that organization and creates nothing), adds it to every user group of the invitation and enrolls it in their courses. 201 with tokens that sign the learner in. The same email redeeming again gets 200 with the original redemption and takes no seat. 404 passcode_invalid for unknown, draft, paused, revoked and expired passcodes; 409 invitation_full when no seat is left; 401 for an existing account's wrong password.
+//	@Description Atomically takes one seat, creates the learner in the invitation's organization group (or checks the password of an existing account of that organization and creates nothing), adds it to every user group of the invitation and enrolls it in their courses. 201 with tokens that sign the learner in. The same email redeeming again gets 200 with the original redemption and takes no seat. 404 passcode_invalid for unknown, draft, paused, revoked and expired passcodes; 409 invitation_full when no seat is left; 401 for an existing account's wrong password; 503 unavailable with Retry-After when every password-hashing slot stayed busy (a rush beyond what the cores can hash: retry).
 //	@Tags        redemptions
 //	@Accept      json
 //	@Produce     json
 //	@Param       body body     RedeemRequest true "passcode and account"
 //	@Success     200  {object} RedemptionResponse "the same email had already redeemed this invitation"
 //	@Success     201  {object} RedemptionResponse
-//	@Failure     400,401,404,409,413,415,422,429 {object} Problem
+//	@Failure     400,401,404,409,413,415,422,429,503 {object} Problem
+//	@Header      429,503 {integer} Retry-After "seconds to wait before trying again"
 //	@Router      /api/v1/redemptions [post]
 func (s *Server) redeem(c *gin.Context) {
 	var req RedeemRequest

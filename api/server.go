@@ -74,6 +74,8 @@ type Options struct {
 	Registry *prometheus.Registry
 	// DB, when set, has its pool's gauges exported.
 	DB *sql.DB
+	// Collectors are more metrics to export (the password hasher's).
+	Collectors []prometheus.Collector
 }
 
 // Server is the HTTP API.
@@ -101,6 +103,7 @@ func New(o Options) (*Server, error) {
 	if o.DB != nil {
 		o.Registry.MustRegister(collectors.NewDBStatsCollector(o.DB, "enrollkit"))
 	}
+	o.Registry.MustRegister(o.Collectors...)
 	if o.Rules.LoginIP.Limit == 0 {
 		o.Rules.LoginIP = ratelimit.Rule{Name: "login-ip", Limit: 30, Period: 15 * time.Minute}
 	}

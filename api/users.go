@@ -98,7 +98,7 @@ func (s *Server) listUsers(c *gin.Context) {
 //	@Produce json
 //	@Param   body body     CreateUserRequest true "the user"
 //	@Success 201  {object} UserResponse
-//	@Failure 400,401,403,409,413,415,422 {object} Problem
+//	@Failure 400,401,403,409,413,415,422,503 {object} Problem
 //	@Security BearerAuth
 //	@Router  /api/v1/users [post]
 func (s *Server) createUser(c *gin.Context) {
@@ -145,7 +145,7 @@ func (s *Server) getUser(c *gin.Context) {
 //	@Param       id   path     string            true "user ID" format(uuid)
 //	@Param       body body     UpdateUserRequest true "fields to change"
 //	@Success     200  {object} UserResponse
-//	@Failure     400,401,403,404,409,413,415,422 {object} Problem
+//	@Failure     400,401,403,404,409,413,415,422,503 {object} Problem
 //	@Security    BearerAuth
 //	@Router      /api/v1/users/{id} [patch]
 func (s *Server) updateUser(c *gin.Context) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net"
@@ -62,7 +63,7 @@ func (a *app) Close() error {
 }
 
 // openStore opens and migrates the database and builds the services.
-func openStore(ctx context.Context, cfg *config.Config) (*store.DB, *store.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config, hasher *auth.Hasher) (*store.DB, *store.Store, error) {
 	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
 	if err != nil {
 		return nil, nil, err
@@ -76,14 +77,15 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.DB, *store.Store
 		db.Close()
 		return nil, nil, err
 	}
-	st := store.New(db, store.Deps{Hasher: auth.NewHasher(auth.HasherOptions{}), Tokens: tokens, RefreshTTL: cfg.RefreshTTL,
+	st := store.New(db, store.Deps{Hasher: hasher, Tokens: tokens, RefreshTTL: cfg.RefreshTTL,
 		Secret: cfg.Secret, PublicURL: cfg.PublicURL})
 	return db, st, nil
 }
 
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, log: log}
-	db, st, err := openStore(ctx, cfg)
+	hasher := auth.NewHasher(auth.HasherOptions{MaxWait: cfg.PasswordWait})
+	db, st, err := openStore(ctx, cfg, hasher)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +138,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		CORSOrigins:    cfg.CORSOrigins,
 		TrustedProxies: cfg.TrustedProxies,
 		DB:             db.SQL(),
+		Collectors:     hasherMetrics(hasher),
 	})
 	if err != nil {
 		a.Close()
@@ -296,4 +299,24 @@ func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) 
 	}
 	fmt.Fprintf(stdout, "database %s migrated to version %d in %s\n", db.Dialect(), v, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// hasherMetrics exports what the password hasher does: a rate of
+// derivations near the machine's hash rate, slots always in use or busy
+// refusals say that sign-ins and redemptions are CPU-bound.
+func hasherMetrics(h *auth.Hasher) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "enrollkit_password_derivations_total",
+			Help: "argon2id derivations (password hashes and checks)."},
+			func() float64 { return float64(h.Stats().Derivations) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "enrollkit_password_busy_total",
+			Help: "Password hashes and checks refused because every hashing slot stayed busy (answered 503)."},
+			func() float64 { return float64(h.Stats().Busy) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "enrollkit_password_slots_in_use",
+			Help: "Hashing slots deriving now."},
+			func() float64 { return float64(h.Stats().InUse) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "enrollkit_password_slots",
+			Help: "Hashing slots (derivations that may run at once)."},
+			func() float64 { return float64(h.Stats().Slots) }),
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/enrollkit/enrollkit/pkg/auth"
 	"io"
 	"os"
 	"strings"
@@ -51,7 +52,7 @@ func coursesCommand(ctx context.Context, args []string, getenv func(string) stri
 	if err != nil {
 		return err
 	}
-	db, st, err := openStore(ctx, cfg)
+	db, st, err := openStore(ctx, cfg, auth.NewHasher(auth.HasherOptions{}))
 	if err != nil {
 		return err
 	}

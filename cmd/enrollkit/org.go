@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"github.com/enrollkit/enrollkit/pkg/auth"
 	"io"
 	"strings"
 
@@ -33,7 +34,7 @@ func orgCommand(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	db, st, err := openStore(ctx, cfg)
+	db, st, err := openStore(ctx, cfg, auth.NewHasher(auth.HasherOptions{}))
 	if err != nil {
 		return err
 	}

@@ -11,8 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/enrollkit/enrollkit/pkg/auth/internal/argon2"
 )
 
 // The OWASP Password Storage Cheat Sheet lists five argon2id configurations
@@ -56,7 +58,7 @@ type HasherOptions struct {
 	// Memory is the argon2 memory cost in KiB (default 7168, i.e. 7 MiB, with 5 passes).
 	Memory uint32
 	// Iterations is the argon2 time cost, the number of passes over memory
-	// (default 2).
+	// (default 5).
 	Iterations uint32
 	// Parallelism is the number of argon2 lanes (default 1).
 	Parallelism uint8
@@ -64,16 +66,34 @@ type HasherOptions struct {
 	// runtime.NumCPU()). Each one holds Memory KiB, so this cap is what keeps
 	// a burst of logins from exhausting RAM.
 	MaxConcurrent int
+	// MaxWait bounds how long a hash waits for a free slot before giving up
+	// with ErrBusy (default 2s). Without a bound, a burst above what the
+	// cores can hash queues every request until its client gives up.
+	MaxWait time.Duration
 }
 
+// DefaultMaxWait is the wait for a hashing slot when HasherOptions.MaxWait
+// is zero: a few hundred hashes' worth of queue on a small machine.
+const DefaultMaxWait = 2 * time.Second
+
+// ErrBusy is returned by Hash, Verify and VerifyDummy when every hashing
+// slot stayed busy for MaxWait. The caller should answer "try again
+// shortly" rather than queue.
+var ErrBusy = errors.New("auth: every password hashing slot is busy")
+
 // Hasher hashes and verifies passwords with argon2id. It is safe for
-// concurrent use; a semaphore bounds how many derivations run at once so peak
-// memory is MaxConcurrent × Memory regardless of load.
+// concurrent use. Its slots bound how many derivations run at once; each slot
+// keeps its argon2 work area between derivations, so hashing makes no
+// garbage and memory is at most MaxConcurrent × Memory KiB (held once the
+// slots have been used) regardless of load.
 type Hasher struct {
 	memory      uint32
 	iterations  uint32
 	parallelism uint8
-	sem         chan struct{}
+	maxWait     time.Duration
+	slots       chan *argon2.Memory
+	derived     atomic.Uint64
+	refused     atomic.Uint64
 
 	dummyOnce sync.Once
 	dummy     string
@@ -105,28 +125,76 @@ func NewHasher(o HasherOptions) *Hasher {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
-	h.sem = make(chan struct{}, n)
+	h.maxWait = o.MaxWait
+	if h.maxWait <= 0 {
+		h.maxWait = DefaultMaxWait
+	}
+	// The work areas are allocated by their first derivation, so a server
+	// that never hashes never holds them.
+	h.slots = make(chan *argon2.Memory, n)
+	for range n {
+		h.slots <- new(argon2.Memory)
+	}
 	return h
 }
 
-// acquire takes a hashing slot, giving up when ctx is done so a client that
-// hung up does not keep a queued request alive.
-func (h *Hasher) acquire(ctx context.Context) error {
+// acquire takes a hashing slot and its work area, giving up when ctx is
+// done, so a client that hung up does not keep a queued request alive, or
+// with ErrBusy after maxWait.
+func (h *Hasher) acquire(ctx context.Context) (*argon2.Memory, error) {
 	// Check first: select picks randomly among ready cases, and a cancelled
 	// request should not start a derivation just because a slot was free.
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	select {
-	case h.sem <- struct{}{}:
-		return nil
+	case m := <-h.slots:
+		return m, nil
+	default:
+	}
+	wait := time.NewTimer(h.maxWait)
+	defer wait.Stop()
+	select {
+	case m := <-h.slots:
+		return m, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
+	case <-wait.C:
+		h.refused.Add(1)
+		return nil, ErrBusy
 	}
 }
 
-// release frees a slot taken by acquire.
-func (h *Hasher) release() { <-h.sem }
+// release returns a slot taken by acquire.
+func (h *Hasher) release(m *argon2.Memory) { h.slots <- m }
+
+// HasherStats is what a Hasher has done since it was made.
+type HasherStats struct {
+	// Derivations counts argon2id derivations (hashes and verifications).
+	Derivations uint64
+	// Busy counts calls refused with ErrBusy.
+	Busy uint64
+	// InUse is the number of slots deriving now, out of Slots.
+	InUse, Slots int
+}
+
+// Stats reports the hasher's counters, for metrics.
+func (h *Hasher) Stats() HasherStats {
+	return HasherStats{Derivations: h.derived.Load(), Busy: h.refused.Load(),
+		InUse: cap(h.slots) - len(h.slots), Slots: cap(h.slots)}
+}
+
+// derive computes an argon2id key in the slot's work area. A stored hash
+// with more memory than this Hasher's (made before the parameters were
+// lowered) gets a work area of its own, so one old row cannot make a slot
+// hold more than the configured memory for good.
+func (h *Hasher) derive(m *argon2.Memory, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	h.derived.Add(1)
+	if memory > h.memory {
+		return argon2.IDKey(password, salt, time, memory, threads, keyLen)
+	}
+	return m.IDKey(password, salt, time, memory, threads, keyLen)
+}
 
 // Hash derives an argon2id hash of password with a fresh random salt and
 // returns it as a PHC string,
@@ -137,11 +205,12 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("auth: reading salt: %w", err)
 	}
-	if err := h.acquire(ctx); err != nil {
+	m, err := h.acquire(ctx)
+	if err != nil {
 		return "", err
 	}
-	defer h.release()
-	key := argon2.IDKey([]byte(password), salt, h.iterations, h.memory, h.parallelism, keyLen)
+	defer h.release(m)
+	key := h.derive(m, []byte(password), salt, h.iterations, h.memory, h.parallelism, keyLen)
 	return encodePHC(h.memory, h.iterations, h.parallelism, salt, key), nil
 }
 
@@ -154,11 +223,12 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 	if err != nil {
 		return false, err
 	}
-	if err := h.acquire(ctx); err != nil {
+	m, err := h.acquire(ctx)
+	if err != nil {
 		return false, err
 	}
-	defer h.release()
-	key := argon2.IDKey([]byte(password), p.salt, p.iterations, p.memory, p.parallelism, uint32(len(p.key)))
+	defer h.release(m)
+	key := h.derive(m, []byte(password), p.salt, p.iterations, p.memory, p.parallelism, uint32(len(p.key)))
 	// Constant-time so response timing does not reveal how many leading
 	// bytes of a guess's hash matched.
 	return subtle.ConstantTimeCompare(key, p.key) == 1, nil
@@ -168,8 +238,10 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 // Hasher's parameters and discards the result. Call it when a login names an
 // unknown email so that the response takes as long as a wrong password and
 // does not reveal which accounts exist. It goes through the same semaphore as
-// Verify so the timing matches under load too.
-func (h *Hasher) VerifyDummy(ctx context.Context, password string) {
+// Verify so the timing matches under load too, and fails as Verify would
+// (ErrBusy, a done ctx), so a busy server answers unknown emails as it
+// answers known ones.
+func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 	h.dummyOnce.Do(func() {
 		// The dummy need not be the hash of anything: Verify's cost depends
 		// only on the parameters, so random bytes serve and computing the
@@ -180,7 +252,8 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) {
 		_, _ = rand.Read(key)
 		h.dummy = encodePHC(h.memory, h.iterations, h.parallelism, salt, key)
 	})
-	_, _ = h.Verify(ctx, password, h.dummy)
+	_, err := h.Verify(ctx, password, h.dummy)
+	return err
 }
 
 // phc holds the fields of a parsed argon2id PHC string.

@@ -56,6 +56,10 @@ type Config struct {
 	RedeemIPLimit  int
 	ThrottleWindow time.Duration
 
+	// PasswordWait bounds how long a sign-in or redemption waits for a
+	// password-hashing slot before it is answered 503 with Retry-After.
+	PasswordWait time.Duration
+
 	// MemoryLimit is the Go runtime's soft memory limit in bytes (0: leave
 	// it to GOMEMLIMIT or unlimited).
 	MemoryLimit int64
@@ -104,6 +108,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		LoginAccountLimit: int(r.int64("ENROLLKIT_LOGIN_ACCOUNT_LIMIT", 10)),
 		RedeemIPLimit:     int(r.int64("ENROLLKIT_REDEEM_IP_LIMIT", 10)),
 		ThrottleWindow:    r.duration("ENROLLKIT_THROTTLE_WINDOW", 15*time.Minute),
+		PasswordWait:      r.duration("ENROLLKIT_PASSWORD_WAIT", 2*time.Second),
 		ReadHeaderTimeout: r.duration("ENROLLKIT_READ_HEADER_TIMEOUT", 5*time.Second),
 		ReadTimeout:       r.duration("ENROLLKIT_READ_TIMEOUT", 30*time.Second),
 		WriteTimeout:      r.duration("ENROLLKIT_WRITE_TIMEOUT", 30*time.Second),
@@ -201,6 +206,9 @@ func (c *Config) check() error {
 	}
 	if c.ThrottleWindow < time.Second {
 		return bad("ENROLLKIT_THROTTLE_WINDOW", "must be at least 1s")
+	}
+	if c.PasswordWait < time.Millisecond || c.PasswordWait > time.Minute {
+		return bad("ENROLLKIT_PASSWORD_WAIT", "must be from 1ms to 1m")
 	}
 	return nil
 }

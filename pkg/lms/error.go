@@ -21,6 +21,7 @@ const (
 	EPasscodeInvalid  = "passcode_invalid"
 	EPasscodeWeak     = "passcode_weak"
 	EInvitationFull   = "invitation_full"
+	EUnavailable      = "unavailable"
 )
 
 // FieldError names one invalid input field and why it is invalid.

@@ -37,7 +37,9 @@ const maxLoginCandidates = 5
 func (s *Store) Login(ctx context.Context, email, password, organizationID string) (*lms.TokenPair, error) {
 	email = lms.NormalizeEmail(email)
 	if organizationID != "" && !lms.ValidID(organizationID) {
-		s.hasher.VerifyDummy(ctx, password)
+		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
+			return nil, err
+		}
 		return nil, errBadCredentials()
 	}
 	q := s.q(ctx).Where("email = ?", email)
@@ -63,13 +65,14 @@ func (s *Store) Login(ctx context.Context, email, password, organizationID strin
 // as wrong passwords.
 func (s *Store) verifyAny(ctx context.Context, candidates []user, password string) (*user, error) {
 	if len(candidates) == 0 {
-		s.hasher.VerifyDummy(ctx, password)
-		return nil, ctx.Err()
+		return nil, s.hasher.VerifyDummy(ctx, password)
 	}
 	for i := range candidates {
 		u := &candidates[i]
 		if u.PasswordHash == nil {
-			s.hasher.VerifyDummy(ctx, password)
+			if err := s.hasher.VerifyDummy(ctx, password); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		ok, err := s.hasher.Verify(ctx, password, *u.PasswordHash)

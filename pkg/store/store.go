@@ -16,7 +16,7 @@ import (
 // Store implements the lms services on one database.
 type Store struct {
 	db         *DB
-	hasher     *auth.Hasher
+	hasher     passwords
 	tokens     *auth.TokenIssuer
 	refreshTTL time.Duration
 	// passcodeKey keys the lookup hash of passcodes; sealKey encrypts the
@@ -50,7 +50,7 @@ func New(db *DB, d Deps) *Store {
 	if d.PublicURL == "" {
 		d.PublicURL = "http://localhost:3000"
 	}
-	return &Store{db: db, hasher: d.Hasher, tokens: d.Tokens, refreshTTL: d.RefreshTTL,
+	return &Store{db: db, hasher: passwords{d.Hasher}, tokens: d.Tokens, refreshTTL: d.RefreshTTL,
 		passcodeKey: auth.DeriveKey(d.Secret, "enrollkit passcode lookup v1"),
 		sealKey:     auth.DeriveKey(d.Secret, "enrollkit passcode seal v1"),
 		publicURL:   strings.TrimRight(d.PublicURL, "/")}

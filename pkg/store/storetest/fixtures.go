@@ -40,7 +40,14 @@ func NewTokens(tb testing.TB) *auth.TokenIssuer {
 // NewStore returns the services on db with test dependencies.
 func NewStore(tb testing.TB, db *store.DB) *store.Store {
 	tb.Helper()
-	return store.New(db, store.Deps{Hasher: NewHasher(), Tokens: NewTokens(tb), Secret: Secret, PublicURL: "https://learn.example.com"})
+	return NewStoreHashingWith(tb, db, NewHasher())
+}
+
+// NewStoreHashingWith is NewStore with the given password hasher, for tests
+// that count or occupy its derivations.
+func NewStoreHashingWith(tb testing.TB, db *store.DB, h *auth.Hasher) *store.Store {
+	tb.Helper()
+	return store.New(db, store.Deps{Hasher: h, Tokens: NewTokens(tb), Secret: Secret, PublicURL: "https://learn.example.com"})
 }
 
 // Org is an organization made for a test, with its first manager.
