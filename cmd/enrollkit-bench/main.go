@@ -32,6 +32,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +61,8 @@ type config struct {
 	PgbenchDuration time.Duration `json:"pgbench_duration_ns"`
 	HashDuration    time.Duration `json:"hash_duration_ns"`
 	Scales          []string      `json:"scales"`
+	// Workloads names the workloads to run; empty runs them all.
+	Workloads []string `json:"workloads,omitempty"`
 	// Pgbench is the pgbench executable; empty when none was found.
 	Pgbench string `json:"pgbench"`
 }
@@ -80,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	pgb := fs.Duration("pgbench-time", 10*time.Second, "duration of each pgbench reference (whole seconds)")
 	hash := fs.Duration("hash-time", 5*time.Second, "duration of the password-hash rate measurement")
 	scaleList := fs.String("scales", "small,large", "comma-separated scales to run: small (~10k rows), large (~1M rows)")
+	only := fs.String("workloads", "", "comma-separated workloads to run (default: all): "+workloadNames())
 	pgbench := fs.String("pgbench", "", "pgbench executable (default: found on PATH or in /usr/lib/postgresql/*/bin)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -94,6 +98,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		// cores, long enough that every workload sends real traffic.
 		c.Scales = []string{"small"}
 		c.PeakDuration, c.RateDuration, c.PgbenchDuration, c.HashDuration = time.Second, time.Second, time.Second, time.Second
+	}
+	if *only != "" {
+		c.Workloads = strings.Split(*only, ",")
+		for _, w := range c.Workloads {
+			if !slices.ContainsFunc(workloads, func(x workload) bool { return x.Name == w }) {
+				return nil, fmt.Errorf("-workloads: unknown workload %q (%s)", w, workloadNames())
+			}
+		}
 	}
 	for _, s := range c.Scales {
 		if _, ok := scales[s]; !ok {
@@ -323,6 +335,9 @@ func runScale(ctx context.Context, cfg *config, spec scale, bin, work, runID str
 	for _, w := range workloads {
 		if ctx.Err() != nil {
 			break
+		}
+		if len(cfg.Workloads) > 0 && !slices.Contains(cfg.Workloads, w.Name) {
+			continue
 		}
 		srv.resetPeakRSS()
 		wr := run.measure(ctx, w, hash)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -90,8 +91,17 @@ type pgbenchSpec struct {
 	reset func(ctx context.Context) error
 }
 
+// workloadNames lists the workloads for -workloads, in their order.
+func workloadNames() string {
+	names := make([]string, len(workloads))
+	for i, w := range workloads {
+		names[i] = w.Name
+	}
+	return strings.Join(names, ", ")
+}
+
 // workloads are run in this order: the spread redemption must precede the
-// hot one, whose seats it sizes.
+// hot one, whose seats it sizes (run alone, the hot one gets 200 seats).
 var workloads = []workload{
 	{
 		Name: "login", Endpoint: "POST /api/v1/auth/login", Hashing: true,

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
 	"github.com/enrollkit/enrollkit/pkg/mail/mailtest"
 	"github.com/enrollkit/enrollkit/pkg/store"
@@ -20,6 +21,7 @@ import (
 // courses, ready for invitations.
 type invitationFixture struct {
 	st       *store.Store
+	hasher   *auth.Hasher
 	db       *store.DB
 	org      *storetest.Org
 	groupIDs []string
@@ -28,8 +30,9 @@ type invitationFixture struct {
 
 func newInvitationFixture(t *testing.T, db *store.DB) *invitationFixture {
 	t.Helper()
-	st := storetest.NewStore(t, db)
-	f := &invitationFixture{st: st, db: db, org: storetest.MustCreateOrganization(t, st, "Acme")}
+	h := storetest.NewHasher()
+	st := storetest.NewStoreHashingWith(t, db, h)
+	f := &invitationFixture{st: st, hasher: h, db: db, org: storetest.MustCreateOrganization(t, st, "Acme")}
 	for i, name := range []string{"Safety 101", "Forklift basics", "First aid"} {
 		c, err := st.CreateCourse(f.org.Ctx, lms.NewCourse{Name: name, Code: fmt.Sprintf("C-%d", i)})
 		if err != nil {
@@ -282,6 +285,18 @@ func TestRedemption(t *testing.T) {
 		}
 		_, _, err = redeemAs(st, inv.Passcode, "fourth@example.com")
 		wantCode(t, err, lms.EInvitationFull)
+		// Turned away before the hash: a full invitation costs the rest of a
+		// rush no password work. An account that may be replaying its own
+		// redemption still gets its password checked, and its replay.
+		before := f.hasher.Stats().Derivations
+		_, _, err = redeemAs(st, inv.Passcode, "fifth@example.com")
+		wantCode(t, err, lms.EInvitationFull)
+		if n := f.hasher.Stats().Derivations - before; n != 0 {
+			t.Fatalf("a new person on a full invitation cost %d password derivations, want 0", n)
+		}
+		if again, created, err := redeemAs(st, inv.Passcode, "grace@example.com"); err != nil || created || again.ID != r.ID {
+			t.Fatalf("replay on a full invitation: %+v created=%v %v", again, created, err)
+		}
 
 		page, err := st.FindRedemptions(f.org.Ctx, inv.ID, lms.PageRequest{})
 		if err != nil || len(page.Items) != 3 || page.Items[0].Email != "grace@example.com" || len(page.Items[0].UserGroups) != 2 {

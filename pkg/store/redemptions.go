@@ -26,6 +26,10 @@ func errPasscodeInvalid() error {
 	return lms.Errorf(lms.EPasscodeInvalid, "the passcode is not valid")
 }
 
+func errInvitationFull() error {
+	return lms.Errorf(lms.EInvitationFull, "every registration of this invitation is taken")
+}
+
 // liveInvitation finds the invitation a passcode leads to, if people may
 // redeem it now. Unknown, draft, paused, revoked and expired passcodes are
 // one indistinguishable error, found by the same single indexed lookup.
@@ -143,6 +147,15 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 		if err := v.Err(); err != nil {
 			return nil, false, err
 		}
+		// A new person cannot be replaying an earlier redemption, so a full
+		// invitation turns them away before the hash, the one expensive
+		// step: once the seats of an all-hands invitation are gone, the
+		// rest of the rush costs a lookup each. The seat UPDATE below still
+		// decides, so a seat freed meanwhile is not missed for long and none
+		// is ever given twice.
+		if inv.RegistrationsUsed >= inv.MaxRegistrations {
+			return nil, false, errInvitationFull()
+		}
 		hash, err := s.hasher.Hash(ctx, in.Password)
 		if err != nil {
 			return nil, false, err
@@ -157,28 +170,27 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 	var tokens *lms.TokenPair
 	replay := false
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		err := tx.Where("invitation_id = ? AND email = ?", inv.ID, in.Email).Take(&red).Error
-		if err == nil {
-			if isNew {
-				// Registered concurrently by a replay of this very request:
-				// start again, now as the existing account it made.
-				return errRaced
-			}
-			replay = true
-			tokens, err = s.issueTokens(ctx, tx, u, newID())
-			return err
-		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
-			return err
-		}
-		if inv.RegistrationsUsed >= inv.MaxRegistrations {
-			return lms.Errorf(lms.EInvitationFull, "every registration of this invitation is taken")
-		}
 		now := s.now()
 		if isNew {
+			// No account, so no earlier redemption by this email: if a
+			// replay of this very request registered the account meanwhile,
+			// the INSERT collides and the retry finds both.
 			if err := tx.Create(u).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
-				return errRaced // the same person registered concurrently
+				return errRaced
 			} else if err != nil {
 				return err
+			}
+		} else {
+			err := tx.Where("invitation_id = ? AND email = ?", inv.ID, in.Email).Take(&red).Error
+			if err == nil {
+				replay = true
+				tokens, err = s.issueTokens(ctx, tx, u, newID())
+				return err
+			} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+				return err
+			}
+			if inv.RegistrationsUsed >= inv.MaxRegistrations {
+				return errInvitationFull()
 			}
 		}
 		red = redemption{ID: newID(), InvitationID: inv.ID, OrganizationID: inv.OrganizationID, UserID: u.ID,
@@ -217,7 +229,7 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 				return err
 			}
 			if cur.Status == string(lms.InvitationActive) && (cur.ExpiresAt == nil || cur.ExpiresAt.After(now)) {
-				return lms.Errorf(lms.EInvitationFull, "every registration of this invitation is taken")
+				return errInvitationFull()
 			}
 			return errPasscodeInvalid() // paused, revoked or expired meanwhile
 		}
