@@ -89,22 +89,32 @@ func (s *Store) verifyAny(ctx context.Context, candidates []user, password strin
 // issueTokens signs an access token for u and stores a new refresh token of
 // family through tx.
 func (s *Store) issueTokens(ctx context.Context, tx *gorm.DB, u *user, family string) (*lms.TokenPair, error) {
+	pair, rt, err := s.newTokens(u, family)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.WithContext(ctx).Create(rt).Error; err != nil {
+		return nil, err
+	}
+	return pair, nil
+}
+
+// newTokens signs an access token for u and makes a refresh token of
+// family, returning the row the caller must store for it.
+func (s *Store) newTokens(u *user, family string) (*lms.TokenPair, *refreshToken, error) {
 	access, ttl, err := s.tokens.Issue(auth.Subject{ID: u.ID, Kind: string(lms.ActorUser),
 		OrganizationID: u.OrganizationID, Role: u.Role, TokenVersion: u.TokenVersion})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	refresh, err := auth.NewOpaqueToken()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := s.now()
-	rt := refreshToken{ID: newID(), FamilyID: family, UserID: u.ID, TokenHash: auth.HashOpaqueToken(refresh),
+	rt := &refreshToken{ID: newID(), FamilyID: family, UserID: u.ID, TokenHash: auth.HashOpaqueToken(refresh),
 		ExpiresAt: now.Add(s.refreshTTL), CreatedAt: now}
-	if err := tx.WithContext(ctx).Create(&rt).Error; err != nil {
-		return nil, err
-	}
-	return &lms.TokenPair{AccessToken: access, ExpiresIn: ttl, RefreshToken: refresh}, nil
+	return &lms.TokenPair{AccessToken: access, ExpiresIn: ttl, RefreshToken: refresh}, rt, nil
 }
 
 // Refresh implements lms.AuthService. The spend is one conditional update,

@@ -237,6 +237,24 @@ func redeemAs(st *store.Store, passcode, email string) (*lms.Redemption, bool, e
 		LastName: "Hire", Password: storetest.Password, ClientIP: "192.0.2.7", UserAgent: "test"})
 }
 
+// redemptionSummary spells out what a redemption tells its learner, less
+// tokens and timestamps.
+func redemptionSummary(r *lms.Redemption) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s user %s %s %s %s\n", r.ID, r.InvitationID, r.User.ID, r.User.Email, r.User.Role, r.User.OrganizationGroupID)
+	for _, g := range r.UserGroups {
+		fmt.Fprintf(&b, "group %s %s\n", g.ID, g.Name)
+	}
+	for _, e := range r.Enrollments {
+		group := ""
+		if e.UserGroupID != nil {
+			group = *e.UserGroupID
+		}
+		fmt.Fprintf(&b, "enrollment %s %s %s %s %s %s %s\n", e.ID, e.OrganizationID, e.UserID, e.CourseID, e.CourseName, e.CourseCode, group)
+	}
+	return b.String()
+}
+
 func TestRedemption(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -262,6 +280,14 @@ func TestRedemption(t *testing.T) {
 		again, created, err := redeemAs(st, inv.Passcode, "grace@example.com")
 		if err != nil || created || again.ID != r.ID {
 			t.Fatalf("replay: %+v created=%v %v", again, created, err)
+		}
+		// The first answer (one statement on PostgreSQL) tells what the
+		// replay reads back from the tables, in the same order.
+		if a, b := redemptionSummary(r), redemptionSummary(again); a != b {
+			t.Fatalf("first answer:\n%s\nreplay reads back:\n%s", a, b)
+		}
+		if _, err := st.Refresh(context.Background(), r.Tokens.RefreshToken); err != nil {
+			t.Fatalf("the redemption's refresh token: %v", err)
 		}
 		_, _, err = st.Redeem(context.Background(), lms.NewRedemption{Passcode: inv.Passcode, Email: "grace@example.com", Password: "wrong-password-1"})
 		wantCode(t, err, lms.EUnauthorized)

@@ -169,8 +169,24 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 	var red redemption
 	var tokens *lms.TokenPair
 	replay := false
+	var out *lms.Redemption
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		now := s.now()
+		red = redemption{ID: newID(), InvitationID: inv.ID, OrganizationID: inv.OrganizationID, UserID: u.ID,
+			Email: in.Email, ClientIP: truncate(in.ClientIP, 64), UserAgent: truncate(in.UserAgent, 512), CreatedAt: now}
+		if isNew && s.db.dialect == Postgres {
+			var rt *refreshToken
+			if tokens, rt, err = s.newTokens(u, newID()); err != nil {
+				return err
+			}
+			if out, err = s.redeemNewInOneStatement(tx, inv, u, &red, rt); err != nil {
+				return err
+			}
+			if s.redeemFault != nil {
+				return s.redeemFault()
+			}
+			return nil
+		}
 		if isNew {
 			// No account, so no earlier redemption by this email: if a
 			// replay of this very request registered the account meanwhile,
@@ -181,9 +197,12 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 				return err
 			}
 		} else {
-			err := tx.Where("invitation_id = ? AND email = ?", inv.ID, in.Email).Take(&red).Error
+			// Into a zero value: GORM would add the primary key of a
+			// filled one to the conditions.
+			var earlier redemption
+			err := tx.Where("invitation_id = ? AND email = ?", inv.ID, in.Email).Take(&earlier).Error
 			if err == nil {
-				replay = true
+				red, replay = earlier, true
 				tokens, err = s.issueTokens(ctx, tx, u, newID())
 				return err
 			} else if !errors.Is(err, gorm.ErrRecordNotFound) {
@@ -193,8 +212,6 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 				return errInvitationFull()
 			}
 		}
-		red = redemption{ID: newID(), InvitationID: inv.ID, OrganizationID: inv.OrganizationID, UserID: u.ID,
-			Email: in.Email, ClientIP: truncate(in.ClientIP, 64), UserAgent: truncate(in.UserAgent, 512), CreatedAt: now}
 		if err := tx.Create(&red).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
 			return errRaced // a concurrent replay of this email won
 		} else if err != nil {
@@ -224,14 +241,7 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 			return seat.Error
 		}
 		if seat.RowsAffected == 0 {
-			var cur invitation
-			if err := tx.Where("id = ?", inv.ID).Take(&cur).Error; err != nil {
-				return err
-			}
-			if cur.Status == string(lms.InvitationActive) && (cur.ExpiresAt == nil || cur.ExpiresAt.After(now)) {
-				return errInvitationFull()
-			}
-			return errPasscodeInvalid() // paused, revoked or expired meanwhile
+			return noSeat(tx, inv.ID, now)
 		}
 		if s.redeemFault != nil {
 			return s.redeemFault()
@@ -244,12 +254,28 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 	if err != nil {
 		return nil, false, translate(err, "redemption")
 	}
-	out, err := s.redemptionResult(ctx, &red, u)
-	if err != nil {
-		return nil, false, err
+	if out == nil {
+		if out, err = s.redemptionResult(ctx, &red, u); err != nil {
+			return nil, false, err
+		}
 	}
 	out.Tokens = tokens
 	return out, !replay, nil
+}
+
+// noSeat explains a seat UPDATE that matched no row: the invitation is
+// full, or it was paused, revoked or expired after it was looked up.
+func noSeat(tx *gorm.DB, invitationID string, now time.Time) error {
+	var cur invitation
+	if err := tx.Where("id = ?", invitationID).Take(&cur).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return errPasscodeInvalid() // deleted meanwhile
+	} else if err != nil {
+		return err
+	}
+	if cur.Status == string(lms.InvitationActive) && (cur.ExpiresAt == nil || cur.ExpiresAt.After(now)) {
+		return errInvitationFull()
+	}
+	return errPasscodeInvalid()
 }
 
 func truncate(s string, n int) string {
