@@ -218,6 +218,25 @@ func (s *Store) ClientCredentials(ctx context.Context, clientID, secret string) 
 	return &lms.TokenPair{AccessToken: access, ExpiresIn: ttl}, nil
 }
 
+// actorRow is what Authenticate re-reads of a user on every request.
+type actorRow struct {
+	ID, OrganizationID, Role, Status string
+	TokenVersion                     int
+}
+
+func (*actorRow) columns() string { return "id, organization_id, role, status, token_version" }
+
+func (a *actorRow) fields() []any {
+	return []any{&a.ID, &a.OrganizationID, &a.Role, &a.Status, &a.TokenVersion}
+}
+
+// clientRow is what Authenticate re-reads of an integration client.
+type clientRow struct{ ID, OrganizationID, Role string }
+
+func (*clientRow) columns() string { return "id, organization_id, role" }
+
+func (c *clientRow) fields() []any { return []any{&c.ID, &c.OrganizationID, &c.Role} }
+
 // Authenticate implements lms.AuthService. It reads the actor's current row
 // on every request: one primary-key lookup buys immediate effect for
 // disabling a user, changing a role or deleting a client.
@@ -229,9 +248,7 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*lms.Actor, err
 	revoked := lms.Errorf(lms.EUnauthorized, "the access token is no longer valid")
 	switch lms.ActorKind(claims.Kind) {
 	case lms.ActorUser:
-		var u user
-		err := s.q(ctx).Select("id", "organization_id", "role", "status", "token_version").
-			Where("id = ?", claims.Subject).Take(&u).Error
+		u, err := take[actorRow](s.q(ctx).Table("users").Where("id = ?", claims.Subject))
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, revoked
 		} else if err != nil {
@@ -242,8 +259,7 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*lms.Actor, err
 		}
 		return &lms.Actor{ID: u.ID, Kind: lms.ActorUser, OrganizationID: u.OrganizationID, Role: lms.Role(u.Role)}, nil
 	case lms.ActorClient:
-		var c integrationClient
-		err := s.q(ctx).Select("id", "organization_id", "role").Where("id = ?", claims.Subject).Take(&c).Error
+		c, err := take[clientRow](s.q(ctx).Table("integration_clients").Where("id = ?", claims.Subject))
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, revoked
 		} else if err != nil {

@@ -38,10 +38,25 @@ type invitation struct {
 	UpdatedAt         time.Time
 }
 
+func (*invitation) columns() string {
+	return "id, organization_id, organization_group_id, name, search, passcode_hash, passcode_claim, passcode_sealed, " +
+		"max_registrations, registrations_used, message, status, expires_at, created_by, created_at, updated_at"
+}
+
+func (i *invitation) fields() []any {
+	return []any{&i.ID, &i.OrganizationID, &i.OrganizationGroupID, &i.Name, &i.Search, &i.PasscodeHash, &i.PasscodeClaim,
+		&i.PasscodeSealed, &i.MaxRegistrations, &i.RegistrationsUsed, &i.Message, &i.Status, &i.ExpiresAt, &i.CreatedBy,
+		&i.CreatedAt, &i.UpdatedAt}
+}
+
 type invitationUserGroup struct {
 	InvitationID string
 	UserGroupID  string
 }
+
+func (*invitationUserGroup) columns() string { return "invitation_id, user_group_id" }
+
+func (l *invitationUserGroup) fields() []any { return []any{&l.InvitationID, &l.UserGroupID} }
 
 func (s *Store) passcodeHash(passcode string) string {
 	return auth.KeyedHash(s.passcodeKey, lms.NormalizePasscode(passcode))
@@ -73,8 +88,8 @@ func (s *Store) invitationDomain(inv *invitation, groups []string) (*lms.Invitat
 // invitationGroups loads the user group IDs of several invitations in one
 // query.
 func invitationGroups(tx *gorm.DB, ids []string) (map[string][]string, error) {
-	var links []invitationUserGroup
-	if err := tx.Where("invitation_id IN ?", ids).Order("user_group_id").Find(&links).Error; err != nil {
+	links, err := find[invitationUserGroup](tx.Where("invitation_id IN ?", ids).Order("user_group_id"))
+	if err != nil {
 		return nil, err
 	}
 	out := make(map[string][]string, len(ids))
@@ -88,11 +103,11 @@ func findInvitation(tx *gorm.DB, org, id string) (*invitation, error) {
 	if !lms.ValidID(id) {
 		return nil, lms.Errorf(lms.ENotFound, "invitation not found")
 	}
-	var inv invitation
-	if err := tx.Where("organization_id = ? AND id = ?", org, id).Take(&inv).Error; err != nil {
+	inv, err := take[invitation](tx.Where("organization_id = ? AND id = ?", org, id))
+	if err != nil {
 		return nil, translate(err, "invitation")
 	}
-	return &inv, nil
+	return inv, nil
 }
 
 // lockInvitation loads an invitation for update: concurrent changes to it

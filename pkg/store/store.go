@@ -167,8 +167,15 @@ func paginate[M any](q *gorm.DB, p lms.PageRequest, spec sortSpec[M]) ([]M, stri
 	if spec.column != "" {
 		q = q.Order(spec.column + " " + dir)
 	}
+	q = q.Order("id " + dir).Limit(p.Limit + 1)
 	var rows []M
-	if err := q.Order("id " + dir).Limit(p.Limit + 1).Find(&rows).Error; err != nil {
+	var err error
+	if isRow[M]() {
+		rows, err = find[M](q)
+	} else {
+		err = q.Find(&rows).Error
+	}
+	if err != nil {
 		return nil, "", err
 	}
 	next := ""

@@ -51,9 +51,21 @@ type userGroupMember struct {
 // only for the rows it returns, each an index-only count on a primary key:
 // a page costs one query whatever its size.
 func withCounts(tx *gorm.DB) *gorm.DB {
-	return tx.Table("user_groups").Select("user_groups.*, " +
-		"(SELECT count(*) FROM user_group_courses gc WHERE gc.user_group_id = user_groups.id) AS course_count, " +
-		"(SELECT count(*) FROM user_group_members gm WHERE gm.user_group_id = user_groups.id) AS member_count")
+	return tx.Table("user_groups").Select(userGroupColumns)
+}
+
+// userGroupColumns are a user group's columns and its counts, in the order
+// of userGroup's fields.
+const userGroupColumns = "user_groups.id, user_groups.organization_id, user_groups.organization_group_id, " +
+	"user_groups.name, user_groups.name_key, user_groups.description, user_groups.created_at, user_groups.updated_at, " +
+	"(SELECT count(*) FROM user_group_courses gc WHERE gc.user_group_id = user_groups.id) AS course_count, " +
+	"(SELECT count(*) FROM user_group_members gm WHERE gm.user_group_id = user_groups.id) AS member_count"
+
+func (*userGroup) columns() string { return userGroupColumns }
+
+func (g *userGroup) fields() []any {
+	return []any{&g.ID, &g.OrganizationID, &g.OrganizationGroupID, &g.Name, &g.NameKey, &g.Description,
+		&g.CreatedAt, &g.UpdatedAt, &g.CourseCount, &g.MemberCount}
 }
 
 func errUserGroupNotFound() error { return lms.Errorf(lms.ENotFound, "user group not found") }
