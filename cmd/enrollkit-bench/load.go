@@ -78,64 +78,61 @@ func (p cappedPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bo
 
 // attack runs one load run of tr against the server and summarizes it.
 // expect tells which status codes are a success for this workload.
-// serverPID is the server's process, whose CPU time is recorded.
+// serverPID is the server's process, whose CPU time is recorded. A closed
+// loop runs on closedLoop's lean client; a fixed rate on vegeta, whose
+// pacing and open-loop timing are what that run is for.
 func attack(ctx context.Context, name string, tr vegeta.Targeter, m runMode, expect func(int) bool, serverPID int) *runStats {
-	opts := []func(*vegeta.Attacker){
-		vegeta.Timeout(60 * time.Second),
-		vegeta.KeepAlive(true),
-		vegeta.Redirects(vegeta.NoFollow),
-		// Enough of a body to show why an unexpected answer happened;
-		// the rest is read and discarded.
-		vegeta.MaxBody(512),
-	}
-	var pacer vegeta.Pacer
-	if m.Closed {
-		// A zero ConstantPacer is an infinite rate: with the worker count
-		// pinned, that is a closed loop of Workers workers.
-		pacer = vegeta.ConstantPacer{}
-		opts = append(opts, vegeta.Workers(uint64(m.Workers)), vegeta.MaxWorkers(uint64(m.Workers)),
-			vegeta.Connections(m.Workers))
-	} else {
-		// Per = 1s/rate keeps fractional rates exact enough.
-		per := time.Duration(float64(time.Second) / m.Rate)
-		pacer = vegeta.ConstantPacer{Freq: 1, Per: per}
-		opts = append(opts, vegeta.Workers(uint64(max(m.Workers, 1))), vegeta.MaxWorkers(1024))
-	}
-	atk := vegeta.NewAttacker(opts...)
-	stopped := context.AfterFunc(ctx, func() { atk.Stop() })
-	defer stopped()
-
 	st := &runStats{Mode: m.String(), Codes: map[string]int{}}
 	if !m.Closed {
 		st.Rate = m.Rate
 	}
 	lat := make([]float64, 0, 4096)
 	var first, last time.Time
-	cpu0 := sampleCPU(serverPID)
-	for r := range atk.Attack(tr, cappedPacer{Pacer: pacer, MaxHits: m.MaxHits}, m.Duration, name) {
+	record := func(h hit) {
 		st.Requests++
-		lat = append(lat, float64(r.Latency)/float64(time.Millisecond))
-		if first.IsZero() || r.Timestamp.Before(first) {
-			first = r.Timestamp
+		lat = append(lat, float64(h.Latency)/float64(time.Millisecond))
+		if first.IsZero() || h.Start.Before(first) {
+			first = h.Start
 		}
-		if end := r.End(); end.After(last) {
+		if end := h.Start.Add(h.Latency); end.After(last) {
 			last = end
 		}
-		code := int(r.Code)
-		key := strconv.Itoa(code)
-		if code == 0 {
+		key := strconv.Itoa(h.Code)
+		if h.Code == 0 {
 			key = "error"
 		}
 		st.Codes[key]++
-		if expect(code) {
+		if expect(h.Code) {
 			st.OK++
 		} else if len(st.Unexpected) < 5 {
-			msg := r.Error
-			if len(r.Body) > 0 {
-				msg += " " + strings.TrimSpace(string(r.Body))
+			msg := h.Error
+			if len(h.Body) > 0 {
+				msg += " " + strings.TrimSpace(string(h.Body))
 			}
-			st.Unexpected = append(st.Unexpected, fmt.Sprintf("%s %s -> %s", r.Method, r.URL, msg))
+			st.Unexpected = append(st.Unexpected, fmt.Sprintf("%s %s -> %s", h.Method, h.URL, msg))
 		}
+	}
+	cpu0 := sampleCPU(serverPID)
+	if m.Closed {
+		closedLoop(ctx, tr, m, record)
+	} else {
+		// Per = 1s/rate keeps fractional rates exact enough.
+		per := time.Duration(float64(time.Second) / m.Rate)
+		atk := vegeta.NewAttacker(
+			vegeta.Timeout(60*time.Second),
+			vegeta.KeepAlive(true),
+			vegeta.Redirects(vegeta.NoFollow),
+			// Enough of a body to show why an unexpected answer happened;
+			// the rest is read and discarded.
+			vegeta.MaxBody(512),
+			vegeta.Workers(uint64(max(m.Workers, 1))), vegeta.MaxWorkers(1024))
+		stopped := context.AfterFunc(ctx, func() { atk.Stop() })
+		pacer := cappedPacer{Pacer: vegeta.ConstantPacer{Freq: 1, Per: per}, MaxHits: m.MaxHits}
+		for r := range atk.Attack(tr, pacer, m.Duration, name) {
+			record(hit{Method: r.Method, URL: r.URL, Code: int(r.Code), Start: r.Timestamp, Latency: r.Latency,
+				Body: r.Body, Error: r.Error})
+		}
+		stopped()
 	}
 	st.CPU = sampleCPU(serverPID).since(cpu0, -1)
 	if st.Requests == 0 {
