@@ -163,7 +163,7 @@ func (s *Server) credentialAttemptWith(c *gin.Context, guards []guard, signIn fu
 			return err
 		}
 		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusOK, tokenResponse(pair))
+		writeJSON(c, http.StatusOK, tokenResponse(pair))
 		return nil
 	}, write)
 }
@@ -336,7 +336,7 @@ type MeResponse struct {
 func (s *Server) me(c *gin.Context) {
 	a := lms.ActorFromContext(c.Request.Context())
 	if a.Kind == lms.ActorClient {
-		c.JSON(http.StatusOK, MeResponse{ID: a.ID, Kind: string(a.Kind), Role: string(a.Role), OrganizationID: a.OrganizationID})
+		writeJSON(c, http.StatusOK, MeResponse{ID: a.ID, Kind: string(a.Kind), Role: string(a.Role), OrganizationID: a.OrganizationID})
 		return
 	}
 	u, err := s.Services.Auth.Me(c.Request.Context())
@@ -344,6 +344,6 @@ func (s *Server) me(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, MeResponse{ID: u.ID, Kind: string(lms.ActorUser), Email: u.Email, FirstName: u.FirstName,
+	writeJSON(c, http.StatusOK, MeResponse{ID: u.ID, Kind: string(lms.ActorUser), Email: u.Email, FirstName: u.FirstName,
 		LastName: u.LastName, Role: string(u.Role), OrganizationID: u.OrganizationID, OrganizationGroupID: u.OrganizationGroupID})
 }

@@ -103,7 +103,7 @@ func (s *Server) createCourse(c *gin.Context) {
 		return
 	}
 	c.Header("Location", "/api/v1/courses/"+course.ID)
-	c.JSON(http.StatusCreated, courseResponse(course))
+	writeJSON(c, http.StatusCreated, courseResponse(course))
 }
 
 // getCourse godoc
@@ -122,7 +122,7 @@ func (s *Server) getCourse(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, courseResponse(course))
+	writeJSON(c, http.StatusOK, courseResponse(course))
 }
 
 // updateCourse godoc
@@ -148,7 +148,7 @@ func (s *Server) updateCourse(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, courseResponse(course))
+	writeJSON(c, http.StatusOK, courseResponse(course))
 }
 
 // deleteCourse godoc

@@ -90,7 +90,7 @@ func (s *Server) createIntegrationClient(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, IntegrationClientCreated{integrationClientResponse(created.Client), created.Secret})
+	writeJSON(c, http.StatusCreated, IntegrationClientCreated{integrationClientResponse(created.Client), created.Secret})
 }
 
 // deleteIntegrationClient godoc

@@ -153,7 +153,7 @@ func (s *Server) createInvitation(c *gin.Context) {
 		}
 		c.Header("Location", "/api/v1/invitations/"+inv.ID)
 		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusCreated, invitationResponse(inv))
+		writeJSON(c, http.StatusCreated, invitationResponse(inv))
 		return nil
 	})
 }
@@ -185,7 +185,7 @@ func (s *Server) getInvitation(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, invitationResponse(inv))
+	writeJSON(c, http.StatusOK, invitationResponse(inv))
 }
 
 // updateInvitation godoc
@@ -221,7 +221,7 @@ func (s *Server) updateInvitation(c *gin.Context) {
 			return err
 		}
 		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusOK, invitationResponse(inv))
+		writeJSON(c, http.StatusOK, invitationResponse(inv))
 		return nil
 	})
 }
@@ -269,7 +269,7 @@ func (s *Server) getInvitationEmail(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, EmailResponse{Subject: e.Subject, Text: e.Text, HTML: e.HTML})
+	writeJSON(c, http.StatusOK, EmailResponse{Subject: e.Subject, Text: e.Text, HTML: e.HTML})
 }
 
 // DeliveryResponse is one invitation email to one address.
@@ -341,7 +341,7 @@ func (s *Server) createDeliveries(c *gin.Context) {
 	for i, d := range ds {
 		out.Data[i] = deliveryResponse(d)
 	}
-	c.JSON(http.StatusAccepted, out)
+	writeJSON(c, http.StatusAccepted, out)
 }
 
 // listDeliveries godoc

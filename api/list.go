@@ -40,7 +40,7 @@ func writePage[T, R any](c *gin.Context, page *lms.Page[T], conv func(T) R) {
 		u.RawQuery = q.Encode()
 		c.Header("Link", "<"+u.String()+`>; rel="next"`)
 	}
-	c.JSON(200, listResponse[R]{Data: data, NextCursor: next})
+	writeJSON(c, 200, listResponse[R]{Data: data, NextCursor: next})
 }
 
 type listResponse[R any] struct {

@@ -28,7 +28,7 @@ type Health struct {
 //	@Success 200 {object} Health
 //	@Router  /healthz [get]
 func (s *Server) healthz(c *gin.Context) {
-	c.JSON(http.StatusOK, Health{Status: "ok"})
+	writeJSON(c, http.StatusOK, Health{Status: "ok"})
 }
 
 // readyz godoc
@@ -45,11 +45,11 @@ func (s *Server) readyz(c *gin.Context) {
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
 			s.log.Warn("not ready", "error", err.Error())
-			c.JSON(http.StatusServiceUnavailable, Health{Status: "unavailable", Reason: "database unreachable or migrations pending"})
+			writeJSON(c, http.StatusServiceUnavailable, Health{Status: "unavailable", Reason: "database unreachable or migrations pending"})
 			return
 		}
 	}
-	c.JSON(http.StatusOK, Health{Status: "ok"})
+	writeJSON(c, http.StatusOK, Health{Status: "ok"})
 }
 
 // metricsHandler godoc

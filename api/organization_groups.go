@@ -93,7 +93,7 @@ func (s *Server) createOrganizationGroup(c *gin.Context) {
 		return
 	}
 	c.Header("Location", "/api/v1/organization-groups/"+g.ID)
-	c.JSON(http.StatusCreated, organizationGroupResponse(g))
+	writeJSON(c, http.StatusCreated, organizationGroupResponse(g))
 }
 
 // getOrganizationGroup godoc
@@ -112,7 +112,7 @@ func (s *Server) getOrganizationGroup(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, organizationGroupResponse(g))
+	writeJSON(c, http.StatusOK, organizationGroupResponse(g))
 }
 
 // updateOrganizationGroup godoc
@@ -138,7 +138,7 @@ func (s *Server) updateOrganizationGroup(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, organizationGroupResponse(g))
+	writeJSON(c, http.StatusOK, organizationGroupResponse(g))
 }
 
 // deleteOrganizationGroup godoc

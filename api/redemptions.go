@@ -107,7 +107,7 @@ func (s *Server) previewRedemption(c *gin.Context) {
 			out.Courses[i] = CourseRefResponse(cr)
 		}
 		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusOK, out)
+		writeJSON(c, http.StatusOK, out)
 		return nil
 	})
 }
@@ -150,7 +150,7 @@ func (s *Server) redeem(c *gin.Context) {
 			c.Header("Location", "/api/v1/invitations/"+r.InvitationID+"/redemptions")
 		}
 		c.Header("Cache-Control", "no-store")
-		c.JSON(status, out)
+		writeJSON(c, status, out)
 		return nil
 	})
 }

@@ -130,7 +130,7 @@ func (s *Server) createUserGroup(c *gin.Context) {
 		return
 	}
 	c.Header("Location", "/api/v1/user-groups/"+g.ID)
-	c.JSON(http.StatusCreated, userGroupResponse(g))
+	writeJSON(c, http.StatusCreated, userGroupResponse(g))
 }
 
 // getUserGroup godoc
@@ -149,7 +149,7 @@ func (s *Server) getUserGroup(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, userGroupResponse(g))
+	writeJSON(c, http.StatusOK, userGroupResponse(g))
 }
 
 // updateUserGroup godoc
@@ -175,7 +175,7 @@ func (s *Server) updateUserGroup(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, userGroupResponse(g))
+	writeJSON(c, http.StatusOK, userGroupResponse(g))
 }
 
 // deleteUserGroup godoc
@@ -245,7 +245,7 @@ func (s *Server) addUserGroupCourses(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, userGroupAdditionResponse(res))
+	writeJSON(c, http.StatusOK, userGroupAdditionResponse(res))
 }
 
 // removeUserGroupCourse godoc
@@ -316,7 +316,7 @@ func (s *Server) addUserGroupMembers(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, userGroupAdditionResponse(res))
+	writeJSON(c, http.StatusOK, userGroupAdditionResponse(res))
 }
 
 // removeUserGroupMember godoc

@@ -113,7 +113,7 @@ func (s *Server) createUser(c *gin.Context) {
 		return
 	}
 	c.Header("Location", "/api/v1/users/"+u.ID)
-	c.JSON(http.StatusCreated, userResponse(u))
+	writeJSON(c, http.StatusCreated, userResponse(u))
 }
 
 // getUser godoc
@@ -132,7 +132,7 @@ func (s *Server) getUser(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, userResponse(u))
+	writeJSON(c, http.StatusOK, userResponse(u))
 }
 
 // updateUser godoc
@@ -168,7 +168,7 @@ func (s *Server) updateUser(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, userResponse(u))
+	writeJSON(c, http.StatusOK, userResponse(u))
 }
 
 // deleteUser godoc
