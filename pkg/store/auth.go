@@ -245,32 +245,35 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*lms.Actor, err
 	if err != nil || !lms.ValidID(claims.Subject) {
 		return nil, lms.Errorf(lms.EUnauthorized, "the access token is invalid or expired")
 	}
-	revoked := lms.Errorf(lms.EUnauthorized, "the access token is no longer valid")
 	switch lms.ActorKind(claims.Kind) {
 	case lms.ActorUser:
-		u, err := take[actorRow](s.q(ctx).Table("users").Where("id = ?", claims.Subject))
+		u, err := byID[actorRow](ctx, s, "users", claims.Subject)
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, revoked
+			return nil, errRevoked()
 		} else if err != nil {
 			return nil, err
 		}
 		if u.OrganizationID != claims.OrganizationID || u.Status != string(lms.UserActive) || u.TokenVersion != claims.TokenVersion {
-			return nil, revoked
+			return nil, errRevoked()
 		}
 		return &lms.Actor{ID: u.ID, Kind: lms.ActorUser, OrganizationID: u.OrganizationID, Role: lms.Role(u.Role)}, nil
 	case lms.ActorClient:
-		c, err := take[clientRow](s.q(ctx).Table("integration_clients").Where("id = ?", claims.Subject))
+		c, err := byID[clientRow](ctx, s, "integration_clients", claims.Subject)
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, revoked
+			return nil, errRevoked()
 		} else if err != nil {
 			return nil, err
 		}
 		if c.OrganizationID != claims.OrganizationID {
-			return nil, revoked
+			return nil, errRevoked()
 		}
 		return &lms.Actor{ID: c.ID, Kind: lms.ActorClient, OrganizationID: c.OrganizationID, Role: lms.Role(c.Role)}, nil
 	}
-	return nil, revoked
+	return nil, errRevoked()
+}
+
+func errRevoked() error {
+	return lms.Errorf(lms.EUnauthorized, "the access token is no longer valid")
 }
 
 // Me implements lms.AuthService.

@@ -64,11 +64,16 @@ func query(q *gorm.DB, model any, each func(scan func(...any) error) error) erro
 	if err := stmt.Error; err != nil {
 		return err
 	}
-	ctx, text, args := stmt.Context, stmt.SQL.String(), stmt.Vars
-	if pool, ok := stmt.ConnPool.(*sql.DB); ok && q.Dialector.Name() == "postgres" {
-		return pgxQuery(ctx, pool, text, args, each)
+	return run(stmt.Context, stmt.ConnPool, q.Dialector.Name() == "postgres", stmt.SQL.String(), stmt.Vars, each)
+}
+
+// run runs a statement on pool and calls each for every row: through pgx
+// on PostgreSQL outside a transaction, through database/sql otherwise.
+func run(ctx context.Context, pool gorm.ConnPool, postgres bool, text string, args []any, each func(scan func(...any) error) error) error {
+	if db, ok := pool.(*sql.DB); ok && postgres {
+		return pgxQuery(ctx, db, text, args, each)
 	}
-	rows, err := stmt.ConnPool.QueryContext(ctx, text, args...)
+	rows, err := pool.QueryContext(ctx, text, args...)
 	if err != nil {
 		return err
 	}
@@ -105,4 +110,41 @@ func pgxQuery(ctx context.Context, pool *sql.DB, text string, args []any, each f
 		}
 		return rows.Err()
 	})
+}
+
+// byID reads one M by primary key from table with a statement GORM builds
+// once: on the per-request path of Authenticate, building it every time
+// cost as much as scanning it.
+func byID[M any](ctx context.Context, s *Store, table, id string) (*M, error) {
+	key := table + "\x00" + fmt.Sprintf("%T", *new(M))
+	built, ok := s.byIDSQL.Load(key)
+	if !ok {
+		stmt := s.db.gorm.Session(&gorm.Session{DryRun: true}).Table(table).
+			Select(any(new(M)).(row).columns()).Where("id = ?", id).Limit(1).Find(new([]M)).Statement
+		if stmt.Error != nil {
+			return nil, stmt.Error
+		}
+		built, _ = s.byIDSQL.LoadOrStore(key, builtStatement{text: stmt.SQL.String(), args: len(stmt.Vars)})
+	}
+	b := built.(builtStatement)
+	args := make([]any, b.args)
+	args[0] = id
+	if b.args > 1 {
+		args[1] = 1 // the LIMIT, where the dialect binds it
+	}
+	var m *M
+	err := run(ctx, s.db.sql, s.db.dialect == Postgres, b.text, args, func(scan func(...any) error) error {
+		m = new(M)
+		return scan(any(m).(row).fields()...)
+	})
+	if err == nil && m == nil {
+		err = gorm.ErrRecordNotFound
+	}
+	return m, err
+}
+
+// builtStatement is a statement's text and its number of arguments.
+type builtStatement struct {
+	text string
+	args int
 }
