@@ -170,15 +170,17 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 	var tokens *lms.TokenPair
 	replay := false
 	var out *lms.Redemption
-	err = s.tx(ctx, func(tx *gorm.DB) error {
-		now := s.now()
+	newRedemption := func() {
 		red = redemption{ID: newID(), InvitationID: inv.ID, OrganizationID: inv.OrganizationID, UserID: u.ID,
-			Email: in.Email, ClientIP: truncate(in.ClientIP, 64), UserAgent: truncate(in.UserAgent, 512), CreatedAt: now}
-		if isNew && s.db.dialect == Postgres {
-			var rt *refreshToken
-			if tokens, rt, err = s.newTokens(u, newID()); err != nil {
-				return err
-			}
+			Email: in.Email, ClientIP: truncate(in.ClientIP, 64), UserAgent: truncate(in.UserAgent, 512), CreatedAt: s.now()}
+	}
+	if isNew && s.db.dialect == Postgres {
+		newRedemption()
+		var rt *refreshToken
+		if tokens, rt, err = s.newTokens(u, newID()); err != nil {
+			return nil, false, err
+		}
+		write := func(tx *gorm.DB) error {
 			if out, err = s.redeemNewInOneStatement(tx, inv, u, &red, rt); err != nil {
 				return err
 			}
@@ -187,67 +189,20 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 			}
 			return nil
 		}
-		if isNew {
-			// No account, so no earlier redemption by this email: if a
-			// replay of this very request registered the account meanwhile,
-			// the INSERT collides and the retry finds both.
-			if err := tx.Create(u).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
-				return errRaced
-			} else if err != nil {
-				return err
-			}
+		if s.redeemFault == nil {
+			// One statement is atomic by itself: no BEGIN and COMMIT
+			// round trips around it.
+			err = write(s.q(ctx))
 		} else {
-			// Into a zero value: GORM would add the primary key of a
-			// filled one to the conditions.
-			var earlier redemption
-			err := tx.Where("invitation_id = ? AND email = ?", inv.ID, in.Email).Take(&earlier).Error
-			if err == nil {
-				red, replay = earlier, true
-				tokens, err = s.issueTokens(ctx, tx, u, newID())
-				return err
-			} else if !errors.Is(err, gorm.ErrRecordNotFound) {
-				return err
-			}
-			if inv.RegistrationsUsed >= inv.MaxRegistrations {
-				return errInvitationFull()
-			}
+			// A test's fault after the statement must undo it.
+			err = s.tx(ctx, write)
 		}
-		if err := tx.Create(&red).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
-			return errRaced // a concurrent replay of this email won
-		} else if err != nil {
-			return err
-		}
-		err = tx.Exec(`INSERT INTO user_group_members (user_group_id, user_id, created_at)
-			SELECT user_group_id, ?, ? FROM invitation_user_groups WHERE invitation_id = ?
-			ON CONFLICT (user_group_id, user_id) DO NOTHING`, u.ID, now, inv.ID).Error
-		if err != nil {
-			return err
-		}
-		err = tx.Exec(`INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, invitation_id, created_at)
-			SELECT `+s.newIDSQL()+`, ?, ?, gc.course_id, gc.user_group_id, ?, ?
-			FROM user_group_courses gc JOIN invitation_user_groups iug ON iug.user_group_id = gc.user_group_id
-			WHERE iug.invitation_id = ?
-			ON CONFLICT (user_id, course_id) DO NOTHING`, inv.OrganizationID, u.ID, inv.ID, now, inv.ID).Error
-		if err != nil {
-			return err
-		}
-		if tokens, err = s.issueTokens(ctx, tx, u, newID()); err != nil {
-			return err
-		}
-		seat := tx.Exec(`UPDATE invitations SET registrations_used = registrations_used + 1
-			WHERE id = ? AND status = 'active' AND registrations_used < max_registrations
-			AND (expires_at IS NULL OR expires_at > ?)`, inv.ID, now)
-		if seat.Error != nil {
-			return seat.Error
-		}
-		if seat.RowsAffected == 0 {
-			return noSeat(tx, inv.ID, now)
-		}
-		if s.redeemFault != nil {
-			return s.redeemFault()
-		}
-		return nil
-	})
+	} else {
+		err = s.tx(ctx, func(tx *gorm.DB) error {
+			newRedemption()
+			return s.redeemStepByStep(ctx, tx, inv, u, in.Email, isNew, &red, &tokens, &replay)
+		})
+	}
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		return nil, false, errPasscodeInvalid() // the invitation was deleted meanwhile
 	}
@@ -261,6 +216,76 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 	}
 	out.Tokens = tokens
 	return out, !replay, nil
+}
+
+// redeemStepByStep is a redemption as several statements of tx: on SQLite,
+// and for people who already have an account (who may be replaying their
+// own redemption). The seat is taken last, so the invitation row is locked
+// only for the end of the transaction.
+func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitation, u *user, email string, isNew bool,
+	red *redemption, tokens **lms.TokenPair, replay *bool) error {
+	now := red.CreatedAt
+	var err error
+	if isNew {
+		// No account, so no earlier redemption by this email: if a
+		// replay of this very request registered the account meanwhile,
+		// the INSERT collides and the retry finds both.
+		if err := tx.Create(u).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
+			return errRaced
+		} else if err != nil {
+			return err
+		}
+	} else {
+		// Into a zero value: GORM would add the primary key of a
+		// filled one to the conditions.
+		var earlier redemption
+		err = tx.Where("invitation_id = ? AND email = ?", inv.ID, email).Take(&earlier).Error
+		if err == nil {
+			*red, *replay = earlier, true
+			*tokens, err = s.issueTokens(ctx, tx, u, newID())
+			return err
+		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
+		if inv.RegistrationsUsed >= inv.MaxRegistrations {
+			return errInvitationFull()
+		}
+	}
+	if err := tx.Create(red).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
+		return errRaced // a concurrent replay of this email won
+	} else if err != nil {
+		return err
+	}
+	err = tx.Exec(`INSERT INTO user_group_members (user_group_id, user_id, created_at)
+		SELECT user_group_id, ?, ? FROM invitation_user_groups WHERE invitation_id = ?
+		ON CONFLICT (user_group_id, user_id) DO NOTHING`, u.ID, now, inv.ID).Error
+	if err != nil {
+		return err
+	}
+	err = tx.Exec(`INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, invitation_id, created_at)
+		SELECT `+s.newIDSQL()+`, ?, ?, gc.course_id, gc.user_group_id, ?, ?
+		FROM user_group_courses gc JOIN invitation_user_groups iug ON iug.user_group_id = gc.user_group_id
+		WHERE iug.invitation_id = ?
+		ON CONFLICT (user_id, course_id) DO NOTHING`, inv.OrganizationID, u.ID, inv.ID, now, inv.ID).Error
+	if err != nil {
+		return err
+	}
+	if *tokens, err = s.issueTokens(ctx, tx, u, newID()); err != nil {
+		return err
+	}
+	seat := tx.Exec(`UPDATE invitations SET registrations_used = registrations_used + 1
+		WHERE id = ? AND status = 'active' AND registrations_used < max_registrations
+		AND (expires_at IS NULL OR expires_at > ?)`, inv.ID, now)
+	if seat.Error != nil {
+		return seat.Error
+	}
+	if seat.RowsAffected == 0 {
+		return noSeat(tx, inv.ID, now)
+	}
+	if s.redeemFault != nil {
+		return s.redeemFault()
+	}
+	return nil
 }
 
 // noSeat explains a seat UPDATE that matched no row: the invitation is

@@ -1,14 +1,14 @@
 -- POST /api/v1/redemptions (store.Redeem) for a new learner: every
 -- statement of one redemption (store.redeemNewInOneStatement on
 -- PostgreSQL), without the argon2id hash the server computes between the
--- lookups and the transaction. With tag=pgbinv n=200 it spreads over 200
+-- lookups and the statement, which runs on its own (no BEGIN/COMMIT: one
+-- statement is one transaction). With tag=pgbinv n=200 it spreads over 200
 -- invitations; with tag=pgbhot n=1 every client redeems the same (hot)
 -- invitation, whose seat UPDATE then serializes the transactions.
 \set i random(0, :n - 1)
 \set r random(1, 1000000000000000)
 SELECT * FROM invitations WHERE passcode_claim = bench.claim(:tag, :i) LIMIT :one;
 SELECT * FROM users WHERE organization_id = :org AND email = 'pgbench-' || :r || '@redeem.example' LIMIT :one;
-BEGIN;
 WITH seat AS (
     UPDATE invitations SET registrations_used = registrations_used + 1
     WHERE id = bench.id(:tag, :i) AND status = 'active' AND registrations_used < max_registrations
@@ -48,4 +48,3 @@ UNION ALL
 SELECT 'g', g.id, NULL, NULL, g.name, NULL, g.name_key
 FROM u, invitation_user_groups iug JOIN user_groups g ON g.id = iug.user_group_id WHERE iug.invitation_id = bench.id(:tag, :i)
 ORDER BY kind, name_key, id;
-COMMIT;
