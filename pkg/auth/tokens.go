@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -75,7 +76,20 @@ type TokenIssuer struct {
 	ttl      time.Duration
 	now      func() time.Time
 	parser   *jwt.Parser
+	// validator re-checks the time-bound claims of a token found in
+	// verified.
+	validator *jwt.Validator
+
+	mu sync.Mutex
+	// verified maps tokens whose signature and claims were checked to
+	// their claims, so that a client's every request does not parse and
+	// verify the same token again. It holds at most maxVerified tokens and
+	// is emptied when full.
+	verified map[string]*AccessClaims
 }
+
+// maxVerified bounds the verified-token cache (about 2 MB when full).
+const maxVerified = 4096
 
 // Subject is whom an access token speaks for.
 type Subject struct {
@@ -144,15 +158,17 @@ func NewTokenIssuer(o TokenOptions) (*TokenIssuer, error) {
 	if t.now == nil {
 		t.now = time.Now
 	}
-	t.parser = jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+	checks := []jwt.ParserOption{
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithIssuer(t.issuer),
 		jwt.WithAudience(t.audience),
 		jwt.WithLeeway(clockLeeway),
 		jwt.WithTimeFunc(t.now),
-	)
+	}
+	t.parser = jwt.NewParser(append(checks, jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}))...)
+	t.validator = jwt.NewValidator(checks...)
+	t.verified = make(map[string]*AccessClaims)
 	return t, nil
 }
 
@@ -207,6 +223,21 @@ func (t *TokenIssuer) Verify(token string) (*AccessClaims, error) {
 	if len(token) > maxTokenLen {
 		return nil, fmt.Errorf("%w: token longer than %d bytes", ErrInvalidToken, maxTokenLen)
 	}
+	t.mu.Lock()
+	known := t.verified[token]
+	t.mu.Unlock()
+	if known != nil {
+		// The signature was checked when the token was first seen; what
+		// may have changed since is only the time (exp, nbf, iat).
+		if err := t.validator.Validate(known); err != nil {
+			t.mu.Lock()
+			delete(t.verified, token)
+			t.mu.Unlock()
+			return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		}
+		c := *known
+		return &c, nil
+	}
 	claims := new(AccessClaims)
 	_, err := t.parser.ParseWithClaims(token, claims, func(tok *jwt.Token) (any, error) {
 		// WithValidMethods already pins the algorithm; checking the method
@@ -225,7 +256,14 @@ func (t *TokenIssuer) Verify(token string) (*AccessClaims, error) {
 	if err := checkSubject(claims.Subject, claims.Kind, claims.OrganizationID, claims.Role); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	return claims, nil
+	t.mu.Lock()
+	if len(t.verified) >= maxVerified {
+		clear(t.verified)
+	}
+	t.verified[token] = claims
+	t.mu.Unlock()
+	c := *claims
+	return &c, nil
 }
 
 // checkSubject enforces the fields every access token must carry, so

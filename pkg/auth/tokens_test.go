@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -373,4 +374,58 @@ func encodeSegment(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// TestVerifiedTokensAreRemembered: a token is parsed and its signature
+// checked once; later checks of the same token only re-judge the clock, so
+// it still expires on time. Callers get copies, and the memory is bounded.
+func TestVerifiedTokensAreRemembered(t *testing.T) {
+	t.Parallel()
+	now := testNow
+	ti, err := NewTokenIssuer(TokenOptions{Secret: testSecret, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := ti.Issue(testSubj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := ti.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ti.verified[tok] == nil {
+		t.Fatal("a verified token was not remembered")
+	}
+	first.Role = "full_manager-tampered"
+	again, err := ti.Verify(tok)
+	if err != nil || again.Role != testSubj.Role || again.Subject != testSubj.ID {
+		t.Fatalf("remembered claims = %+v, %v", again, err)
+	}
+	// A different string (one more character) is not the remembered token.
+	if _, err := ti.Verify(tok + "A"); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("a tampered token verified: %v", err)
+	}
+	now = testNow.Add(time.Hour)
+	if _, err := ti.Verify(tok); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("a remembered token outlived its expiry: %v", err)
+	}
+	if ti.verified[tok] != nil {
+		t.Fatal("an expired token stayed remembered")
+	}
+	now = testNow
+	for i := range maxVerified + 10 {
+		s := testSubj
+		s.ID = fmt.Sprintf("01a21467-52fd-7a1a-a01b-%012d", i)
+		tk, _, err := ti.Issue(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ti.Verify(tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(ti.verified); n > maxVerified {
+		t.Fatalf("%d tokens remembered, more than %d", n, maxVerified)
+	}
 }
