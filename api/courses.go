@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -15,10 +14,10 @@ type CourseResponse struct {
 	OrganizationID string `json:"organization_id" format:"uuid"`
 	Name           string `json:"name" example:"Fire Safety"`
 	// Unique in the organization, case-insensitively; null when the course has none.
-	Code        *string   `json:"code" example:"FS-101" extensions:"x-nullable"`
-	Description string    `json:"description" example:"Exits, alarms and extinguishers."`
-	CreatedAt   time.Time `json:"created_at" format:"date-time"`
-	UpdatedAt   time.Time `json:"updated_at" format:"date-time"`
+	Code        *string `json:"code" example:"FS-101" extensions:"x-nullable"`
+	Description string  `json:"description" example:"Exits, alarms and extinguishers."`
+	CreatedAt   string  `json:"created_at" format:"date-time"`
+	UpdatedAt   string  `json:"updated_at" format:"date-time"`
 } // @name Course
 
 func courseResponse(c *lms.Course) CourseResponse {
@@ -27,7 +26,7 @@ func courseResponse(c *lms.Course) CourseResponse {
 		code = &c.Code
 	}
 	return CourseResponse{ID: c.ID, OrganizationID: c.OrganizationID, Name: c.Name, Code: code,
-		Description: c.Description, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		Description: c.Description, CreatedAt: stamp(c.CreatedAt), UpdatedAt: stamp(c.UpdatedAt)}
 }
 
 // CourseList is a page of courses.

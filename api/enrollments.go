@@ -1,8 +1,6 @@
 package api
 
 import (
-	"time"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/enrollkit/enrollkit/pkg/lms"
@@ -16,8 +14,8 @@ type EnrollmentResponse struct {
 	CourseName string  `json:"course_name" example:"Fire Safety"`
 	CourseCode *string `json:"course_code" example:"FS-101" extensions:"x-nullable"`
 	// The user group that enrolled the user; null once that group is deleted.
-	UserGroupID *string   `json:"user_group_id" format:"uuid" extensions:"x-nullable"`
-	CreatedAt   time.Time `json:"created_at" format:"date-time"`
+	UserGroupID *string `json:"user_group_id" format:"uuid" extensions:"x-nullable"`
+	CreatedAt   string  `json:"created_at" format:"date-time"`
 } // @name Enrollment
 
 func enrollmentResponse(e *lms.Enrollment) EnrollmentResponse {
@@ -26,7 +24,7 @@ func enrollmentResponse(e *lms.Enrollment) EnrollmentResponse {
 		code = &e.CourseCode
 	}
 	return EnrollmentResponse{ID: e.ID, UserID: e.UserID, CourseID: e.CourseID, CourseName: e.CourseName,
-		CourseCode: code, UserGroupID: e.UserGroupID, CreatedAt: e.CreatedAt}
+		CourseCode: code, UserGroupID: e.UserGroupID, CreatedAt: stamp(e.CreatedAt)}
 }
 
 // EnrollmentList is a page of enrollments.

@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -13,14 +12,14 @@ import (
 type IntegrationClientResponse struct {
 	ID string `json:"id" format:"uuid"`
 	// The client_id to send to /api/v1/oauth/token (the same as id).
-	ClientID  string    `json:"client_id" format:"uuid"`
-	Name      string    `json:"name" example:"Workday sync"`
-	Role      string    `json:"role" enums:"full_manager,limited_manager"`
-	CreatedAt time.Time `json:"created_at" format:"date-time"`
+	ClientID  string `json:"client_id" format:"uuid"`
+	Name      string `json:"name" example:"Workday sync"`
+	Role      string `json:"role" enums:"full_manager,limited_manager"`
+	CreatedAt string `json:"created_at" format:"date-time"`
 } // @name IntegrationClient
 
 func integrationClientResponse(ic *lms.IntegrationClient) IntegrationClientResponse {
-	return IntegrationClientResponse{ID: ic.ID, ClientID: ic.ID, Name: ic.Name, Role: string(ic.Role), CreatedAt: ic.CreatedAt}
+	return IntegrationClientResponse{ID: ic.ID, ClientID: ic.ID, Name: ic.Name, Role: string(ic.Role), CreatedAt: stamp(ic.CreatedAt)}
 }
 
 // IntegrationClientCreated is a new client with its secret, shown only once.

@@ -26,21 +26,21 @@ type InvitationResponse struct {
 	Message                string   `json:"message"`
 	// draft, active, paused and revoked are set by managers; expired and
 	// full are derived from expires_at and the seats.
-	Status    string     `json:"status" enums:"draft,active,paused,revoked,expired,full"`
-	ExpiresAt *time.Time `json:"expires_at" format:"date-time" extensions:"x-nullable"`
+	Status    string  `json:"status" enums:"draft,active,paused,revoked,expired,full"`
+	ExpiresAt *string `json:"expires_at" format:"date-time" extensions:"x-nullable"`
 	// The frontend's enrollment page with the passcode prefilled.
-	EnrollURL string    `json:"enroll_url" example:"https://learn.example.com/enroll?passcode=KX7P-M3QD"`
-	CreatedBy *string   `json:"created_by" format:"uuid" extensions:"x-nullable"`
-	CreatedAt time.Time `json:"created_at" format:"date-time"`
-	UpdatedAt time.Time `json:"updated_at" format:"date-time"`
+	EnrollURL string  `json:"enroll_url" example:"https://learn.example.com/enroll?passcode=KX7P-M3QD"`
+	CreatedBy *string `json:"created_by" format:"uuid" extensions:"x-nullable"`
+	CreatedAt string  `json:"created_at" format:"date-time"`
+	UpdatedAt string  `json:"updated_at" format:"date-time"`
 } // @name Invitation
 
 func invitationResponse(inv *lms.Invitation) InvitationResponse {
 	r := InvitationResponse{ID: inv.ID, Name: inv.Name, Passcode: inv.Passcode, MaxRegistrations: inv.MaxRegistrations,
 		RegistrationsUsed: inv.RegistrationsUsed, RegistrationsRemaining: inv.RegistrationsRemaining(),
 		OrganizationGroupID: inv.OrganizationGroupID, UserGroupIDs: inv.UserGroupIDs, Message: inv.Message,
-		Status: string(inv.EffectiveStatus(time.Now())), ExpiresAt: inv.ExpiresAt, EnrollURL: inv.EnrollURL,
-		CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt}
+		Status: string(inv.EffectiveStatus(time.Now())), ExpiresAt: stampPtr(inv.ExpiresAt), EnrollURL: inv.EnrollURL,
+		CreatedAt: stamp(inv.CreatedAt), UpdatedAt: stamp(inv.UpdatedAt)}
 	if inv.CreatedBy != "" {
 		r.CreatedBy = &inv.CreatedBy
 	}
@@ -277,18 +277,18 @@ type DeliveryResponse struct {
 	ID        string `json:"id" format:"uuid"`
 	Recipient string `json:"recipient" example:"new.hire@example.com"`
 	// True for the "send me a copy" email to the sending manager.
-	Copy      bool       `json:"copy"`
-	Status    string     `json:"status" enums:"queued,sent,failed"`
-	Attempts  int        `json:"attempts"`
-	LastError *string    `json:"last_error" extensions:"x-nullable"`
-	CreatedAt time.Time  `json:"created_at" format:"date-time"`
-	UpdatedAt time.Time  `json:"updated_at" format:"date-time"`
-	SentAt    *time.Time `json:"sent_at" format:"date-time" extensions:"x-nullable"`
+	Copy      bool    `json:"copy"`
+	Status    string  `json:"status" enums:"queued,sent,failed"`
+	Attempts  int     `json:"attempts"`
+	LastError *string `json:"last_error" extensions:"x-nullable"`
+	CreatedAt string  `json:"created_at" format:"date-time"`
+	UpdatedAt string  `json:"updated_at" format:"date-time"`
+	SentAt    *string `json:"sent_at" format:"date-time" extensions:"x-nullable"`
 } // @name Delivery
 
 func deliveryResponse(d *lms.Delivery) DeliveryResponse {
 	r := DeliveryResponse{ID: d.ID, Recipient: d.Recipient, Copy: d.Copy, Status: string(d.Status), Attempts: d.Attempts,
-		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, SentAt: d.SentAt}
+		CreatedAt: stamp(d.CreatedAt), UpdatedAt: stamp(d.UpdatedAt), SentAt: stampPtr(d.SentAt)}
 	if d.LastError != "" {
 		r.LastError = &d.LastError
 	}

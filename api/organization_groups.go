@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -14,15 +13,15 @@ type OrganizationGroupResponse struct {
 	ID             string `json:"id" format:"uuid"`
 	OrganizationID string `json:"organization_id" format:"uuid"`
 	// Null for the root group.
-	ParentID  *string   `json:"parent_id" format:"uuid" extensions:"x-nullable"`
-	Name      string    `json:"name" example:"Sales"`
-	CreatedAt time.Time `json:"created_at" format:"date-time"`
-	UpdatedAt time.Time `json:"updated_at" format:"date-time"`
+	ParentID  *string `json:"parent_id" format:"uuid" extensions:"x-nullable"`
+	Name      string  `json:"name" example:"Sales"`
+	CreatedAt string  `json:"created_at" format:"date-time"`
+	UpdatedAt string  `json:"updated_at" format:"date-time"`
 } // @name OrganizationGroup
 
 func organizationGroupResponse(g *lms.OrganizationGroup) OrganizationGroupResponse {
 	return OrganizationGroupResponse{ID: g.ID, OrganizationID: g.OrganizationID, ParentID: g.ParentID,
-		Name: g.Name, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
+		Name: g.Name, CreatedAt: stamp(g.CreatedAt), UpdatedAt: stamp(g.UpdatedAt)}
 }
 
 // OrganizationGroupList is a page of organization groups.

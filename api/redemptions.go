@@ -43,7 +43,7 @@ type RedemptionPreviewResponse struct {
 	UserGroups             []GroupRefResponse  `json:"user_groups"`
 	Courses                []CourseRefResponse `json:"courses"`
 	RegistrationsRemaining int                 `json:"registrations_remaining"`
-	ExpiresAt              *time.Time          `json:"expires_at" format:"date-time" extensions:"x-nullable"`
+	ExpiresAt              *string             `json:"expires_at" format:"date-time" extensions:"x-nullable"`
 } // @name RedemptionPreview
 
 // RedeemRequest registers (or signs in) an employee with a passcode.
@@ -65,7 +65,7 @@ type RedemptionResponse struct {
 	User         UserResponse         `json:"user"`
 	UserGroups   []GroupRefResponse   `json:"user_groups"`
 	Enrollments  []EnrollmentResponse `json:"enrollments"`
-	CreatedAt    time.Time            `json:"created_at" format:"date-time"`
+	CreatedAt    string               `json:"created_at" format:"date-time"`
 	Tokens       TokenResponse        `json:"tokens"`
 } // @name Redemption
 
@@ -102,7 +102,7 @@ func (s *Server) previewRedemption(c *gin.Context) {
 		}
 		out := RedemptionPreviewResponse{OrganizationName: p.OrganizationName, InvitationName: p.InvitationName,
 			UserGroups: groupRefs(p.UserGroups), Courses: make([]CourseRefResponse, len(p.Courses)),
-			RegistrationsRemaining: p.RegistrationsRemaining, ExpiresAt: p.ExpiresAt}
+			RegistrationsRemaining: p.RegistrationsRemaining, ExpiresAt: stampPtr(p.ExpiresAt)}
 		for i, cr := range p.Courses {
 			out.Courses[i] = CourseRefResponse(cr)
 		}
@@ -139,7 +139,7 @@ func (s *Server) redeem(c *gin.Context) {
 		}
 		out := RedemptionResponse{ID: r.ID, InvitationID: r.InvitationID, User: userResponse(r.User),
 			UserGroups: groupRefs(r.UserGroups), Enrollments: make([]EnrollmentResponse, len(r.Enrollments)),
-			CreatedAt: r.CreatedAt, Tokens: tokenResponse(r.Tokens)}
+			CreatedAt: stamp(r.CreatedAt), Tokens: tokenResponse(r.Tokens)}
 		for i, e := range r.Enrollments {
 			out.Enrollments[i] = enrollmentResponse(e)
 		}
@@ -163,12 +163,12 @@ type RedemptionRecordResponse struct {
 	FirstName  string             `json:"first_name"`
 	LastName   string             `json:"last_name"`
 	UserGroups []GroupRefResponse `json:"user_groups"`
-	CreatedAt  time.Time          `json:"created_at" format:"date-time"`
+	CreatedAt  string             `json:"created_at" format:"date-time"`
 } // @name RedemptionRecord
 
 func redemptionRecordResponse(r *lms.RedemptionRecord) RedemptionRecordResponse {
 	return RedemptionRecordResponse{ID: r.ID, UserID: r.UserID, Email: r.Email, FirstName: r.FirstName,
-		LastName: r.LastName, UserGroups: groupRefs(r.UserGroups), CreatedAt: r.CreatedAt}
+		LastName: r.LastName, UserGroups: groupRefs(r.UserGroups), CreatedAt: stamp(r.CreatedAt)}
 }
 
 // RedemptionList is a page of redemptions.

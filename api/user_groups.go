@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -19,15 +18,15 @@ type UserGroupResponse struct {
 	// How many courses the group has, counted when it is read.
 	CourseCount int `json:"course_count" example:"3"`
 	// How many members the group has, counted when it is read.
-	MemberCount int       `json:"member_count" example:"42"`
-	CreatedAt   time.Time `json:"created_at" format:"date-time"`
-	UpdatedAt   time.Time `json:"updated_at" format:"date-time"`
+	MemberCount int    `json:"member_count" example:"42"`
+	CreatedAt   string `json:"created_at" format:"date-time"`
+	UpdatedAt   string `json:"updated_at" format:"date-time"`
 } // @name UserGroup
 
 func userGroupResponse(g *lms.UserGroup) UserGroupResponse {
 	return UserGroupResponse{ID: g.ID, OrganizationID: g.OrganizationID, OrganizationGroupID: g.OrganizationGroupID,
 		Name: g.Name, Description: g.Description, CourseCount: g.CourseCount, MemberCount: g.MemberCount,
-		CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
+		CreatedAt: stamp(g.CreatedAt), UpdatedAt: stamp(g.UpdatedAt)}
 }
 
 // UserGroupList is a page of user groups.

@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -11,22 +10,22 @@ import (
 
 // UserResponse is a person of the organization.
 type UserResponse struct {
-	ID                  string    `json:"id" format:"uuid"`
-	Email               string    `json:"email" example:"ada@example.com"`
-	FirstName           string    `json:"first_name" example:"Ada"`
-	LastName            string    `json:"last_name" example:"Lovelace"`
-	Role                string    `json:"role" enums:"full_manager,limited_manager,learner"`
-	Status              string    `json:"status" enums:"active,disabled"`
-	OrganizationID      string    `json:"organization_id" format:"uuid"`
-	OrganizationGroupID string    `json:"organization_group_id" format:"uuid"`
-	CreatedAt           time.Time `json:"created_at" format:"date-time"`
-	UpdatedAt           time.Time `json:"updated_at" format:"date-time"`
+	ID                  string `json:"id" format:"uuid"`
+	Email               string `json:"email" example:"ada@example.com"`
+	FirstName           string `json:"first_name" example:"Ada"`
+	LastName            string `json:"last_name" example:"Lovelace"`
+	Role                string `json:"role" enums:"full_manager,limited_manager,learner"`
+	Status              string `json:"status" enums:"active,disabled"`
+	OrganizationID      string `json:"organization_id" format:"uuid"`
+	OrganizationGroupID string `json:"organization_group_id" format:"uuid"`
+	CreatedAt           string `json:"created_at" format:"date-time"`
+	UpdatedAt           string `json:"updated_at" format:"date-time"`
 } // @name User
 
 func userResponse(u *lms.User) UserResponse {
 	return UserResponse{ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
 		Role: string(u.Role), Status: string(u.Status), OrganizationID: u.OrganizationID,
-		OrganizationGroupID: u.OrganizationGroupID, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		OrganizationGroupID: u.OrganizationGroupID, CreatedAt: stamp(u.CreatedAt), UpdatedAt: stamp(u.UpdatedAt)}
 }
 
 // UserList is a page of users.
