@@ -426,11 +426,24 @@ func countRows(t *testing.T, db *store.DB, invID, orgID string) map[string]int64
 	return out
 }
 
+// TestReplaysTakeOneSeat: fifty copies of one person's redemption at once
+// make one redemption and take one seat, the others are replays; also when
+// that seat is the invitation's last one, where a copy that finds no seat
+// must still answer as a replay, not as "full".
 func TestReplaysTakeOneSeat(t *testing.T) {
 	t.Parallel()
+	for _, seats := range []int{10, 1} {
+		t.Run(fmt.Sprintf("%d seats", seats), func(t *testing.T) {
+			t.Parallel()
+			testReplaysTakeOneSeat(t, seats)
+		})
+	}
+}
+
+func testReplaysTakeOneSeat(t *testing.T, seats int) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newInvitationFixture(t, db)
-		inv := f.invite(t, "Echo-Valley-71", 10, lms.InvitationActive)
+		inv := f.invite(t, "Echo-Valley-71", seats, lms.InvitationActive)
 		var created atomic.Int32
 		ids := sync.Map{}
 		var wg sync.WaitGroup

@@ -70,7 +70,8 @@ func (s *Store) redeemNewInOneStatement(tx *gorm.DB, inv *invitation, u *user, r
 		"token": rt.ID, "family": rt.FamilyID, "token_hash": rt.TokenHash, "token_expires": rt.ExpiresAt,
 	}).Scan(&rows).Error
 	if t, ok := tx.Dialector.(gorm.ErrorTranslator); ok && err != nil {
-		// GORM translates driver errors for its own statements only.
+		// Raw(...).Scan returns the driver's error untranslated (a unique
+		// violation arrives as a *pgconn.PgError, not ErrDuplicatedKey).
 		err = t.Translate(err)
 	}
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
@@ -96,6 +97,18 @@ func (s *Store) redeemNewInOneStatement(tx *gorm.DB, inv *invitation, u *user, r
 		}
 	}
 	if !seated {
+		// A copy of this very request may have taken the last seat while
+		// this one waited for the invitation's row: then the person exists
+		// now (seen by this new statement's snapshot, not by the one
+		// above), and the retry answers as a replay, not as "full".
+		var accounts int64
+		err := tx.Table("users").Where("organization_id = ? AND email = ?", inv.OrganizationID, u.Email).Count(&accounts).Error
+		if err != nil {
+			return nil, err
+		}
+		if accounts > 0 {
+			return nil, errRaced
+		}
 		return nil, noSeat(tx, inv.ID, red.CreatedAt)
 	}
 	return out, nil
