@@ -7,11 +7,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/enrollkit/enrollkit/pkg/auth"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
 )
 

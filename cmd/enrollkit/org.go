@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"github.com/enrollkit/enrollkit/pkg/auth"
 	"io"
 	"strings"
 
+	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
 )
 

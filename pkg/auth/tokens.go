@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -88,7 +89,7 @@ type TokenIssuer struct {
 	verified map[string]*AccessClaims
 }
 
-// maxVerified bounds the verified-token cache (about 2 MB when full).
+// maxVerified bounds the verified-token cache (a few MB when full).
 const maxVerified = 4096
 
 // Subject is whom an access token speaks for.
@@ -235,8 +236,7 @@ func (t *TokenIssuer) Verify(token string) (*AccessClaims, error) {
 			t.mu.Unlock()
 			return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 		}
-		c := *known
-		return &c, nil
+		return known.clone(), nil
 	}
 	claims := new(AccessClaims)
 	_, err := t.parser.ParseWithClaims(token, claims, func(tok *jwt.Token) (any, error) {
@@ -262,8 +262,21 @@ func (t *TokenIssuer) Verify(token string) (*AccessClaims, error) {
 	}
 	t.verified[token] = claims
 	t.mu.Unlock()
-	c := *claims
-	return &c, nil
+	return claims.clone(), nil
+}
+
+// clone returns a deep copy of c, so that no caller can change the
+// remembered claims through the slice and pointers they share.
+func (c *AccessClaims) clone() *AccessClaims {
+	out := *c
+	out.Audience = slices.Clone(c.Audience)
+	for _, d := range []**jwt.NumericDate{&out.ExpiresAt, &out.NotBefore, &out.IssuedAt} {
+		if *d != nil {
+			v := **d
+			*d = &v
+		}
+	}
+	return &out
 }
 
 // checkSubject enforces the fields every access token must carry, so

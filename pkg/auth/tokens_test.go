@@ -398,8 +398,10 @@ func TestVerifiedTokensAreRemembered(t *testing.T) {
 		t.Fatal("a verified token was not remembered")
 	}
 	first.Role = "full_manager-tampered"
+	first.Audience[0] = "someone-else"
+	first.ExpiresAt.Time = first.ExpiresAt.Add(24 * time.Hour)
 	again, err := ti.Verify(tok)
-	if err != nil || again.Role != testSubj.Role || again.Subject != testSubj.ID {
+	if err != nil || again.Role != testSubj.Role || again.Subject != testSubj.ID || again.Audience[0] != "enrollkit-api" {
 		t.Fatalf("remembered claims = %+v, %v", again, err)
 	}
 	// A different string (one more character) is not the remembered token.

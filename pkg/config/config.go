@@ -210,6 +210,10 @@ func (c *Config) check() error {
 	if c.PasswordWait < time.Millisecond || c.PasswordWait > time.Minute {
 		return bad("ENROLLKIT_PASSWORD_WAIT", "must be from 1ms to 1m")
 	}
+	if c.PasswordWait >= c.WriteTimeout {
+		// Past the write timeout the answer could not be sent anyway.
+		return bad("ENROLLKIT_PASSWORD_WAIT", "must be shorter than ENROLLKIT_WRITE_TIMEOUT")
+	}
 	return nil
 }
 

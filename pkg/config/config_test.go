@@ -62,6 +62,8 @@ func TestLoadRejectsInvalidConfiguration(t *testing.T) {
 		{"bad database", map[string]string{"ENROLLKIT_DATABASE_URL": "mysql://x"}, "ENROLLKIT_DATABASE_URL"},
 		{"bad public url", map[string]string{"ENROLLKIT_PUBLIC_URL": "/enroll"}, "ENROLLKIT_PUBLIC_URL"},
 		{"bad duration", map[string]string{"ENROLLKIT_ACCESS_TTL": "soon"}, "ENROLLKIT_ACCESS_TTL"},
+		{"no password wait", map[string]string{"ENROLLKIT_PASSWORD_WAIT": "0s"}, "ENROLLKIT_PASSWORD_WAIT"},
+		{"password wait past the write timeout", map[string]string{"ENROLLKIT_PASSWORD_WAIT": "30s", "ENROLLKIT_WRITE_TIMEOUT": "30s"}, "ENROLLKIT_PASSWORD_WAIT"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -127,6 +127,9 @@ func byID[M any](ctx context.Context, s *Store, table, id string) (*M, error) {
 		built, _ = s.byIDSQL.LoadOrStore(key, builtStatement{text: stmt.SQL.String(), args: len(stmt.Vars)})
 	}
 	b := built.(builtStatement)
+	if b.args < 1 || b.args > 2 {
+		return nil, fmt.Errorf("store: the lookup of %s by ID was built with %d arguments, want the ID and perhaps the LIMIT", table, b.args)
+	}
 	args := make([]any, b.args)
 	args[0] = id
 	if b.args > 1 {
