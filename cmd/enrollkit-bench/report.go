@@ -110,10 +110,13 @@ type workloadResult struct {
 
 // reference is one reference figure: the hash rate or a pgbench run.
 type reference struct {
-	Name      string         `json:"name"`
-	PerSecond float64        `json:"per_second"`
-	Pgbench   *pgbenchResult `json:"pgbench,omitempty"`
-	Error     string         `json:"error,omitempty"`
+	Name      string  `json:"name"`
+	PerSecond float64 `json:"per_second"`
+	// Runs are the rates of the runs PerSecond is the mean of (a read
+	// workload's primary pgbench reference: before and after its runs).
+	Runs    []float64      `json:"runs,omitempty"`
+	Pgbench *pgbenchResult `json:"pgbench,omitempty"`
+	Error   string         `json:"error,omitempty"`
 }
 
 // check is one correctness check.

@@ -380,14 +380,22 @@ func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *wo
 	// and just after its peak run, and the mean is its reference: on a
 	// shared (virtual) machine the CPU's speed drifts by a fifth within
 	// minutes, and a reference taken at another time would move the ratio
-	// with it. The pgbench references follow their runs for the same
-	// reason.
+	// with it. For the same reason a read workload's primary pgbench
+	// reference runs both before the peak run and after the latency run.
 	var hashBefore *hashRate
 	var err error
 	bracket := 0.0
 	if w.Hashing && !sr.cfg.Quick {
 		if hashBefore, err = measureHashRate(ctx, sr.cfg.HashDuration); err != nil {
 			return fail("hash rate", err)
+		}
+	}
+	var pgbenchBefore *reference
+	if w.Read && !sr.cfg.Quick && sr.cfg.Pgbench != "" && w.refs != nil {
+		if specs := w.refs(sr); len(specs) > 0 {
+			sr.log.Printf("  %s: reference before the peak run", w.Name)
+			r := sr.pgbench(ctx, w.Name, specs[0], &wr.Checks)
+			pgbenchBefore = &r
 		}
 	}
 	sr.log.Printf("  %s: peak, %d workers", w.Name, sr.cfg.Concurrency)
@@ -444,7 +452,13 @@ func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *wo
 			if ctx.Err() != nil {
 				break
 			}
-			wr.References = append(wr.References, sr.pgbench(ctx, w.Name, spec, &wr.Checks))
+			ref := sr.pgbench(ctx, w.Name, spec, &wr.Checks)
+			if len(wr.References) == 0 && pgbenchBefore != nil && pgbenchBefore.PerSecond > 0 && ref.PerSecond > 0 {
+				ref.Runs = []float64{pgbenchBefore.PerSecond, ref.PerSecond}
+				ref.PerSecond = (pgbenchBefore.PerSecond + ref.PerSecond) / 2
+				sr.log.Printf("    reference %.1f/s before, %.1f/s after: %.1f/s", ref.Runs[0], ref.Runs[1], ref.PerSecond)
+			}
+			wr.References = append(wr.References, ref)
 		}
 	}
 	if len(wr.References) > 0 && wr.References[0].PerSecond > 0 {
