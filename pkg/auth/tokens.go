@@ -84,12 +84,15 @@ type TokenIssuer struct {
 	mu sync.Mutex
 	// verified maps tokens whose signature and claims were checked to
 	// their claims, so that a client's every request does not parse and
-	// verify the same token again. It holds at most maxVerified tokens and
-	// is emptied when full.
-	verified map[string]*AccessClaims
+	// verify the same token again. When it holds maxVerified tokens it
+	// becomes previous and a new map starts; a token found only in
+	// previous moves back. Tokens in use stay remembered however many
+	// others pass through, and at most 2 × maxVerified are held.
+	verified, previous map[string]*AccessClaims
 }
 
-// maxVerified bounds the verified-token cache (a few MB when full).
+// maxVerified bounds each generation of the verified-token cache (a few
+// MB when full).
 const maxVerified = 4096
 
 // Subject is whom an access token speaks for.
@@ -226,6 +229,11 @@ func (t *TokenIssuer) Verify(token string) (*AccessClaims, error) {
 	}
 	t.mu.Lock()
 	known := t.verified[token]
+	if known == nil && t.previous[token] != nil {
+		known = t.previous[token]
+		delete(t.previous, token)
+		t.rememberLocked(token, known)
+	}
 	t.mu.Unlock()
 	if known != nil {
 		// The signature was checked when the token was first seen; what
@@ -257,12 +265,18 @@ func (t *TokenIssuer) Verify(token string) (*AccessClaims, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	t.mu.Lock()
-	if len(t.verified) >= maxVerified {
-		clear(t.verified)
-	}
-	t.verified[token] = claims
+	t.rememberLocked(token, claims)
 	t.mu.Unlock()
 	return claims.clone(), nil
+}
+
+// rememberLocked adds a verified token, starting a new generation when the
+// current one is full. t.mu must be held.
+func (t *TokenIssuer) rememberLocked(token string, claims *AccessClaims) {
+	if len(t.verified) >= maxVerified {
+		t.previous, t.verified = t.verified, make(map[string]*AccessClaims, maxVerified)
+	}
+	t.verified[token] = claims
 }
 
 // clone returns a deep copy of c, so that no caller can change the

@@ -415,8 +415,13 @@ func TestVerifiedTokensAreRemembered(t *testing.T) {
 	if ti.verified[tok] != nil {
 		t.Fatal("an expired token stayed remembered")
 	}
+	// A token in use stays remembered while many others pass through, and
+	// no more than two generations are held.
 	now = testNow
-	for i := range maxVerified + 10 {
+	if _, err := ti.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3*maxVerified + 10 {
 		s := testSubj
 		s.ID = fmt.Sprintf("01a21467-52fd-7a1a-a01b-%012d", i)
 		tk, _, err := ti.Issue(s)
@@ -426,8 +431,16 @@ func TestVerifiedTokensAreRemembered(t *testing.T) {
 		if _, err := ti.Verify(tk); err != nil {
 			t.Fatal(err)
 		}
+		if i%1000 == 0 {
+			if _, err := ti.Verify(tok); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if n := len(ti.verified); n > maxVerified {
-		t.Fatalf("%d tokens remembered, more than %d", n, maxVerified)
+	if ti.verified[tok] == nil && ti.previous[tok] == nil {
+		t.Fatal("a token in use was forgotten")
+	}
+	if n := len(ti.verified) + len(ti.previous); n > 2*maxVerified {
+		t.Fatalf("%d tokens remembered, more than %d", n, 2*maxVerified)
 	}
 }
