@@ -200,7 +200,9 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 	} else {
 		err = s.tx(ctx, func(tx *gorm.DB) error {
 			newRedemption()
-			return s.redeemStepByStep(ctx, tx, inv, u, in.Email, isNew, &red, &tokens, &replay)
+			var err error
+			tokens, replay, err = s.redeemStepByStep(ctx, tx, inv, u, isNew, &red)
+			return err
 		})
 	}
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
@@ -221,46 +223,46 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 // redeemStepByStep is a redemption as several statements of tx: on SQLite,
 // and for people who already have an account (who may be replaying their
 // own redemption). The seat is taken last, so the invitation row is locked
-// only for the end of the transaction.
-func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitation, u *user, email string, isNew bool,
-	red *redemption, tokens **lms.TokenPair, replay *bool) error {
+// only for the end of the transaction. For a replay, red becomes the
+// earlier redemption.
+func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitation, u *user, isNew bool,
+	red *redemption) (*lms.TokenPair, bool, error) {
 	now := red.CreatedAt
-	var err error
 	if isNew {
 		// No account, so no earlier redemption by this email: if a
 		// replay of this very request registered the account meanwhile,
 		// the INSERT collides and the retry finds both.
 		if err := tx.Create(u).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
-			return errRaced
+			return nil, false, errRaced
 		} else if err != nil {
-			return err
+			return nil, false, err
 		}
 	} else {
 		// Into a zero value: GORM would add the primary key of a
 		// filled one to the conditions.
 		var earlier redemption
-		err = tx.Where("invitation_id = ? AND email = ?", inv.ID, email).Take(&earlier).Error
+		err := tx.Where("invitation_id = ? AND email = ?", inv.ID, red.Email).Take(&earlier).Error
 		if err == nil {
-			*red, *replay = earlier, true
-			*tokens, err = s.issueTokens(ctx, tx, u, newID())
-			return err
+			*red = earlier
+			tokens, err := s.issueTokens(ctx, tx, u, newID())
+			return tokens, true, err
 		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
-			return err
+			return nil, false, err
 		}
 		if inv.RegistrationsUsed >= inv.MaxRegistrations {
-			return errInvitationFull()
+			return nil, false, errInvitationFull()
 		}
 	}
 	if err := tx.Create(red).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
-		return errRaced // a concurrent replay of this email won
+		return nil, false, errRaced // a concurrent replay of this email won
 	} else if err != nil {
-		return err
+		return nil, false, err
 	}
-	err = tx.Exec(`INSERT INTO user_group_members (user_group_id, user_id, created_at)
+	err := tx.Exec(`INSERT INTO user_group_members (user_group_id, user_id, created_at)
 		SELECT user_group_id, ?, ? FROM invitation_user_groups WHERE invitation_id = ?
 		ON CONFLICT (user_group_id, user_id) DO NOTHING`, u.ID, now, inv.ID).Error
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	err = tx.Exec(`INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, invitation_id, created_at)
 		SELECT `+s.newIDSQL()+`, ?, ?, gc.course_id, gc.user_group_id, ?, ?
@@ -268,24 +270,25 @@ func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitati
 		WHERE iug.invitation_id = ?
 		ON CONFLICT (user_id, course_id) DO NOTHING`, inv.OrganizationID, u.ID, inv.ID, now, inv.ID).Error
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	if *tokens, err = s.issueTokens(ctx, tx, u, newID()); err != nil {
-		return err
+	tokens, err := s.issueTokens(ctx, tx, u, newID())
+	if err != nil {
+		return nil, false, err
 	}
 	seat := tx.Exec(`UPDATE invitations SET registrations_used = registrations_used + 1
 		WHERE id = ? AND status = 'active' AND registrations_used < max_registrations
 		AND (expires_at IS NULL OR expires_at > ?)`, inv.ID, now)
 	if seat.Error != nil {
-		return seat.Error
+		return nil, false, seat.Error
 	}
 	if seat.RowsAffected == 0 {
-		return noSeat(tx, inv.ID, now)
+		return nil, false, noSeat(tx, inv.ID, now)
 	}
 	if s.redeemFault != nil {
-		return s.redeemFault()
+		return nil, false, s.redeemFault()
 	}
-	return nil
+	return tokens, false, nil
 }
 
 // noSeat explains a seat UPDATE that matched no row: the invitation is

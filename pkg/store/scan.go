@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"reflect"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
@@ -78,6 +79,15 @@ func run(ctx context.Context, pool gorm.ConnPool, postgres bool, text string, ar
 		return err
 	}
 	defer rows.Close()
+	return eachRow(rows, each)
+}
+
+// eachRow calls each for every row of rows, database/sql's or pgx's.
+func eachRow(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}, each func(scan func(...any) error) error) error {
 	for rows.Next() {
 		if err := each(rows.Scan); err != nil {
 			return err
@@ -103,12 +113,7 @@ func pgxQuery(ctx context.Context, pool *sql.DB, text string, args []any, each f
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			if err := each(rows.Scan); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
+		return eachRow(rows, each)
 	})
 }
 
@@ -116,7 +121,7 @@ func pgxQuery(ctx context.Context, pool *sql.DB, text string, args []any, each f
 // once: on the per-request path of Authenticate, building it every time
 // cost as much as scanning it.
 func byID[M any](ctx context.Context, s *Store, table, id string) (*M, error) {
-	key := table + "\x00" + fmt.Sprintf("%T", *new(M))
+	key := byIDKey{table, reflect.TypeFor[M]()}
 	built, ok := s.byIDSQL.Load(key)
 	if !ok {
 		stmt := s.db.gorm.Session(&gorm.Session{DryRun: true}).Table(table).
@@ -124,12 +129,12 @@ func byID[M any](ctx context.Context, s *Store, table, id string) (*M, error) {
 		if stmt.Error != nil {
 			return nil, stmt.Error
 		}
+		if n := len(stmt.Vars); n < 1 || n > 2 {
+			return nil, fmt.Errorf("store: the lookup of %s by ID was built with %d arguments, want the ID and perhaps the LIMIT", table, n)
+		}
 		built, _ = s.byIDSQL.LoadOrStore(key, builtStatement{text: stmt.SQL.String(), args: len(stmt.Vars)})
 	}
 	b := built.(builtStatement)
-	if b.args < 1 || b.args > 2 {
-		return nil, fmt.Errorf("store: the lookup of %s by ID was built with %d arguments, want the ID and perhaps the LIMIT", table, b.args)
-	}
 	args := make([]any, b.args)
 	args[0] = id
 	if b.args > 1 {
@@ -144,6 +149,12 @@ func byID[M any](ctx context.Context, s *Store, table, id string) (*M, error) {
 		err = gorm.ErrRecordNotFound
 	}
 	return m, err
+}
+
+// byIDKey names a statement byID built: the table and the row type.
+type byIDKey struct {
+	table string
+	row   reflect.Type
 }
 
 // builtStatement is a statement's text and its number of arguments.
