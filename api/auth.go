@@ -22,17 +22,11 @@ const maxAuthorizationHeader = 4096
 // authenticate requires a valid access token and puts the actor, as it is
 // now in the database, into the request context.
 func (s *Server) authenticate(c *gin.Context) {
-	h := c.GetHeader("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		abortWith(c, lms.EUnauthorized, "send an access token as Authorization: Bearer <token>")
+	token, ok := bearerToken(c)
+	if !ok {
 		return
 	}
-	if len(h) > maxAuthorizationHeader {
-		abortWith(c, lms.EUnauthorized, "the access token is invalid or expired")
-		return
-	}
-	actor, err := s.Services.Auth.Authenticate(c.Request.Context(), strings.TrimSpace(token))
+	actor, err := s.Services.Auth.Authenticate(c.Request.Context(), token)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -41,18 +35,83 @@ func (s *Server) authenticate(c *gin.Context) {
 	c.Next()
 }
 
-// requireRole admits only actors holding one of roles.
+// authenticateReads is authenticate for routes that only read and whose
+// answers do not depend on the caller's role beyond requireRole's gate. On
+// GET the caller's row is read in the same round trip as the handler's
+// first query (lms.PendingActor) instead of one of its own; settleFirst
+// holds the answer back until the row has been judged, so a disabled user
+// or a changed role is refused on the next request exactly as with
+// authenticate. Other methods go through authenticate.
+func (s *Server) authenticateReads(c *gin.Context) {
+	if c.Request.Method != http.MethodGet {
+		s.authenticate(c)
+		return
+	}
+	token, ok := bearerToken(c)
+	if !ok {
+		return
+	}
+	ctx, err := s.Services.Auth.AuthenticateLater(c.Request.Context(), token)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Request = c.Request.WithContext(ctx)
+	w := &settleFirst{ResponseWriter: c.Writer, c: c, header: c.Writer.Header().Clone(), pending: lms.PendingActorFromContext(ctx)}
+	c.Writer = w
+	c.Next()
+	w.settle() // a handler that wrote nothing is judged too
+	c.Writer = w.ResponseWriter
+}
+
+// bearerToken returns the request's bearer token, or answers 401 and
+// reports false.
+func bearerToken(c *gin.Context) (string, bool) {
+	h := c.GetHeader("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		abortWith(c, lms.EUnauthorized, "send an access token as Authorization: Bearer <token>")
+		return "", false
+	}
+	if len(h) > maxAuthorizationHeader {
+		abortWith(c, lms.EUnauthorized, "the access token is invalid or expired")
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// routeRolesKey is where requireRole leaves the roles a route admits, for
+// settleFirst to judge the settled caller by.
+const routeRolesKey = "enrollkit.route-roles"
+
+// requireRole admits only actors holding one of roles. A pending caller
+// (authenticateReads) is admitted on the role its token claims and judged
+// again by its row before anything is answered; one whose token claims
+// too little is settled first, since its row may say more.
 func requireRole(roles ...lms.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		a := lms.ActorFromContext(c.Request.Context())
-		for _, r := range roles {
-			if a != nil && a.Role == r {
-				c.Next()
+		ctx := c.Request.Context()
+		a := lms.ActorFromContext(ctx)
+		if p := lms.PendingActorFromContext(ctx); p != nil && !hasRole(a, roles) {
+			settled, err := p.Settle(ctx)
+			if err != nil {
+				writeError(c, err)
 				return
 			}
+			a = settled
+			c.Request = c.Request.WithContext(lms.NewContextWithActor(ctx, a))
 		}
-		abortWith(c, lms.EInsufficientRole, "this requires the role %s", roleList(roles))
+		if !hasRole(a, roles) {
+			abortWith(c, lms.EInsufficientRole, "this requires the role %s", roleList(roles))
+			return
+		}
+		c.Set(routeRolesKey, roles)
+		c.Next()
 	}
+}
+
+func hasRole(a *lms.Actor, roles []lms.Role) bool {
+	return a != nil && slices.Contains(roles, a.Role)
 }
 
 func roleList(roles []lms.Role) string {

@@ -208,6 +208,74 @@ func TestJWTNegatives(t *testing.T) {
 	})
 }
 
+// TestReadsJudgeTheCallerBeforeAnswering covers the reads whose caller's
+// row is read with the handler's first query (authenticateReads): whatever
+// the handler found, a changed account is answered as on any other route,
+// and nothing of the handler's answer (not even a header) goes out.
+func TestReadsJudgeTheCallerBeforeAnswering(t *testing.T) {
+	t.Parallel()
+	storetest.EachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect)
+		storetest.MustCreateUserGroup(t, e.st, e.org, "First")
+		storetest.MustCreateUserGroup(t, e.st, e.org, "Second")
+		patch := func(id string, body map[string]string) {
+			t.Helper()
+			if res := e.do(req{method: "PATCH", path: "/api/v1/users/" + id, token: e.tokens["full"], body: body}); res.Status != 200 {
+				t.Fatalf("PATCH user: %d %s", res.Status, res.Body)
+			}
+		}
+
+		// Demoted: a token claiming Full Manager passes the gate, the row
+		// says Limited Manager.
+		mgr := storetest.MustCreateUser(t, e.st, e.org, lms.RoleFullManager)
+		tok := e.login(mgr.Email)
+		if res := e.do(req{method: "GET", path: "/api/v1/user-groups?limit=1", token: tok}); res.Status != 200 || res.Header.Get("Link") == "" {
+			t.Fatalf("first page: %d, Link %q", res.Status, res.Header.Get("Link"))
+		}
+		patch(mgr.ID, map[string]string{"role": "limited_manager"})
+		res := e.do(req{method: "GET", path: "/api/v1/invitations?limit=1", token: tok})
+		wantProblem(t, res, 403, lms.EInsufficientRole)
+		if res.Header.Get("Link") != "" {
+			t.Fatalf("refused answer carries the handler's Link header %q", res.Header.Get("Link"))
+		}
+		if res := e.do(req{method: "GET", path: "/api/v1/user-groups?limit=1", token: tok}); res.Status != 200 {
+			t.Fatalf("limited manager refused a read it may make: %d %s", res.Status, res.Body)
+		}
+
+		// Promoted: a token claiming Limited Manager is settled before the
+		// gate, and the row lets it through.
+		patch(mgr.ID, map[string]string{"role": "full_manager"})
+		if res := e.do(req{method: "GET", path: "/api/v1/invitations", token: tok}); res.Status != 200 {
+			t.Fatalf("promoted manager with an older token: %d %s", res.Status, res.Body)
+		}
+
+		// Disabled: 401 whatever the handler would have answered.
+		patch(mgr.ID, map[string]string{"status": "disabled"})
+		for _, path := range []string{
+			"/api/v1/user-groups?limit=1",                                   // a page
+			"/api/v1/courses?q=safety",                                      // a search
+			"/api/v1/invitations/" + "0190a4c6-0000-7000-8000-000000000000", // not found
+			"/api/v1/user-groups/not-an-id",                                 // not found before any query
+			"/api/v1/users?cursor=garbage",                                  // a bad request
+			"/api/v1/integration-clients",                                   // a route the claimed role passes
+		} {
+			res := e.do(req{method: "GET", path: path, token: tok})
+			wantProblem(t, res, 401, lms.EUnauthorized)
+			if res.Header.Get("Link") != "" || !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Fatalf("GET %s: headers %v", path, res.Header)
+			}
+		}
+		// Writes are judged before the handler runs, as everywhere.
+		wantProblem(t, e.do(req{method: "POST", path: "/api/v1/user-groups", token: tok, body: map[string]string{"name": "x"}}), 401, lms.EUnauthorized)
+
+		// Signed out everywhere (a new password) counts the same.
+		lim := storetest.MustCreateUser(t, e.st, e.org, lms.RoleLimitedManager)
+		ltok := e.login(lim.Email)
+		patch(lim.ID, map[string]string{"password": "another-Long-passphrase-7"})
+		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/courses", token: ltok}), 401, lms.EUnauthorized)
+	})
+}
+
 func TestAccountChangesActOnTheNextRequest(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "sqlite")

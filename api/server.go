@@ -170,8 +170,12 @@ func (s *Server) routes() {
 	authed.GET("/me", s.me)
 	authed.GET("/me/enrollments", requireUser, s.myEnrollments)
 
-	managers := authed.Group("", requireRole(lms.RoleFullManager, lms.RoleLimitedManager))
-	full := authed.Group("", requireRole(lms.RoleFullManager))
+	// Every GET below only reads and answers the same whatever the role
+	// that passed requireRole: authenticateReads reads the caller's row
+	// with the handler's first query.
+	staff := v1.Group("", s.authenticateReads)
+	managers := staff.Group("", requireRole(lms.RoleFullManager, lms.RoleLimitedManager))
+	full := staff.Group("", requireRole(lms.RoleFullManager))
 
 	managers.GET("/organization-groups", s.listOrganizationGroups)
 	full.POST("/organization-groups", s.createOrganizationGroup)

@@ -1,6 +1,9 @@
 package lms
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // Role is what an actor may do inside its organization.
 type Role string
@@ -77,4 +80,71 @@ func NewContextWithRequestID(ctx context.Context, id string) context.Context {
 func RequestIDFromContext(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
+}
+
+// PendingActor is the caller of a read whose access token is verified but
+// whose row (still active? same role?) has not been read yet. The store
+// reads the row in the same round trip as the request's first query when
+// it can; Settle reads it alone when that did not happen. Whatever reads
+// it, nothing of the request may be answered until Settle has succeeded.
+type PendingActor struct {
+	// Claimed is the actor as the token describes it. Until settled, it is
+	// the actor of the context, so that queries are scoped by its
+	// organization, which the row check then confirms.
+	Claimed *Actor
+
+	read    func(context.Context) (*Actor, error)
+	mu      sync.Mutex
+	settled bool
+	actor   *Actor
+	err     error
+}
+
+// NewPendingActor returns the pending caller claimed, whose row read reads.
+func NewPendingActor(claimed *Actor, read func(context.Context) (*Actor, error)) *PendingActor {
+	return &PendingActor{Claimed: claimed, read: read}
+}
+
+// Settle returns the caller as its row is now, reading the row unless
+// Resolve already recorded it.
+func (p *PendingActor) Settle(ctx context.Context) (*Actor, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.settled {
+		p.actor, p.err = p.read(ctx)
+		p.settled = true
+	}
+	return p.actor, p.err
+}
+
+// Settled reports whether the caller's row has been read.
+func (p *PendingActor) Settled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.settled
+}
+
+// Resolve records the caller's row as read by other means: the actor, or
+// why the token no longer holds. The first outcome recorded stands.
+func (p *PendingActor) Resolve(a *Actor, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.settled {
+		p.actor, p.err, p.settled = a, err, true
+	}
+}
+
+type pendingKey struct{}
+
+// NewContextWithPendingActor returns a copy of ctx whose actor is p.Claimed,
+// pending p's row check.
+func NewContextWithPendingActor(ctx context.Context, p *PendingActor) context.Context {
+	return context.WithValue(NewContextWithActor(ctx, p.Claimed), pendingKey{}, p)
+}
+
+// PendingActorFromContext returns the pending caller of ctx, or nil when
+// its actor was read before the request went on.
+func PendingActorFromContext(ctx context.Context) *PendingActor {
+	p, _ := ctx.Value(pendingKey{}).(*PendingActor)
+	return p
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"github.com/enrollkit/enrollkit/pkg/auth"
@@ -241,22 +242,13 @@ func (c *clientRow) fields() []any { return []any{&c.ID, &c.OrganizationID, &c.R
 // on every request: one primary-key lookup buys immediate effect for
 // disabling a user, changing a role or deleting a client.
 func (s *Store) Authenticate(ctx context.Context, token string) (*lms.Actor, error) {
-	claims, err := s.tokens.Verify(token)
-	if err != nil || !lms.ValidID(claims.Subject) {
-		return nil, lms.Errorf(lms.EUnauthorized, "the access token is invalid or expired")
+	claims, err := s.verify(token)
+	if err != nil {
+		return nil, err
 	}
 	switch lms.ActorKind(claims.Kind) {
 	case lms.ActorUser:
-		u, err := byID[actorRow](ctx, s, "users", claims.Subject)
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, errRevoked()
-		} else if err != nil {
-			return nil, err
-		}
-		if u.OrganizationID != claims.OrganizationID || u.Status != string(lms.UserActive) || u.TokenVersion != claims.TokenVersion {
-			return nil, errRevoked()
-		}
-		return &lms.Actor{ID: u.ID, Kind: lms.ActorUser, OrganizationID: u.OrganizationID, Role: lms.Role(u.Role)}, nil
+		return s.userActor(ctx, claims)
 	case lms.ActorClient:
 		c, err := byID[clientRow](ctx, s, "integration_clients", claims.Subject)
 		if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -270,6 +262,125 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*lms.Actor, err
 		return &lms.Actor{ID: c.ID, Kind: lms.ActorClient, OrganizationID: c.OrganizationID, Role: lms.Role(c.Role)}, nil
 	}
 	return nil, errRevoked()
+}
+
+// AuthenticateLater implements lms.AuthService. A person's row is read in
+// the same round trip as the first query made with the returned context
+// (see pendingUser); an integration client's is read at once.
+func (s *Store) AuthenticateLater(ctx context.Context, token string) (context.Context, error) {
+	claims, err := s.verify(token)
+	if err != nil {
+		return nil, err
+	}
+	if lms.ActorKind(claims.Kind) != lms.ActorUser {
+		a, err := s.Authenticate(ctx, token)
+		if err != nil {
+			return nil, err
+		}
+		p := lms.NewPendingActor(a, nil)
+		p.Resolve(a, nil)
+		return lms.NewContextWithPendingActor(ctx, p), nil
+	}
+	lookup, err := byIDStatement[actorRow](s, "users")
+	if err != nil {
+		return nil, err
+	}
+	claimed := &lms.Actor{ID: claims.Subject, Kind: lms.ActorUser, OrganizationID: claims.OrganizationID, Role: lms.Role(claims.Role)}
+	p := lms.NewPendingActor(claimed, func(ctx context.Context) (*lms.Actor, error) {
+		// The lookup alone: settling must not wait for itself.
+		return s.userActor(context.WithValue(ctx, pendingUserKey{}, (*pendingUser)(nil)), claims)
+	})
+	ctx = lms.NewContextWithPendingActor(ctx, p)
+	return context.WithValue(ctx, pendingUserKey{}, &pendingUser{p: p, claims: claims, lookup: lookup}), nil
+}
+
+// pendingUser is what the store needs to read a pending person's row
+// together with another statement.
+type pendingUser struct {
+	p      *lms.PendingActor
+	claims *auth.AccessClaims
+	lookup builtStatement
+}
+
+type pendingUserKey struct{}
+
+// pendingUserOf returns the person of ctx whose row is still to be read,
+// or nil.
+func pendingUserOf(ctx context.Context) *pendingUser {
+	u, _ := ctx.Value(pendingUserKey{}).(*pendingUser)
+	if u == nil || u.p.Settled() {
+		return nil
+	}
+	return u
+}
+
+// queryAfterUser sends the pending person's row lookup and the statement
+// text in one round trip (a pgx batch), settles the person from the first
+// result and, only if the token still holds, calls each for every row of
+// the second.
+func (u *pendingUser) queryAfterUser(ctx context.Context, conn *pgx.Conn, text string, args []any, each func(scan func(...any) error) error) error {
+	b := &pgx.Batch{}
+	b.Queue(u.lookup.text, u.lookup.args(u.claims.Subject)...)
+	b.Queue(text, args...)
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	var row *actorRow
+	err = eachRow(rows, func(scan func(...any) error) error {
+		row = new(actorRow)
+		return scan(row.fields()...)
+	})
+	rows.Close()
+	if err != nil {
+		return err
+	}
+	if row == nil {
+		err = gorm.ErrRecordNotFound
+	}
+	a, err := judgeUser(row, err, u.claims)
+	u.p.Resolve(a, err)
+	if err != nil {
+		return err
+	}
+	if rows, err = br.Query(); err != nil {
+		return err
+	}
+	defer rows.Close()
+	return eachRow(rows, each)
+}
+
+// verify checks an access token's signature, lifetime and subject.
+func (s *Store) verify(token string) (*auth.AccessClaims, error) {
+	claims, err := s.tokens.Verify(token)
+	if err != nil || !lms.ValidID(claims.Subject) {
+		return nil, lms.Errorf(lms.EUnauthorized, "the access token is invalid or expired")
+	}
+	return claims, nil
+}
+
+// userActor reads a person's row and judges the token by it.
+func (s *Store) userActor(ctx context.Context, claims *auth.AccessClaims) (*lms.Actor, error) {
+	u, err := byID[actorRow](ctx, s, "users", claims.Subject)
+	return judgeUser(u, err, claims)
+}
+
+// judgeUser returns the actor a person's row u makes of a token's claims,
+// or why the token no longer holds: the person is gone, disabled, moved or
+// signed out everywhere. The role is the row's: a changed role takes
+// effect at once.
+func judgeUser(u *actorRow, err error, claims *auth.AccessClaims) (*lms.Actor, error) {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, errRevoked()
+	} else if err != nil {
+		return nil, err
+	}
+	if u.OrganizationID != claims.OrganizationID || u.Status != string(lms.UserActive) || u.TokenVersion != claims.TokenVersion {
+		return nil, errRevoked()
+	}
+	return &lms.Actor{ID: u.ID, Kind: lms.ActorUser, OrganizationID: u.OrganizationID, Role: lms.Role(u.Role)}, nil
 }
 
 func errRevoked() error {

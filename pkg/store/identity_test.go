@@ -383,6 +383,67 @@ func TestLoginAndTokens(t *testing.T) {
 			_, err = st.Refresh(ctx, p.RefreshToken)
 			wantCode(t, err, lms.EUnauthorized)
 		})
+		t.Run("a pending caller is judged by its row, read with the first query on PostgreSQL", func(t *testing.T) {
+			u := storetest.MustCreateUser(t, st, org, lms.RoleFullManager)
+			p, err := st.Login(ctx, u.Email, storetest.Password, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			storetest.MustCreateUserGroup(t, st, org, "Pending readers")
+			_, err = st.AuthenticateLater(ctx, p.AccessToken+"x")
+			wantCode(t, err, lms.EUnauthorized)
+			batched := db.Dialect() == store.Postgres
+			read := func() (*lms.PendingActor, *lms.Page[*lms.UserGroup], error) {
+				t.Helper()
+				rctx, err := st.AuthenticateLater(ctx, p.AccessToken)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pending := lms.PendingActorFromContext(rctx)
+				if a := lms.ActorFromContext(rctx); pending == nil || a != pending.Claimed || a.ID != u.ID || a.Role != lms.RoleFullManager {
+					t.Fatalf("claimed actor = %+v", a)
+				}
+				page, err := st.FindUserGroups(rctx, lms.UserGroupFilter{})
+				if pending.Settled() != batched {
+					t.Fatalf("settled by the page query: %v, want %v (dialect %s)", pending.Settled(), batched, db.Dialect())
+				}
+				return pending, page, err
+			}
+			pending, page, err := read()
+			if err != nil || len(page.Items) == 0 {
+				t.Fatalf("page = %+v, %v", page, err)
+			}
+			if a, err := pending.Settle(ctx); err != nil || a.ID != u.ID || a.Role != lms.RoleFullManager {
+				t.Fatalf("settled = %+v, %v", a, err)
+			}
+
+			if _, err := st.UpdateUser(org.Ctx, u.ID, lms.UserUpdate{Role: ptr(lms.RoleLimitedManager)}); err != nil {
+				t.Fatal(err)
+			}
+			pending, _, err = read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, err := pending.Settle(ctx); err != nil || a.Role != lms.RoleLimitedManager {
+				t.Fatalf("after demotion: %+v, %v", a, err)
+			}
+
+			if _, err := st.UpdateUser(org.Ctx, u.ID, lms.UserUpdate{Status: ptr(lms.UserDisabled)}); err != nil {
+				t.Fatal(err)
+			}
+			pending, page, err = read()
+			if batched {
+				// The page is never handed out.
+				wantCode(t, err, lms.EUnauthorized)
+				if page != nil {
+					t.Fatalf("page for a disabled caller: %+v", page)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			_, err = pending.Settle(ctx)
+			wantCode(t, err, lms.EUnauthorized)
+		})
 		t.Run("integration client credentials", func(t *testing.T) {
 			created, err := st.CreateIntegrationClient(org.Ctx, lms.NewIntegrationClient{Name: "HR", Role: lms.RoleLimitedManager})
 			if err != nil {

@@ -88,7 +88,7 @@ func (s *Store) invitationDomain(inv *invitation, groups []string) (*lms.Invitat
 // invitationGroups loads the user group IDs of several invitations in one
 // query.
 func invitationGroups(tx *gorm.DB, ids []string) (map[string][]string, error) {
-	links, err := find[invitationUserGroup](tx.Where("invitation_id IN ?", ids).Order("user_group_id"))
+	links, err := find[invitationUserGroup](tx.Where("invitation_id IN ?", ids).Order("user_group_id"), 0)
 	if err != nil {
 		return nil, err
 	}

@@ -25,9 +25,11 @@ type row interface {
 // page costs the server several times the CPU (a third of a list request
 // went to scanning). Elsewhere (SQLite, or inside a transaction) the
 // statement runs on q's connection through database/sql, still without
-// reflection.
-func find[M any](q *gorm.DB) ([]M, error) {
-	var out []M
+// reflection. size is how many rows to make room for (the page's LIMIT),
+// 0 when unknown: growing a page of 51 rows one append at a time copied it
+// seven times.
+func find[M any](q *gorm.DB, size int) ([]M, error) {
+	out := make([]M, 0, size)
 	err := query(q.Select(any(new(M)).(row).columns()), new([]M), func(scan func(...any) error) error {
 		var m M
 		if err := scan(any(&m).(row).fields()...); err != nil {
@@ -42,7 +44,7 @@ func find[M any](q *gorm.DB) ([]M, error) {
 // take is find for one row: gorm.ErrRecordNotFound when there is none, as
 // GORM's Take.
 func take[M any](q *gorm.DB) (*M, error) {
-	rows, err := find[M](q.Limit(1))
+	rows, err := find[M](q.Limit(1), 1)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +98,8 @@ func eachRow(rows interface {
 	return rows.Err()
 }
 
-// pgxQuery runs a statement on a pgx connection of pool's.
+// pgxQuery runs a statement on a pgx connection of pool's, in the same
+// round trip as the caller's row when ctx's caller is pending.
 func pgxQuery(ctx context.Context, pool *sql.DB, text string, args []any, each func(scan func(...any) error) error) error {
 	conn, err := pool.Conn(ctx)
 	if err != nil {
@@ -107,6 +110,9 @@ func pgxQuery(ctx context.Context, pool *sql.DB, text string, args []any, each f
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("store: PostgreSQL connection of type %T, not pgx", dc)
+		}
+		if u := pendingUserOf(ctx); u != nil {
+			return u.queryAfterUser(ctx, c.Conn(), text, args, each)
 		}
 		rows, err := c.Conn().Query(ctx, text, args...)
 		if err != nil {
@@ -121,27 +127,12 @@ func pgxQuery(ctx context.Context, pool *sql.DB, text string, args []any, each f
 // once: on the per-request path of Authenticate, building it every time
 // cost as much as scanning it.
 func byID[M any](ctx context.Context, s *Store, table, id string) (*M, error) {
-	key := byIDKey{table, reflect.TypeFor[M]()}
-	built, ok := s.byIDSQL.Load(key)
-	if !ok {
-		stmt := s.db.gorm.Session(&gorm.Session{DryRun: true}).Table(table).
-			Select(any(new(M)).(row).columns()).Where("id = ?", id).Limit(1).Find(new([]M)).Statement
-		if stmt.Error != nil {
-			return nil, stmt.Error
-		}
-		if n := len(stmt.Vars); n < 1 || n > 2 {
-			return nil, fmt.Errorf("store: the lookup of %s by ID was built with %d arguments, want the ID and perhaps the LIMIT", table, n)
-		}
-		built, _ = s.byIDSQL.LoadOrStore(key, builtStatement{text: stmt.SQL.String(), args: len(stmt.Vars)})
-	}
-	b := built.(builtStatement)
-	args := make([]any, b.args)
-	args[0] = id
-	if b.args > 1 {
-		args[1] = 1 // the LIMIT, where the dialect binds it
+	b, err := byIDStatement[M](s, table)
+	if err != nil {
+		return nil, err
 	}
 	var m *M
-	err := run(ctx, s.db.sql, s.db.dialect == Postgres, b.text, args, func(scan func(...any) error) error {
+	err = run(ctx, s.db.sql, s.db.dialect == Postgres, b.text, b.args(id), func(scan func(...any) error) error {
 		m = new(M)
 		return scan(any(m).(row).fields()...)
 	})
@@ -151,14 +142,43 @@ func byID[M any](ctx context.Context, s *Store, table, id string) (*M, error) {
 	return m, err
 }
 
+// byIDStatement returns byID's statement for M in table, building it the
+// first time.
+func byIDStatement[M any](s *Store, table string) (builtStatement, error) {
+	key := byIDKey{table, reflect.TypeFor[M]()}
+	if built, ok := s.byIDSQL.Load(key); ok {
+		return built.(builtStatement), nil
+	}
+	stmt := s.db.gorm.Session(&gorm.Session{DryRun: true}).Table(table).
+		Select(any(new(M)).(row).columns()).Where("id = ?", "").Limit(1).Find(new([]M)).Statement
+	if stmt.Error != nil {
+		return builtStatement{}, stmt.Error
+	}
+	if n := len(stmt.Vars); n < 1 || n > 2 {
+		return builtStatement{}, fmt.Errorf("store: the lookup of %s by ID was built with %d arguments, want the ID and perhaps the LIMIT", table, n)
+	}
+	built, _ := s.byIDSQL.LoadOrStore(key, builtStatement{text: stmt.SQL.String(), nargs: len(stmt.Vars)})
+	return built.(builtStatement), nil
+}
+
 // byIDKey names a statement byID built: the table and the row type.
 type byIDKey struct {
 	table string
 	row   reflect.Type
 }
 
-// builtStatement is a statement's text and its number of arguments.
+// builtStatement is a lookup by ID: its text and its number of arguments.
 type builtStatement struct {
-	text string
-	args int
+	text  string
+	nargs int
+}
+
+// args are the statement's arguments for id.
+func (b builtStatement) args(id string) []any {
+	args := make([]any, b.nargs)
+	args[0] = id
+	if b.nargs > 1 {
+		args[1] = 1 // the LIMIT, where the dialect binds it
+	}
+	return args
 }

@@ -174,7 +174,7 @@ func paginate[M any](q *gorm.DB, p lms.PageRequest, spec sortSpec[M]) ([]M, stri
 	var rows []M
 	var err error
 	if isRow[M]() {
-		rows, err = find[M](q)
+		rows, err = find[M](q, p.Limit+1)
 	} else {
 		err = q.Find(&rows).Error
 	}

@@ -1,9 +1,12 @@
--- GET /api/v1/courses?q=<term> (store.FindCourses): authenticate, then a
+-- GET /api/v1/courses?q=<term> (store.FindCourses): the caller's row and a
 -- case-insensitive substring search on the lower-cased search column, first
--- keyset page. The terms are the harness's searchTerms, in the same order.
+-- keyset page, in one pipeline as the server sends them. The terms are the
+-- harness's searchTerms, in the same order.
 \set k random(1, 8)
+\startpipeline
 SELECT id, organization_id, role, status, token_version FROM users WHERE id = :manager LIMIT :one;
 SELECT * FROM courses
 WHERE organization_id = :org
   AND search LIKE '%' || (ARRAY['safety','excel','leadership','onboarding','python','compliance','negotiation','privacy'])[:k] || '%' ESCAPE '\'
 ORDER BY id ASC LIMIT :page;
+\endpipeline
