@@ -132,6 +132,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "floor-serve" {
+		if err := serveFloor(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "enrollkit-bench floor-serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -308,7 +315,7 @@ func runScale(ctx context.Context, cfg *config, spec scale, bin, work, runID str
 		return sr, err
 	}
 	logPath := filepath.Join(filepath.Dir(cfg.Out), "server-"+spec.Name+".log")
-	srv, err := startServer(ctx, bin, env, logPath)
+	srv, err := startServer(ctx, bin, []string{"serve"}, env, logPath)
 	if err != nil {
 		return sr, err
 	}

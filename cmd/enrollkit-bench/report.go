@@ -93,7 +93,10 @@ type workloadResult struct {
 	Skipped  string `json:"skipped,omitempty"`
 	// Peak is the closed-loop run; Latency the fixed-rate run at half of
 	// Peak's throughput.
-	Peak       *runStats   `json:"peak,omitempty"`
+	Peak *runStats `json:"peak,omitempty"`
+	// Floor is the stack floor's closed-loop run (see floor.go), for the
+	// workload that has one.
+	Floor      *runStats   `json:"stack_floor,omitempty"`
 	Latency    *runStats   `json:"latency,omitempty"`
 	References []reference `json:"references,omitempty"`
 	// Reference is the primary reference: the hash rate for the workloads
@@ -326,6 +329,11 @@ func (r *results) print(w io.Writer) {
 					fmt.Fprintf(w, "  %s: also %s %.1f/s (ratio %.3f)\n", wr.Name, ref.Name, ref.PerSecond, wr.Peak.Throughput/ref.PerSecond)
 				}
 			}
+			if f := wr.Floor; f != nil && f.Throughput > 0 && wr.Peak != nil {
+				fmt.Fprintf(w, "  %s: stack floor %.1f req/s (ratio %s; server CPU %.3f ms, postgres %.3f ms per request); the API reaches %.2f of it\n",
+					wr.Name, f.Throughput, num(ratioOf(f.Throughput, wr.ReferenceRate), "%.3f"), f.ServerCPUMsPerReq, f.PgCPUMsPerReq,
+					wr.Peak.Throughput/f.Throughput)
+			}
 		}
 	}
 	if len(r.Growth) > 0 {
@@ -374,6 +382,14 @@ func (r *results) print(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "\ncorrectness: %d checks, %d failed\n", len(r.Checks), nFailed)
+}
+
+// ratioOf is a / b, or 0 (shown as "-") when b is not known.
+func ratioOf(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
 }
 
 func num(v float64, format string) string {

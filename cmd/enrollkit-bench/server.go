@@ -107,15 +107,15 @@ type server struct {
 	log  *os.File
 }
 
-// startServer starts `enrollkit serve` and waits for its
-// {"msg":"enrollkit listening","addr":...} line. Everything the process
-// writes goes to logPath.
-func startServer(ctx context.Context, bin string, env []string, logPath string) (*server, error) {
+// startServer starts `bin args...` (`enrollkit serve`, or the stack floor)
+// and waits for its {"msg":"enrollkit listening","addr":...} line.
+// Everything the process writes goes to logPath.
+func startServer(ctx context.Context, bin string, args []string, env []string, logPath string) (*server, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve")
+	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
@@ -152,10 +152,10 @@ func startServer(ctx context.Context, bin string, env []string, logPath string) 
 		return s, nil
 	case err := <-s.done:
 		logf.Close()
-		return nil, fmt.Errorf("enrollkit serve exited before listening (%v); see %s", err, logPath)
+		return nil, fmt.Errorf("%s exited before listening (%v); see %s", args[0], err, logPath)
 	case <-time.After(60 * time.Second):
 		s.stop()
-		return nil, fmt.Errorf("enrollkit serve did not report listening within 60s; see %s", logPath)
+		return nil, fmt.Errorf("%s did not report listening within 60s; see %s", args[0], logPath)
 	case <-ctx.Done():
 		s.stop()
 		return nil, ctx.Err()

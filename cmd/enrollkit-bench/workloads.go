@@ -59,6 +59,9 @@ type workload struct {
 	// Hashing workloads compute one argon2id hash per request; their
 	// primary reference is the hash rate.
 	Hashing bool
+	// floor: the stack floor (floor.go) is driven like the peak run,
+	// right after it.
+	floor bool
 	// probe is a request that tells whether the endpoint exists without
 	// changing anything (404 "no route" when it does not).
 	probe func(sr *scaleRun) (method, path string, body []byte)
@@ -116,7 +119,7 @@ var workloads = []workload{
 		refs: func(sr *scaleRun) []pgbenchSpec { return []pgbenchSpec{{Script: "login.sql"}} },
 	},
 	{
-		Name: "list_user_groups", Endpoint: "GET /api/v1/user-groups?limit=50", Read: true,
+		Name: "list_user_groups", Endpoint: "GET /api/v1/user-groups?limit=50", Read: true, floor: true,
 		probe: func(sr *scaleRun) (string, string, []byte) { return "GET", "/user-groups?limit=1", nil },
 		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
 			return &runPlan{expect: expectCodes(200), targeter: func(t *vegeta.Target) error {
@@ -413,6 +416,17 @@ func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *wo
 		wr.Peak.Throughput, wr.Peak.P50Ms, wr.Peak.P99Ms, wr.Peak.Codes, wr.Peak.ServerCPUMsPerReq, wr.Peak.PgCPUMsPerReq)
 	if w.Name == "redeem_spread" {
 		sr.spreadPeak = wr.Peak.Throughput
+	}
+	if w.floor {
+		sr.log.Printf("  %s: stack floor, %d workers", w.Name, sr.cfg.Concurrency)
+		st, err := sr.measureFloor(ctx)
+		if err != nil {
+			wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/stack floor", Detail: err.Error()})
+		} else {
+			wr.Floor = st
+			wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/stack floor answers", Pass: true})
+			sr.log.Printf("    %.1f req/s; CPU ms/request: server %.2f, postgres %.2f", st.Throughput, st.ServerCPUMsPerReq, st.PgCPUMsPerReq)
+		}
 	}
 	if hashBefore != nil {
 		after, err := measureHashRate(ctx, sr.cfg.HashDuration)
