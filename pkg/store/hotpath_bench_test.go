@@ -107,6 +107,11 @@ func BenchmarkHotQueries(b *testing.B) {
 		CreatedBy                             *string
 		Created, Updated                      time.Time
 	}
+	const listSQL = `SELECT user_groups.id, user_groups.organization_id, user_groups.organization_group_id,
+		user_groups.name, user_groups.name_key, user_groups.description, user_groups.created_at, user_groups.updated_at,
+		(SELECT count(*) FROM user_group_courses gc WHERE gc.user_group_id = user_groups.id) AS course_count,
+		(SELECT count(*) FROM user_group_members gm WHERE gm.user_group_id = user_groups.id) AS member_count
+		FROM user_groups WHERE organization_id = $1 ORDER BY id ASC LIMIT $2`
 	cases := []struct {
 		name  string
 		store func() error
@@ -125,15 +130,49 @@ func BenchmarkHotQueries(b *testing.B) {
 			_, err := st.FindUserGroups(ctx, lms.UserGroupFilter{PageRequest: lms.PageRequest{Limit: 50}})
 			return err
 		}, func() {
-			scanAll(`SELECT user_groups.id, user_groups.organization_id, user_groups.organization_group_id,
-				user_groups.name, user_groups.name_key, user_groups.description, user_groups.created_at, user_groups.updated_at,
-				(SELECT count(*) FROM user_group_courses gc WHERE gc.user_group_id = user_groups.id) AS course_count,
-				(SELECT count(*) FROM user_group_members gm WHERE gm.user_group_id = user_groups.id) AS member_count
-				FROM user_groups WHERE organization_id = $1 ORDER BY id ASC LIMIT $2`,
+			scanAll(listSQL,
 				func() []any {
 					var r groupRow
 					return []any{&r.ID, &r.Org, &r.OrgGroup, &r.Name, &r.NameKey, &r.Description, &r.Created, &r.Updated, &r.Courses, &r.Members}
 				}, org.OrganizationID, 51)
+		}},
+		{"list_user_groups_with_caller", func() error {
+			// A GET's whole store path (api.authenticateReads): the token,
+			// then the caller's row and the page in one batch.
+			rctx, err := st.AuthenticateLater(bg, login.AccessToken)
+			if err != nil {
+				return err
+			}
+			if _, err := st.FindUserGroups(rctx, lms.UserGroupFilter{PageRequest: lms.PageRequest{Limit: 50}}); err != nil {
+				return err
+			}
+			_, err = lms.PendingActorFromContext(rctx).Settle(rctx)
+			return err
+		}, func() {
+			batch := &pgx.Batch{}
+			batch.Queue(`SELECT id, organization_id, role, status, token_version FROM users WHERE id = $1 LIMIT $2`, org.ManagerID, 1)
+			batch.Queue(listSQL, org.OrganizationID, 51)
+			br := pc.SendBatch(bg, batch)
+			var id, o, role, status string
+			var version int
+			if err := br.QueryRow().Scan(&id, &o, &role, &status, &version); err != nil {
+				b.Fatal(err)
+			}
+			rows, err := br.Query()
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := 0
+			for rows.Next() {
+				var r groupRow
+				if err := rows.Scan(&r.ID, &r.Org, &r.OrgGroup, &r.Name, &r.NameKey, &r.Description, &r.Created, &r.Updated, &r.Courses, &r.Members); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			if rows.Err() != nil || n == 0 || br.Close() != nil {
+				b.Fatalf("batch: %d rows, %v", n, rows.Err())
+			}
 		}},
 		{"search_courses", func() error {
 			_, err := st.FindCourses(ctx, lms.CourseFilter{Q: "safety", PageRequest: lms.PageRequest{Limit: 50}})
