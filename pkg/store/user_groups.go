@@ -129,7 +129,7 @@ func (s *Store) FindUserGroups(ctx context.Context, f lms.UserGroupFilter) (*lms
 	if err := f.Normalize("created_at", "-created_at", "name"); err != nil {
 		return nil, err
 	}
-	q := withCounts(s.q(ctx)).Where("organization_id = ?", org)
+	q := s.q(ctx).Table("user_groups").Where("organization_id = ?", org) // find selects userGroupColumns
 	if f.OrganizationGroupID != nil {
 		if !lms.ValidID(*f.OrganizationGroupID) {
 			return nil, lms.Errorf(lms.EBadRequest, "organization_group_id must be an ID")
