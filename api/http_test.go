@@ -215,8 +215,9 @@ func TestJWTNegatives(t *testing.T) {
 func TestReadsJudgeTheCallerBeforeAnswering(t *testing.T) {
 	t.Parallel()
 	storetest.EachDialect(t, func(t *testing.T, dialect string) {
-		e := newEnv(t, dialect)
-		storetest.MustCreateUserGroup(t, e.st, e.org, "First")
+		var logs bytes.Buffer
+		e := newEnv(t, dialect, func(o *api.Options) { o.Logger = slog.New(slog.NewJSONHandler(&logs, nil)) })
+		first := storetest.MustCreateUserGroup(t, e.st, e.org, "First")
 		storetest.MustCreateUserGroup(t, e.st, e.org, "Second")
 		patch := func(id string, body map[string]string) {
 			t.Helper()
@@ -225,10 +226,20 @@ func TestReadsJudgeTheCallerBeforeAnswering(t *testing.T) {
 			}
 		}
 
+		for i := range 2 {
+			if _, err := e.st.CreateInvitation(e.org.Ctx, lms.NewInvitation{Name: fmt.Sprintf("Wave %d", i), Passcode: fmt.Sprintf("Quiet-Lark-%d7", i),
+				MaxRegistrations: 5, UserGroupIDs: []string{first.ID}, OrganizationGroupID: e.org.OrganizationGroupID, Status: lms.InvitationActive}); err != nil {
+				t.Fatal(err)
+			}
+		}
+
 		// Demoted: a token claiming Full Manager passes the gate, the row
 		// says Limited Manager.
 		mgr := storetest.MustCreateUser(t, e.st, e.org, lms.RoleFullManager)
 		tok := e.login(mgr.Email)
+		if res := e.do(req{method: "GET", path: "/api/v1/invitations?limit=1", token: tok}); res.Status != 200 || res.Header.Get("Link") == "" {
+			t.Fatalf("invitations before the demotion: %d, Link %q", res.Status, res.Header.Get("Link"))
+		}
 		if res := e.do(req{method: "GET", path: "/api/v1/user-groups?limit=1", token: tok}); res.Status != 200 || res.Header.Get("Link") == "" {
 			t.Fatalf("first page: %d, Link %q", res.Status, res.Header.Get("Link"))
 		}
@@ -244,10 +255,36 @@ func TestReadsJudgeTheCallerBeforeAnswering(t *testing.T) {
 
 		// Promoted: a token claiming Limited Manager is settled before the
 		// gate, and the row lets it through.
+		promoted := storetest.MustCreateUser(t, e.st, e.org, lms.RoleLimitedManager)
+		ptok := e.login(promoted.Email)
+		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/invitations", token: ptok}), 403, lms.EInsufficientRole)
+		patch(promoted.ID, map[string]string{"role": "full_manager"})
+		if res := e.do(req{method: "GET", path: "/api/v1/invitations", token: ptok}); res.Status != 200 {
+			t.Fatalf("promoted manager with a token claiming Limited Manager: %d %s", res.Status, res.Body)
+		}
 		patch(mgr.ID, map[string]string{"role": "full_manager"})
 		if res := e.do(req{method: "GET", path: "/api/v1/invitations", token: tok}); res.Status != 200 {
-			t.Fatalf("promoted manager with an older token: %d %s", res.Status, res.Body)
+			t.Fatalf("manager promoted back: %d %s", res.Status, res.Body)
 		}
+
+		// An integration client's row is read before the handler runs;
+		// deleted, it is refused on its next read.
+		client, err := e.st.CreateIntegrationClient(e.org.Ctx, lms.NewIntegrationClient{Name: "HR", Role: lms.RoleLimitedManager})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair, err := e.st.ClientCredentials(context.Background(), client.Client.ID, client.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := e.do(req{method: "GET", path: "/api/v1/users", token: pair.AccessToken}); res.Status != 200 {
+			t.Fatalf("integration client read: %d %s", res.Status, res.Body)
+		}
+		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/invitations", token: pair.AccessToken}), 403, lms.EInsufficientRole)
+		if err := e.st.DeleteIntegrationClient(e.org.Ctx, client.Client.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/users", token: pair.AccessToken}), 401, lms.EUnauthorized)
 
 		// Disabled: 401 whatever the handler would have answered.
 		patch(mgr.ID, map[string]string{"status": "disabled"})
@@ -273,6 +310,25 @@ func TestReadsJudgeTheCallerBeforeAnswering(t *testing.T) {
 		ltok := e.login(lim.Email)
 		patch(lim.ID, map[string]string{"password": "another-Long-passphrase-7"})
 		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/courses", token: ltok}), 401, lms.EUnauthorized)
+
+		// The access log names no actor for a 401, whatever the token said.
+		refused := 0
+		for line := range strings.Lines(logs.String()) {
+			var entry struct {
+				Msg     string `json:"msg"`
+				Status  int    `json:"status"`
+				ActorID string `json:"actor_id"`
+			}
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "request" && entry.Status == 401 {
+				refused++
+				if entry.ActorID != "" {
+					t.Fatalf("401 logged with an actor: %s", line)
+				}
+			}
+		}
+		if refused == 0 {
+			t.Fatal("no 401 in the access log")
+		}
 	})
 }
 

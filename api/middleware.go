@@ -91,7 +91,9 @@ func (s *Server) observe(c *gin.Context) {
 		slog.String("client_ip", c.ClientIP()),
 		slog.Int("bytes", c.Writer.Size()),
 	}
-	if a := lms.ActorFromContext(c.Request.Context()); a != nil {
+	// A 401 has no actor, even when the token named one (a pending caller
+	// refused by its row).
+	if a := lms.ActorFromContext(c.Request.Context()); a != nil && status != http.StatusUnauthorized {
 		attrs = append(attrs, slog.String("actor_id", a.ID))
 	}
 	s.log.LogAttrs(c.Request.Context(), level, "request", attrs...)

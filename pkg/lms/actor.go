@@ -88,9 +88,8 @@ func RequestIDFromContext(ctx context.Context) string {
 // it can; Settle reads it alone when that did not happen. Whatever reads
 // it, nothing of the request may be answered until Settle has succeeded.
 type PendingActor struct {
-	// Claimed is the actor as the token describes it. Until settled, it is
-	// the actor of the context, so that queries are scoped by its
-	// organization, which the row check then confirms.
+	// Claimed is the actor as the token describes it. A gate may admit the
+	// request on its role, to be judged again once settled.
 	Claimed *Actor
 
 	read    func(context.Context) (*Actor, error)
@@ -136,10 +135,15 @@ func (p *PendingActor) Resolve(a *Actor, err error) {
 
 type pendingKey struct{}
 
-// NewContextWithPendingActor returns a copy of ctx whose actor is p.Claimed,
-// pending p's row check.
+// NewContextWithPendingActor returns a copy of ctx pending p's row check.
+// Its actor is p.Claimed without a role: queries are scoped by the
+// claimed organization, which the row check then confirms, but code that
+// branches on the role finds none rather than one the row may no longer
+// hold.
 func NewContextWithPendingActor(ctx context.Context, p *PendingActor) context.Context {
-	return context.WithValue(NewContextWithActor(ctx, p.Claimed), pendingKey{}, p)
+	a := *p.Claimed
+	a.Role = ""
+	return context.WithValue(NewContextWithActor(ctx, &a), pendingKey{}, p)
 }
 
 // PendingActorFromContext returns the pending caller of ctx, or nil when

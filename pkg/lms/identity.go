@@ -227,7 +227,9 @@ type AuthService interface {
 	// AuthenticateLater verifies an access token and returns a copy of ctx
 	// whose actor is pending (see PendingActor): the caller's row is read
 	// with the first query made with the context, or when settled. For
-	// reads, where that saves a round trip. Returns unauthorized.
+	// reads, where that saves a round trip. An actor it reads at once is
+	// in the context as Authenticate's would be, with no PendingActor.
+	// Returns unauthorized.
 	AuthenticateLater(ctx context.Context, accessToken string) (context.Context, error)
 	// Me returns the calling user. Returns not_found for clients.
 	Me(ctx context.Context) (*User, error)

@@ -277,9 +277,7 @@ func (s *Store) AuthenticateLater(ctx context.Context, token string) (context.Co
 		if err != nil {
 			return nil, err
 		}
-		p := lms.NewPendingActor(a, nil)
-		p.Resolve(a, nil)
-		return lms.NewContextWithPendingActor(ctx, p), nil
+		return lms.NewContextWithActor(ctx, a), nil
 	}
 	lookup, err := byIDStatement[actorRow](s, "users")
 	if err != nil {
