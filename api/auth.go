@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -62,7 +63,7 @@ func (s *Server) authenticateReads(c *gin.Context) {
 		c.Next()
 		return
 	}
-	w := &settleFirst{ResponseWriter: c.Writer, c: c, header: c.Writer.Header().Clone(), pending: pending}
+	w := &settleFirst{ResponseWriter: c.Writer, c: c, header: maps.Clone(c.Writer.Header()), pending: pending}
 	c.Writer = w
 	c.Next()
 	w.settle() // a handler that wrote nothing is judged too

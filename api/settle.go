@@ -18,7 +18,7 @@ import (
 type settleFirst struct {
 	gin.ResponseWriter
 	c       *gin.Context
-	header  http.Header // the headers before the handler ran
+	header  http.Header // the headers before the handler ran (a shallow copy: Set and Add never change the values it holds)
 	pending *lms.PendingActor
 	state   settleState
 }

@@ -227,8 +227,8 @@ type actorRow struct {
 
 func (*actorRow) columns() string { return "id, organization_id, role, status, token_version" }
 
-func (a *actorRow) fields() []any {
-	return []any{&a.ID, &a.OrganizationID, &a.Role, &a.Status, &a.TokenVersion}
+func (a *actorRow) fields(dst []any) []any {
+	return append(dst[:0], &a.ID, &a.OrganizationID, &a.Role, &a.Status, &a.TokenVersion)
 }
 
 // clientRow is what Authenticate re-reads of an integration client.
@@ -236,7 +236,9 @@ type clientRow struct{ ID, OrganizationID, Role string }
 
 func (*clientRow) columns() string { return "id, organization_id, role" }
 
-func (c *clientRow) fields() []any { return []any{&c.ID, &c.OrganizationID, &c.Role} }
+func (c *clientRow) fields(dst []any) []any {
+	return append(dst[:0], &c.ID, &c.OrganizationID, &c.Role)
+}
 
 // Authenticate implements lms.AuthService. It reads the actor's current row
 // on every request: one primary-key lookup buys immediate effect for
@@ -329,7 +331,7 @@ func (u *pendingUser) queryAfterUser(ctx context.Context, conn *pgx.Conn, text s
 	var row *actorRow
 	err = eachRow(rows, func(scan func(...any) error) error {
 		row = new(actorRow)
-		return scan(row.fields()...)
+		return scan(row.fields(nil)...)
 	})
 	rows.Close()
 	if err != nil {

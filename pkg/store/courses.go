@@ -32,9 +32,9 @@ func (*course) columns() string {
 	return "id, organization_id, name, name_key, code, code_key, description, search, created_at, updated_at"
 }
 
-func (c *course) fields() []any {
-	return []any{&c.ID, &c.OrganizationID, &c.Name, &c.NameKey, &c.Code, &c.CodeKey, &c.Description, &c.Search,
-		&c.CreatedAt, &c.UpdatedAt}
+func (c *course) fields(dst []any) []any {
+	return append(dst[:0], &c.ID, &c.OrganizationID, &c.Name, &c.NameKey, &c.Code, &c.CodeKey, &c.Description, &c.Search,
+		&c.CreatedAt, &c.UpdatedAt)
 }
 
 func (c *course) domain() *lms.Course {

@@ -43,10 +43,10 @@ func (*invitation) columns() string {
 		"max_registrations, registrations_used, message, status, expires_at, created_by, created_at, updated_at"
 }
 
-func (i *invitation) fields() []any {
-	return []any{&i.ID, &i.OrganizationID, &i.OrganizationGroupID, &i.Name, &i.Search, &i.PasscodeHash, &i.PasscodeClaim,
+func (i *invitation) fields(dst []any) []any {
+	return append(dst[:0], &i.ID, &i.OrganizationID, &i.OrganizationGroupID, &i.Name, &i.Search, &i.PasscodeHash, &i.PasscodeClaim,
 		&i.PasscodeSealed, &i.MaxRegistrations, &i.RegistrationsUsed, &i.Message, &i.Status, &i.ExpiresAt, &i.CreatedBy,
-		&i.CreatedAt, &i.UpdatedAt}
+		&i.CreatedAt, &i.UpdatedAt)
 }
 
 type invitationUserGroup struct {
@@ -56,7 +56,9 @@ type invitationUserGroup struct {
 
 func (*invitationUserGroup) columns() string { return "invitation_id, user_group_id" }
 
-func (l *invitationUserGroup) fields() []any { return []any{&l.InvitationID, &l.UserGroupID} }
+func (l *invitationUserGroup) fields(dst []any) []any {
+	return append(dst[:0], &l.InvitationID, &l.UserGroupID)
+}
 
 func (s *Store) passcodeHash(passcode string) string {
 	return auth.KeyedHash(s.passcodeKey, lms.NormalizePasscode(passcode))

@@ -63,9 +63,9 @@ const userGroupColumns = "user_groups.id, user_groups.organization_id, user_grou
 
 func (*userGroup) columns() string { return userGroupColumns }
 
-func (g *userGroup) fields() []any {
-	return []any{&g.ID, &g.OrganizationID, &g.OrganizationGroupID, &g.Name, &g.NameKey, &g.Description,
-		&g.CreatedAt, &g.UpdatedAt, &g.CourseCount, &g.MemberCount}
+func (g *userGroup) fields(dst []any) []any {
+	return append(dst[:0], &g.ID, &g.OrganizationID, &g.OrganizationGroupID, &g.Name, &g.NameKey, &g.Description,
+		&g.CreatedAt, &g.UpdatedAt, &g.CourseCount, &g.MemberCount)
 }
 
 func errUserGroupNotFound() error { return lms.Errorf(lms.ENotFound, "user group not found") }
