@@ -54,3 +54,22 @@ func TestImportRules(t *testing.T) {
 		t.Fatalf("go list saw only %d packages", seen)
 	}
 }
+
+// TestTopLevelLayout keeps the repository's top level to the fixed set, so
+// that a stray build output or scratch file cannot be committed unnoticed.
+func TestTopLevelLayout(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("git", "-C", "../..", "ls-files").Output()
+	if err != nil {
+		t.Skipf("the top level is checked on a git checkout; git ls-files: %v", err)
+	}
+	allowed := map[string]bool{"api": true, "cmd": true, "pkg": true, "docs": true, "deployments": true,
+		"go.mod": true, "go.sum": true, "Dockerfile": true, "README.md": true,
+		".ci": true, ".gitignore": true, ".dockerignore": true}
+	for path := range strings.Lines(string(out)) {
+		top, _, _ := strings.Cut(strings.TrimSuffix(path, "\n"), "/")
+		if !allowed[top] {
+			t.Errorf("%s is outside the repository's fixed top level", path)
+		}
+	}
+}
