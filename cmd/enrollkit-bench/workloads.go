@@ -412,6 +412,7 @@ func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *wo
 	}
 	wr.Peak = attack(ctx, w.Name+"-peak", plan.targeter, mode, plan.expect, sr.serverPID)
 	wr.Checks = append(wr.Checks, sr.runChecks(ctx, w.Name, "peak", wr.Peak, plan)...)
+	wr.PeakThroughput = wr.Peak.Throughput
 	sr.log.Printf("    %.1f req/s, p50 %.1f ms, p99 %.1f ms, %v; CPU ms/request: server %.2f, postgres %.2f",
 		wr.Peak.Throughput, wr.Peak.P50Ms, wr.Peak.P99Ms, wr.Peak.Codes, wr.Peak.ServerCPUMsPerReq, wr.Peak.PgCPUMsPerReq)
 	if w.Name == "redeem_spread" {
@@ -455,6 +456,24 @@ func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *wo
 	wr.Checks = append(wr.Checks, sr.runChecks(ctx, w.Name, "rate", wr.Latency, plan)...)
 	sr.log.Printf("    p50 %.1f ms, p99 %.1f ms, %v", wr.Latency.P50Ms, wr.Latency.P99Ms, wr.Latency.Codes)
 
+	if pgbenchBefore != nil && ctx.Err() == nil {
+		// The peak once more, right before the reference is taken again:
+		// the machine's speed drifts, and two peaks each next to one of
+		// the two references are judged against their mean.
+		sr.log.Printf("  %s: peak again, %d workers", w.Name, sr.cfg.Concurrency)
+		if plan, err = w.plan(ctx, sr, "peak", 0); err != nil {
+			return fail("peak again", err)
+		}
+		wr.PeakAgain = attack(ctx, w.Name+"-peak-again", plan.targeter,
+			runMode{Closed: true, Workers: sr.cfg.Concurrency, Duration: sr.cfg.PeakDuration, MaxHits: plan.maxHits}, plan.expect, sr.serverPID)
+		wr.Checks = append(wr.Checks, sr.runChecks(ctx, w.Name, "peak again", wr.PeakAgain, plan)...)
+		sr.log.Printf("    %.1f req/s (%.1f in the first peak run); CPU ms/request: server %.2f, postgres %.2f",
+			wr.PeakAgain.Throughput, wr.Peak.Throughput, wr.PeakAgain.ServerCPUMsPerReq, wr.PeakAgain.PgCPUMsPerReq)
+		if wr.PeakAgain.Throughput > 0 {
+			wr.PeakThroughput = (wr.Peak.Throughput + wr.PeakAgain.Throughput) / 2
+		}
+	}
+
 	if w.Hashing {
 		if bracket > 0 {
 			wr.References = append(wr.References, reference{Name: "argon2id hash rate", PerSecond: bracket})
@@ -478,7 +497,7 @@ func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *wo
 	if len(wr.References) > 0 && wr.References[0].PerSecond > 0 {
 		wr.Reference = wr.References[0].Name
 		wr.ReferenceRate = wr.References[0].PerSecond
-		wr.Ratio = wr.Peak.Throughput / wr.ReferenceRate
+		wr.Ratio = wr.PeakThroughput / wr.ReferenceRate
 	}
 	return wr
 }
