@@ -111,7 +111,7 @@ func requireRole(roles ...lms.Role) gin.HandlerFunc {
 			}
 		}
 		if !hasRole(a, roles) {
-			abortWith(c, lms.EInsufficientRole, "this requires the role %s", roleList(roles))
+			writeError(c, errInsufficientRole(roles))
 			return
 		}
 		c.Set(routeRolesKey, roles)
@@ -121,6 +121,12 @@ func requireRole(roles ...lms.Role) gin.HandlerFunc {
 
 func hasRole(a *lms.Actor, roles []lms.Role) bool {
 	return a != nil && slices.Contains(roles, a.Role)
+}
+
+// errInsufficientRole is the refusal of an actor whose role is not among
+// roles.
+func errInsufficientRole(roles []lms.Role) error {
+	return lms.Errorf(lms.EInsufficientRole, "this requires the role %s", roleList(roles))
 }
 
 func roleList(roles []lms.Role) string {

@@ -63,7 +63,7 @@ func (w *settleFirst) judge() error {
 	}
 	if v, ok := w.c.Get(routeRolesKey); ok {
 		if roles := v.([]lms.Role); !hasRole(a, roles) {
-			return lms.Errorf(lms.EInsufficientRole, "this requires the role %s", roleList(roles))
+			return errInsufficientRole(roles)
 		}
 	}
 	return nil

@@ -248,6 +248,12 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*lms.Actor, err
 	if err != nil {
 		return nil, err
 	}
+	return s.actorOf(ctx, claims)
+}
+
+// actorOf reads the row of a verified token's subject and judges the token
+// by it.
+func (s *Store) actorOf(ctx context.Context, claims *auth.AccessClaims) (*lms.Actor, error) {
 	switch lms.ActorKind(claims.Kind) {
 	case lms.ActorUser:
 		return s.userActor(ctx, claims)
@@ -275,7 +281,7 @@ func (s *Store) AuthenticateLater(ctx context.Context, token string) (context.Co
 		return nil, err
 	}
 	if lms.ActorKind(claims.Kind) != lms.ActorUser {
-		a, err := s.Authenticate(ctx, token)
+		a, err := s.actorOf(ctx, claims)
 		if err != nil {
 			return nil, err
 		}
