@@ -171,6 +171,10 @@ type guard struct {
 	counts func(err error) bool
 }
 
+// clientKey is the per-client throttle key of c's caller: its address,
+// an IPv6 one as its /64 (see ratelimit.ClientKey).
+func clientKey(c *gin.Context) string { return ratelimit.ClientKey(c.ClientIP()) }
+
 // isCode returns a predicate matching errors of the given codes.
 func isCode(codes ...string) func(error) bool {
 	return func(err error) bool { return slices.Contains(codes, lms.ErrorCode(err)) }
@@ -259,7 +263,7 @@ func writeOAuthError(c *gin.Context, err error) {
 // login godoc
 //
 //	@Summary     Sign in with email and password
-//	@Description Failed attempts are throttled per client IP and per account (429 with Retry-After). Every failure answers the same 401. 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a burst beyond what the cores can hash).
+//	@Description Failed attempts are throttled per client IP (an IPv6 client by its /64) and per account (429 with Retry-After). Every failure answers the same 401. 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a burst beyond what the cores can hash).
 //	@Tags        auth
 //	@Accept      json
 //	@Produce     json
@@ -274,7 +278,7 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	failed := isCode(lms.EUnauthorized)
-	guards := []guard{{s.Rules.LoginIP, c.ClientIP(), failed}, {s.Rules.LoginAccount, lms.NormalizeEmail(req.Email), failed}}
+	guards := []guard{{s.Rules.LoginIP, clientKey(c), failed}, {s.Rules.LoginAccount, lms.NormalizeEmail(req.Email), failed}}
 	s.credentialAttempt(c, guards, func() (*lms.TokenPair, error) {
 		return s.Services.Auth.Login(c.Request.Context(), req.Email, req.Password, req.OrganizationID)
 	})
@@ -296,7 +300,7 @@ func (s *Server) refresh(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	guards := []guard{{s.Rules.LoginIP, c.ClientIP(), isCode(lms.EUnauthorized)}}
+	guards := []guard{{s.Rules.LoginIP, clientKey(c), isCode(lms.EUnauthorized)}}
 	s.credentialAttempt(c, guards, func() (*lms.TokenPair, error) {
 		return s.Services.Auth.Refresh(c.Request.Context(), req.RefreshToken)
 	})
@@ -372,7 +376,7 @@ func (s *Server) oauthToken(c *gin.Context) {
 		return
 	}
 	failed := isCode(lms.EUnauthorized)
-	guards := []guard{{s.Rules.LoginIP, c.ClientIP(), failed}, {s.Rules.LoginAccount, "client:" + req.ClientID, failed}}
+	guards := []guard{{s.Rules.LoginIP, clientKey(c), failed}, {s.Rules.LoginAccount, "client:" + req.ClientID, failed}}
 	s.credentialAttemptWith(c, guards, func() (*lms.TokenPair, error) {
 		return s.Services.Auth.ClientCredentials(c.Request.Context(), req.ClientID, req.ClientSecret)
 	}, writeOAuthError)

@@ -501,3 +501,43 @@ func TestListPagesLinkToTheNext(t *testing.T) {
 		t.Fatalf("saw %d users, want 3", len(seen))
 	}
 }
+
+// TestIPv6ClientsAreThrottledByTheirNetwork: a client given a /64 cannot
+// reset a per-IP limit by moving to another address of it; another /64,
+// and an IPv4 client, keep their own counts.
+func TestIPv6ClientsAreThrottledByTheirNetwork(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite", func(o *api.Options) {
+		o.Rules.LoginIP = ratelimit.Rule{Name: "login-ip", Limit: 2, Period: time.Hour}
+		o.Rules.RedeemIP = ratelimit.Rule{Name: "redeem-ip", Limit: 2, Period: time.Hour}
+	})
+	try := func(path, body, from string) int {
+		r := httptest.NewRequest("POST", path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.RemoteAddr = from
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, r)
+		return rec.Code
+	}
+	for _, tc := range []struct {
+		path, body string
+		fails      int
+	}{
+		{"/api/v1/auth/login", `{"email":"x@example.com","password":"wrong-password-1"}`, 401},
+		{"/api/v1/redemptions/preview", `{"passcode":"Guess-Guess-0001"}`, 404},
+	} {
+		for i, from := range []string{"[2001:db8:1:2::a]:1234", "[2001:db8:1:2:ffff:ffff:ffff:fff0]:1234"} {
+			if got := try(tc.path, tc.body, from); got != tc.fails {
+				t.Fatalf("%s, failure %d from %s: %d, want %d", tc.path, i+1, from, got, tc.fails)
+			}
+		}
+		if got := try(tc.path, tc.body, "[2001:db8:1:2::c]:1234"); got != 429 {
+			t.Fatalf("%s, a third address of the same /64: %d, want 429", tc.path, got)
+		}
+		for _, from := range []string{"[2001:db8:1:3::c]:1234", "192.0.2.9:1234"} {
+			if got := try(tc.path, tc.body, from); got != tc.fails {
+				t.Fatalf("%s from %s, outside the throttled /64: %d, want %d", tc.path, from, got, tc.fails)
+			}
+		}
+	}
+}

@@ -72,7 +72,7 @@ type RedemptionResponse struct {
 // passcodeGuards throttle passcode attempts: failed passcodes per client
 // IP, and a wrong password on an existing account like a failed sign-in.
 func (s *Server) passcodeGuards(c *gin.Context, email string) []guard {
-	guards := []guard{{s.Rules.RedeemIP, c.ClientIP(), isCode(lms.EPasscodeInvalid, lms.EUnauthorized)}}
+	guards := []guard{{s.Rules.RedeemIP, clientKey(c), isCode(lms.EPasscodeInvalid, lms.EUnauthorized)}}
 	if email != "" {
 		guards = append(guards, guard{s.Rules.LoginAccount, lms.NormalizeEmail(email), isCode(lms.EUnauthorized)})
 	}
@@ -82,7 +82,7 @@ func (s *Server) passcodeGuards(c *gin.Context, email string) []guard {
 // previewRedemption godoc
 //
 //	@Summary     What a passcode leads to
-//	@Description Consumes nothing. Unknown, draft, paused, revoked and expired passcodes all answer the same 404 passcode_invalid; failed attempts are throttled per client IP (429 with Retry-After).
+//	@Description Consumes nothing. Unknown, draft, paused, revoked and expired passcodes all answer the same 404 passcode_invalid; failed attempts are throttled per client IP, an IPv6 client by its /64 (429 with Retry-After).
 //	@Tags        redemptions
 //	@Accept      json
 //	@Produce     json
