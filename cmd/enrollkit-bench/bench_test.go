@@ -78,8 +78,8 @@ func TestFinishJudgesTargets(t *testing.T) {
 	}
 	scale := func(name string, p50 float64) *scaleResult {
 		return &scaleResult{Name: name, PeakRSSBytes: 50 << 20, Workloads: []*workloadResult{
-			{Name: "list_user_groups", Read: true, Peak: stats(1000, 1, 2), Latency: stats(500, p50, 5),
-				ReferenceRate: 1500, Ratio: 1000.0 / 1500},
+			{Name: "list_user_groups", Read: true, Peak: stats(1000, 1, 2), Latency: stats(500, 1, 5),
+				Light: stats(200, p50, 3), ReferenceRate: 1500, Ratio: 1000.0 / 1500},
 			{Name: "redeem_hot", Checks: []check{{Name: name + "/redeem_hot/peak: exactly the seats succeed", Pass: true}}},
 		}}
 	}
@@ -94,5 +94,10 @@ func TestFinishJudgesTargets(t *testing.T) {
 	i := slices.IndexFunc(r.Targets, func(t target) bool { return strings.Contains(t.Name, "growth") })
 	if i < 0 || r.Targets[i].Pass || r.Targets[i].Value != 1.5 {
 		t.Errorf("growth target: %+v", r.Targets)
+	}
+	// Judged on the light runs (the same rate at both scales); the runs
+	// at half of each peak are reported beside them.
+	if len(r.Growth) != 1 || r.Growth[0].Factor != 1.5 || r.Growth[0].HalfPeakFactor != 1 {
+		t.Errorf("growth: %+v", r.Growth)
 	}
 }

@@ -62,6 +62,11 @@ type workload struct {
 	// floor: the stack floor (floor.go) is driven like the peak run,
 	// right after it.
 	floor bool
+	// lightRate, for the workloads held to the growth target, is the rate
+	// of a fixed-rate run that is the same at both scales and low enough
+	// that requests seldom queue: its median is the request's own time,
+	// which is what grows with the data.
+	lightRate float64
 	// probe is a request that tells whether the endpoint exists without
 	// changing anything (404 "no route" when it does not).
 	probe func(sr *scaleRun) (method, path string, body []byte)
@@ -103,6 +108,13 @@ func workloadNames() string {
 	return strings.Join(names, ", ")
 }
 
+// The light runs' rates: a read takes well under a millisecond of each
+// side's CPU, a redemption one hash (about 15 ms of a core).
+const (
+	readLightRate   = 200
+	redeemLightRate = 20
+)
+
 // workloads are run in this order: the spread redemption must precede the
 // hot one, whose seats it sizes (run alone, the hot one gets 200 seats).
 var workloads = []workload{
@@ -120,7 +132,8 @@ var workloads = []workload{
 	},
 	{
 		Name: "list_user_groups", Endpoint: "GET /api/v1/user-groups?limit=50", Read: true, floor: true,
-		probe: func(sr *scaleRun) (string, string, []byte) { return "GET", "/user-groups?limit=1", nil },
+		lightRate: readLightRate,
+		probe:     func(sr *scaleRun) (string, string, []byte) { return "GET", "/user-groups?limit=1", nil },
 		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
 			return &runPlan{expect: expectCodes(200), targeter: func(t *vegeta.Target) error {
 				jsonTarget(t, "GET", sr.api+"/user-groups?limit=50", sr.token, nil)
@@ -131,7 +144,8 @@ var workloads = []workload{
 	},
 	{
 		Name: "search_courses", Endpoint: "GET /api/v1/courses?q=<term>", Read: true,
-		probe: func(sr *scaleRun) (string, string, []byte) { return "GET", "/courses?limit=1&q=x", nil },
+		lightRate: readLightRate,
+		probe:     func(sr *scaleRun) (string, string, []byte) { return "GET", "/courses?limit=1&q=x", nil },
 		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
 			var n atomic.Uint64
 			return &runPlan{expect: expectCodes(200), targeter: func(t *vegeta.Target) error {
@@ -144,7 +158,8 @@ var workloads = []workload{
 	},
 	{
 		Name: "get_invitation", Endpoint: "GET /api/v1/invitations/{id}", Read: true,
-		probe: func(sr *scaleRun) (string, string, []byte) { return "GET", "/invitations/" + benchID("inv", 0), nil },
+		lightRate: readLightRate,
+		probe:     func(sr *scaleRun) (string, string, []byte) { return "GET", "/invitations/" + benchID("inv", 0), nil },
 		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
 			return &runPlan{expect: expectCodes(200), targeter: func(t *vegeta.Target) error {
 				id := benchID("inv", rand.IntN(sr.spec.Invitations))
@@ -156,7 +171,8 @@ var workloads = []workload{
 	},
 	{
 		Name: "redeem_spread", Endpoint: "POST /api/v1/redemptions (200 invitations)", Hashing: true,
-		probe: func(sr *scaleRun) (string, string, []byte) { return "POST", "/redemptions", []byte(`{}`) },
+		lightRate: redeemLightRate,
+		probe:     func(sr *scaleRun) (string, string, []byte) { return "POST", "/redemptions", []byte(`{}`) },
 		plan: func(_ context.Context, sr *scaleRun, phase string, _ uint64) (*runPlan, error) {
 			return &runPlan{expect: expectCodes(201), targeter: func(t *vegeta.Target) error {
 				n := sr.seq.Add(1)
@@ -455,6 +471,18 @@ func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *wo
 	wr.Latency = attack(ctx, w.Name+"-rate", plan.targeter, mode, plan.expect, sr.serverPID)
 	wr.Checks = append(wr.Checks, sr.runChecks(ctx, w.Name, "rate", wr.Latency, plan)...)
 	sr.log.Printf("    p50 %.1f ms, p99 %.1f ms, %v", wr.Latency.P50Ms, wr.Latency.P99Ms, wr.Latency.Codes)
+
+	if w.lightRate > 0 && ctx.Err() == nil {
+		sr.log.Printf("  %s: latency at %.0f req/s (light load, the same at every scale)", w.Name, w.lightRate)
+		hits := uint64(w.lightRate * sr.cfg.RateDuration.Seconds())
+		if plan, err = w.plan(ctx, sr, "rate", hits); err != nil {
+			return fail("light", err)
+		}
+		wr.Light = attack(ctx, w.Name+"-light", plan.targeter,
+			runMode{Rate: w.lightRate, Workers: sr.cfg.Concurrency, Duration: sr.cfg.RateDuration, MaxHits: plan.maxHits}, plan.expect, sr.serverPID)
+		wr.Checks = append(wr.Checks, sr.runChecks(ctx, w.Name, "light", wr.Light, plan)...)
+		sr.log.Printf("    p50 %.2f ms, p99 %.1f ms, %v", wr.Light.P50Ms, wr.Light.P99Ms, wr.Light.Codes)
+	}
 
 	if pgbenchBefore != nil && ctx.Err() == nil {
 		// The peak once more, right before the reference is taken again:
