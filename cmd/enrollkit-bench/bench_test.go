@@ -95,9 +95,16 @@ func TestFinishJudgesTargets(t *testing.T) {
 	if i < 0 || r.Targets[i].Pass || r.Targets[i].Value != 1.5 {
 		t.Errorf("growth target: %+v", r.Targets)
 	}
-	// Judged on the light runs (the same rate at both scales); the runs
-	// at half of each peak are reported beside them.
 	if len(r.Growth) != 1 || r.Growth[0].Factor != 1.5 || r.Growth[0].HalfPeakFactor != 1 {
 		t.Errorf("growth: %+v", r.Growth)
+	}
+	// The target holds only when both measurements meet it: a growth seen
+	// at half of each peak alone misses it too.
+	r = &results{Config: &config{}, Scales: []*scaleResult{scale("small", 1), scale("large", 1)}}
+	r.Scales[1].Workloads[0].Latency = stats(500, 1.5, 5)
+	r.finish()
+	if i := slices.IndexFunc(r.Targets, func(t target) bool { return strings.Contains(t.Name, "growth") }); i < 0 ||
+		r.Targets[i].Pass || r.Targets[i].Value != 1.5 {
+		t.Errorf("growth at half of each peak alone: %+v", r.Targets)
 	}
 }

@@ -63,9 +63,8 @@ type workload struct {
 	// right after it.
 	floor bool
 	// lightRate, for the workloads held to the growth target, is the rate
-	// of a fixed-rate run that is the same at both scales and low enough
-	// that requests seldom queue: its median is the request's own time,
-	// which is what grows with the data.
+	// of a fixed-rate run that is the same at both scales, so that between
+	// the scales' runs nothing but the data changes (see growth).
 	lightRate float64
 	// probe is a request that tells whether the endpoint exists without
 	// changing anything (404 "no route" when it does not).
