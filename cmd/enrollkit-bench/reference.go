@@ -136,7 +136,12 @@ var (
 // pgbench -M prepared -n -T secs -c clients -j min(clients, cores) -f script -D k=v ….
 // serverPID, the idle enrollkit server, is sampled so that the CPU
 // accounting matches the API runs'.
-func runPgbench(ctx context.Context, cfg *config, dbURL, script string, vars map[string]string, dir string, serverPID int) (*pgbenchResult, error) {
+//
+// With rate > 0 pgbench paces its transactions at rate per second (-R)
+// instead of running them back to back, for secs seconds instead of
+// -pgbench-time when secs > 0.
+func runPgbench(ctx context.Context, cfg *config, dbURL, script string, vars map[string]string, dir string, serverPID int,
+	rate float64, secs int) (*pgbenchResult, error) {
 	body, err := pgbenchScripts.ReadFile("pgbench/" + script)
 	if err != nil {
 		return nil, err
@@ -149,11 +154,16 @@ func runPgbench(ctx context.Context, cfg *config, dbURL, script string, vars map
 	if err != nil {
 		return nil, err
 	}
-	secs := int(cfg.PgbenchDuration.Round(time.Second) / time.Second)
+	if secs <= 0 {
+		secs = int(cfg.PgbenchDuration.Round(time.Second) / time.Second)
+	}
 	clients := cfg.Concurrency
 	args := []string{"-h", u.Hostname(), "-p", u.Port(), "-U", u.User.Username(),
 		"-M", "prepared", "-n", "-T", strconv.Itoa(secs), "-c", strconv.Itoa(clients),
 		"-j", strconv.Itoa(min(clients, runtime.NumCPU())), "-f", path}
+	if rate > 0 {
+		args = append(args, "-R", strconv.FormatFloat(rate, 'f', 1, 64))
+	}
 	keys := make([]string, 0, len(vars))
 	for k := range vars {
 		keys = append(keys, k)

@@ -102,8 +102,11 @@ type workloadResult struct {
 	PeakThroughput float64   `json:"peak_throughput,omitempty"`
 	// Floor is the stack floor's closed-loop run (see floor.go), for the
 	// workload that has one.
-	Floor   *runStats `json:"stack_floor,omitempty"`
-	Latency *runStats `json:"latency,omitempty"`
+	Floor *runStats `json:"stack_floor,omitempty"`
+	// HashFloor is the hash rate beside the workload's statement (see
+	// hashFloor), for the workload that has one.
+	HashFloor *hashFloor `json:"hash_floor,omitempty"`
+	Latency   *runStats  `json:"latency,omitempty"`
 	// Light is the fixed-rate run at the workload's light rate, the same
 	// at every scale, for the workloads held to the growth target.
 	Light      *runStats   `json:"light,omitempty"`
@@ -354,6 +357,10 @@ func (r *results) print(w io.Writer) {
 				case wr.Peak != nil:
 					fmt.Fprintf(w, "  %s: also %s %.1f/s (ratio %.3f)\n", wr.Name, ref.Name, ref.PerSecond, wr.PeakThroughput/ref.PerSecond)
 				}
+			}
+			if f := wr.HashFloor; f != nil && wr.ReferenceRate > 0 {
+				fmt.Fprintf(w, "  %s: hash floor %.1f hashes/s beside pgbench running its statement at %.1f/s (ratio %.3f); the API reaches %.2f of it\n",
+					wr.Name, f.Hashes.PerSecond, f.Pgbench.TPS, f.Ratio, wr.PeakThroughput/f.Hashes.PerSecond)
 			}
 			if f := wr.Floor; f != nil && f.Throughput > 0 && wr.Peak != nil {
 				fmt.Fprintf(w, "  %s: stack floor %.1f req/s (ratio %s; server CPU %.3f ms, postgres %.3f ms per request); the API reaches %.2f of it\n",

@@ -62,6 +62,10 @@ type workload struct {
 	// floor: the stack floor (floor.go) is driven like the peak run,
 	// right after it.
 	floor bool
+	// hashFloor, for a hashing workload, is the pgbench script of its
+	// statement: the hash rate is measured once more while pgbench runs it
+	// at the peak's rate (see measureHashFloor).
+	hashFloor *pgbenchSpec
 	// lightRate, for the workloads held to the growth target, is the rate
 	// of a fixed-rate run that is the same at both scales, so that between
 	// the scales' runs nothing but the data changes (see growth).
@@ -170,6 +174,7 @@ var workloads = []workload{
 	},
 	{
 		Name: "redeem_spread", Endpoint: "POST /api/v1/redemptions (200 invitations)", Hashing: true,
+		hashFloor: &pgbenchSpec{Script: "redeem_tx.sql", Vars: map[string]string{"tag": "pgbinv", "n": strconv.Itoa(pgbenchPool)}},
 		lightRate: redeemLightRate,
 		probe:     func(sr *scaleRun) (string, string, []byte) { return "POST", "/redemptions", []byte(`{}`) },
 		plan: func(_ context.Context, sr *scaleRun, phase string, _ uint64) (*runPlan, error) {
@@ -452,6 +457,17 @@ func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *wo
 		bracket = (hashBefore.PerSecond + after.PerSecond) / 2
 		sr.log.Printf("    argon2id hash rate %.1f/s before, %.1f/s after the peak run (%.1f at the start of the run)",
 			hashBefore.PerSecond, after.PerSecond, hash.PerSecond)
+		if w.hashFloor != nil && sr.cfg.Pgbench != "" && wr.Peak.Throughput > 0 {
+			sr.log.Printf("  %s: hash floor, the hash rate beside pgbench running the statement at %.1f/s", w.Name, wr.Peak.Throughput)
+			f, err := sr.measureHashFloor(ctx, *w.hashFloor, wr.Peak.Throughput)
+			if err != nil {
+				wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/hash floor", Detail: err.Error()})
+			} else {
+				f.Ratio = f.Hashes.PerSecond / bracket
+				wr.HashFloor = f
+				sr.log.Printf("    %.1f hashes/s (%.3f of the bare rate) beside %.1f statements/s", f.Hashes.PerSecond, f.Ratio, f.Pgbench.TPS)
+			}
+		}
 	}
 	if ctx.Err() != nil {
 		return wr
@@ -569,7 +585,7 @@ func (sr *scaleRun) pgbench(ctx context.Context, name string, spec pgbenchSpec, 
 	}
 	sr.log.Printf("  %s: reference %s, %d clients, %s", name, ref.Name, sr.cfg.Concurrency, sr.cfg.PgbenchDuration)
 	t0 := time.Now()
-	res, err := runPgbench(ctx, sr.cfg, sr.dbURL, spec.Script, vars, sr.dir, sr.serverPID)
+	res, err := runPgbench(ctx, sr.cfg, sr.dbURL, spec.Script, vars, sr.dir, sr.serverPID, 0, 0)
 	ref.Pgbench = res
 	if err != nil {
 		ref.Error = err.Error()
@@ -581,4 +597,55 @@ func (sr *scaleRun) pgbench(ctx context.Context, name string, spec pgbenchSpec, 
 	sr.log.Printf("    %.1f tps, %.2f ms average, postgres CPU %.2f ms/transaction (%s)", res.TPS, res.LatencyMs,
 		res.PgCPUMsPerTx, time.Since(t0).Round(time.Millisecond))
 	return ref
+}
+
+// hashFloor is a hashing workload's floor: the hash rate on every core
+// while pgbench runs the workload's statement at the API's peak rate, with
+// no HTTP, JSON, token or pool in between. A server that did nothing but
+// hash and run that statement could not beat it, so its ratio to the bare
+// hash rate bounds what the redemption target can ask on this machine.
+type hashFloor struct {
+	Rate    float64        `json:"statement_rate"`
+	Hashes  *hashRate      `json:"hashes"`
+	Pgbench *pgbenchResult `json:"pgbench"`
+	// Ratio is Hashes.PerSecond over the bare hash rate the workload's
+	// ratio is taken against.
+	Ratio float64 `json:"ratio"`
+}
+
+// measureHashFloor measures the hash rate for -hash-time while pgbench runs
+// spec at rate statements per second; pgbench starts a second earlier and
+// ends a second later, so the hashing never runs without it.
+func (sr *scaleRun) measureHashFloor(ctx context.Context, spec pgbenchSpec, rate float64) (*hashFloor, error) {
+	if err := sr.resetSeats(spec.Vars["tag"])(ctx); err != nil {
+		return nil, err
+	}
+	vars := sr.pgbenchVars()
+	for k, v := range spec.Vars {
+		vars[k] = v
+	}
+	secs := int(sr.cfg.HashDuration.Round(time.Second)/time.Second) + 2
+	type result struct {
+		res *pgbenchResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := runPgbench(ctx, sr.cfg, sr.dbURL, spec.Script, vars, sr.dir, sr.serverPID, rate, secs)
+		done <- result{res, err}
+	}()
+	select {
+	case <-time.After(time.Second):
+	case r := <-done:
+		return nil, fmt.Errorf("pgbench ended before the hashing began: %v", r.err)
+	}
+	h, err := measureHashRate(ctx, sr.cfg.HashDuration)
+	r := <-done
+	if err != nil {
+		return nil, err
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return &hashFloor{Rate: rate, Hashes: h, Pgbench: r.res}, nil
 }
