@@ -194,11 +194,14 @@ func (h *Hasher) Stats() HasherStats {
 // would then resume on whichever thread (and core) came free, where less
 // of its 7 MiB work area is cached. Kept on its thread, a redemption cost
 // the server 16.3 instead of 17.2 ms of CPU (four runs each, alternating;
-// docs/benchmarks.md).
+// docs/benchmarks.md). With more than one lane argon2 runs each lane in
+// a goroutine of its own, and the caller only waits: nothing to keep.
 func (h *Hasher) derive(m *argon2.Memory, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
 	h.derived.Add(1)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	if threads == 1 {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	if memory > h.memory {
 		return argon2.IDKey(password, salt, time, memory, threads, keyLen)
 	}
