@@ -215,7 +215,7 @@ func (r *results) finish() {
 		for _, name := range growthWorkloads {
 			ws, wl := small.workload(name), large.workload(name)
 			measured := ws != nil && wl != nil && ws.Light != nil && wl.Light != nil && ws.Latency != nil &&
-				wl.Latency != nil && ws.Light.P50Ms > 0 && ws.Latency.P50Ms > 0
+				wl.Latency != nil && ws.Light.P50Ms > 0 && ws.Latency.P50Ms > 0 && wl.Light.P50Ms > 0 && wl.Latency.P50Ms > 0
 			if !measured {
 				add(name+" p50 growth 1M/10k", "", 0, "<=", targetGrowth, false, "")
 				continue

@@ -131,20 +131,24 @@ func startServer(ctx context.Context, bin string, args []string, env []string, l
 	ready := make(chan string, 1)
 	go func() {
 		// Keep draining stdout (the access log) for the life of the
-		// process, or it would block on a full pipe.
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		listening := false
-		for sc.Scan() {
-			line := sc.Bytes()
-			logf.Write(append(line, '\n'))
+		// process, or it would block on a full pipe. Lines are read one
+		// by one only until the server says where it listens; the rest is
+		// copied in chunks, not written a line (a request) at a time by
+		// the process that also runs the load generator.
+		br := bufio.NewReaderSize(stdout, 64<<10)
+		for {
+			line, err := br.ReadBytes('\n')
+			_, _ = logf.Write(line)
+			if err != nil {
+				break
+			}
 			var m struct{ Msg, Addr string }
-			if !listening && json.Unmarshal(line, &m) == nil && m.Msg == "enrollkit listening" && m.Addr != "" {
+			if json.Unmarshal(line, &m) == nil && m.Msg == "enrollkit listening" && m.Addr != "" {
 				ready <- m.Addr
-				listening = true
+				break
 			}
 		}
-		_, _ = io.Copy(logf, stdout)
+		_, _ = io.Copy(logf, br)
 		s.done <- cmd.Wait()
 	}()
 	select {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -637,7 +638,10 @@ func (sr *scaleRun) measureHashFloor(ctx context.Context, spec pgbenchSpec, rate
 	select {
 	case <-time.After(time.Second):
 	case r := <-done:
-		return nil, fmt.Errorf("pgbench ended before the hashing began: %v", r.err)
+		if r.err != nil {
+			return nil, fmt.Errorf("pgbench ended before the hashing began: %w", r.err)
+		}
+		return nil, errors.New("pgbench ended before the hashing began")
 	}
 	h, err := measureHashRate(ctx, sr.cfg.HashDuration)
 	r := <-done
