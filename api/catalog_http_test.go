@@ -220,16 +220,9 @@ func TestCatalogFlow(t *testing.T) {
 	wantProblem(t, do("GET", gp, nil), 404, lms.ENotFound)
 
 	t.Run("integration clients have no enrollments", func(t *testing.T) {
-		c, err := e.st.CreateIntegrationClient(e.org.Ctx, lms.NewIntegrationClient{Name: "HR", Role: lms.RoleFullManager})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := e.st.ClientCredentials(t.Context(), c.Client.ID, c.Secret)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/me/enrollments", token: p.AccessToken}), 403, lms.EInsufficientRole)
-		if res := e.do(req{method: "GET", path: "/api/v1/courses", token: p.AccessToken}); res.Status != 200 {
+		_, token := e.integrationClient(lms.RoleFullManager)
+		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/me/enrollments", token: token}), 403, lms.EInsufficientRole)
+		if res := e.do(req{method: "GET", path: "/api/v1/courses", token: token}); res.Status != 200 {
 			t.Fatalf("a full manager client reading courses: %d", res.Status)
 		}
 	})

@@ -126,6 +126,22 @@ func (e *env) login(email string) string {
 	return p.AccessToken
 }
 
+// integrationClient creates an integration client of role in e's
+// organization and returns its ID and an access token from the client
+// credentials grant.
+func (e *env) integrationClient(role lms.Role) (id, token string) {
+	e.t.Helper()
+	c, err := e.st.CreateIntegrationClient(e.org.Ctx, lms.NewIntegrationClient{Name: "HR", Role: role})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p, err := e.st.ClientCredentials(context.Background(), c.Client.ID, c.Secret)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c.Client.ID, p.AccessToken
+}
+
 // response is a recorded answer with its decoded JSON body.
 type response struct {
 	Status int

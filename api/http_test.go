@@ -269,22 +269,15 @@ func TestReadsJudgeTheCallerBeforeAnswering(t *testing.T) {
 
 		// An integration client's row is read before the handler runs;
 		// deleted, it is refused on its next read.
-		client, err := e.st.CreateIntegrationClient(e.org.Ctx, lms.NewIntegrationClient{Name: "HR", Role: lms.RoleLimitedManager})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pair, err := e.st.ClientCredentials(context.Background(), client.Client.ID, client.Secret)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res := e.do(req{method: "GET", path: "/api/v1/users", token: pair.AccessToken}); res.Status != 200 {
+		clientID, clientToken := e.integrationClient(lms.RoleLimitedManager)
+		if res := e.do(req{method: "GET", path: "/api/v1/users", token: clientToken}); res.Status != 200 {
 			t.Fatalf("integration client read: %d %s", res.Status, res.Body)
 		}
-		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/invitations", token: pair.AccessToken}), 403, lms.EInsufficientRole)
-		if err := e.st.DeleteIntegrationClient(e.org.Ctx, client.Client.ID); err != nil {
+		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/invitations", token: clientToken}), 403, lms.EInsufficientRole)
+		if err := e.st.DeleteIntegrationClient(e.org.Ctx, clientID); err != nil {
 			t.Fatal(err)
 		}
-		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/users", token: pair.AccessToken}), 401, lms.EUnauthorized)
+		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/users", token: clientToken}), 401, lms.EUnauthorized)
 
 		// Disabled: 401 whatever the handler would have answered.
 		patch(mgr.ID, map[string]string{"status": "disabled"})
