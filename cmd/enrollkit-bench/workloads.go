@@ -475,29 +475,14 @@ func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *wo
 	}
 
 	rate := max(1, wr.Peak.Throughput/2)
-	hits := uint64(rate * sr.cfg.RateDuration.Seconds())
-	sr.log.Printf("  %s: latency at %.1f req/s (half of peak)", w.Name, rate)
-	if plan, err = w.plan(ctx, sr, "rate", hits); err != nil {
+	if wr.Latency, err = sr.fixedRate(ctx, w, "rate", rate, fmt.Sprintf("%.1f req/s (half of peak)", rate), &wr.Checks); err != nil {
 		return fail("rate", err)
 	}
-	mode = runMode{Rate: rate, Workers: sr.cfg.Concurrency, Duration: sr.cfg.RateDuration, MaxHits: plan.maxHits}
-	if plan.untilMaxHits {
-		mode.Duration = 0
-	}
-	wr.Latency = attack(ctx, w.Name+"-rate", plan.targeter, mode, plan.expect, sr.serverPID)
-	wr.Checks = append(wr.Checks, sr.runChecks(ctx, w.Name, "rate", wr.Latency, plan)...)
-	sr.log.Printf("    p50 %.1f ms, p99 %.1f ms, %v", wr.Latency.P50Ms, wr.Latency.P99Ms, wr.Latency.Codes)
-
 	if w.lightRate > 0 && ctx.Err() == nil {
-		sr.log.Printf("  %s: latency at %.0f req/s (light load, the same at every scale)", w.Name, w.lightRate)
-		hits := uint64(w.lightRate * sr.cfg.RateDuration.Seconds())
-		if plan, err = w.plan(ctx, sr, "rate", hits); err != nil {
+		desc := fmt.Sprintf("%.0f req/s (light load, the same at every scale)", w.lightRate)
+		if wr.Light, err = sr.fixedRate(ctx, w, "light", w.lightRate, desc, &wr.Checks); err != nil {
 			return fail("light", err)
 		}
-		wr.Light = attack(ctx, w.Name+"-light", plan.targeter,
-			runMode{Rate: w.lightRate, Workers: sr.cfg.Concurrency, Duration: sr.cfg.RateDuration, MaxHits: plan.maxHits}, plan.expect, sr.serverPID)
-		wr.Checks = append(wr.Checks, sr.runChecks(ctx, w.Name, "light", wr.Light, plan)...)
-		sr.log.Printf("    p50 %.2f ms, p99 %.1f ms, %v", wr.Light.P50Ms, wr.Light.P99Ms, wr.Light.Codes)
 	}
 
 	if pgbenchBefore != nil && ctx.Err() == nil {
@@ -544,6 +529,25 @@ func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *wo
 		wr.Ratio = wr.PeakThroughput / wr.ReferenceRate
 	}
 	return wr
+}
+
+// fixedRate runs w at rate requests per second for -rate (or until its
+// plan's requests are spent), adds the run's checks under phase and
+// returns its figures.
+func (sr *scaleRun) fixedRate(ctx context.Context, w workload, phase string, rate float64, desc string, checks *[]check) (*runStats, error) {
+	sr.log.Printf("  %s: latency at %s", w.Name, desc)
+	plan, err := w.plan(ctx, sr, "rate", uint64(rate*sr.cfg.RateDuration.Seconds()))
+	if err != nil {
+		return nil, err
+	}
+	mode := runMode{Rate: rate, Workers: sr.cfg.Concurrency, Duration: sr.cfg.RateDuration, MaxHits: plan.maxHits}
+	if plan.untilMaxHits {
+		mode.Duration = 0
+	}
+	st := attack(ctx, w.Name+"-"+phase, plan.targeter, mode, plan.expect, sr.serverPID)
+	*checks = append(*checks, sr.runChecks(ctx, w.Name, phase, st, plan)...)
+	sr.log.Printf("    p50 %.2f ms, p99 %.1f ms, %v", st.P50Ms, st.P99Ms, st.Codes)
+	return st, nil
 }
 
 // runChecks are the correctness checks of one run: it sent requests, every
