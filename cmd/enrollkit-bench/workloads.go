@@ -50,6 +50,14 @@ type scaleRun struct {
 	seq atomic.Int64
 }
 
+// listPath is the list workload's request, the same every time.
+func listPath(uint64) string { return "/user-groups?limit=50" }
+
+// searchPath is the search workload's i-th request: the terms in turn.
+func searchPath(i uint64) string {
+	return "/courses?q=" + url.QueryEscape(searchTerms[i%uint64(len(searchTerms))])
+}
+
 // workload is one thing the API is measured doing.
 type workload struct {
 	Name     string
@@ -60,9 +68,10 @@ type workload struct {
 	// Hashing workloads compute one argon2id hash per request; their
 	// primary reference is the hash rate.
 	Hashing bool
-	// floor: the stack floor (floor.go) is driven like the peak run,
-	// right after it.
-	floor bool
+	// floor, for the workloads the stack floor (floor.go) answers too,
+	// is the path (under /api/v1) of the i-th request of a run; the floor
+	// is driven like the peak run, right after it.
+	floor func(i uint64) string
 	// hashFloor, for a hashing workload, is the pgbench script of its
 	// statement: the hash rate is measured once more while pgbench runs it
 	// at the peak's rate (see measureHashFloor).
@@ -135,26 +144,25 @@ var workloads = []workload{
 		refs: func(sr *scaleRun) []pgbenchSpec { return []pgbenchSpec{{Script: "login.sql"}} },
 	},
 	{
-		Name: "list_user_groups", Endpoint: "GET /api/v1/user-groups?limit=50", Read: true, floor: true,
+		Name: "list_user_groups", Endpoint: "GET /api/v1/user-groups?limit=50", Read: true, floor: listPath,
 		lightRate: readLightRate,
 		probe:     func(sr *scaleRun) (string, string, []byte) { return "GET", "/user-groups?limit=1", nil },
 		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
 			return &runPlan{expect: expectCodes(200), targeter: func(t *vegeta.Target) error {
-				jsonTarget(t, "GET", sr.api+"/user-groups?limit=50", sr.token, nil)
+				jsonTarget(t, "GET", sr.api+listPath(0), sr.token, nil)
 				return nil
 			}}, nil
 		},
 		refs: func(sr *scaleRun) []pgbenchSpec { return []pgbenchSpec{{Script: "list_user_groups.sql"}} },
 	},
 	{
-		Name: "search_courses", Endpoint: "GET /api/v1/courses?q=<term>", Read: true,
+		Name: "search_courses", Endpoint: "GET /api/v1/courses?q=<term>", Read: true, floor: searchPath,
 		lightRate: readLightRate,
 		probe:     func(sr *scaleRun) (string, string, []byte) { return "GET", "/courses?limit=1&q=x", nil },
 		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
 			var n atomic.Uint64
 			return &runPlan{expect: expectCodes(200), targeter: func(t *vegeta.Target) error {
-				q := searchTerms[n.Add(1)%uint64(len(searchTerms))]
-				jsonTarget(t, "GET", sr.api+"/courses?q="+url.QueryEscape(q), sr.token, nil)
+				jsonTarget(t, "GET", sr.api+searchPath(n.Add(1)), sr.token, nil)
 				return nil
 			}}, nil
 		},
@@ -328,7 +336,12 @@ func (sr *scaleRun) resetSeats(tag string) func(ctx context.Context) error {
 
 // request sends one request to the API and returns the status and body.
 func (sr *scaleRun) request(ctx context.Context, method, path, token string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, sr.api+path, bytes.NewReader(body))
+	return sr.requestURL(ctx, method, sr.api+path, token, body)
+}
+
+// requestURL is request to any URL.
+func (sr *scaleRun) requestURL(ctx context.Context, method, url, token string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -439,9 +452,9 @@ func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *wo
 	if w.Name == "redeem_spread" {
 		sr.spreadPeak = wr.Peak.Throughput
 	}
-	if w.floor {
+	if w.floor != nil {
 		sr.log.Printf("  %s: stack floor, %d workers", w.Name, sr.cfg.Concurrency)
-		st, err := sr.measureFloor(ctx)
+		st, err := sr.measureFloor(ctx, w)
 		if err != nil {
 			wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/stack floor", Detail: err.Error()})
 		} else {
