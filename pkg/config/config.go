@@ -60,8 +60,8 @@ type Config struct {
 	// password-hashing slot before it is answered 503 with Retry-After.
 	PasswordWait time.Duration
 
-	// MemoryLimit is the Go runtime's soft memory limit in bytes (0: leave
-	// it to GOMEMLIMIT or unlimited).
+	// MemoryLimit is the Go runtime's soft memory limit in bytes (0, the
+	// default: leave it to GOMEMLIMIT or unlimited).
 	MemoryLimit int64
 
 	ReadHeaderTimeout time.Duration
@@ -116,11 +116,14 @@ func Load(getenv func(string) string) (*Config, error) {
 		ShutdownTimeout:   r.duration("ENROLLKIT_SHUTDOWN_TIMEOUT", 30*time.Second),
 	}
 	c.DatabaseURL = r.str("ENROLLKIT_DATABASE_URL", filepath.Join(c.DataDir, "enrollkit.db"))
-	// A soft heap target keeps bursts of password hashing (7 MiB of garbage
-	// each) from growing the heap far past what is live. GOMEMLIMIT, the
-	// runtime's own variable, wins when set.
+	// No soft memory limit unless asked for: one below what the server
+	// legitimately holds (every open connection keeps buffers and a
+	// goroutine) makes the collector run back to back. Two thousand idle
+	// keep-alive connections under a 48 MiB limit cost each request six
+	// times its CPU. Set it, or GOMEMLIMIT (which wins), somewhat below the
+	// container's memory instead.
 	if getenv("GOMEMLIMIT") == "" {
-		c.MemoryLimit = r.int64("ENROLLKIT_MEMORY_LIMIT", 48<<20)
+		c.MemoryLimit = r.int64("ENROLLKIT_MEMORY_LIMIT", 0)
 	}
 	level := r.str("ENROLLKIT_LOG_LEVEL", "info")
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {

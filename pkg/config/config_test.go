@@ -28,6 +28,12 @@ func TestLoadDefaultsInDevelopment(t *testing.T) {
 	if len(c.TrustedProxies) != 0 {
 		t.Errorf("trusted proxies must default to none, got %v", c.TrustedProxies)
 	}
+	// A soft memory limit below what the server holds under load makes
+	// the collector run back to back; only the operator knows the
+	// container's memory.
+	if c.MemoryLimit != 0 {
+		t.Errorf("memory limit must default to none, got %d", c.MemoryLimit)
+	}
 	if len(c.Secret) < 32 {
 		t.Fatalf("development secret too short: %d", len(c.Secret))
 	}
