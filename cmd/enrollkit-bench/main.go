@@ -355,6 +355,28 @@ func runScale(ctx context.Context, cfg *config, spec scale, bin, work, runID str
 		sr.Workloads = append(sr.Workloads, wr)
 	}
 	log.Printf("  server peak RSS (VmHWM) %.1f MB", float64(sr.PeakRSSBytes)/(1<<20))
+	// Last, so that neither the other figures nor the peak RSS above
+	// include them: the idle connections.
+	for _, w := range workloads {
+		wr := sr.workload(w.Name)
+		if !w.besideIdle || wr == nil || wr.Peak == nil || ctx.Err() != nil {
+			continue
+		}
+		log.Printf("  %s: peak again beside %d idle keep-alive connections", w.Name, idleConns)
+		srv.resetPeakRSS()
+		st, err := run.measureBesideIdle(ctx, w)
+		if err != nil {
+			wr.Checks = append(wr.Checks, check{Name: spec.Name + "/" + w.Name + "/beside idle connections", Detail: err.Error()})
+			continue
+		}
+		wr.BesideIdle = st
+		wr.Checks = append(wr.Checks, check{Name: spec.Name + "/" + w.Name + "/beside idle connections answers", Pass: true})
+		if wr.BesideIdleRSSBytes, err = srv.peakRSS(); err != nil {
+			return sr, fmt.Errorf("peak RSS: %w", err)
+		}
+		log.Printf("    %.1f req/s (%.1f in the peak run); CPU ms/request: server %.2f (%.2f); peak RSS %.1f MB",
+			st.Throughput, wr.Peak.Throughput, st.ServerCPUMsPerReq, wr.Peak.ServerCPUMsPerReq, float64(wr.BesideIdleRSSBytes)/(1<<20))
+	}
 	stopped = true
 	if err := srv.stop(); err != nil {
 		sr.Checks = append(sr.Checks, check{Name: spec.Name + ": server stops cleanly", Detail: err.Error()})

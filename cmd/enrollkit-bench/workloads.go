@@ -72,6 +72,10 @@ type workload struct {
 	// is the path (under /api/v1) of the i-th request of a run; the floor
 	// is driven like the peak run, right after it.
 	floor func(i uint64) string
+	// besideIdle: the peak run is repeated, after every workload of the
+	// scale, while the server holds idleConns idle keep-alive connections
+	// (idle.go).
+	besideIdle bool
 	// hashFloor, for a hashing workload, is the pgbench script of its
 	// statement: the hash rate is measured once more while pgbench runs it
 	// at the peak's rate (see measureHashFloor).
@@ -144,7 +148,7 @@ var workloads = []workload{
 		refs: func(sr *scaleRun) []pgbenchSpec { return []pgbenchSpec{{Script: "login.sql"}} },
 	},
 	{
-		Name: "list_user_groups", Endpoint: "GET /api/v1/user-groups?limit=50", Read: true, floor: listPath,
+		Name: "list_user_groups", Endpoint: "GET /api/v1/user-groups?limit=50", Read: true, floor: listPath, besideIdle: true,
 		lightRate: readLightRate,
 		probe:     func(sr *scaleRun) (string, string, []byte) { return "GET", "/user-groups?limit=1", nil },
 		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
