@@ -455,6 +455,25 @@ func TestOperations(t *testing.T) {
 	if !strings.HasPrefix(doc["openapi"].(string), "3.") {
 		t.Fatalf("openapi = %v", doc["openapi"])
 	}
+	// Swagger UI: the page, and its static files read from the binary.
+	if res := e.do(req{method: "GET", path: "/swagger/index.html"}); res.Status != 200 || !strings.Contains(string(res.Body), "Swagger UI") {
+		t.Fatalf("swagger index = %d %.200s", res.Status, res.Body)
+	}
+	if res := e.do(req{method: "GET", path: "/swagger/swagger-initializer.js"}); res.Status != 200 || !strings.Contains(string(res.Body), "/openapi.json") {
+		t.Fatalf("swagger initializer = %d %.200s", res.Status, res.Body)
+	}
+	res := e.do(req{method: "GET", path: "/swagger/swagger-ui-bundle.js"})
+	if res.Status != 200 || len(res.Body) < 100_000 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/javascript") {
+		t.Fatalf("swagger bundle = %d, %d bytes, %s", res.Status, len(res.Body), res.Header.Get("Content-Type"))
+	}
+	if res := e.do(req{method: "GET", path: "/swagger/swagger-ui.css"}); res.Status != 200 || len(res.Body) == 0 {
+		t.Fatalf("swagger css = %d, %d bytes", res.Status, len(res.Body))
+	}
+	for _, m := range []string{"PUT", "DELETE", "MKCOL"} {
+		if res := e.do(req{method: m, path: "/swagger/swagger-ui.css"}); res.Status < 400 {
+			t.Errorf("%s on a Swagger UI file = %d", m, res.Status)
+		}
+	}
 	notReady := newEnv(t, "sqlite", func(o *api.Options) {
 		o.Ready = func(context.Context) error { return fmt.Errorf("migrations pending") }
 	})

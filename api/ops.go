@@ -3,12 +3,14 @@ package api
 import (
 	"context"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	swaggerFiles "github.com/swaggo/files"
+	swaggerFiles "github.com/swaggo/files/v2"
 	ginSwagger "github.com/swaggo/gin-swagger"
+	"golang.org/x/net/webdav"
 
 	"github.com/enrollkit/enrollkit/pkg/lms"
 )
@@ -79,7 +81,43 @@ func (s *Server) openapi(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json; charset=utf-8", s.OpenAPI)
 }
 
-// swaggerUI serves Swagger UI pointed at /openapi.json.
+// swaggerUI serves Swagger UI pointed at /openapi.json. Its files are read
+// from the binary (swaggo/files/v2 embeds them): the first version of that
+// module wrote all of them, 7.7 MB, into an in-memory file system at start,
+// a live heap the collector then let double.
 func (s *Server) swaggerUI() gin.HandlerFunc {
-	return ginSwagger.WrapHandler(swaggerFiles.Handler, ginSwagger.URL("/openapi.json"))
+	h := &webdav.Handler{FileSystem: readOnlyFS{http.FS(swaggerFiles.FS)}, LockSystem: webdav.NewMemLS()}
+	return ginSwagger.WrapHandler(h, ginSwagger.URL("/openapi.json"))
 }
+
+// readOnlyFS is the webdav.FileSystem gin-swagger serves files from, over
+// a read-only http.FileSystem. gin-swagger answers only GET.
+type readOnlyFS struct{ fs http.FileSystem }
+
+func (readOnlyFS) Mkdir(context.Context, string, os.FileMode) error { return os.ErrPermission }
+func (readOnlyFS) RemoveAll(context.Context, string) error          { return os.ErrPermission }
+func (readOnlyFS) Rename(context.Context, string, string) error     { return os.ErrPermission }
+
+func (r readOnlyFS) OpenFile(_ context.Context, name string, flag int, _ os.FileMode) (webdav.File, error) {
+	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND) != 0 {
+		return nil, os.ErrPermission
+	}
+	f, err := r.fs.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return readOnlyFile{f}, nil
+}
+
+func (r readOnlyFS) Stat(_ context.Context, name string) (os.FileInfo, error) {
+	f, err := r.fs.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Stat()
+}
+
+type readOnlyFile struct{ http.File }
+
+func (readOnlyFile) Write([]byte) (int, error) { return 0, os.ErrPermission }
