@@ -63,6 +63,8 @@ type config struct {
 	Scales          []string      `json:"scales"`
 	// Workloads names the workloads to run; empty runs them all.
 	Workloads []string `json:"workloads,omitempty"`
+	// ServerEnv is added to the server's environment (-server-env).
+	ServerEnv []string `json:"server_env,omitempty"`
 	// Pgbench is the pgbench executable; empty when none was found.
 	Pgbench string `json:"pgbench"`
 }
@@ -84,6 +86,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	hash := fs.Duration("hash-time", 5*time.Second, "duration of the password-hash rate measurement")
 	scaleList := fs.String("scales", "small,large", "comma-separated scales to run: small (~10k rows), large (~1M rows)")
 	only := fs.String("workloads", "", "comma-separated workloads to run (default: all): "+workloadNames())
+	fs.Func("server-env", "`KEY=VALUE` added to the server's environment only, after the benchmark's own settings (repeatable; for A/B runs, e.g. GOGC=50)", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return errors.New("want KEY=VALUE")
+		}
+		c.ServerEnv = append(c.ServerEnv, v)
+		return nil
+	})
 	pgbench := fs.String("pgbench", "", "pgbench executable (default: found on PATH or in /usr/lib/postgresql/*/bin)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -293,7 +302,7 @@ func runScale(ctx context.Context, cfg *config, spec scale, bin, work, runID str
 	}
 
 	secret := randomHex(24) // 48 bytes
-	env := serverEnv(dbURL, secret, filepath.Join(work, spec.Name+"-data"))
+	env := serverEnv(dbURL, secret, filepath.Join(work, spec.Name+"-data"), cfg.ServerEnv)
 	setup, err := createOrganization(ctx, bin, env, "Bench Organization", managerEmail, managerPassword)
 	if err != nil {
 		return sr, err
@@ -362,20 +371,20 @@ func runScale(ctx context.Context, cfg *config, spec scale, bin, work, runID str
 		if !w.besideIdle || wr == nil || wr.Peak == nil || ctx.Err() != nil {
 			continue
 		}
-		log.Printf("  %s: peak again beside %d idle keep-alive connections", w.Name, idleConns)
+		log.Printf("  %s: closed loop without, then beside %d idle keep-alive connections", w.Name, idleConns)
 		srv.resetPeakRSS()
-		st, err := run.measureBesideIdle(ctx, w)
+		without, with, err := run.measureBesideIdle(ctx, w)
 		if err != nil {
 			wr.Checks = append(wr.Checks, check{Name: spec.Name + "/" + w.Name + "/beside idle connections", Detail: err.Error()})
 			continue
 		}
-		wr.BesideIdle = st
+		wr.WithoutIdle, wr.BesideIdle = without, with
 		wr.Checks = append(wr.Checks, check{Name: spec.Name + "/" + w.Name + "/beside idle connections answers", Pass: true})
 		if wr.BesideIdleRSSBytes, err = srv.peakRSS(); err != nil {
 			return sr, fmt.Errorf("peak RSS: %w", err)
 		}
-		log.Printf("    %.1f req/s (%.1f in the peak run); CPU ms/request: server %.2f (%.2f); peak RSS %.1f MB",
-			st.Throughput, wr.Peak.Throughput, st.ServerCPUMsPerReq, wr.Peak.ServerCPUMsPerReq, float64(wr.BesideIdleRSSBytes)/(1<<20))
+		log.Printf("    %.1f req/s beside them, %.1f without; CPU ms/request: server %.2f (%.2f without); peak RSS %.1f MB",
+			with.Throughput, without.Throughput, with.ServerCPUMsPerReq, without.ServerCPUMsPerReq, float64(wr.BesideIdleRSSBytes)/(1<<20))
 	}
 	stopped = true
 	if err := srv.stop(); err != nil {

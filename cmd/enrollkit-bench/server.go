@@ -48,15 +48,16 @@ func buildServer(ctx context.Context, dir string, log *logger) (string, error) {
 }
 
 // serverEnv is the environment of the server and of its subcommands:
-// production mode against databaseURL, with the throttles out of the way.
-func serverEnv(databaseURL, secret, dataDir string) []string {
+// production mode against databaseURL, with the throttles out of the way,
+// then extra (-server-env), which wins.
+func serverEnv(databaseURL, secret, dataDir string, extra []string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "ENROLLKIT_") {
 			env = append(env, kv)
 		}
 	}
-	return append(env,
+	return append(append(env,
 		"ENROLLKIT_ENV=production",
 		"ENROLLKIT_ADDR=127.0.0.1:0",
 		"ENROLLKIT_DATABASE_URL="+databaseURL,
@@ -68,7 +69,7 @@ func serverEnv(databaseURL, secret, dataDir string) []string {
 		// Long enough that the access token of one scale never expires
 		// mid-run.
 		"ENROLLKIT_ACCESS_TTL=2h",
-	)
+	), extra...)
 }
 
 // orgSetup is what `enrollkit org create` prints.
