@@ -90,6 +90,8 @@ func scanFloorCourse(rows pgx.Rows) (floorCourse, string, error) {
 
 func floorStamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
+// floorLikeEscaper and the pattern built with it copy store.searchPattern:
+// the floor imports nothing of the API's, and floorAgrees catches a drift.
 var floorLikeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // serveFloor runs the stack floor: `enrollkit-bench floor-serve DATABASE_URL
@@ -210,7 +212,10 @@ func (sr *scaleRun) measureFloor(ctx context.Context, w workload) (*runStats, er
 		return nil, err
 	}
 	logPath := sr.dir + "/floor-" + w.Name + ".log"
-	srv, err := startServer(ctx, exe, []string{"floor-serve", sr.dbURL, sr.t.OrganizationID, sr.t.ManagerID}, os.Environ(), logPath)
+	// -server-env reaches the floor too, so that an A/B run changes both
+	// sides of the API/floor ratio.
+	env := append(os.Environ(), sr.cfg.ServerEnv...)
+	srv, err := startServer(ctx, exe, []string{"floor-serve", sr.dbURL, sr.t.OrganizationID, sr.t.ManagerID}, env, logPath)
 	if err != nil {
 		return nil, err
 	}

@@ -86,7 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	hash := fs.Duration("hash-time", 5*time.Second, "duration of the password-hash rate measurement")
 	scaleList := fs.String("scales", "small,large", "comma-separated scales to run: small (~10k rows), large (~1M rows)")
 	only := fs.String("workloads", "", "comma-separated workloads to run (default: all): "+workloadNames())
-	fs.Func("server-env", "`KEY=VALUE` added to the server's environment only, after the benchmark's own settings (repeatable; for A/B runs, e.g. GOGC=50)", func(v string) error {
+	fs.Func("server-env", "`KEY=VALUE` added to the environment of the server, its subcommands and the stack floor, after the benchmark's own settings, not to the load generator's (repeatable; for A/B runs, e.g. GOGC=50)", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
 			return errors.New("want KEY=VALUE")
 		}
@@ -373,18 +373,18 @@ func runScale(ctx context.Context, cfg *config, spec scale, bin, work, runID str
 		}
 		log.Printf("  %s: closed loop without, then beside %d idle keep-alive connections", w.Name, idleConns)
 		srv.resetPeakRSS()
-		without, with, err := run.measureBesideIdle(ctx, w)
+		without, with, checks, err := run.measureBesideIdle(ctx, w, srv.addr)
+		wr.Checks = append(wr.Checks, checks...)
 		if err != nil {
 			wr.Checks = append(wr.Checks, check{Name: spec.Name + "/" + w.Name + "/beside idle connections", Detail: err.Error()})
 			continue
 		}
 		wr.WithoutIdle, wr.BesideIdle = without, with
-		wr.Checks = append(wr.Checks, check{Name: spec.Name + "/" + w.Name + "/beside idle connections answers", Pass: true})
-		if wr.BesideIdleRSSBytes, err = srv.peakRSS(); err != nil {
+		if wr.BesideIdlePeakRSSBytes, err = srv.peakRSS(); err != nil {
 			return sr, fmt.Errorf("peak RSS: %w", err)
 		}
 		log.Printf("    %.1f req/s beside them, %.1f without; CPU ms/request: server %.2f (%.2f without); peak RSS %.1f MB",
-			with.Throughput, without.Throughput, with.ServerCPUMsPerReq, without.ServerCPUMsPerReq, float64(wr.BesideIdleRSSBytes)/(1<<20))
+			with.Throughput, without.Throughput, with.ServerCPUMsPerReq, without.ServerCPUMsPerReq, float64(wr.BesideIdlePeakRSSBytes)/(1<<20))
 	}
 	stopped = true
 	if err := srv.stop(); err != nil {
