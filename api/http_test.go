@@ -469,6 +469,18 @@ func TestOperations(t *testing.T) {
 	if res := e.do(req{method: "GET", path: "/swagger/swagger-ui.css"}); res.Status != 200 || len(res.Body) == 0 {
 		t.Fatalf("swagger css = %d, %d bytes", res.Status, len(res.Body))
 	}
+	// gin-swagger learns where its files live from the first request it
+	// sees; an odd first request must not break them for everyone after.
+	for _, first := range []string{"/swagger/x/swagger-ui.css", "/swagger/swagger-ui.css?v=/swagger-ui.js"} {
+		odd := newEnv(t, "sqlite")
+		odd.do(req{method: "GET", path: first})
+		if res := odd.do(req{method: "GET", path: "/swagger/swagger-ui.css"}); res.Status != 200 || len(res.Body) == 0 {
+			t.Fatalf("swagger css after a first GET %s = %d, %d bytes", first, res.Status, len(res.Body))
+		}
+	}
+	if res := e.do(req{method: "GET", path: "/swagger/doc.json"}); res.Status != 404 {
+		t.Errorf("a file Swagger UI does not have = %d", res.Status)
+	}
 	for _, m := range []string{"PUT", "DELETE", "MKCOL"} {
 		if res := e.do(req{method: m, path: "/swagger/swagger-ui.css"}); res.Status < 400 {
 			t.Errorf("%s on a Swagger UI file = %d", m, res.Status)

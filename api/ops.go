@@ -2,8 +2,11 @@ package api
 
 import (
 	"context"
+	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -86,9 +89,38 @@ func (s *Server) openapi(c *gin.Context) {
 // module wrote all of them, 7.7 MB, into an in-memory file system at start,
 // a live heap the collector then let double.
 func (s *Server) swaggerUI() gin.HandlerFunc {
-	h := &webdav.Handler{FileSystem: readOnlyFS{http.FS(swaggerFiles.FS)}, LockSystem: webdav.NewMemLS()}
-	return ginSwagger.WrapHandler(h, ginSwagger.URL("/openapi.json"))
+	files := &webdav.Handler{FileSystem: readOnlyFS{http.FS(swaggerFiles.FS)}, LockSystem: webdav.NewMemLS()}
+	ui := ginSwagger.WrapHandler(files, ginSwagger.URL("/openapi.json"))
+	// gin-swagger takes the prefix it serves files under from the first
+	// request it sees, for good: a first GET /swagger/x/swagger-ui.css
+	// would break every file after it. It sees the canonical one first.
+	prime, _ := gin.CreateTestContext(&discardResponse{})
+	prime.Request = &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/swagger/index.html"},
+		RequestURI: "/swagger/index.html", Header: http.Header{}}
+	ui(prime)
+	return func(c *gin.Context) {
+		// Only the UI's own files, each by its plain name; anything else
+		// is a problem document like every other 404.
+		name := strings.TrimPrefix(c.Request.URL.Path, "/swagger/")
+		if fi, err := fs.Stat(swaggerFiles.FS, name); err != nil || fi.IsDir() || strings.Contains(name, "/") {
+			abortWith(c, lms.ENotFound, "no such Swagger UI file")
+			return
+		}
+		ui(c)
+	}
 }
+
+// discardResponse is a ResponseWriter that keeps nothing.
+type discardResponse struct{ h http.Header }
+
+func (d *discardResponse) Header() http.Header {
+	if d.h == nil {
+		d.h = http.Header{}
+	}
+	return d.h
+}
+func (*discardResponse) Write(b []byte) (int, error) { return len(b), nil }
+func (*discardResponse) WriteHeader(int)             {}
 
 // readOnlyFS is the webdav.FileSystem gin-swagger serves files from, over
 // a read-only http.FileSystem. gin-swagger answers only GET.
