@@ -119,9 +119,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	// No soft memory limit unless asked for: one below what the server
 	// legitimately holds (every open connection keeps buffers and a
 	// goroutine) makes the collector run back to back. Two thousand idle
-	// keep-alive connections under a 48 MiB limit cost each request six
-	// times its CPU. Set it, or GOMEMLIMIT (which wins), somewhat below the
-	// container's memory instead.
+	// keep-alive connections under a 48 MiB limit cost each request four
+	// to six times its CPU. Set it, or GOMEMLIMIT (which wins), somewhat
+	// below the container's memory instead.
 	if getenv("GOMEMLIMIT") == "" {
 		c.MemoryLimit = r.int64("ENROLLKIT_MEMORY_LIMIT", 0)
 	}
