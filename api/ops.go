@@ -99,10 +99,11 @@ func (s *Server) swaggerUI() gin.HandlerFunc {
 		RequestURI: "/swagger/index.html", Header: http.Header{}}
 	ui(prime)
 	return func(c *gin.Context) {
-		// Only the UI's own files, each by its plain name; anything else
-		// is a problem document like every other 404.
+		// Only the UI's own files (one flat directory, so a name with a
+		// slash is none of them); anything else is a problem document like
+		// every other 404.
 		name := strings.TrimPrefix(c.Request.URL.Path, "/swagger/")
-		if fi, err := fs.Stat(swaggerFiles.FS, name); err != nil || fi.IsDir() || strings.Contains(name, "/") {
+		if fi, err := fs.Stat(swaggerFiles.FS, name); err != nil || fi.IsDir() {
 			abortWith(c, lms.ENotFound, "no such Swagger UI file")
 			return
 		}
