@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/enrollkit/enrollkit/pkg/auth/internal/argon2"
+	"golang.org/x/crypto/argon2"
 )
 
 // The OWASP Password Storage Cheat Sheet lists five argon2id configurations
@@ -70,6 +70,9 @@ type HasherOptions struct {
 	// with ErrBusy (default 2s). Without a bound, a burst above what the
 	// cores can hash queues every request until its client gives up.
 	MaxWait time.Duration
+	// ObserveWait, when set, is told how long each hash or check waited
+	// for a slot (zero when one was free), e.g. for a metrics histogram.
+	ObserveWait func(time.Duration)
 }
 
 // DefaultMaxWait is the wait for a hashing slot when HasherOptions.MaxWait
@@ -82,18 +85,24 @@ const DefaultMaxWait = 2 * time.Second
 var ErrBusy = errors.New("auth: every password hashing slot is busy")
 
 // Hasher hashes and verifies passwords with argon2id. It is safe for
-// concurrent use. Its slots bound how many derivations run at once; each slot
-// keeps its argon2 work area between derivations, so hashing makes no
-// garbage and memory is at most MaxConcurrent × Memory KiB (held once the
-// slots have been used) regardless of load.
+// concurrent use. Its slots bound how many derivations run at once; each
+// derivation takes its Memory KiB work area only once it holds a slot and
+// gives it back to the collector when done, so the memory held for hashing
+// is at most MaxConcurrent × Memory KiB regardless of load, and none while
+// nothing is being hashed.
 type Hasher struct {
 	memory      uint32
 	iterations  uint32
 	parallelism uint8
 	maxWait     time.Duration
-	slots       chan *argon2.Memory
+	slots       chan struct{}
 	derived     atomic.Uint64
 	refused     atomic.Uint64
+	waits       atomic.Uint64
+	waiting     atomic.Int64
+	waitedNanos atomic.Int64
+	// observeWait, when set, is told every wait for a slot.
+	observeWait func(time.Duration)
 
 	dummyOnce sync.Once
 	dummy     string
@@ -129,44 +138,57 @@ func NewHasher(o HasherOptions) *Hasher {
 	if h.maxWait <= 0 {
 		h.maxWait = DefaultMaxWait
 	}
-	// The work areas are allocated by their first derivation, so a server
-	// that never hashes never holds them.
-	h.slots = make(chan *argon2.Memory, n)
-	for range n {
-		h.slots <- new(argon2.Memory)
-	}
+	h.slots = make(chan struct{}, n)
+	h.observeWait = o.ObserveWait
 	return h
 }
 
-// acquire takes a hashing slot and its work area, giving up when ctx is
-// done, so a client that hung up does not keep a queued request alive, or
-// with ErrBusy after maxWait.
-func (h *Hasher) acquire(ctx context.Context) (*argon2.Memory, error) {
+// acquire takes a hashing slot, giving up when ctx is done, so a client
+// that hung up does not keep a queued request alive, or with ErrBusy after
+// maxWait. Goroutines blocked on a channel are served in the order they
+// came, so the wait is fair: an arrival never overtakes one that waits.
+func (h *Hasher) acquire(ctx context.Context) error {
 	// Check first: select picks randomly among ready cases, and a cancelled
 	// request should not start a derivation just because a slot was free.
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	select {
-	case m := <-h.slots:
-		return m, nil
+	case h.slots <- struct{}{}:
+		h.waited(0)
+		return nil
 	default:
 	}
+	start := time.Now()
 	wait := time.NewTimer(h.maxWait)
 	defer wait.Stop()
+	h.waiting.Add(1)
+	defer h.waiting.Add(-1)
 	select {
-	case m := <-h.slots:
-		return m, nil
+	case h.slots <- struct{}{}:
+		h.waited(time.Since(start))
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		h.waited(time.Since(start))
+		return ctx.Err()
 	case <-wait.C:
+		h.waited(time.Since(start))
 		h.refused.Add(1)
-		return nil, ErrBusy
+		return ErrBusy
+	}
+}
+
+// waited records how long one call waited for a slot.
+func (h *Hasher) waited(d time.Duration) {
+	h.waits.Add(1)
+	h.waitedNanos.Add(int64(d))
+	if h.observeWait != nil {
+		h.observeWait(d)
 	}
 }
 
 // release returns a slot taken by acquire.
-func (h *Hasher) release(m *argon2.Memory) { h.slots <- m }
+func (h *Hasher) release() { <-h.slots }
 
 // HasherStats is what a Hasher has done since it was made.
 type HasherStats struct {
@@ -176,18 +198,23 @@ type HasherStats struct {
 	Busy uint64
 	// InUse is the number of slots deriving now, out of Slots.
 	InUse, Slots int
+	// Waiting is the number of calls waiting for a slot now.
+	Waiting int
+	// Waits counts calls that asked for a slot; Waited is the time they
+	// spent waiting for one, in all.
+	Waits  uint64
+	Waited time.Duration
 }
 
 // Stats reports the hasher's counters, for metrics.
 func (h *Hasher) Stats() HasherStats {
 	return HasherStats{Derivations: h.derived.Load(), Busy: h.refused.Load(),
-		InUse: cap(h.slots) - len(h.slots), Slots: cap(h.slots)}
+		InUse: len(h.slots), Slots: cap(h.slots), Waiting: int(h.waiting.Load()), Waits: h.waits.Load(), Waited: time.Duration(h.waitedNanos.Load())}
 }
 
-// derive computes an argon2id key in the slot's work area. A stored hash
-// with more memory than this Hasher's (made before the parameters were
-// lowered) gets a work area of its own, so one old row cannot make a slot
-// hold more than the configured memory for good.
+// derive computes an argon2id key with golang.org/x/crypto/argon2, which
+// allocates the Memory KiB work area for each derivation; the caller holds
+// a slot, which is what bounds how many work areas exist at once.
 //
 // The derivation keeps its OS thread: a hash runs about 15 ms, so the
 // scheduler preempts it whenever a request handler is waiting, and it
@@ -196,16 +223,13 @@ func (h *Hasher) Stats() HasherStats {
 // the server 16.3 instead of 17.2 ms of CPU (four runs each, alternating;
 // docs/benchmarks.md). With more than one lane argon2 runs each lane in
 // a goroutine of its own, and the caller only waits: nothing to keep.
-func (h *Hasher) derive(m *argon2.Memory, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+func (h *Hasher) derive(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
 	h.derived.Add(1)
 	if threads == 1 {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 	}
-	if memory > h.memory {
-		return argon2.IDKey(password, salt, time, memory, threads, keyLen)
-	}
-	return m.IDKey(password, salt, time, memory, threads, keyLen)
+	return argon2.IDKey(password, salt, time, memory, threads, keyLen)
 }
 
 // Hash derives an argon2id hash of password with a fresh random salt and
@@ -217,12 +241,11 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("auth: reading salt: %w", err)
 	}
-	m, err := h.acquire(ctx)
-	if err != nil {
+	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
-	defer h.release(m)
-	key := h.derive(m, []byte(password), salt, h.iterations, h.memory, h.parallelism, keyLen)
+	defer h.release()
+	key := h.derive([]byte(password), salt, h.iterations, h.memory, h.parallelism, keyLen)
 	return encodePHC(h.memory, h.iterations, h.parallelism, salt, key), nil
 }
 
@@ -235,12 +258,11 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 	if err != nil {
 		return false, err
 	}
-	m, err := h.acquire(ctx)
-	if err != nil {
+	if err := h.acquire(ctx); err != nil {
 		return false, err
 	}
-	defer h.release(m)
-	key := h.derive(m, []byte(password), p.salt, p.iterations, p.memory, p.parallelism, uint32(len(p.key)))
+	defer h.release()
+	key := h.derive([]byte(password), p.salt, p.iterations, p.memory, p.parallelism, uint32(len(p.key)))
 	// Constant-time so response timing does not reveal how many leading
 	// bytes of a guess's hash matched.
 	return subtle.ConstantTimeCompare(key, p.key) == 1, nil
