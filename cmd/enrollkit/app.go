@@ -84,7 +84,9 @@ func openStore(ctx context.Context, cfg *config.Config, hasher *auth.Hasher) (*s
 
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, log: log}
-	hasher := auth.NewHasher(auth.HasherOptions{MaxWait: cfg.PasswordWait})
+	wait := passwordWaitHistogram()
+	hasher := auth.NewHasher(auth.HasherOptions{MaxWait: cfg.PasswordWait,
+		ObserveWait: func(d time.Duration) { wait.Observe(d.Seconds()) }})
 	db, st, err := openStore(ctx, cfg, hasher)
 	if err != nil {
 		return nil, err
@@ -138,7 +140,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		CORSOrigins:    cfg.CORSOrigins,
 		TrustedProxies: cfg.TrustedProxies,
 		DB:             db.SQL(),
-		Collectors:     hasherMetrics(hasher),
+		Collectors:     append(hasherMetrics(hasher), wait),
 	})
 	if err != nil {
 		a.Close()
@@ -318,5 +320,19 @@ func hasherMetrics(h *auth.Hasher) []prometheus.Collector {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "enrollkit_password_slots",
 			Help: "Hashing slots (derivations that may run at once)."},
 			func() float64 { return float64(h.Stats().Slots) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "enrollkit_password_waiting",
+			Help: "Password hashes and checks waiting for a hashing slot now."},
+			func() float64 { return float64(h.Stats().Waiting) }),
 	}
+}
+
+// passwordWaitHistogram is how long hashes and checks waited for a slot:
+// in a rush beyond the cores (an office redeeming at once) the wait grows
+// toward ENROLLKIT_PASSWORD_WAIT, past which the request is answered 503.
+// The buckets span one derivation (about 15 ms) to well past the default
+// 2 s wait.
+func passwordWaitHistogram() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{Name: "enrollkit_password_wait_seconds",
+		Help:    "Time password hashes and checks waited for a hashing slot (0 when one was free).",
+		Buckets: []float64{0.001, 0.005, 0.015, 0.05, 0.1, 0.25, 0.5, 1, 2, 5}})
 }

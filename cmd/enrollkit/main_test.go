@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -164,6 +165,33 @@ func TestFreshStartServesWithNoConfiguration(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("login with the printed password: %d", res.StatusCode)
 	}
+	// The sign-in's wait for a hashing slot is in the metrics.
+	res, err = http.Get(p.url("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ = io.ReadAll(res.Body)
+	waits, derivations := metricValue(t, metrics, "enrollkit_password_wait_seconds_count"), metricValue(t, metrics, "enrollkit_password_derivations_total")
+	if waits < 1 || waits != derivations || metricValue(t, metrics, "enrollkit_password_waiting") != 0 {
+		t.Errorf("after a sign-in: %v waits for a hashing slot, %v derivations; want as many waits as derivations:\n%s", waits, derivations, metrics)
+	}
+}
+
+// metricValue is the value of an unlabelled metric in a Prometheus text
+// exposition.
+func metricValue(t *testing.T, exposition []byte, name string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(string(exposition), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
 
 func TestProductionSeedsNothing(t *testing.T) {
