@@ -185,8 +185,10 @@ func isCode(codes ...string) func(error) bool {
 // burst of concurrent attempts cannot slip past a limit; the reservation is
 // given back when the attempt did not fail in a way that guard counts, so
 // successes are never punished. While any guard is blocked the attempt is
-// refused with 429. If the shared limiter is unreachable the guard fails
-// open, logged: a Redis outage must not lock every user out.
+// refused with 429, and so is an attempt that fails with *rateLimited (a
+// throttle the attempt itself asked, see judgePasscode). If the shared
+// limiter is unreachable the guard fails open, logged: a Redis outage must
+// not lock every user out.
 func (s *Server) guarded(c *gin.Context, guards []guard, attempt func() error) {
 	s.guardedWith(c, guards, attempt, writeError)
 }
@@ -224,7 +226,11 @@ func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() erro
 	}
 	err := attempt()
 	release(func(g guard) bool { return err != nil && g.counts(err) })
-	if err != nil {
+	var limited *rateLimited
+	switch {
+	case errors.As(err, &limited):
+		abortRateLimited(c, limited.retryAfter)
+	case err != nil:
 		write(c, err)
 	}
 }

@@ -164,6 +164,7 @@ type req struct {
 	body         any // marshaled to JSON unless it is a string or []byte
 	token        string
 	header       map[string]string
+	remote       string // the client's address and port; httptest's 192.0.2.1:1234 when empty
 }
 
 // do sends r through the server and validates the response against the
@@ -176,6 +177,43 @@ func (e *env) do(r req) *response {
 
 func doRequest(t *testing.T, h http.Handler, r req) *response {
 	t.Helper()
+	hr, body := newRequest(r)
+	res := serve(h, hr)
+	validateResponse(t, hr, body, res)
+	return res
+}
+
+// doAll sends every request at once, each from its own goroutine, and
+// validates the answers once all have come back.
+func (e *env) doAll(rs []req) []*response {
+	e.t.Helper()
+	out := make([]*response, len(rs))
+	hrs := make([]*http.Request, len(rs))
+	bodies := make([][]byte, len(rs))
+	for i, r := range rs {
+		hrs[i], bodies[i] = newRequest(r)
+	}
+	var wg sync.WaitGroup
+	for i := range rs {
+		wg.Go(func() { out[i] = serve(e.handler, hrs[i]) })
+	}
+	wg.Wait()
+	for i, res := range out {
+		validateResponse(e.t, hrs[i], bodies[i], res)
+	}
+	return out
+}
+
+// statuses counts answers by status.
+func statuses(rs []*response) map[int]int {
+	n := map[int]int{}
+	for _, r := range rs {
+		n[r.Status]++
+	}
+	return n
+}
+
+func newRequest(r req) (*http.Request, []byte) {
 	var body []byte
 	switch b := r.body.(type) {
 	case nil:
@@ -196,11 +234,16 @@ func doRequest(t *testing.T, h http.Handler, r req) *response {
 	for k, v := range r.header {
 		hr.Header.Set(k, v)
 	}
+	if r.remote != "" {
+		hr.RemoteAddr = r.remote
+	}
+	return hr, body
+}
+
+func serve(h http.Handler, hr *http.Request) *response {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, hr)
-	res := &response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
-	validateResponse(t, hr, body, res)
-	return res
+	return &response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
 }
 
 func validateResponse(t *testing.T, hr *http.Request, body []byte, res *response) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -244,6 +245,61 @@ func TestConcurrentRedemptionsOverHTTP(t *testing.T) {
 		if got["registrations_used"].(float64) != 50 || got["status"] != "full" {
 			t.Fatalf("invitation after the burst = %v", got)
 		}
+	})
+}
+
+// TestOfficeBehindOneAddress: a whole office redeems one passcode from one
+// address under the default limits. Correct attempts never count as passcode
+// guesses, however many are in flight: 50 at once against 20 seats give
+// exactly 20 × 201 and 30 × 409, none 429. Wrong passcodes from that address
+// are then limited as before, the 11th refused, and another address is not
+// affected.
+func TestOfficeBehindOneAddress(t *testing.T) {
+	t.Parallel()
+	storetest.EachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect, func(o *api.Options) { o.Rules.RedeemIP = ratelimit.Rule{} })
+		inv := e.do(req{method: "POST", path: "/api/v1/invitations", token: e.tokens["full"], body: e.newInvitationBody("Office-Rush-7316", 20)}).JSON(t)
+		const office = "203.0.113.7:40000"
+		rs := make([]req, 50)
+		for i := range rs {
+			rs[i] = req{method: "POST", path: "/api/v1/redemptions", remote: office, body: map[string]string{"passcode": "Office-Rush-7316",
+				"email": fmt.Sprintf("employee%02d@example.com", i), "first_name": "E", "last_name": "Mployee", "password": storetest.Password}}
+		}
+		answers := e.doAll(rs)
+		if got := statuses(answers); got[201] != 20 || got[409] != 30 || len(got) != 2 {
+			t.Fatalf("50 correct redemptions from one address against 20 seats: %v, want 20 x 201 and 30 x 409", got)
+		}
+		winner := rs[slices.IndexFunc(answers, func(r *response) bool { return r.Status == 201 })].body.(map[string]string)
+		got := e.do(req{method: "GET", path: "/api/v1/invitations/" + inv["id"].(string), token: e.tokens["full"]}).JSON(t)
+		if got["registrations_used"].(float64) != 20 {
+			t.Fatalf("seats used = %v, want 20", got["registrations_used"])
+		}
+		// Replays, a full invitation and a wrong password on an existing
+		// account are not passcode guesses either.
+		for range 12 {
+			if res := e.do(req{method: "POST", path: "/api/v1/redemptions", remote: office, body: winner}); res.Status != 200 {
+				t.Fatalf("replay: %d %s", res.Status, res.Body)
+			}
+		}
+		for i := range 10 {
+			wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions", remote: office, body: map[string]string{"passcode": "Office-Rush-7316",
+				"email": fmt.Sprintf("late%02d@example.com", i), "first_name": "L", "last_name": "Ate", "password": storetest.Password}}), 409, lms.EInvitationFull)
+		}
+		wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions", remote: office, body: map[string]string{"passcode": "Office-Rush-7316",
+			"email": winner["email"], "password": "not-the-password"}}), 401, lms.EUnauthorized)
+		guess := func(i int, from string) *response {
+			return e.do(req{method: "POST", path: "/api/v1/redemptions", remote: from, body: map[string]string{"passcode": fmt.Sprintf("Office-Rush-%04d", i),
+				"email": "guesser@example.com", "first_name": "G", "last_name": "Uess", "password": storetest.Password}})
+		}
+		for i := range 10 {
+			wantProblem(t, guess(i, office), 404, lms.EPasscodeInvalid)
+		}
+		res := guess(10, office)
+		wantProblem(t, res, 429, lms.ERateLimited)
+		if res.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+		wantProblem(t, guess(11, "198.51.100.20:5000"), 404, lms.EPasscodeInvalid)
 	})
 }
 

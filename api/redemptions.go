@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/csv"
 	"net/http"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/ratelimit"
 )
 
 // GroupRefResponse names a user group.
@@ -69,20 +71,56 @@ type RedemptionResponse struct {
 	Tokens       TokenResponse        `json:"tokens"`
 } // @name Redemption
 
-// passcodeGuards throttle passcode attempts: failed passcodes per client
-// IP, and a wrong password on an existing account like a failed sign-in.
-func (s *Server) passcodeGuards(c *gin.Context, email string) []guard {
-	guards := []guard{{s.Rules.RedeemIP, clientKey(c), isCode(lms.EPasscodeInvalid, lms.EUnauthorized)}}
-	if email != "" {
-		guards = append(guards, guard{s.Rules.LoginAccount, lms.NormalizeEmail(email), isCode(lms.EUnauthorized)})
+// rateLimited is an attempt a throttle refused; guarded answers it 429
+// with Retry-After.
+type rateLimited struct{ retryAfter time.Duration }
+
+func (e *rateLimited) Error() string { return "rate limited" }
+
+// judgePasscode is the per-client passcode throttle, asked once the
+// passcode has been looked up. A wrong passcode is a guess: it takes one of
+// the client's failures atomically with the check, so a burst of wrong
+// guesses gets exactly the limit's answers and the rest 429. A live one
+// takes nothing and is only checked: correct attempts from one address (an
+// office behind NAT) never hold anything another attempt could wait for,
+// and a client out of guesses gets 429 for right and wrong passcodes alike,
+// so the 429 tells it nothing about its guess. Whatever comes after the
+// lookup (a full invitation, a replay, a wrong password, a weak one, a
+// busy hasher) is not a passcode guess and never counts here. If the
+// shared limiter is unreachable the throttle fails open, logged.
+func (s *Server) judgePasscode(c *gin.Context, live bool) error {
+	ctx := c.Request.Context()
+	rule, key := s.Rules.RedeemIP, clientKey(c)
+	var d ratelimit.Decision
+	var err error
+	if live {
+		d, err = s.Throttle.Check(ctx, rule, key)
+	} else {
+		d, err = s.Throttle.Reserve(ctx, rule, key)
 	}
-	return guards
+	if err != nil {
+		s.log.Warn("throttle unavailable", "rule", rule.Name, "error", err.Error(), "request_id", requestID(c))
+		return nil
+	}
+	if !d.Allowed {
+		return &rateLimited{retryAfter: d.RetryAfter}
+	}
+	return nil
+}
+
+// accountGuards throttle a wrong password on an existing account through a
+// redemption as a failed sign-in of that account.
+func (s *Server) accountGuards(email string) []guard {
+	if email == "" {
+		return nil
+	}
+	return []guard{{s.Rules.LoginAccount, lms.NormalizeEmail(email), isCode(lms.EUnauthorized)}}
 }
 
 // previewRedemption godoc
 //
 //	@Summary     What a passcode leads to
-//	@Description Consumes nothing. Unknown, draft, paused, revoked and expired passcodes all answer the same 404 passcode_invalid; failed attempts are throttled per client IP, an IPv6 client by its /64 (429 with Retry-After).
+//	@Description Consumes nothing. Unknown, draft, paused, revoked and expired passcodes all answer the same 404 passcode_invalid. Wrong passcodes are throttled per client IP, an IPv6 client by its /64 (ENROLLKIT_REDEEM_IP_LIMIT, default 10 per 15 minutes, refilled one per 90 s); correct ones never count. A client out of guesses gets 429 with Retry-After for every passcode, right or wrong, so the 429 tells nothing about the guess.
 //	@Tags        redemptions
 //	@Accept      json
 //	@Produce     json
@@ -95,8 +133,13 @@ func (s *Server) previewRedemption(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	s.guarded(c, s.passcodeGuards(c, ""), func() error {
+	s.guarded(c, nil, func() error {
 		p, err := s.Services.Redemptions.PreviewRedemption(c.Request.Context(), req.Passcode)
+		if err == nil || lms.ErrorCode(err) == lms.EPasscodeInvalid {
+			if jerr := s.judgePasscode(c, err == nil); jerr != nil {
+				return jerr
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -115,7 +158,7 @@ func (s *Server) previewRedemption(c *gin.Context) {
 // redeem godoc
 //
 //	@Summary     Redeem a passcode: register, join the groups, get enrolled
-//	@Description Atomically takes one seat, creates the learner in the invitation's organization group (or checks the password of an existing account of that organization and creates nothing), adds it to every user group of the invitation and enrolls it in their courses. 201 with tokens that sign the learner in. The same email redeeming again gets 200 with the original redemption and takes no seat. 404 passcode_invalid for unknown, draft, paused, revoked and expired passcodes; 409 invitation_full when no seat is left; 401 for an existing account's wrong password; 503 unavailable with Retry-After when every password-hashing slot stayed busy (a rush beyond what the cores can hash: retry).
+//	@Description Atomically takes one seat, creates the learner in the invitation's organization group (or checks the password of an existing account of that organization and creates nothing), adds it to every user group of the invitation and enrolls it in their courses. 201 with tokens that sign the learner in. The same email redeeming again gets 200 with the original redemption and takes no seat. 404 passcode_invalid for unknown, draft, paused, revoked and expired passcodes; 409 invitation_full when no seat is left; 401 for an existing account's wrong password (counted against that account's sign-in limit, not as a passcode guess); 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a rush beyond what the cores can hash: retry after Retry-After; nothing was written). The passcode is judged as soon as it has been looked up, before any password work: only a wrong passcode counts against the client IP's limit (as for the preview), so any number of correct redemptions from one address (an office behind NAT) may be in flight at once; 429 with Retry-After once the address is out of guesses, for every passcode, or when the account has too many failed sign-ins.
 //	@Tags        redemptions
 //	@Accept      json
 //	@Produce     json
@@ -130,10 +173,11 @@ func (s *Server) redeem(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	s.guarded(c, s.passcodeGuards(c, req.Email), func() error {
+	s.guarded(c, s.accountGuards(req.Email), func() error {
 		r, created, err := s.Services.Redemptions.Redeem(c.Request.Context(), lms.NewRedemption{Passcode: req.Passcode,
 			Email: req.Email, FirstName: req.FirstName, LastName: req.LastName, Password: req.Password,
-			ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent()})
+			ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent(),
+			OnPasscode: func(_ context.Context, live bool) error { return s.judgePasscode(c, live) }})
 		if err != nil {
 			return err
 		}

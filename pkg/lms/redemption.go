@@ -15,6 +15,13 @@ type NewRedemption struct {
 	Password  string
 	ClientIP  string
 	UserAgent string
+	// OnPasscode, when set, is called once per Redeem, as soon as the
+	// passcode has been looked up and before any password work, with
+	// whether it leads to a redeemable invitation. An error it returns
+	// ends the redemption with that error, and nothing is written. The
+	// API's per-client passcode throttle judges the attempt here, so that
+	// correct attempts never wait on one another's password hashing.
+	OnPasscode func(ctx context.Context, live bool) error
 }
 
 // GroupRef names a user group.

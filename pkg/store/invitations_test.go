@@ -496,6 +496,63 @@ func TestFailureAfterTheSeatLeavesNothing(t *testing.T) {
 	})
 }
 
+// TestRedemptionJudgesThePasscodeFirst: OnPasscode is told once, right
+// after the passcode lookup and before any password work, whether the
+// passcode is live; an error from it ends the redemption and writes nothing.
+// Validation failures come before the lookup and are not judged.
+func TestRedemptionJudgesThePasscodeFirst(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		inv := f.invite(t, "Judge-Early-8314", 2, lms.InvitationActive)
+		type call struct {
+			live        bool
+			derivations uint64
+		}
+		var calls []call
+		judge := func(refuse error) func(context.Context, bool) error {
+			return func(_ context.Context, live bool) error {
+				calls = append(calls, call{live, f.hasher.Stats().Derivations})
+				return refuse
+			}
+		}
+		redeem := func(passcode, email, password string, refuse error) error {
+			calls = nil
+			_, _, err := f.st.Redeem(context.Background(), lms.NewRedemption{Passcode: passcode, Email: email, FirstName: "N",
+				LastName: "H", Password: password, OnPasscode: judge(refuse)})
+			return err
+		}
+		before := f.hasher.Stats().Derivations
+		wantCode(t, redeem("Wrong-Guess-0001", "a@example.com", storetest.Password, nil), lms.EPasscodeInvalid)
+		if len(calls) != 1 || calls[0].live || calls[0].derivations != before {
+			t.Fatalf("a wrong passcode was judged %+v, want once, not live, before any hash", calls)
+		}
+		refused := lms.Errorf(lms.ERateLimited, "refused by the test")
+		if err := redeem(inv.Passcode, "b@example.com", storetest.Password, refused); err != refused {
+			t.Fatalf("a refused attempt ended with %v, want the judge's error", err)
+		}
+		if len(calls) != 1 || !calls[0].live || f.hasher.Stats().Derivations != before {
+			t.Fatalf("a live passcode was judged %+v and %d hashes made, want once, live, none", calls, f.hasher.Stats().Derivations-before)
+		}
+		if got, _ := f.st.FindInvitationByID(f.org.Ctx, inv.ID); got.RegistrationsUsed != 0 {
+			t.Fatalf("a refused attempt took a seat")
+		}
+		if err := redeem(inv.Passcode, "b@example.com", storetest.Password, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := f.st.FindInvitationByID(f.org.Ctx, inv.ID); got.RegistrationsUsed != 1 {
+			t.Fatalf("seats used = %d after the first registration, want 1", got.RegistrationsUsed)
+		}
+		if len(calls) != 1 || !calls[0].live || calls[0].derivations != before {
+			t.Fatalf("a correct redemption was judged %+v, want once, live, before its hash", calls)
+		}
+		wantCode(t, redeem("", "c@example.com", storetest.Password, nil), lms.EInvalid)
+		if len(calls) != 0 {
+			t.Fatalf("an invalid request was judged %+v, want not at all", calls)
+		}
+	})
+}
+
 func TestPausingStopsRedemptionsAtOnce(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {

@@ -110,6 +110,7 @@ func (s *Store) Redeem(ctx context.Context, in lms.NewRedemption) (*lms.Redempti
 	in.Email = email
 	for attempt := 0; ; attempt++ {
 		r, created, err := s.redeemOnce(ctx, in)
+		in.OnPasscode = nil // judged once: a retry's lookup is the same attempt
 		if errors.Is(err, errRaced) && attempt < 3 {
 			continue
 		}
@@ -122,6 +123,11 @@ func (s *Store) Redeem(ctx context.Context, in lms.NewRedemption) (*lms.Redempti
 
 func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Redemption, bool, error) {
 	inv, err := s.liveInvitation(s.q(ctx), in.Passcode)
+	if in.OnPasscode != nil && (err == nil || lms.ErrorCode(err) == lms.EPasscodeInvalid) {
+		if err := in.OnPasscode(ctx, err == nil); err != nil {
+			return nil, false, err
+		}
+	}
 	if err != nil {
 		return nil, false, err
 	}
