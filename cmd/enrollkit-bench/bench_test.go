@@ -108,3 +108,68 @@ func TestFinishJudgesTargets(t *testing.T) {
 		t.Errorf("growth at half of each peak alone: %+v", r.Targets)
 	}
 }
+
+func TestFinishJudgesTheFloorsAndTheBurst(t *testing.T) {
+	find := func(r *results, name string) target {
+		t.Helper()
+		i := slices.IndexFunc(r.Targets, func(t target) bool { return t.Name == name })
+		if i < 0 {
+			t.Fatalf("no target %q in %+v", name, r.Targets)
+		}
+		return r.Targets[i]
+	}
+	run := func(quick bool, count429 int) *results {
+		list := &workloadResult{Name: "list_user_groups", Read: true,
+			Peak: &runStats{Throughput: 850}, Latency: &runStats{P99Ms: 5, Rate: 425}, Floor: &runStats{Throughput: 1000},
+			ReferenceRate: 2000, Ratio: 0.425}
+		search := &workloadResult{Name: "search_courses", Read: true,
+			Peak: &runStats{Throughput: 950}, Latency: &runStats{P99Ms: 5, Rate: 475}, Floor: &runStats{Throughput: 1000},
+			ReferenceRate: 2000, Ratio: 0.475}
+		redeem := &workloadResult{Name: "redeem_spread", Peak: &runStats{Throughput: 100}, PeakThroughput: 100,
+			HashFloor: &hashFloor{Hashes: &hashRate{PerSecond: 105}}, ReferenceRate: 125, Ratio: 0.8}
+		burst := &workloadResult{Name: "office_burst", Burst: &burstResult{Employees: 100, Count429: count429,
+			Registered: 100 - count429, Redemptions: 100 - count429, AllRegistered: count429 == 0,
+			RegistrationsUsed: 100 - count429, MaxRegistrations: 100}}
+		r := &results{Config: &config{Quick: quick}, Scales: []*scaleResult{{Name: "small", PeakRSSBytes: 50 << 20,
+			Workloads: []*workloadResult{list, search, redeem, burst}}}}
+		r.finish()
+		return r
+	}
+
+	r := run(false, 0)
+	if f := find(r, "list_user_groups throughput / stack floor"); !f.Judged || f.Pass || f.Value != 0.85 {
+		t.Errorf("0.85 of the floor should miss 0.9: %+v", f)
+	}
+	if f := find(r, "search_courses throughput / stack floor"); !f.Judged || !f.Pass {
+		t.Errorf("0.95 of the floor should meet 0.9: %+v", f)
+	}
+	if f := find(r, "redemption throughput / hash floor"); !f.Judged || !f.Pass || f.Value < 0.95 || f.Value > 0.96 {
+		t.Errorf("100 redemptions/s against a 105/s hash floor should meet 0.9: %+v", f)
+	}
+	// The first ratios are shown, never judged: 0.425 of pgbench
+	// and 0.8 of the hash rate miss nothing.
+	for _, name := range []string{"list_user_groups throughput / pgbench", "redemption throughput / hash rate"} {
+		if f := find(r, name); f.Judged || !f.Info {
+			t.Errorf("%s should be information: %+v", name, f)
+		}
+	}
+	for _, name := range []string{"office burst: no answer 429", "office burst: every employee registered", "office burst: registrations_used equals the seats"} {
+		if f := find(r, name); !f.Judged || !f.Pass {
+			t.Errorf("%s: %+v", name, f)
+		}
+	}
+	if r.TargetsPass {
+		t.Error("the list's miss of its floor should fail the targets")
+	}
+
+	// The burst's figures are judged in -quick mode too, the timings not.
+	r = run(true, 3)
+	if f := find(r, "list_user_groups throughput / stack floor"); f.Judged {
+		t.Errorf("quick mode judges no timing: %+v", f)
+	}
+	for _, name := range []string{"office burst: no answer 429", "office burst: every employee registered", "office burst: registrations_used equals the seats"} {
+		if f := find(r, name); !f.Judged || f.Pass {
+			t.Errorf("%s with three 429s should be judged and fail: %+v", name, f)
+		}
+	}
+}

@@ -302,7 +302,8 @@ func runScale(ctx context.Context, cfg *config, spec scale, bin, work, runID str
 	}
 
 	secret := randomHex(24) // 48 bytes
-	env := serverEnv(dbURL, secret, filepath.Join(work, spec.Name+"-data"), cfg.ServerEnv)
+	dataDir := filepath.Join(work, spec.Name+"-data")
+	env := serverEnv(dbURL, secret, dataDir, false, cfg.ServerEnv)
 	setup, err := createOrganization(ctx, bin, env, "Bench Organization", managerEmail, managerPassword)
 	if err != nil {
 		return sr, err
@@ -337,7 +338,9 @@ func runScale(ctx context.Context, cfg *config, spec scale, bin, work, runID str
 	log.Printf("  server listening on %s (log: %s)", srv.addr, logPath)
 
 	run := &scaleRun{cfg: cfg, spec: spec, log: log, runID: runID, api: "http://" + srv.addr + "/api/v1", t: t,
-		db: db, dbURL: dbURL, dir: work, client: &http.Client{Timeout: 60 * time.Second}, serverPID: srv.cmd.Process.Pid}
+		db: db, dbURL: dbURL, dir: work, client: &http.Client{Timeout: 60 * time.Second}, serverPID: srv.cmd.Process.Pid,
+		bin: bin, defaultThrottleEnv: serverEnv(dbURL, secret, dataDir, true, cfg.ServerEnv),
+		throttles: throttleSettings(cfg.ServerEnv), logDir: filepath.Dir(cfg.Out)}
 	if err := run.login(ctx); err != nil {
 		return sr, err
 	}
@@ -348,11 +351,12 @@ func runScale(ctx context.Context, cfg *config, spec scale, bin, work, runID str
 		return sr, fmt.Errorf("peak RSS: %w", err)
 	}
 	sr.PeakRSSBytes = sr.IdleRSSBytes
+	selected := func(w workload) bool { return len(cfg.Workloads) == 0 || slices.Contains(cfg.Workloads, w.Name) }
 	for _, w := range workloads {
 		if ctx.Err() != nil {
 			break
 		}
-		if len(cfg.Workloads) > 0 && !slices.Contains(cfg.Workloads, w.Name) {
+		if !selected(w) || w.own != nil {
 			continue
 		}
 		srv.resetPeakRSS()
@@ -389,6 +393,20 @@ func runScale(ctx context.Context, cfg *config, spec scale, bin, work, runID str
 	stopped = true
 	if err := srv.stop(); err != nil {
 		sr.Checks = append(sr.Checks, check{Name: spec.Name + ": server stops cleanly", Detail: err.Error()})
+	}
+	// The workloads with a server of their own run with the scale's
+	// stopped, so that theirs has the cores to itself. Its peak RSS is
+	// reported with the workload, not as the scale's: a burst holds a
+	// connection for every employee waiting, as the idle connections do.
+	for _, w := range workloads {
+		if w.own == nil || !selected(w) || ctx.Err() != nil {
+			continue
+		}
+		if w.scale != "" && w.scale != spec.Name {
+			log.Printf("  %s: runs at the %s scale only", w.Name, w.scale)
+			continue
+		}
+		sr.Workloads = append(sr.Workloads, w.own(ctx, run, w, hash))
 	}
 	return sr, nil
 }

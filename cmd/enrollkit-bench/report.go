@@ -12,18 +12,33 @@ import (
 	"time"
 )
 
-// The targets the figures are held to (issue 7).
+// The targets the figures are held to (issue 7, as restated once its
+// ratios to pgbench and to the bare hash rate proved out of reach of any
+// server on two shared cores: the floors, measured in the same run on the
+// same cores, say what this machine allows).
 const (
-	targetRedeemVsHash  = 0.85 // redemption throughput / hash rate
-	targetReadVsPgbench = 0.5  // list, search, get throughput / pgbench
-	targetReadP99Ms     = 25.0 // reads' p99 at half of peak
-	targetGrowth        = 1.3  // p50 at 1M rows / p50 at 10k rows
-	targetPeakRSSMB     = 100.0
+	// Reads' peak throughput over the stack floor's, the bare handler
+	// running the same statements, measured right after the API's peak.
+	targetReadVsFloor = 0.9
+	// The spread redemption's throughput over the hash floor, the hash
+	// rate beside pgbench running the redemption's statements.
+	targetRedeemVsHashFloor = 0.9
+	targetReadP99Ms         = 25.0 // reads' p99 at half of peak
+	targetGrowth            = 1.3  // p50 at 1M rows / p50 at 10k rows
+	targetPeakRSSMB         = 100.0
 	// Not issue 7's: the list's throughput while the server holds
 	// idleConns idle connections, over the same loop right before without
 	// them. A burst of clients must not leave the server slower for every
 	// later request.
 	targetBesideIdle = 0.75
+)
+
+// Issue 7's first ratios, still reported as information, never judged: the
+// floors reach them only in some runs, so they measure the machine as much
+// as the API.
+const (
+	infoRedeemVsHash  = 0.85 // redemption throughput / bare hash rate
+	infoReadVsPgbench = 0.5  // list, search, get throughput / pgbench
 )
 
 // growthWorkloads are held to the growth target.
@@ -119,7 +134,9 @@ type workloadResult struct {
 	// HashFloor is the hash rate beside the workload's statement (see
 	// hashFloor), for the workload that has one.
 	HashFloor *hashFloor `json:"hash_floor,omitempty"`
-	Latency   *runStats  `json:"latency,omitempty"`
+	// Burst is the office burst's account (burst.go).
+	Burst   *burstResult `json:"office_burst,omitempty"`
+	Latency *runStats    `json:"latency,omitempty"`
 	// Light is the fixed-rate run at the workload's light rate, the same
 	// at every scale, for the workloads held to the growth target.
 	Light      *runStats   `json:"light,omitempty"`
@@ -131,7 +148,8 @@ type workloadResult struct {
 	ReferenceRate float64 `json:"reference_rate,omitempty"`
 	Ratio         float64 `json:"ratio,omitempty"`
 	// PeakRSSBytes is the server's VmHWM over this workload's runs and
-	// references.
+	// references; the office burst's is its own server's, and not part
+	// of the scale's.
 	PeakRSSBytes int64   `json:"peak_rss_bytes,omitempty"`
 	Checks       []check `json:"checks,omitempty"`
 }
@@ -181,10 +199,12 @@ type target struct {
 	Op        string  `json:"op"`
 	Threshold float64 `json:"threshold"`
 	Pass      bool    `json:"pass"`
-	// Judged is false in -quick mode, whose timings prove nothing, and
-	// when the figure could not be measured.
-	Judged bool   `json:"judged"`
-	Note   string `json:"note,omitempty"`
+	// Judged is false in -quick mode, whose timings prove nothing, when
+	// the figure could not be measured, and for information.
+	Judged bool `json:"judged"`
+	// Info marks a figure shown beside its former threshold, never judged.
+	Info bool   `json:"info,omitempty"`
+	Note string `json:"note,omitempty"`
 }
 
 // finish computes the growth factors and targets and gathers the checks.
@@ -204,17 +224,38 @@ func (r *results) finish() {
 		r.Targets = append(r.Targets, target{Name: name, Scale: scale, Value: value, Op: op, Threshold: threshold,
 			Pass: pass && measured, Judged: judged && measured, Note: note})
 	}
+	info := func(name, scale string, value float64, op string, threshold float64, measured bool) {
+		add(name, scale, value, op, threshold, measured, "information, not judged")
+		t := &r.Targets[len(r.Targets)-1]
+		t.Judged, t.Info = false, true
+	}
 	var maxRSS int64
 	for _, s := range r.Scales {
 		maxRSS = max(maxRSS, s.PeakRSSBytes)
 		if w := s.workload("redeem_spread"); w != nil {
-			add("redemption throughput / hash rate", s.Name, w.Ratio, ">=", targetRedeemVsHash, w.Peak != nil && w.ReferenceRate > 0, "")
+			measured := w.Peak != nil && w.HashFloor != nil && w.HashFloor.Hashes != nil && w.HashFloor.Hashes.PerSecond > 0
+			ratio, note := 0.0, ""
+			if measured {
+				ratio = w.PeakThroughput / w.HashFloor.Hashes.PerSecond
+				note = fmt.Sprintf("%.1f redemptions/s, hash floor %.1f hashes/s", w.PeakThroughput, w.HashFloor.Hashes.PerSecond)
+			}
+			add("redemption throughput / hash floor", s.Name, ratio, ">=", targetRedeemVsHashFloor, measured, note)
+			info("redemption throughput / hash rate", s.Name, w.Ratio, ">=", infoRedeemVsHash, w.Peak != nil && w.ReferenceRate > 0)
 		}
 		for _, w := range s.Workloads {
 			if !w.Read {
 				continue
 			}
-			add(w.Name+" throughput / pgbench", s.Name, w.Ratio, ">=", targetReadVsPgbench, w.Peak != nil && w.ReferenceRate > 0, "")
+			// The floor's run is right after the first peak run, and is
+			// compared with it alone: the machine's speed drifts.
+			measured := w.Peak != nil && w.Floor != nil && w.Floor.Throughput > 0
+			ratio, note := 0.0, ""
+			if measured {
+				ratio = w.Peak.Throughput / w.Floor.Throughput
+				note = fmt.Sprintf("%.0f vs %.0f req/s", w.Peak.Throughput, w.Floor.Throughput)
+			}
+			add(w.Name+" throughput / stack floor", s.Name, ratio, ">=", targetReadVsFloor, measured, note)
+			info(w.Name+" throughput / pgbench", s.Name, w.Ratio, ">=", infoReadVsPgbench, w.Peak != nil && w.ReferenceRate > 0)
 			p99, rate := 0.0, 0.0
 			if w.Latency != nil {
 				p99, rate = w.Latency.P99Ms, w.Latency.Rate
@@ -265,7 +306,7 @@ func (r *results) finish() {
 	for _, s := range r.Scales {
 		for _, w := range s.Workloads {
 			for _, c := range w.Checks {
-				if strings.Contains(c.Name, "exactly the seats") {
+				if strings.Contains(c.Name, "exactly the seats succeed") {
 					hotChecks = append(hotChecks, c)
 				}
 			}
@@ -277,6 +318,43 @@ func (r *results) finish() {
 		hot.Note = "not measured"
 	}
 	r.Targets = append(r.Targets, hot)
+
+	// The office burst's figures are correctness too, judged in every
+	// mode; at a scale it did not run at, or in a run without it, they are
+	// not measured.
+	for _, s := range r.Scales {
+		w := s.workload("office_burst")
+		if w == nil {
+			continue
+		}
+		b := w.Burst
+		for _, c := range []struct {
+			name   string
+			pass   func(*burstResult) bool
+			detail func(*burstResult) string
+		}{
+			{"office burst: no answer 429", func(b *burstResult) bool { return b.Count429 == 0 },
+				func(b *burstResult) string { return fmt.Sprintf("%d of %d answers 429", b.Count429, b.Attempts) }},
+			{"office burst: every employee registered", func(b *burstResult) bool { return b.AllRegistered },
+				func(b *burstResult) string {
+					return fmt.Sprintf("%d of %d answered 201, %d redemptions", b.Registered, b.Employees, b.Redemptions)
+				}},
+			{"office burst: registrations_used equals the seats", func(b *burstResult) bool {
+				return b.RegistrationsUsed == b.Employees && b.MaxRegistrations == b.Employees
+			}, func(b *burstResult) string {
+				return fmt.Sprintf("registrations_used %d of %d seats", b.RegistrationsUsed, b.MaxRegistrations)
+			}},
+		} {
+			t := target{Name: c.name, Scale: s.Name, Op: "==", Judged: b != nil, Note: "not measured"}
+			if b != nil {
+				t.Pass, t.Note = c.pass(b), c.detail(b)
+			}
+			r.Targets = append(r.Targets, t)
+		}
+		// Its server's peak is apart from the scale's, as the idle
+		// connections' is: it holds every waiting employee's connection.
+		info("office burst: its server's peak RSS MB", s.Name, float64(w.PeakRSSBytes)/(1<<20), "<", targetPeakRSSMB, w.PeakRSSBytes > 0)
+	}
 
 	r.Disturbed = []string{}
 	disturbed := func(name string, u *cpuUse) {
@@ -303,6 +381,9 @@ func (r *results) finish() {
 				if ref.Pgbench != nil {
 					disturbed(s.Name+"/"+w.Name+"/"+ref.Name, ref.Pgbench.CPU)
 				}
+			}
+			if w.Burst != nil && w.Burst.CPU != nil {
+				disturbed(s.Name+"/"+w.Name, w.Burst.CPU)
 			}
 		}
 	}
@@ -346,6 +427,11 @@ func (r *results) print(w io.Writer) {
 		fmt.Fprintf(w, "%-24s %10s %10s %9s %9s %11s %7s %7s  %s\n", "workload", "peak req/s", "half-peak", "p50 ms",
 			"p99 ms", "reference/s", "ratio", "RSS MB", "primary reference")
 		for _, wr := range s.Workloads {
+			if wr.Burst != nil {
+				fmt.Fprintf(w, "%-24s %10s %10s %9s %9s %11s %7s %7.0f  %s\n", wr.Name, "-", "-", "-", "-", "-", "-",
+					float64(wr.PeakRSSBytes)/(1<<20), "open loop at twice the hash rate (below)")
+				continue
+			}
 			if wr.Skipped != "" || wr.Peak == nil || wr.Latency == nil {
 				fmt.Fprintf(w, "%-24s %10s %10s %9s %9s %11s %7s %7s  %s\n", wr.Name, "-", "-", "-", "-", "-", "-", "-",
 					orDash(wr.Skipped))
@@ -400,6 +486,21 @@ func (r *results) print(w io.Writer) {
 					wr.Name, f.Throughput, num(ratioOf(f.Throughput, wr.ReferenceRate), "%.3f"), f.ServerCPUMsPerReq, f.PgCPUMsPerReq,
 					wr.Peak.Throughput/f.Throughput)
 			}
+			if b := wr.Burst; b != nil {
+				yes := "no"
+				if b.AllRegistered {
+					yes = "yes"
+				}
+				fmt.Fprintf(w, "  %s: %d employees, one invitation of %d seats, one address, throttles at %s; arriving at %.1f/s (twice %.1f hashes/s) over %.1f s\n",
+					wr.Name, b.Employees, b.MaxRegistrations, b.Throttles, b.ArrivalRate, b.HashRate, b.ArrivalSeconds)
+				fmt.Fprintf(w, "    all registered: %s (%d; %d redemptions); registrations_used %d of %d; %d × 429, %d × 503, %d retries; answers %v\n",
+					yes, b.Registered, b.Redemptions, b.RegistrationsUsed, b.MaxRegistrations, b.Count429, b.Count503, b.Retries, b.Codes)
+				fmt.Fprintf(w, "    first arrival to last 201: %.1f s; per employee, first attempt to 201: p50 %.0f ms, p99 %.0f ms, max %.0f ms; server %.1f ms CPU per 201, peak RSS %.1f MB\n",
+					b.FirstArrivalToLast201Seconds, b.P50Ms, b.P99Ms, b.MaxMs, b.ServerCPUMsPer201, float64(wr.PeakRSSBytes)/(1<<20))
+				if b.NeverArrived > 0 || b.GaveUp > 0 {
+					fmt.Fprintf(w, "    %d never arrived within %s, %d gave up at the %s deadline\n", b.NeverArrived, burstArrivals, b.GaveUp, burstDeadline)
+				}
+			}
 		}
 	}
 	if len(r.Growth) > 0 {
@@ -422,6 +523,8 @@ func (r *results) print(w io.Writer) {
 	for _, t := range r.Targets {
 		status := "PASS"
 		switch {
+		case t.Info:
+			status = "info"
 		case !t.Judged:
 			status = "n/a "
 		case !t.Pass:

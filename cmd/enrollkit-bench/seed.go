@@ -358,11 +358,13 @@ func seedInvitations(ctx context.Context, db *pgx.Conn, t *tenant, s scale, log 
 	return nil
 }
 
-// createHotInvitation inserts an invitation with the given seats for the
-// hot-invitation workload and returns its ID and passcode.
-func createHotInvitation(ctx context.Context, db *pgx.Conn, t *tenant, name string, seats int) (id, code string, err error) {
+// createInvitation inserts an active invitation with the given seats, for
+// user group 0, as the workloads that need one of their own (the hot
+// invitation, the office burst) use it, and returns its ID and passcode,
+// a random one starting with codePrefix.
+func createInvitation(ctx context.Context, db *pgx.Conn, t *tenant, name, codePrefix string, seats int) (id, code string, err error) {
 	id = uuid.Must(uuid.NewV7()).String()
-	code = "HOT-" + strings.ToUpper(randomHex(6))
+	code = codePrefix + strings.ToUpper(randomHex(6))
 	sealed, err := auth.Seal(t.sealKey, code)
 	if err != nil {
 		return "", "", err

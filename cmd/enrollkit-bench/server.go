@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,29 +48,53 @@ func buildServer(ctx context.Context, dir string, log *logger) (string, error) {
 	return bin, nil
 }
 
+// throttleLimits are the throttles' settings that throttleOff is given.
+var throttleLimits = []string{"ENROLLKIT_LOGIN_IP_LIMIT", "ENROLLKIT_LOGIN_ACCOUNT_LIMIT", "ENROLLKIT_REDEEM_IP_LIMIT"}
+
 // serverEnv is the environment of the server and of its subcommands:
-// production mode against databaseURL, with the throttles out of the way,
-// then extra (-server-env), which wins.
-func serverEnv(databaseURL, secret, dataDir string, extra []string) []string {
+// production mode against databaseURL, with the throttles out of the way
+// unless defaultThrottles, then extra (-server-env), which wins.
+func serverEnv(databaseURL, secret, dataDir string, defaultThrottles bool, extra []string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "ENROLLKIT_") {
 			env = append(env, kv)
 		}
 	}
-	return append(append(env,
+	env = append(env,
 		"ENROLLKIT_ENV=production",
 		"ENROLLKIT_ADDR=127.0.0.1:0",
 		"ENROLLKIT_DATABASE_URL="+databaseURL,
 		"ENROLLKIT_SECRET="+secret,
 		"ENROLLKIT_DATA_DIR="+dataDir,
-		"ENROLLKIT_LOGIN_IP_LIMIT="+throttleOff,
-		"ENROLLKIT_LOGIN_ACCOUNT_LIMIT="+throttleOff,
-		"ENROLLKIT_REDEEM_IP_LIMIT="+throttleOff,
 		// Long enough that the access token of one scale never expires
 		// mid-run.
 		"ENROLLKIT_ACCESS_TTL=2h",
-	), extra...)
+	)
+	if !defaultThrottles {
+		for _, k := range throttleLimits {
+			env = append(env, k+"="+throttleOff)
+		}
+	}
+	return append(env, extra...)
+}
+
+// throttleSettings describes the throttles of a server run with
+// serverEnv(…, true, extra): the server's defaults, or which of them
+// extra overrides.
+func throttleSettings(extra []string) string {
+	var set []string
+	for _, kv := range extra {
+		k, _, _ := strings.Cut(kv, "=")
+		if slices.Contains(throttleLimits, k) || strings.HasSuffix(k, "_IP_LIMIT") || strings.Contains(k, "THROTTLE") ||
+			k == "ENROLLKIT_REDIS_URL" {
+			set = append(set, kv)
+		}
+	}
+	if len(set) == 0 {
+		return "the server's defaults"
+	}
+	return "the server's defaults but -server-env " + strings.Join(set, " ")
 }
 
 // orgSetup is what `enrollkit org create` prints.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -40,6 +39,14 @@ type scaleRun struct {
 	client *http.Client
 	// serverPID is the server process, whose CPU time is recorded.
 	serverPID int
+	// bin is the server binary, defaultThrottleEnv the environment in
+	// which a workload that starts its own server runs it: the scale's,
+	// with the throttles at the server's defaults; throttles says so, or
+	// which of them -server-env set. logDir is where the server logs go.
+	bin                string
+	defaultThrottleEnv []string
+	throttles          string
+	logDir             string
 
 	// spreadPeak is the spread redemption's peak throughput, which sizes
 	// the hot invitation.
@@ -51,11 +58,19 @@ type scaleRun struct {
 }
 
 // listPath is the list workload's request, the same every time.
-func listPath(uint64) string { return "/user-groups?limit=50" }
+func listPath(*scaleRun, uint64) string { return "/user-groups?limit=50" }
 
 // searchPath is the search workload's i-th request: the terms in turn.
-func searchPath(i uint64) string {
+func searchPath(_ *scaleRun, i uint64) string {
 	return "/courses?q=" + url.QueryEscape(searchTerms[i%uint64(len(searchTerms))])
+}
+
+// invitationPath is the get-invitation workload's i-th request: every
+// seeded invitation once in each round of as many requests, in an order
+// that jumps across the table (the multiplier is a prime, so coprime
+// with the count), the same for the API and its stack floor.
+func invitationPath(sr *scaleRun, i uint64) string {
+	return "/invitations/" + benchID("inv", int(i*2_654_435_761%uint64(sr.spec.Invitations)))
 }
 
 // workload is one thing the API is measured doing.
@@ -71,7 +86,7 @@ type workload struct {
 	// floor, for the workloads the stack floor (floor.go) answers too,
 	// is the path (under /api/v1) of the i-th request of a run; the floor
 	// is driven like the peak run, right after it.
-	floor func(i uint64) string
+	floor func(sr *scaleRun, i uint64) string
 	// besideIdle: the peak run is repeated, after every workload of the
 	// scale, while the server holds idleConns idle keep-alive connections
 	// (idle.go).
@@ -93,6 +108,11 @@ type workload struct {
 	// refs are the pgbench references; the first is the primary one for
 	// workloads that do not hash.
 	refs func(sr *scaleRun) []pgbenchSpec
+	// own, for a workload whose shape is none of the above, runs it whole,
+	// against a server of its own started after the scale's has stopped;
+	// scale, when set, is the only scale it runs at.
+	own   func(ctx context.Context, sr *scaleRun, w workload, hash *hashRate) *workloadResult
+	scale string
 }
 
 // runPlan is what one run of a workload needs.
@@ -134,6 +154,7 @@ const (
 
 // workloads are run in this order: the spread redemption must precede the
 // hot one, whose seats it sizes (run alone, the hot one gets 200 seats).
+// The office burst runs last, on its own server (see runScale).
 var workloads = []workload{
 	{
 		Name: "login", Endpoint: "POST /api/v1/auth/login", Hashing: true,
@@ -153,7 +174,7 @@ var workloads = []workload{
 		probe:     func(sr *scaleRun) (string, string, []byte) { return "GET", "/user-groups?limit=1", nil },
 		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
 			return &runPlan{expect: expectCodes(200), targeter: func(t *vegeta.Target) error {
-				jsonTarget(t, "GET", sr.api+listPath(0), sr.token, nil)
+				jsonTarget(t, "GET", sr.api+listPath(sr, 0), sr.token, nil)
 				return nil
 			}}, nil
 		},
@@ -166,20 +187,20 @@ var workloads = []workload{
 		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
 			var n atomic.Uint64
 			return &runPlan{expect: expectCodes(200), targeter: func(t *vegeta.Target) error {
-				jsonTarget(t, "GET", sr.api+searchPath(n.Add(1)), sr.token, nil)
+				jsonTarget(t, "GET", sr.api+searchPath(sr, n.Add(1)), sr.token, nil)
 				return nil
 			}}, nil
 		},
 		refs: func(sr *scaleRun) []pgbenchSpec { return []pgbenchSpec{{Script: "search_courses.sql"}} },
 	},
 	{
-		Name: "get_invitation", Endpoint: "GET /api/v1/invitations/{id}", Read: true,
+		Name: "get_invitation", Endpoint: "GET /api/v1/invitations/{id}", Read: true, floor: invitationPath,
 		lightRate: readLightRate,
 		probe:     func(sr *scaleRun) (string, string, []byte) { return "GET", "/invitations/" + benchID("inv", 0), nil },
 		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
+			var n atomic.Uint64
 			return &runPlan{expect: expectCodes(200), targeter: func(t *vegeta.Target) error {
-				id := benchID("inv", rand.IntN(sr.spec.Invitations))
-				jsonTarget(t, "GET", sr.api+"/invitations/"+id, sr.token, nil)
+				jsonTarget(t, "GET", sr.api+invitationPath(sr, n.Add(1)), sr.token, nil)
 				return nil
 			}}, nil
 		},
@@ -225,6 +246,12 @@ var workloads = []workload{
 		plan: planAddCourses,
 		refs: func(sr *scaleRun) []pgbenchSpec { return []pgbenchSpec{{Script: "add_courses.sql"}} },
 	},
+	{
+		// One scale only: the burst is about the hash path and the
+		// throttle, which the size of the tables does not change.
+		Name: "office_burst", Endpoint: "POST /api/v1/redemptions (one office: one invitation, one address)",
+		own: runOfficeBurst, scale: "small",
+	},
 }
 
 // redemptionBody is a redemption of code by a new learner numbered n.
@@ -261,7 +288,7 @@ func planHotRedemption(ctx context.Context, sr *scaleRun, phase string, hits uin
 	if phase == "peak" {
 		hits = uint64(seats + max(seats/4, 2*sr.cfg.Concurrency))
 	}
-	id, code, err := createHotInvitation(ctx, sr.db, sr.t, "Hot invitation "+phase, seats)
+	id, code, err := createInvitation(ctx, sr.db, sr.t, "Hot invitation "+phase, "HOT-", seats)
 	if err != nil {
 		return nil, err
 	}
