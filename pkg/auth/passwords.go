@@ -216,19 +216,14 @@ func (h *Hasher) Stats() HasherStats {
 // allocates the Memory KiB work area for each derivation; the caller holds
 // a slot, which is what bounds how many work areas exist at once.
 //
-// The derivation keeps its OS thread: a hash runs about 15 ms, so the
-// scheduler preempts it whenever a request handler is waiting, and it
-// would then resume on whichever thread (and core) came free, where less
-// of its 7 MiB work area is cached. Kept on its thread, a redemption cost
-// the server 16.3 instead of 17.2 ms of CPU (four runs each, alternating;
-// docs/benchmarks.md). With more than one lane argon2 runs each lane in
-// a goroutine of its own, and the caller only waits: nothing to keep.
+// The derivation is not kept on its OS thread (runtime.LockOSThread), as
+// it was with the former copy of argon2 that reused its work area: with a
+// fresh 7 MiB per hash the collector runs every second hash or so, and a
+// locked derivation then waits for its own thread to be woken each time.
+// BenchmarkHashDefault, alternating, on two cores: 24.9-25.9 ms per hash
+// locked, 18.7-19.3 unlocked (docs/benchmarks.md).
 func (h *Hasher) derive(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
 	h.derived.Add(1)
-	if threads == 1 {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-	}
 	return argon2.IDKey(password, salt, time, memory, threads, keyLen)
 }
 
