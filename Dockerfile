@@ -48,7 +48,13 @@ COPY --from=build --chown=65532:65532 /out/data /data
 # in development, where a generated secret is kept there. Mount a volume on
 # /data (owned by, or writable for, uid 65532) to keep that state; with a
 # read-only root filesystem, mount a writable volume (e.g. emptyDir) there.
-ENV ENROLLKIT_DATA_DIR=/data \
+#
+# The image runs in production mode: a bare `docker run` refuses to start
+# without ENROLLKIT_SECRET and ENROLLKIT_PUBLIC_URL rather than seed an
+# example manager and print its password. For a throwaway trial, pass
+# -e ENROLLKIT_ENV=development.
+ENV ENROLLKIT_ENV=production \
+    ENROLLKIT_DATA_DIR=/data \
     ENROLLKIT_ADDR=:8080
 
 USER nonroot:nonroot

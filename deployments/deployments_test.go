@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -185,6 +186,17 @@ func TestKubernetesDeployment(t *testing.T) {
 				t.Errorf("%s: ENROLLKIT_ADDR = %q, want port %d", path, addr, serverPort)
 			}
 		}
+		// Only the ingress is trusted to name the client: a range as wide
+		// as a whole private network lets any pod forge its address.
+		for _, cidr := range strings.Split(str(dig(cm, "data", "ENROLLKIT_TRUSTED_PROXIES")), ",") {
+			if cidr = strings.TrimSpace(cidr); cidr == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(cidr)
+			if err != nil || (p.Addr().Is4() && p.Bits() < 20) || (p.Addr().Is6() && p.Bits() < 64) {
+				t.Errorf("%s: ENROLLKIT_TRUSTED_PROXIES has %q; want the ingress's own narrow ranges (IPv4 /20 or narrower)", path, cidr)
+			}
+		}
 	}
 }
 
@@ -308,6 +320,13 @@ func TestDockerfile(t *testing.T) {
 	}
 
 	final := stages[len(stages)-1]
+	// A bare docker run must not come up in development mode, which seeds
+	// an example manager and prints its password.
+	if !slices.ContainsFunc(final, func(ins string) bool {
+		return keyword(ins) == "ENV" && strings.Contains(ins, "ENROLLKIT_ENV=production")
+	}) {
+		t.Errorf("%s: the final stage does not set ENROLLKIT_ENV=production", dockerfile)
+	}
 	from := final[0]
 	if strings.Contains(from, "golang:") {
 		t.Errorf("%s: final stage %q is the Go toolchain image", dockerfile, from)
