@@ -361,6 +361,66 @@ func TestAccountChangesActOnTheNextRequest(t *testing.T) {
 	wantProblem(t, e.do(req{method: "GET", path: "/api/v1/me", token: tr.AccessToken}), 401, lms.EUnauthorized)
 }
 
+// TestSessionsEnd: disabling an account or changing its password ends
+// every session at once: its access tokens are refused on the next
+// request and its refresh tokens never work again, re-enabled or not; a
+// sign-out ends the access token with the refresh token, on both databases.
+func TestSessionsEnd(t *testing.T) {
+	t.Parallel()
+	storetest.EachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect)
+		full := e.tokens["full"]
+		signIn := func(email string) (access, refresh string) {
+			p := e.do(req{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": email, "password": storetest.Password}}).JSON(t)
+			return p["access_token"].(string), p["refresh_token"].(string)
+		}
+		refreshes := func(refresh string) bool {
+			return e.do(req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": refresh}}).Status == 200
+		}
+		for _, change := range []struct {
+			name   string
+			change map[string]string
+			undo   map[string]string
+		}{
+			{"disabled", map[string]string{"status": "disabled"}, map[string]string{"status": "active"}},
+			{"a new password", map[string]string{"password": "An0ther-Passw0rd-entirely"}, map[string]string{"password": storetest.Password}},
+		} {
+			u := storetest.MustCreateUser(t, e.st, e.org, lms.RoleFullManager)
+			access, refresh := signIn(u.Email)
+			e.do(req{method: "PATCH", path: "/api/v1/users/" + u.ID, token: full, body: change.change})
+			wantProblem(t, e.do(req{method: "GET", path: "/api/v1/me", token: access}), 401, lms.EUnauthorized)
+			if refreshes(refresh) {
+				t.Fatalf("%s: the refresh token still works", change.name)
+			}
+			if res := e.do(req{method: "PATCH", path: "/api/v1/users/" + u.ID, token: full, body: change.undo}); res.Status != 200 {
+				t.Fatalf("%s: undoing: %d %s", change.name, res.Status, res.Body)
+			}
+			if refreshes(refresh) {
+				t.Fatalf("%s: the refresh token works again once the change is undone", change.name)
+			}
+			wantProblem(t, e.do(req{method: "GET", path: "/api/v1/me", token: access}), 401, lms.EUnauthorized)
+		}
+		// A name change ends nothing.
+		u := storetest.MustCreateUser(t, e.st, e.org, lms.RoleLearner)
+		access, refresh := signIn(u.Email)
+		e.do(req{method: "PATCH", path: "/api/v1/users/" + u.ID, token: full, body: map[string]string{"first_name": "Renamed"}})
+		if res := e.do(req{method: "GET", path: "/api/v1/me", token: access}); res.Status != 200 {
+			t.Fatalf("a renamed user's session ended: %d", res.Status)
+		}
+		// Signing out ends the access token too, not only the refresh token.
+		if res := e.do(req{method: "POST", path: "/api/v1/auth/logout", body: map[string]string{"refresh_token": refresh}}); res.Status != 204 {
+			t.Fatalf("logout: %d", res.Status)
+		}
+		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/me", token: access}), 401, lms.EUnauthorized)
+		if refreshes(refresh) {
+			t.Fatal("the refresh token works after a sign-out")
+		}
+		if again, _ := signIn(u.Email); e.do(req{method: "GET", path: "/api/v1/me", token: again}).Status != 200 {
+			t.Fatal("a fresh sign-in after a sign-out does not work")
+		}
+	})
+}
+
 func TestRefreshReuseRevokesTheFamilyOverHTTP(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
@@ -375,6 +435,65 @@ func TestRefreshReuseRevokesTheFamilyOverHTTP(t *testing.T) {
 			t.Fatalf("a secret reached the logs: %s", logs.String())
 		}
 	}
+}
+
+// TestControlCharactersAreRefused: a NUL, CR/LF or a bidirectional
+// override in any text field is a clear 400 or 422 that changes nothing, on
+// both databases (PostgreSQL refuses a NUL in text, which was a 500).
+func TestControlCharactersAreRefused(t *testing.T) {
+	t.Parallel()
+	storetest.EachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect)
+		full := e.tokens["full"]
+		inv := e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: e.newInvitationBody("Clean-Text-5521", 5)}).JSON(t)
+		redeem := func(first, last, email, passcode string) req {
+			return req{method: "POST", path: "/api/v1/redemptions", body: map[string]string{"passcode": passcode, "email": email,
+				"first_name": first, "last_name": last, "password": storetest.Password}}
+		}
+		for _, tc := range []struct {
+			name   string
+			r      req
+			status int
+			code   string
+		}{
+			{"NUL in a login email", req{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": "a\u0000@example.com", "password": "whatever-it-is"}}, 400, lms.EBadRequest},
+			{"NUL in a first name", redeem("Gr\u0000ace", "Hopper", "g1@example.com", "Clean-Text-5521"), 422, lms.EInvalid},
+			{"CR/LF in a last name", redeem("Grace", "Hopper\r\nBcc: x@example.com", "g2@example.com", "Clean-Text-5521"), 422, lms.EInvalid},
+			{"a right-to-left override in a name", redeem("Grace\u202egpj.exe", "Hopper", "g3@example.com", "Clean-Text-5521"), 422, lms.EInvalid},
+			{"a bidirectional isolate in a name", redeem("\u2067Grace", "Hopper", "g4@example.com", "Clean-Text-5521"), 422, lms.EInvalid},
+			{"NUL in an email", redeem("Grace", "Hopper", "g5\u0000@example.com", "Clean-Text-5521"), 422, lms.EInvalid},
+			{"NUL in a passcode", redeem("Grace", "Hopper", "g6@example.com", "Clean-Text-5521\u0000"), 422, lms.EInvalid},
+			{"NUL in a previewed passcode", req{method: "POST", path: "/api/v1/redemptions/preview", body: map[string]string{"passcode": "Clean\u0000Text"}}, 422, lms.EInvalid},
+			{"NUL in a search", req{method: "GET", path: "/api/v1/users?q=%00", token: full}, 400, lms.EBadRequest},
+			{"a line feed in a course search", req{method: "GET", path: "/api/v1/courses?q=a%0Ab", token: full}, 400, lms.EBadRequest},
+			{"NUL in an invitation search", req{method: "GET", path: "/api/v1/invitations?q=%00", token: full}, 400, lms.EBadRequest},
+			{"NUL in a user group search", req{method: "GET", path: "/api/v1/user-groups?q=%00", token: full}, 400, lms.EBadRequest},
+			{"invalid UTF-8 in a search", req{method: "GET", path: "/api/v1/users?q=%ff", token: full}, 400, lms.EBadRequest},
+			{"NUL in a course name", req{method: "POST", path: "/api/v1/courses", token: full, body: map[string]string{"name": "Safety\u0000", "code": "S-1"}}, 422, lms.EInvalid},
+			{"a bidirectional override in a course description", req{method: "POST", path: "/api/v1/courses", token: full, body: map[string]string{"name": "Safety", "code": "S-2", "description": "fine\u202e"}}, 422, lms.EInvalid},
+			{"NUL in an invitation message", req{method: "POST", path: "/api/v1/invitations", token: full, body: func() map[string]any {
+				b := e.newInvitationBody("Other-Text-7731", 5)
+				b["message"] = "Welcome\u0000"
+				return b
+			}()}, 422, lms.EInvalid},
+			{"a control character in a chosen passcode", req{method: "POST", path: "/api/v1/invitations", token: full, body: e.newInvitationBody("Ctrl\u0007Code-4417", 5)}, 422, lms.EInvalid},
+			{"CR/LF in a user's name", req{method: "POST", path: "/api/v1/users", token: full, body: map[string]string{"email": "u@example.com", "first_name": "U\r\nX", "last_name": "V", "role": "learner"}}, 422, lms.EInvalid},
+		} {
+			wantProblem(t, e.do(tc.r), tc.status, tc.code)
+		}
+		// Nothing was written; plain text with a line feed in a description
+		// and a zero-width joiner in a name are still accepted.
+		got := e.do(req{method: "GET", path: "/api/v1/invitations/" + inv["id"].(string), token: full}).JSON(t)
+		if got["registrations_used"].(float64) != 0 {
+			t.Fatalf("a refused redemption changed the invitation: %v", got)
+		}
+		if res := e.do(req{method: "POST", path: "/api/v1/courses", token: full, body: map[string]string{"name": "Safety", "code": "S-3", "description": "line one\nline two"}}); res.Status != 201 {
+			t.Fatalf("a multi-line description: %d %s", res.Status, res.Body)
+		}
+		if res := e.do(redeem("Mehr\u200cdad", "Hopper", "m@example.com", "Clean-Text-5521")); res.Status != 201 {
+			t.Fatalf("a name with a zero-width non-joiner: %d %s", res.Status, res.Body)
+		}
+	})
 }
 
 func TestLoginThrottle(t *testing.T) {

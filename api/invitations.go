@@ -144,7 +144,7 @@ func (s *Server) createInvitation(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	s.guarded(c, s.passcodeConflictGuard(c), func() error {
+	s.guarded(c, s.passcodeConflictGuard(c, req.Passcode != ""), func() error {
 		inv, err := s.Services.Invitations.CreateInvitation(c.Request.Context(), lms.NewInvitation{Name: req.Name,
 			Passcode: req.Passcode, MaxRegistrations: req.MaxRegistrations, OrganizationGroupID: req.OrganizationGroupID,
 			UserGroupIDs: req.UserGroupIDs, Message: req.Message, ExpiresAt: req.ExpiresAt, Status: lms.InvitationStatus(req.Status)})
@@ -158,14 +158,27 @@ func (s *Server) createInvitation(c *gin.Context) {
 	})
 }
 
-// passcodeConflictGuard throttles the organization's invitation writes
-// that fail because the passcode is taken.
-func (s *Server) passcodeConflictGuard(c *gin.Context) []guard {
+// passcodeConflictGuard throttles, per manager (user or integration
+// client), the invitation writes that fail because the passcode is taken:
+// passcodes are unique across organizations, so without it a manager could
+// probe for other tenants' passcodes. Only writes that can meet a taken
+// passcode are guarded (a chosen passcode, or a new expiry, which can
+// reclaim one), so a manager out of attempts can still pause, rename or
+// resize invitations, and other managers of the organization are not held
+// back by one who probed.
+func (s *Server) passcodeConflictGuard(c *gin.Context, claims bool) []guard {
+	if !claims {
+		return nil
+	}
 	taken := func(err error) bool {
 		var e *lms.Error
 		return errors.As(err, &e) && e.Code == lms.EConflict && len(e.Fields) > 0 && e.Fields[0].Field == "passcode"
 	}
-	return []guard{{s.Rules.PasscodeConflict, lms.OrganizationIDFromContext(c.Request.Context()), taken}}
+	key := lms.OrganizationIDFromContext(c.Request.Context())
+	if a := lms.ActorFromContext(c.Request.Context()); a != nil {
+		key += ":" + a.ID
+	}
+	return []guard{{s.Rules.PasscodeConflict, key, taken}}
 }
 
 // getInvitation godoc
@@ -215,7 +228,7 @@ func (s *Server) updateInvitation(c *gin.Context) {
 		st := lms.InvitationStatus(*req.Status)
 		upd.Status = &st
 	}
-	s.guarded(c, s.passcodeConflictGuard(c), func() error {
+	s.guarded(c, s.passcodeConflictGuard(c, upd.Passcode != nil || req.ExpiresAt.Set), func() error {
 		inv, err := s.Services.Invitations.UpdateInvitation(c.Request.Context(), c.Param("id"), upd)
 		if err != nil {
 			return err

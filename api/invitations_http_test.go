@@ -118,6 +118,52 @@ func TestInvitationsOverHTTP(t *testing.T) {
 	}
 }
 
+// TestCSVExportIsNoFormula: every exported field is quoted, and a cell or
+// a segment of one after a comma or semicolon that a spreadsheet would read
+// as a formula is made text, in a ;-separated locale too.
+func TestCSVExportIsNoFormula(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	inv := e.do(req{method: "POST", path: "/api/v1/invitations", token: e.tokens["full"], body: e.newInvitationBody("Formula-Cell-4127", 5)}).JSON(t)
+	for _, name := range [][2]string{{"Bob;=1+1;x", "-2+3"}, {"@SUM(A1)", "Ann, +1; -x"}, {"Plain", "O\"Brien"}} {
+		res := e.do(req{method: "POST", path: "/api/v1/redemptions", body: map[string]string{"passcode": "Formula-Cell-4127",
+			"email": strings.ToLower(strings.Map(func(r rune) rune {
+				if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+					return r
+				}
+				return -1
+			}, name[0]+name[1])) + "@example.com", "first_name": name[0], "last_name": name[1], "password": storetest.Password}})
+		if res.Status != 201 {
+			t.Fatalf("redeem as %q: %d %s", name, res.Status, res.Body)
+		}
+	}
+	res := e.do(req{method: "GET", path: "/api/v1/invitations/" + inv["id"].(string) + "/redemptions?sort=created_at", token: e.tokens["full"],
+		header: map[string]string{"Accept": "text/csv"}})
+	body := string(res.Body)
+	// Lists of people are never cached: the CSV, the JSON page, the users.
+	for _, r := range []*response{res,
+		e.do(req{method: "GET", path: "/api/v1/invitations/" + inv["id"].(string) + "/redemptions", token: e.tokens["full"]}),
+		e.do(req{method: "GET", path: "/api/v1/users", token: e.tokens["full"]})} {
+		if got := r.Header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("a list of people with Cache-Control %q, want no-store", got)
+		}
+	}
+	for _, want := range []string{`"Bob;'=1+1;x","'-2+3"`, `"'@SUM(A1)","Ann, '+1; '-x"`, `"Plain","O""Brien"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the CSV lacks %s:\n%s", want, body)
+		}
+	}
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil || len(rows) != 4 {
+		t.Fatalf("CSV = %q, %v", body, err)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(body, "\r\n"), "\r\n") {
+		if !strings.HasPrefix(line, `"`) || !strings.HasSuffix(line, `"`) || strings.Count(line, `","`) != 4 {
+			t.Errorf("a record with a field not quoted: %s", line)
+		}
+	}
+}
+
 func TestRedemptionOverHTTP(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "sqlite")
@@ -357,6 +403,17 @@ func TestPasscodeProbingIsThrottled(t *testing.T) {
 	wantProblem(t, probe("Harbor-Lights-2031"), 409, lms.EConflict)
 	wantProblem(t, probe("harbor lights 2031"), 409, lms.EConflict)
 	wantProblem(t, probe("Harbor-Lights-2031"), 429, lms.ERateLimited)
+	// The prober can still write invitations that claim no passcode of its
+	// choosing, and another manager of its organization is not held back.
+	if res := e.do(req{method: "POST", path: "/api/v1/invitations", token: e.tokens["other"], body: map[string]any{"name": "Generated",
+		"max_registrations": 1, "organization_group_id": e.other.OrganizationGroupID, "user_group_ids": []string{g.ID}}}); res.Status != 201 {
+		t.Fatalf("the prober's invitation with a generated passcode: %d %s", res.Status, res.Body)
+	}
+	colleague := storetest.MustCreateUser(t, e.st, e.other, lms.RoleFullManager)
+	if res := e.do(req{method: "POST", path: "/api/v1/invitations", token: e.login(colleague.Email), body: map[string]any{"name": "Mine",
+		"passcode": "Quiet-Meadow-6620", "max_registrations": 1, "organization_group_id": e.other.OrganizationGroupID, "user_group_ids": []string{g.ID}}}); res.Status != 201 {
+		t.Fatalf("another manager of the probing organization: %d %s", res.Status, res.Body)
+	}
 	// The first organization is not affected by the other's probing.
 	if res := e.do(req{method: "POST", path: "/api/v1/invitations", token: e.tokens["full"], body: e.newInvitationBody("", 5)}); res.Status != 201 {
 		t.Fatalf("the probed organization was throttled: %d", res.Status)

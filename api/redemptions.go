@@ -1,8 +1,8 @@
 package api
 
 import (
+	"bufio"
 	"context"
-	"encoding/csv"
 	"net/http"
 	"strings"
 	"time"
@@ -126,7 +126,7 @@ func (s *Server) accountGuards(email string) []guard {
 //	@Produce     json
 //	@Param       body body     PasscodeRequest true "the passcode"
 //	@Success     200  {object} RedemptionPreviewResponse
-//	@Failure     400,404,413,415,429 {object} Problem
+//	@Failure     400,404,413,415,422,429 {object} Problem
 //	@Router      /api/v1/redemptions/preview [post]
 func (s *Server) previewRedemption(c *gin.Context) {
 	var req PasscodeRequest
@@ -249,6 +249,7 @@ func (s *Server) listRedemptions(c *gin.Context) {
 			writeError(c, err)
 			return
 		}
+		c.Header("Cache-Control", "no-store")
 		writePage(c, page, redemptionRecordResponse)
 		return
 	}
@@ -269,26 +270,52 @@ func (s *Server) listRedemptions(c *gin.Context) {
 		p.Cursor = page.NextCursor
 	}
 	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Cache-Control", "no-store")
 	c.Header("Content-Disposition", `attachment; filename="redemptions-`+c.Param("id")+`.csv"`)
 	c.Status(http.StatusOK)
-	w := csv.NewWriter(c.Writer)
-	w.Write([]string{"first_name", "last_name", "email", "redeemed_at", "user_groups"})
+	b := bufio.NewWriter(c.Writer)
+	writeCSVRow(b, "first_name", "last_name", "email", "redeemed_at", "user_groups")
 	for _, r := range all {
 		names := make([]string, len(r.UserGroups))
 		for i, g := range r.UserGroups {
 			names[i] = g.Name
 		}
-		w.Write([]string{csvSafe(r.FirstName), csvSafe(r.LastName), csvSafe(r.Email),
-			r.CreatedAt.UTC().Format(time.RFC3339), csvSafe(strings.Join(names, "; "))})
+		writeCSVRow(b, r.FirstName, r.LastName, r.Email, r.CreatedAt.UTC().Format(time.RFC3339), strings.Join(names, "; "))
 	}
-	w.Flush()
+	b.Flush()
 }
 
-// csvSafe keeps a cell from being read as a formula by spreadsheet programs
-// (CSV injection): a leading =, +, - or @ is escaped with a quote.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
+// writeCSVRow writes one RFC 4180 record of cells, each quoted and
+// neutralised by csvCell.
+func writeCSVRow(b *bufio.Writer, cells ...string) {
+	for i, cell := range cells {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		csvCell(b, cell)
 	}
-	return s
+	b.WriteString("\r\n")
+}
+
+// csvCell writes s as a quoted CSV field that no spreadsheet program reads
+// as a formula (CSV injection). Every field is quoted, so a delimiter of
+// another locale (a semicolon, a tab) inside it does not split it; and the
+// cell, and each segment of it that follows a comma or a semicolon (and
+// spaces), gets a leading apostrophe when it begins with =, +, -, @, a tab
+// or a carriage return, so that "Bob;=1+1;x" stays text even where a
+// program splits the cell on its semicolons after all.
+func csvCell(b *bufio.Writer, s string) {
+	b.WriteByte('"')
+	segmentStart := true
+	for _, r := range s {
+		if segmentStart && strings.ContainsRune("=+-@\t\r", r) {
+			b.WriteByte('\'')
+		}
+		segmentStart = r == ';' || r == ',' || (segmentStart && r == ' ')
+		if r == '"' {
+			b.WriteByte('"')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('"')
 }

@@ -86,6 +86,8 @@ func (s *Server) listUsers(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	// People's names and emails: no shared or browser cache keeps them.
+	c.Header("Cache-Control", "no-store")
 	writePage(c, page, userResponse)
 }
 

@@ -3,6 +3,8 @@ package lms
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"unicode/utf8"
 )
 
 // Error codes are stable machine strings: clients branch on them and the API
@@ -86,6 +88,28 @@ func (v *Validation) Add(field, message string) {
 func (v *Validation) Check(ok bool, field, message string) {
 	if !ok {
 		v.Add(field, message)
+	}
+}
+
+// Name checks a required display name: ValidText on one line, not blank,
+// at most max characters.
+func (v *Validation) Name(field, s string, max int) {
+	switch {
+	case !ValidText(s, false):
+		v.Add(field, TextRule)
+	case !ValidName(s, max):
+		v.Add(field, "must be 1 to "+strconv.Itoa(max)+" characters")
+	}
+}
+
+// Text checks an optional text of at most max characters: ValidText, on
+// one line unless multiline.
+func (v *Validation) Text(field, s string, max int, multiline bool) {
+	switch {
+	case !ValidText(s, multiline):
+		v.Add(field, TextRule)
+	case utf8.RuneCountInString(s) > max:
+		v.Add(field, "must be at most "+strconv.Itoa(max)+" characters")
 	}
 }
 

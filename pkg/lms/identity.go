@@ -67,7 +67,7 @@ func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(
 // ValidEmail reports whether s is a plain address (no display name) of a
 // sane length.
 func ValidEmail(s string) bool {
-	if len(s) > 254 || strings.ContainsAny(s, " <>") {
+	if len(s) > 254 || strings.ContainsAny(s, " <>") || !ValidText(s, false) {
 		return false
 	}
 	a, err := mail.ParseAddress(s)
@@ -75,9 +75,10 @@ func ValidEmail(s string) bool {
 }
 
 // ValidName reports whether s is a non-blank display name of at most max
-// characters.
+// characters, on one line and free of control and bidirectional formatting
+// characters (ValidText).
 func ValidName(s string, max int) bool {
-	return strings.TrimSpace(s) != "" && utf8.RuneCountInString(s) <= max
+	return strings.TrimSpace(s) != "" && utf8.RuneCountInString(s) <= max && ValidText(s, false)
 }
 
 // NewOrganization is the input of CreateOrganization: the tenant and its

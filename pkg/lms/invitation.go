@@ -89,6 +89,11 @@ func CanTransition(from, to InvitationStatus) bool {
 	return false
 }
 
+// PasscodeClaimGrace is how long after it expires an invitation keeps its
+// passcode from invitations of other organizations, so that its owner can
+// still extend it and nobody else can catch its employees meanwhile.
+const PasscodeClaimGrace = 90 * 24 * time.Hour
+
 // NormalizePasscode returns the form in which passcodes are matched:
 // trimmed, upper-cased, without spaces and dashes.
 func NormalizePasscode(s string) string {
@@ -133,6 +138,10 @@ var commonPasscodeWords = []string{"PASSWORD", "PASSCODE", "WELCOME", "LETMEIN",
 func CheckPasscode(passcode string, names ...string) error {
 	n := NormalizePasscode(passcode)
 	l := len([]rune(n))
+	if !ValidText(passcode, false) {
+		return &Error{Code: EInvalid, Message: "the request has invalid fields",
+			Fields: []FieldError{{Field: "passcode", Message: TextRule}}}
+	}
 	if l < MinPasscodeLen || l > MaxPasscodeLen {
 		return &Error{Code: EInvalid, Message: "the request has invalid fields",
 			Fields: []FieldError{{Field: "passcode", Message: "must be 6 to 64 characters, not counting spaces and dashes"}}}

@@ -37,6 +37,9 @@ const maxLoginCandidates = 5
 // Login implements lms.AuthService.
 func (s *Store) Login(ctx context.Context, email, password, organizationID string) (*lms.TokenPair, error) {
 	email = lms.NormalizeEmail(email)
+	if !lms.ValidText(email, false) {
+		return nil, lms.Errorf(lms.EBadRequest, "the email %s", lms.TextRule)
+	}
 	if organizationID != "" && !lms.ValidID(organizationID) {
 		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
 			return nil, err
@@ -193,7 +196,16 @@ func (s *Store) Logout(ctx context.Context, token string) error {
 	} else if err != nil {
 		return err
 	}
-	return s.revokeFamily(ctx, rt.FamilyID)
+	// The access tokens of the session end too: they carry the token
+	// version, which a sign-out bumps (every session's access tokens end
+	// with it; the other sessions' refresh tokens get new ones).
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Model(&refreshToken{}).Where("family_id = ? AND revoked_at IS NULL", rt.FamilyID).
+			Update("revoked_at", s.now()).Error; err != nil {
+			return err
+		}
+		return tx.Model(&user{}).Where("id = ?", rt.UserID).Update("token_version", gorm.Expr("token_version + 1")).Error
+	})
 }
 
 // ClientCredentials implements lms.AuthService.
@@ -430,7 +442,7 @@ func (s *Store) CreateIntegrationClient(ctx context.Context, in lms.NewIntegrati
 		return nil, err
 	}
 	var v lms.Validation
-	v.Check(lms.ValidName(in.Name, maxNameLen), "name", "must be 1 to 200 characters")
+	v.Name("name", in.Name, maxNameLen)
 	v.Check(in.Role == lms.RoleFullManager || in.Role == lms.RoleLimitedManager, "role", "must be full_manager or limited_manager")
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -79,22 +78,18 @@ func (c *course) setSearch() {
 // record what is wrong with it.
 func checkCourseName(v *lms.Validation, name *string) {
 	*name = strings.TrimSpace(*name)
-	v.Check(lms.ValidName(*name, maxNameLen), "name", "must be 1 to 200 characters")
+	v.Name("name", *name, maxNameLen)
 }
 
 func checkCourseCode(v *lms.Validation, code *string) {
 	*code = strings.TrimSpace(*code)
-	v.Check(utf8.RuneCountInString(*code) <= maxCodeLen && !strings.ContainsFunc(*code, isControl),
-		"code", "must be at most 64 printable characters")
+	v.Text("code", *code, maxCodeLen, false)
 }
 
 func checkDescription(v *lms.Validation, d *string) {
 	*d = strings.TrimSpace(*d)
-	v.Check(utf8.RuneCountInString(*d) <= maxDescriptionLen && !strings.ContainsRune(*d, 0),
-		"description", "must be at most 10000 characters")
+	v.Text("description", *d, maxDescriptionLen, true)
 }
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // newCourse validates in and returns the row to insert.
 func newCourse(org string, in lms.NewCourse, now time.Time) (*course, error) {
@@ -168,6 +163,9 @@ func (s *Store) FindCourses(ctx context.Context, f lms.CourseFilter) (*lms.Page[
 		return nil, err
 	}
 	q := s.q(ctx).Where("organization_id = ?", org)
+	if err := lms.CheckQuery(f.Q); err != nil {
+		return nil, err
+	}
 	if strings.TrimSpace(f.Q) != "" {
 		q = q.Where(`search LIKE ? ESCAPE '\'`, searchPattern(f.Q))
 	}

@@ -98,7 +98,7 @@ func (s *Store) CreateOrganization(ctx context.Context, in lms.NewOrganization) 
 		in.ManagerLastName = "Manager"
 	}
 	var v lms.Validation
-	v.Check(lms.ValidName(in.Name, maxNameLen), "name", "must be 1 to 200 characters")
+	v.Name("name", in.Name, maxNameLen)
 	v.Check(lms.ValidEmail(email), "manager_email", "must be an email address")
 	checkPassword(&v, "manager_password", in.ManagerPassword, email)
 	if err := v.Err(); err != nil {
@@ -207,7 +207,7 @@ func (s *Store) CreateOrganizationGroup(ctx context.Context, name, parentID stri
 	}
 	name = strings.TrimSpace(name)
 	var v lms.Validation
-	v.Check(lms.ValidName(name, maxNameLen), "name", "must be 1 to 200 characters")
+	v.Name("name", name, maxNameLen)
 	v.Check(parentID == "" || lms.ValidID(parentID), "parent_id", "must be an organization group ID")
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -246,7 +246,7 @@ func (s *Store) UpdateOrganizationGroup(ctx context.Context, id string, upd lms.
 	var v lms.Validation
 	if upd.Name != nil {
 		*upd.Name = strings.TrimSpace(*upd.Name)
-		v.Check(lms.ValidName(*upd.Name, maxNameLen), "name", "must be 1 to 200 characters")
+		v.Name("name", *upd.Name, maxNameLen)
 	}
 	if upd.ParentID != nil {
 		v.Check(lms.ValidID(*upd.ParentID), "parent_id", "must be an organization group ID")

@@ -174,6 +174,9 @@ func (s *Store) FindInvitations(ctx context.Context, f lms.InvitationFilter) (*l
 			return nil, lms.Errorf(lms.EBadRequest, "status must be draft, active, paused, revoked, expired or full")
 		}
 	}
+	if err := lms.CheckQuery(f.Q); err != nil {
+		return nil, err
+	}
 	if strings.TrimSpace(f.Q) != "" {
 		q = q.Where(`search LIKE ? ESCAPE '\'`, searchPattern(f.Q))
 	}
@@ -207,7 +210,7 @@ func invalidField(field, message string) *lms.Error {
 func (s *Store) checkInvitationFields(v *lms.Validation, name *string, maxReg *int, groups *[]string, message *string, expires *time.Time) {
 	if name != nil {
 		*name = strings.TrimSpace(*name)
-		v.Check(lms.ValidName(*name, maxNameLen), "name", "must be 1 to 200 characters")
+		v.Name("name", *name, maxNameLen)
 	}
 	if maxReg != nil {
 		v.Check(*maxReg >= 1 && *maxReg <= lms.MaxRegistrations, "max_registrations", "must be from 1 to 100000")
@@ -222,7 +225,7 @@ func (s *Store) checkInvitationFields(v *lms.Validation, name *string, maxReg *i
 		*groups = slices.Compact(*groups)
 	}
 	if message != nil {
-		v.Check(len([]rune(*message)) <= lms.MaxMessageLen, "message", "must be at most 10000 characters")
+		v.Text("message", *message, lms.MaxMessageLen, true)
 	}
 	if expires != nil {
 		// Stored in UTC: SQLite compares times as text, so every stored
@@ -247,17 +250,24 @@ func checkUserGroups(tx *gorm.DB, org, orgGroup string, ids []string) error {
 	return nil
 }
 
-// claimPasscode makes inv the holder of its passcode. An expired holder
-// gives the passcode up; a live one keeps it (conflict). Two concurrent
-// claims are settled by the unique index.
+// claimPasscode makes inv the holder of its passcode. A live holder keeps
+// it (conflict). An expired one gives it up to an invitation of its own
+// organization at once, but to another organization only
+// lms.PasscodeClaimGrace after it expired: until then its owner may still
+// extend it, and its employees, who know the passcode, would otherwise
+// register with another organization and hand it their details. Revoking or
+// deleting releases a claim at once. Two concurrent claims are settled by
+// the unique index.
 func (s *Store) claimPasscode(tx *gorm.DB, inv *invitation) error {
 	var holder invitation
-	err := tx.Select("id", "expires_at").Where("passcode_claim = ? AND id <> ?", inv.PasscodeHash, inv.ID).Take(&holder).Error
+	err := tx.Select("id", "organization_id", "expires_at").Where("passcode_claim = ? AND id <> ?", inv.PasscodeHash, inv.ID).Take(&holder).Error
+	now := s.now()
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
 	case err != nil:
 		return err
-	case holder.ExpiresAt != nil && !holder.ExpiresAt.After(s.now()):
+	case holder.ExpiresAt != nil && !holder.ExpiresAt.After(now) &&
+		(holder.OrganizationID == inv.OrganizationID || !holder.ExpiresAt.Add(lms.PasscodeClaimGrace).After(now)):
 		if err := tx.Model(&invitation{}).Where("id = ?", holder.ID).Update("passcode_claim", nil).Error; err != nil {
 			return err
 		}

@@ -144,6 +144,43 @@ func TestInvitationLifecycle(t *testing.T) {
 			f.invite(t, "red fox 77", 1, lms.InvitationActive)
 			store.AdvanceClock(st, -time.Hour-time.Minute)
 		})
+		t.Run("another organization gets an expired passcode only after the grace", func(t *testing.T) {
+			soon := time.Now().Add(time.Hour)
+			old, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "Lapsed", Passcode: "Grey-Wolf-31", MaxRegistrations: 1,
+				OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs, ExpiresAt: &soon, Status: lms.InvitationActive})
+			if err != nil {
+				t.Fatal(err)
+			}
+			other := storetest.MustCreateOrganization(t, st, "Elsewhere")
+			g := storetest.MustCreateUserGroup(t, st, other, "Catch")
+			claim := func() error {
+				_, err := st.CreateInvitation(other.Ctx, lms.NewInvitation{Name: "Catch", Passcode: "grey wolf 31", MaxRegistrations: 1,
+					OrganizationGroupID: other.OrganizationGroupID, UserGroupIDs: []string{g.ID}, Status: lms.InvitationActive})
+				return err
+			}
+			defer store.AdvanceClock(st, -lms.PasscodeClaimGrace-50*time.Hour)
+			store.AdvanceClock(st, time.Hour+time.Minute) // expired
+			wantCode(t, claim(), lms.EConflict)
+			// Its owner can still extend it, and its employees still reach it.
+			later := soon.Add(48 * time.Hour)
+			if _, err := st.UpdateInvitation(ctx, old.ID, lms.InvitationUpdate{ExpiresAt: &later}); err != nil {
+				t.Fatalf("extending the expired invitation: %v", err)
+			}
+			if p, err := st.PreviewRedemption(context.Background(), "Grey-Wolf-31"); err != nil || p.OrganizationName != "Acme" {
+				t.Fatalf("preview after extending = %+v, %v", p, err)
+			}
+			// Expired again (at about 49 h), an hour short of the grace, then past
+			// it: only now may another organization have it.
+			store.AdvanceClock(st, lms.PasscodeClaimGrace+46*time.Hour+59*time.Minute)
+			wantCode(t, claim(), lms.EConflict)
+			store.AdvanceClock(st, 2*time.Hour)
+			if err := claim(); err != nil {
+				t.Fatalf("claiming a passcode expired past the grace: %v", err)
+			}
+			if p, err := st.PreviewRedemption(context.Background(), "Grey-Wolf-31"); err != nil || p.OrganizationName != "Elsewhere" {
+				t.Fatalf("preview after the other organization's claim = %+v, %v", p, err)
+			}
+		})
 		t.Run("seats never drop below those used; delete only without redemptions", func(t *testing.T) {
 			if _, _, err := st.Redeem(context.Background(), lms.NewRedemption{Passcode: inv.Passcode, Email: "a@example.com",
 				FirstName: "A", LastName: "B", Password: storetest.Password}); err != nil {

@@ -62,6 +62,9 @@ func invitationGroupRefs(tx *gorm.DB, invID string) ([]lms.GroupRef, error) {
 
 // PreviewRedemption implements lms.RedemptionService.
 func (s *Store) PreviewRedemption(ctx context.Context, passcode string) (*lms.RedemptionPreview, error) {
+	if !lms.ValidText(passcode, false) {
+		return nil, invalidField("passcode", lms.TextRule)
+	}
 	q := s.q(ctx)
 	inv, err := s.liveInvitation(q, passcode)
 	if err != nil {
@@ -100,10 +103,19 @@ func (s *Store) Redeem(ctx context.Context, in lms.NewRedemption) (*lms.Redempti
 	in.FirstName, in.LastName = strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
 	var v lms.Validation
 	v.Check(strings.TrimSpace(in.Passcode) != "", "passcode", "is required")
-	v.Check(lms.ValidEmail(email), "email", "must be an email address")
+	v.Check(lms.ValidText(in.Passcode, false), "passcode", lms.TextRule)
+	if lms.ValidText(email, false) {
+		v.Check(lms.ValidEmail(email), "email", "must be an email address")
+	} else {
+		v.Add("email", lms.TextRule)
+	}
 	v.Check(in.Password != "", "password", "is required")
-	v.Check(in.FirstName == "" || lms.ValidName(in.FirstName, 100), "first_name", "must be 1 to 100 characters")
-	v.Check(in.LastName == "" || lms.ValidName(in.LastName, 100), "last_name", "must be 1 to 100 characters")
+	if in.FirstName != "" {
+		v.Name("first_name", in.FirstName, 100)
+	}
+	if in.LastName != "" {
+		v.Name("last_name", in.LastName, 100)
+	}
 	if err := v.Err(); err != nil {
 		return nil, false, err
 	}

@@ -136,6 +136,9 @@ func (s *Store) FindUserGroups(ctx context.Context, f lms.UserGroupFilter) (*lms
 		}
 		q = q.Where("organization_group_id = ?", *f.OrganizationGroupID)
 	}
+	if err := lms.CheckQuery(f.Q); err != nil {
+		return nil, err
+	}
 	if strings.TrimSpace(f.Q) != "" {
 		q = q.Where(`name_key LIKE ? ESCAPE '\'`, searchPattern(f.Q))
 	}
@@ -152,7 +155,7 @@ func (s *Store) FindUserGroups(ctx context.Context, f lms.UserGroupFilter) (*lms
 
 func checkUserGroupName(v *lms.Validation, name *string) {
 	*name = strings.TrimSpace(*name)
-	v.Check(lms.ValidName(*name, maxNameLen), "name", "must be 1 to 200 characters")
+	v.Name("name", *name, maxNameLen)
 }
 
 // errUserGroupNameTaken is the conflict of a duplicate user group name.

@@ -58,6 +58,9 @@ func (s *Store) FindUsers(ctx context.Context, f lms.UserFilter) (*lms.Page[*lms
 		}
 		q = q.Where("role = ?", string(*f.Role))
 	}
+	if err := lms.CheckQuery(f.Q); err != nil {
+		return nil, err
+	}
 	if strings.TrimSpace(f.Q) != "" {
 		q = q.Where(`search LIKE ? ESCAPE '\'`, searchPattern(f.Q))
 	}
@@ -101,8 +104,8 @@ func (s *Store) CreateUser(ctx context.Context, in lms.NewUser) (*lms.User, erro
 	in.FirstName, in.LastName = strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
 	var v lms.Validation
 	v.Check(lms.ValidEmail(email), "email", "must be an email address")
-	v.Check(lms.ValidName(in.FirstName, 100), "first_name", "must be 1 to 100 characters")
-	v.Check(lms.ValidName(in.LastName, 100), "last_name", "must be 1 to 100 characters")
+	v.Name("first_name", in.FirstName, 100)
+	v.Name("last_name", in.LastName, 100)
 	v.Check(in.Role.Valid(), "role", "must be full_manager, limited_manager or learner")
 	v.Check(in.OrganizationGroupID == "" || lms.ValidID(in.OrganizationGroupID), "organization_group_id", "must be an organization group ID")
 	if in.Password != "" {
@@ -138,8 +141,9 @@ func (s *Store) CreateUser(ctx context.Context, in lms.NewUser) (*lms.User, erro
 	return u.domain(), nil
 }
 
-// UpdateUser implements lms.UserService. Changing the password bumps the
-// token version and revokes refresh tokens, so other sessions end.
+// UpdateUser implements lms.UserService. Changing the password or disabling
+// the account bumps the token version and revokes the refresh tokens, so
+// every session ends.
 func (s *Store) UpdateUser(ctx context.Context, id string, upd lms.UserUpdate) (*lms.User, error) {
 	org, err := orgID(ctx)
 	if err != nil {
@@ -148,11 +152,11 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd lms.UserUpdate) (
 	var v lms.Validation
 	if upd.FirstName != nil {
 		*upd.FirstName = strings.TrimSpace(*upd.FirstName)
-		v.Check(lms.ValidName(*upd.FirstName, 100), "first_name", "must be 1 to 100 characters")
+		v.Name("first_name", *upd.FirstName, 100)
 	}
 	if upd.LastName != nil {
 		*upd.LastName = strings.TrimSpace(*upd.LastName)
-		v.Check(lms.ValidName(*upd.LastName, 100), "last_name", "must be 1 to 100 characters")
+		v.Name("last_name", *upd.LastName, 100)
 	}
 	if upd.Role != nil {
 		v.Check(upd.Role.Valid(), "role", "must be full_manager, limited_manager or learner")
@@ -188,11 +192,18 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd lms.UserUpdate) (
 		}
 		u.Search, changes["search"] = userSearch(u.Email, u.FirstName, u.LastName), userSearch(u.Email, u.FirstName, u.LastName)
 		wasFull := u.Role == string(lms.RoleFullManager) && u.Status == string(lms.UserActive)
+		// A disabled account or a new password ends every session: the
+		// access tokens carry the old token version, and the refresh tokens
+		// are revoked, so re-enabling an account does not bring its
+		// sessions back. A new role acts on the next request through the
+		// caller's row, which every request reads.
+		endSessions := upd.Password != nil
 		if upd.Role != nil {
 			u.Role, changes["role"] = string(*upd.Role), string(*upd.Role)
 		}
-		if upd.Status != nil {
+		if upd.Status != nil && string(*upd.Status) != u.Status {
 			u.Status, changes["status"] = string(*upd.Status), string(*upd.Status)
+			endSessions = endSessions || *upd.Status == lms.UserDisabled
 		}
 		if wasFull && (u.Role != string(lms.RoleFullManager) || u.Status != string(lms.UserActive)) {
 			if err := keepOneFullManager(tx, org, u.ID); err != nil {
@@ -213,6 +224,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd lms.UserUpdate) (
 				return err
 			}
 			changes["password_hash"] = hash
+		}
+		if endSessions {
 			changes["token_version"] = gorm.Expr("token_version + 1")
 			if err := revokeUserRefreshTokens(tx, u.ID, s.now()); err != nil {
 				return err
