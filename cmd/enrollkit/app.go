@@ -154,7 +154,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 // followed locally without a mail server.
 func newSender(cfg *config.Config, log *slog.Logger) (mail.Sender, error) {
 	if cfg.SMTPURL != "" {
-		s, err := mail.NewSMTPSender(cfg.SMTPURL)
+		s, err := mail.NewSMTPSender(cfg.SMTPURL, cfg.SMTPInsecure)
 		if err != nil {
 			return nil, usageError{"configuration: ENROLLKIT_SMTP_URL: " + err.Error()}
 		}

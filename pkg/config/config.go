@@ -39,6 +39,9 @@ type Config struct {
 	BodyLimit      int64
 	RedisURL       string
 	SMTPURL        string
+	// SMTPInsecure lets smtp:// send in clear to a server that offers no
+	// STARTTLS (a local mail catcher); by default TLS is required.
+	SMTPInsecure bool
 	MailFrom       string
 
 	BootstrapEmail    string
@@ -99,6 +102,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		BodyLimit:         r.int64("ENROLLKIT_BODY_LIMIT", 1<<20),
 		RedisURL:          r.str("ENROLLKIT_REDIS_URL", ""),
 		SMTPURL:           r.str("ENROLLKIT_SMTP_URL", ""),
+		SMTPInsecure:      r.bool("ENROLLKIT_SMTP_INSECURE"),
 		MailFrom:          r.str("ENROLLKIT_MAIL_FROM", "enrollkit <no-reply@enrollkit.localhost>"),
 		BootstrapEmail:    r.str("ENROLLKIT_BOOTSTRAP_EMAIL", ""),
 		BootstrapPassword: r.str("ENROLLKIT_BOOTSTRAP_PASSWORD", ""),
@@ -287,6 +291,19 @@ func (r *reader) int64(name string, def int64) int64 {
 		r.fail(name, fmt.Sprintf("%q is not a whole number", v))
 	}
 	return n
+}
+
+// bool reads true or false (false when unset).
+func (r *reader) bool(name string) bool {
+	switch v := r.str(name, ""); v {
+	case "", "false":
+		return false
+	case "true":
+		return true
+	default:
+		r.fail(name, fmt.Sprintf("%q is neither true nor false", v))
+		return false
+	}
 }
 
 func (r *reader) duration(name string, def time.Duration) time.Duration {

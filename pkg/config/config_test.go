@@ -34,6 +34,12 @@ func TestLoadDefaultsInDevelopment(t *testing.T) {
 	if c.MemoryLimit != 0 {
 		t.Errorf("memory limit must default to none, got %d", c.MemoryLimit)
 	}
+	if c.SMTPInsecure {
+		t.Error("SMTP must require TLS by default")
+	}
+	if c, err := Load(env(map[string]string{"ENROLLKIT_DATA_DIR": dir, "ENROLLKIT_SMTP_INSECURE": "true"})); err != nil || !c.SMTPInsecure {
+		t.Errorf("ENROLLKIT_SMTP_INSECURE=true: %v, %v", c, err)
+	}
 	if len(c.Secret) < 32 {
 		t.Fatalf("development secret too short: %d", len(c.Secret))
 	}
@@ -67,6 +73,7 @@ func TestLoadRejectsInvalidConfiguration(t *testing.T) {
 		{"bad log level", map[string]string{"ENROLLKIT_LOG_LEVEL": "loud"}, "ENROLLKIT_LOG_LEVEL"},
 		{"bad database", map[string]string{"ENROLLKIT_DATABASE_URL": "mysql://x"}, "ENROLLKIT_DATABASE_URL"},
 		{"bad public url", map[string]string{"ENROLLKIT_PUBLIC_URL": "/enroll"}, "ENROLLKIT_PUBLIC_URL"},
+		{"bad insecure flag", map[string]string{"ENROLLKIT_SMTP_INSECURE": "yes"}, "ENROLLKIT_SMTP_INSECURE"},
 		{"bad duration", map[string]string{"ENROLLKIT_ACCESS_TTL": "soon"}, "ENROLLKIT_ACCESS_TTL"},
 		{"no password wait", map[string]string{"ENROLLKIT_PASSWORD_WAIT": "0s"}, "ENROLLKIT_PASSWORD_WAIT"},
 		{"password wait past the write timeout", map[string]string{"ENROLLKIT_PASSWORD_WAIT": "30s", "ENROLLKIT_WRITE_TIMEOUT": "30s"}, "ENROLLKIT_PASSWORD_WAIT"},

@@ -28,9 +28,12 @@ type SMTPSender struct {
 // NewSMTPSender returns a Sender for a URL of the form
 // smtp://[user:pass@]host[:port] or smtps://[user:pass@]host[:port].
 //
-// smtp:// upgrades with STARTTLS when the server offers it and otherwise
-// sends in clear, so a local mail catcher without TLS works; the port
-// defaults to 587. smtps:// uses implicit TLS; the port defaults to 465.
+// smtp:// requires STARTTLS: a server that does not offer it (or a
+// connection stripped of the offer on the way) gets nothing, since
+// invitation emails carry passcodes. Only with allowPlaintext (the
+// ENROLLKIT_SMTP_INSECURE setting, for a local mail catcher) does smtp://
+// fall back to sending in clear. The port defaults to 587. smtps:// uses
+// implicit TLS; the port defaults to 465.
 // Certificates are verified against the system roots.
 //
 // With user info in the URL, the client authenticates with the strongest
@@ -40,13 +43,13 @@ type SMTPSender struct {
 // The URL is checked here, so a typo in the configuration stops start-up
 // instead of every delivery; nothing is dialled until Send. Errors never
 // repeat the password.
-func NewSMTPSender(rawURL string) (*SMTPSender, error) {
-	return newSMTPSender(rawURL, nil)
+func NewSMTPSender(rawURL string, allowPlaintext bool) (*SMTPSender, error) {
+	return newSMTPSender(rawURL, nil, allowPlaintext)
 }
 
 // newSMTPSender lets tests trust their own certificate authority; production
 // code always verifies against the system roots.
-func newSMTPSender(rawURL string, tlsConfig *tls.Config) (*SMTPSender, error) {
+func newSMTPSender(rawURL string, tlsConfig *tls.Config, allowPlaintext bool) (*SMTPSender, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// url.Error repeats the whole URL, password included: keep only the
@@ -62,7 +65,11 @@ func newSMTPSender(rawURL string, tlsConfig *tls.Config) (*SMTPSender, error) {
 	var port int
 	switch u.Scheme {
 	case "smtp":
-		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
+		policy := gomail.TLSMandatory
+		if allowPlaintext {
+			policy = gomail.TLSOpportunistic
+		}
+		opts = append(opts, gomail.WithTLSPolicy(policy))
 		port = gomail.DefaultPortTLS
 	case "smtps":
 		opts = append(opts, gomail.WithSSL())

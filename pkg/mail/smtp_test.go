@@ -174,9 +174,11 @@ func startSMTPServer(tb testing.TB, be smtp.Backend, mode tlsMode, serverTLS *tl
 	return addr
 }
 
+// mustNewSMTPSender allows plain text over smtp://, as for a local mail
+// catcher; TestSMTPRequiresTLS checks the default.
 func mustNewSMTPSender(tb testing.TB, rawURL string, clientTLS *tls.Config) *SMTPSender {
 	tb.Helper()
-	s, err := newSMTPSender(rawURL, clientTLS)
+	s, err := newSMTPSender(rawURL, clientTLS, true)
 	if err != nil {
 		tb.Fatalf("newSMTPSender(%q): %v", rawURL, err)
 	}
@@ -187,7 +189,7 @@ func TestSMTPSenderDelivers(t *testing.T) {
 	t.Parallel()
 	be := &testBackend{}
 	addr := startSMTPServer(t, be, noTLS, nil)
-	sender, err := NewSMTPSender("smtp://" + addr)
+	sender, err := NewSMTPSender("smtp://"+addr, true)
 	if err != nil {
 		t.Fatalf("NewSMTPSender: %v", err)
 	}
@@ -516,7 +518,7 @@ func TestNewSMTPSenderRejectsBadURLs(t *testing.T) {
 		"smtp://[::1]:25",
 		"smtp://user:topsecret@mail example.com",
 	} {
-		_, err := NewSMTPSender(raw)
+		_, err := NewSMTPSender(raw, false)
 		if err == nil {
 			t.Errorf("NewSMTPSender(%q) succeeded, want an error", raw)
 			continue
@@ -531,8 +533,31 @@ func TestNewSMTPSenderRejectsBadURLs(t *testing.T) {
 		"smtps://user:p%40ss@mail.example.com",
 		"smtp://mail.example.com:587/",
 	} {
-		if _, err := NewSMTPSender(raw); err != nil {
+		if _, err := NewSMTPSender(raw, false); err != nil {
 			t.Errorf("NewSMTPSender(%q): %v", raw, err)
 		}
+	}
+}
+
+// TestSMTPRequiresTLS: by default smtp:// sends nothing to a server that
+// does not offer STARTTLS, and sends over STARTTLS to one that does.
+func TestSMTPRequiresTLS(t *testing.T) {
+	t.Parallel()
+	serverTLS, clientTLS := mustTestTLS(t)
+	clear := &testBackend{}
+	sender, err := newSMTPSender("smtp://"+startSMTPServer(t, clear, noTLS, nil), clientTLS, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := send(t, sender, context.Background(), mustRenderMessage(t)); err == nil || len(clear.received()) != 0 {
+		t.Fatalf("Send to a server without STARTTLS = %v with %d messages received, want a failure and none", err, len(clear.received()))
+	}
+	secure := &testBackend{}
+	sender, err = newSMTPSender("smtp://"+startSMTPServer(t, secure, startTLS, serverTLS), clientTLS, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := send(t, sender, context.Background(), mustRenderMessage(t)); err != nil || len(secure.received()) != 1 {
+		t.Fatalf("Send over STARTTLS = %v with %d messages received, want one", err, len(secure.received()))
 	}
 }

@@ -20,7 +20,7 @@ import (
 // startQueue gives st a job queue that sends through srv, retrying fast.
 func startQueue(t *testing.T, st *store.Store, srv *mailtest.Server, work bool) *store.Queue {
 	t.Helper()
-	sender, err := mail.NewSMTPSender(srv.URL())
+	sender, err := mail.NewSMTPSender(srv.URL(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
