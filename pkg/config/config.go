@@ -42,7 +42,7 @@ type Config struct {
 	// SMTPInsecure lets smtp:// send in clear to a server that offers no
 	// STARTTLS (a local mail catcher); by default TLS is required.
 	SMTPInsecure bool
-	MailFrom       string
+	MailFrom     string
 
 	BootstrapEmail    string
 	BootstrapPassword string
