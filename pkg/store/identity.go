@@ -268,6 +268,15 @@ func (s *Store) UpdateOrganizationGroup(ctx context.Context, id string, upd lms.
 			if g.ParentID == nil {
 				return lms.Errorf(lms.EConflict, "the root organization group cannot be moved")
 			}
+			// Moves of one organization's groups take turns: two moves that
+			// each pass the cycle check on their own (A under B, B under A)
+			// would together make a cycle. SQLite's writes are serialized
+			// already; on PostgreSQL the organization's row is the lock.
+			if s.db.dialect == Postgres {
+				if err := tx.Exec("SELECT id FROM organizations WHERE id = ? FOR UPDATE", org).Error; err != nil {
+					return err
+				}
+			}
 			if err := checkNoCycle(tx, org, id, *upd.ParentID); err != nil {
 				return err
 			}

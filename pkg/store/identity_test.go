@@ -229,6 +229,48 @@ func TestUserPagesReturnEveryUserOnce(t *testing.T) {
 	})
 }
 
+// TestConcurrentMovesMakeNoCycle: moving A under B while B moves under A
+// lets exactly one of the two through, on both databases; the tree stays a
+// tree.
+func TestConcurrentMovesMakeNoCycle(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		st := storetest.NewStore(t, db)
+		org := storetest.MustCreateOrganization(t, st, "Acme")
+		for round := range 20 {
+			a, err := st.CreateOrganizationGroup(org.Ctx, fmt.Sprintf("A%d", round), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := st.CreateOrganizationGroup(org.Ctx, fmt.Sprintf("B%d", round), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for i, move := range [][2]string{{a.ID, b.ID}, {b.ID, a.ID}} {
+				wg.Go(func() {
+					_, errs[i] = st.UpdateOrganizationGroup(org.Ctx, move[0], lms.OrganizationGroupUpdate{ParentID: &move[1]})
+				})
+			}
+			wg.Wait()
+			if (errs[0] == nil) == (errs[1] == nil) {
+				t.Fatalf("round %d: both moves answered alike: %v, %v", round, errs[0], errs[1])
+			}
+			for _, id := range []string{a.ID, b.ID} {
+				cur := id
+				for depth := 0; cur != org.OrganizationGroupID; depth++ {
+					g, err := st.FindOrganizationGroupByID(org.Ctx, cur)
+					if err != nil || g.ParentID == nil || depth > 3 {
+						t.Fatalf("round %d: the tree above %s is broken at %s: %+v, %v", round, id, cur, g, err)
+					}
+					cur = *g.ParentID
+				}
+			}
+		}
+	})
+}
+
 func TestOrganizationGroups(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
