@@ -684,3 +684,32 @@ func TestIPv6ClientsAreThrottledByTheirNetwork(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6SitesAreThrottledAsAWhole: wrong passcodes spread over the /64s
+// of one /48 meet the site's looser limit; correct passcodes from it are
+// refused with the rest once it is spent, and another /48 is not affected.
+func TestIPv6SitesAreThrottledAsAWhole(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite", func(o *api.Options) {
+		o.Rules.RedeemIP = ratelimit.Rule{Name: "redeem-ip", Limit: 2, Period: time.Hour}
+		o.Rules.RedeemSite = ratelimit.Rule{Name: "redeem-site", Limit: 3, Period: time.Hour}
+	})
+	e.do(req{method: "POST", path: "/api/v1/invitations", token: e.tokens["full"], body: e.newInvitationBody("Site-Wide-8803", 5)})
+	preview := func(passcode, from string) *response {
+		return e.do(req{method: "POST", path: "/api/v1/redemptions/preview", remote: from, body: map[string]string{"passcode": passcode}})
+	}
+	for _, from := range []string{"[2001:db8:7:1::1]:1", "[2001:db8:7:1::2]:1", "[2001:db8:7:2::1]:1"} {
+		wantProblem(t, preview("Guess-Guess-0001", from), 404, lms.EPasscodeInvalid)
+	}
+	for _, passcode := range []string{"Guess-Guess-0002", "Site-Wide-8803"} {
+		res := preview(passcode, "[2001:db8:7:3::1]:1")
+		wantProblem(t, res, 429, lms.ERateLimited)
+		if res.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	wantProblem(t, preview("Guess-Guess-0003", "[2001:db8:8:3::1]:1"), 404, lms.EPasscodeInvalid)
+	if res := preview("Site-Wide-8803", "192.0.2.44:1"); res.Status != 200 {
+		t.Fatalf("an IPv4 client: %d", res.Status)
+	}
+}

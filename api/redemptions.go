@@ -77,6 +77,12 @@ type rateLimited struct{ retryAfter time.Duration }
 
 func (e *rateLimited) Error() string { return "rate limited" }
 
+// throttleKey is one counter of a throttle: a rule and the key it counts.
+type throttleKey struct {
+	rule ratelimit.Rule
+	key  string
+}
+
 // judgePasscode is the per-client passcode throttle, asked once the
 // passcode has been looked up. A wrong passcode is a guess: it takes one of
 // the client's failures atomically with the check, so a burst of wrong
@@ -84,28 +90,46 @@ func (e *rateLimited) Error() string { return "rate limited" }
 // takes nothing and is only checked: correct attempts from one address (an
 // office behind NAT) never hold anything another attempt could wait for,
 // and a client out of guesses gets 429 for right and wrong passcodes alike,
-// so the 429 tells it nothing about its guess. Whatever comes after the
+// so the 429 tells it nothing about its guess. An IPv6 client is counted by
+// its /64 and, more loosely, by its /48. Whatever comes after the
 // lookup (a full invitation, a replay, a wrong password, a weak one, a
 // busy hasher) is not a passcode guess and never counts here. If the
 // shared limiter is unreachable the throttle fails open, logged.
 func (s *Server) judgePasscode(c *gin.Context, live bool) error {
-	ctx := c.Request.Context()
-	rule, key := s.Rules.RedeemIP, clientKey(c)
-	var d ratelimit.Decision
-	var err error
-	if live {
-		d, err = s.Throttle.Check(ctx, rule, key)
-	} else {
-		d, err = s.Throttle.Reserve(ctx, rule, key)
+	keys := []throttleKey{{s.Rules.RedeemIP, clientKey(c)}}
+	if site, ok := ratelimit.SiteKey(c.ClientIP()); ok {
+		keys = append(keys, throttleKey{s.Rules.RedeemSite, site})
 	}
-	if err != nil {
-		s.log.Warn("throttle unavailable", "rule", rule.Name, "error", err.Error(), "request_id", requestID(c))
+	ctx := c.Request.Context()
+	var wait time.Duration
+	var taken []int
+	for i, k := range keys {
+		var d ratelimit.Decision
+		var err error
+		if live {
+			d, err = s.Throttle.Check(ctx, k.rule, k.key)
+		} else {
+			d, err = s.Throttle.Reserve(ctx, k.rule, k.key)
+		}
+		switch {
+		case err != nil:
+			s.log.Warn("throttle unavailable", "rule", k.rule.Name, "error", err.Error(), "request_id", requestID(c))
+		case !d.Allowed:
+			wait = max(wait, d.RetryAfter)
+		case !live:
+			taken = append(taken, i)
+		}
+	}
+	if wait == 0 {
 		return nil
 	}
-	if !d.Allowed {
-		return &rateLimited{retryAfter: d.RetryAfter}
+	// Refused: a guess that was not answered is not counted either.
+	for _, i := range taken {
+		if err := s.Throttle.Refund(context.WithoutCancel(ctx), keys[i].rule, keys[i].key); err != nil {
+			s.log.Warn("throttle unavailable", "rule", keys[i].rule.Name, "error", err.Error(), "request_id", requestID(c))
+		}
 	}
-	return nil
+	return &rateLimited{retryAfter: wait}
 }
 
 // accountGuards throttle a wrong password on an existing account through a
@@ -120,7 +144,7 @@ func (s *Server) accountGuards(email string) []guard {
 // previewRedemption godoc
 //
 //	@Summary     What a passcode leads to
-//	@Description Consumes nothing. Unknown, draft, paused, revoked and expired passcodes all answer the same 404 passcode_invalid. Wrong passcodes are throttled per client IP, an IPv6 client by its /64 (ENROLLKIT_REDEEM_IP_LIMIT, default 10 per 15 minutes, refilled one per 90 s); correct ones never count. A client out of guesses gets 429 with Retry-After for every passcode, right or wrong, so the 429 tells nothing about the guess.
+//	@Description Consumes nothing. Unknown, draft, paused, revoked and expired passcodes all answer the same 404 passcode_invalid. Wrong passcodes are throttled per client IP, an IPv6 client by its /64 (ENROLLKIT_REDEEM_IP_LIMIT, default 10 per 15 minutes, refilled one per 90 s) and, more loosely, by its /48 (ENROLLKIT_REDEEM_SITE_LIMIT, default 100); correct ones never count. A client out of guesses gets 429 with Retry-After for every passcode, right or wrong, so the 429 tells nothing about the guess.
 //	@Tags        redemptions
 //	@Accept      json
 //	@Produce     json

@@ -52,6 +52,9 @@ type ThrottleRules struct {
 	LoginAccount ratelimit.Rule
 	// RedeemIP counts failed passcode attempts per client IP.
 	RedeemIP ratelimit.Rule
+	// RedeemSite counts them per IPv6 /48 as well, the block one
+	// subscriber is commonly given: a looser second line over its /64s.
+	RedeemSite ratelimit.Rule
 	// PasscodeConflict counts, per organization, invitation writes refused
 	// because the passcode is taken. Passcodes are unique across all
 	// organizations, so without it a manager could probe for other
@@ -112,6 +115,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Rules.RedeemIP.Limit == 0 {
 		o.Rules.RedeemIP = ratelimit.Rule{Name: "redeem-ip", Limit: 10, Period: 15 * time.Minute}
+	}
+	if o.Rules.RedeemSite.Limit == 0 {
+		o.Rules.RedeemSite = ratelimit.Rule{Name: "redeem-site", Limit: 100, Period: 15 * time.Minute}
 	}
 	if o.Rules.PasscodeConflict.Limit == 0 {
 		o.Rules.PasscodeConflict = ratelimit.Rule{Name: "passcode-conflict", Limit: 10, Period: time.Hour}

@@ -56,8 +56,10 @@ type Config struct {
 	LoginAccountLimit int
 	// Failed passcode attempts (unknown, paused, revoked... passcodes)
 	// allowed per client IP in ThrottleWindow before 429.
-	RedeemIPLimit  int
-	ThrottleWindow time.Duration
+	RedeemIPLimit int
+	// RedeemSiteLimit bounds wrong passcodes per IPv6 /48 per window.
+	RedeemSiteLimit int
+	ThrottleWindow  time.Duration
 
 	// PasswordWait bounds how long a sign-in or redemption waits for a
 	// password-hashing slot before it is answered 503 with Retry-After.
@@ -111,6 +113,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		LoginIPLimit:      int(r.int64("ENROLLKIT_LOGIN_IP_LIMIT", 30)),
 		LoginAccountLimit: int(r.int64("ENROLLKIT_LOGIN_ACCOUNT_LIMIT", 10)),
 		RedeemIPLimit:     int(r.int64("ENROLLKIT_REDEEM_IP_LIMIT", 10)),
+		RedeemSiteLimit:   int(r.int64("ENROLLKIT_REDEEM_SITE_LIMIT", 100)),
 		ThrottleWindow:    r.duration("ENROLLKIT_THROTTLE_WINDOW", 15*time.Minute),
 		PasswordWait:      r.duration("ENROLLKIT_PASSWORD_WAIT", 2*time.Second),
 		ReadHeaderTimeout: r.duration("ENROLLKIT_READ_HEADER_TIMEOUT", 5*time.Second),
@@ -208,7 +211,7 @@ func (c *Config) check() error {
 	if c.RefreshTTL < c.AccessTTL {
 		return bad("ENROLLKIT_REFRESH_TTL", "must not be shorter than ENROLLKIT_ACCESS_TTL")
 	}
-	if c.LoginIPLimit < 1 || c.LoginAccountLimit < 1 || c.RedeemIPLimit < 1 {
+	if c.LoginIPLimit < 1 || c.LoginAccountLimit < 1 || c.RedeemIPLimit < 1 || c.RedeemSiteLimit < 1 {
 		return bad("ENROLLKIT_*_LIMIT", "throttle limits must be at least 1")
 	}
 	if c.ThrottleWindow < time.Second {

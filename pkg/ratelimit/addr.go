@@ -20,3 +20,20 @@ func ClientKey(addr string) string {
 	}
 	return netip.PrefixFrom(ip, 64).Masked().String()
 }
+
+// SiteKey is the throttle key of the site a client address belongs to: an
+// IPv6 address's /48, the block a provider commonly delegates to one
+// subscriber, who can spread attempts over its 65,536 /64s; ok is false for
+// IPv4 addresses (ClientKey already counts each of them alone) and for
+// anything that is not an address.
+func SiteKey(addr string) (key string, ok bool) {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return "", false
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is4() {
+		return "", false
+	}
+	return netip.PrefixFrom(ip, 48).Masked().String(), true
+}

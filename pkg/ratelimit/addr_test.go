@@ -20,3 +20,22 @@ func TestClientKey(t *testing.T) {
 		}
 	}
 }
+
+func TestSiteKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		addr, want string
+		ok         bool
+	}{
+		{"2001:db8:1:2::1", "2001:db8:1::/48", true},
+		{"2001:db8:1:ffff:aaaa::1", "2001:db8:1::/48", true},
+		{"2001:db8:2::1", "2001:db8:2::/48", true},
+		{"203.0.113.7", "", false},
+		{"::ffff:203.0.113.7", "", false},
+		{"not an address", "", false},
+	} {
+		if got, ok := SiteKey(tc.addr); got != tc.want || ok != tc.ok {
+			t.Errorf("SiteKey(%q) = %q, %v, want %q, %v", tc.addr, got, ok, tc.want, tc.ok)
+		}
+	}
+}
