@@ -169,6 +169,25 @@ type guard struct {
 	rule   ratelimit.Rule
 	key    string
 	counts func(err error) bool
+	// slows marks a guard that delays an attempt instead of refusing it
+	// once its key is spent: the account-wide one, which anyone anywhere
+	// can spend, so a hard block there would lock the owner out.
+	slows bool
+}
+
+// maxSlowdown caps the delay a spent slowing guard adds to an attempt.
+const maxSlowdown = 5 * time.Second
+
+// accountGuards are the failed-credential guards of one account: a limit
+// per account and client address (an IPv6 client by its /64), so that
+// failures from one place block that place only and the owner from their
+// usual address still signs in, and a looser account-wide budget which,
+// once spent, slows every attempt on the account down instead of refusing
+// it.
+func (s *Server) accountGuards(c *gin.Context, account string) []guard {
+	failed := isCode(lms.EUnauthorized)
+	return []guard{{rule: s.Rules.LoginAccount, key: account + "|" + clientKey(c), counts: failed},
+		{rule: s.Rules.LoginAccountAny, key: account, counts: failed, slows: true}}
 }
 
 // clientKey is the per-client throttle key of c's caller: its address,
@@ -196,9 +215,19 @@ func (s *Server) guarded(c *gin.Context, guards []guard, attempt func() error) {
 // guardedWith is guarded with its own error writer.
 func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() error, write func(*gin.Context, error)) {
 	ctx := c.Request.Context()
-	var held []guard
-	var wait time.Duration
+	var held, slowing []guard
+	var wait, slow time.Duration
 	for _, g := range guards {
+		if g.slows {
+			slowing = append(slowing, g)
+			d, err := s.Throttle.Check(ctx, g.rule, g.key)
+			if err != nil {
+				s.log.Warn("throttle unavailable", "rule", g.rule.Name, "error", err.Error(), "request_id", requestID(c))
+			} else if !d.Allowed {
+				slow = max(slow, min(d.RetryAfter, maxSlowdown))
+			}
+			continue
+		}
 		d, err := s.Throttle.Reserve(ctx, g.rule, g.key)
 		switch {
 		case err != nil:
@@ -224,8 +253,25 @@ func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() erro
 		abortRateLimited(c, wait)
 		return
 	}
+	if slow > 0 {
+		t := time.NewTimer(slow)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			release(func(guard) bool { return false })
+			return
+		}
+	}
 	err := attempt()
 	release(func(g guard) bool { return err != nil && g.counts(err) })
+	for _, g := range slowing {
+		if err != nil && g.counts(err) {
+			if _, ferr := s.Throttle.Fail(context.WithoutCancel(ctx), g.rule, g.key); ferr != nil {
+				s.log.Warn("throttle unavailable", "rule", g.rule.Name, "error", ferr.Error(), "request_id", requestID(c))
+			}
+		}
+	}
 	var limited *rateLimited
 	switch {
 	case errors.As(err, &limited):
@@ -269,7 +315,7 @@ func writeOAuthError(c *gin.Context, err error) {
 // login godoc
 //
 //	@Summary     Sign in with email and password
-//	@Description Failed attempts are throttled per client IP (an IPv6 client by its /64) and per account (429 with Retry-After). Every failure answers the same 401. 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a burst beyond what the cores can hash).
+//	@Description Failed attempts are throttled per client IP (an IPv6 client by its /64) and per account and client address (429 with Retry-After), so failures from elsewhere never lock the owner out; past an account-wide budget (ENROLLKIT_LOGIN_ACCOUNT_ANY_LIMIT) every attempt on the account is slowed down by up to 5 s instead. Every failure answers the same 401. 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a burst beyond what the cores can hash).
 //	@Tags        auth
 //	@Accept      json
 //	@Produce     json
@@ -283,8 +329,8 @@ func (s *Server) login(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	failed := isCode(lms.EUnauthorized)
-	guards := []guard{{s.Rules.LoginIP, clientKey(c), failed}, {s.Rules.LoginAccount, lms.NormalizeEmail(req.Email), failed}}
+	guards := append([]guard{{rule: s.Rules.LoginIP, key: clientKey(c), counts: isCode(lms.EUnauthorized)}},
+		s.accountGuards(c, lms.NormalizeEmail(req.Email))...)
 	s.credentialAttempt(c, guards, func() (*lms.TokenPair, error) {
 		return s.Services.Auth.Login(c.Request.Context(), req.Email, req.Password, req.OrganizationID)
 	})
@@ -306,7 +352,7 @@ func (s *Server) refresh(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	guards := []guard{{s.Rules.LoginIP, clientKey(c), isCode(lms.EUnauthorized)}}
+	guards := []guard{{rule: s.Rules.LoginIP, key: clientKey(c), counts: isCode(lms.EUnauthorized)}}
 	s.credentialAttempt(c, guards, func() (*lms.TokenPair, error) {
 		return s.Services.Auth.Refresh(c.Request.Context(), req.RefreshToken)
 	})
@@ -381,8 +427,8 @@ func (s *Server) oauthToken(c *gin.Context) {
 		writeProblem(c, p)
 		return
 	}
-	failed := isCode(lms.EUnauthorized)
-	guards := []guard{{s.Rules.LoginIP, clientKey(c), failed}, {s.Rules.LoginAccount, "client:" + req.ClientID, failed}}
+	guards := append([]guard{{rule: s.Rules.LoginIP, key: clientKey(c), counts: isCode(lms.EUnauthorized)}},
+		s.accountGuards(c, "client:"+req.ClientID)...)
 	s.credentialAttemptWith(c, guards, func() (*lms.TokenPair, error) {
 		return s.Services.Auth.ClientCredentials(c.Request.Context(), req.ClientID, req.ClientSecret)
 	}, writeOAuthError)

@@ -92,9 +92,10 @@ func newEnvHashing(t *testing.T, dialect string, h *auth.Hasher, opts ...envOpti
 		Throttle: ratelimit.NewMemory(),
 		OpenAPI:  docs.OpenAPI,
 		Rules: api.ThrottleRules{
-			LoginIP:      ratelimit.Rule{Name: "login-ip", Limit: 1000, Period: time.Minute},
-			LoginAccount: ratelimit.Rule{Name: "login-account", Limit: 1000, Period: time.Minute},
-			RedeemIP:     ratelimit.Rule{Name: "redeem-ip", Limit: 1000, Period: time.Minute},
+			LoginIP:         ratelimit.Rule{Name: "login-ip", Limit: 1000, Period: time.Minute},
+			LoginAccount:    ratelimit.Rule{Name: "login-account", Limit: 1000, Period: time.Minute},
+			LoginAccountAny: ratelimit.Rule{Name: "login-account-any", Limit: 1000, Period: time.Minute},
+			RedeemIP:        ratelimit.Rule{Name: "redeem-ip", Limit: 1000, Period: time.Minute},
 		},
 	}
 	for _, opt := range opts {

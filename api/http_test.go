@@ -713,3 +713,52 @@ func TestIPv6SitesAreThrottledAsAWhole(t *testing.T) {
 		t.Fatalf("an IPv4 client: %d", res.Status)
 	}
 }
+
+// TestNobodyCanLockTheOwnerOut: wrong passwords from other addresses block
+// those addresses for the account, never the owner's; once the
+// account-wide budget is spent, attempts are slowed down, not refused. The
+// same holds for a redemption's wrong password on an existing account.
+func TestNobodyCanLockTheOwnerOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite", func(o *api.Options) {
+		o.Rules.LoginIP = ratelimit.Rule{Name: "login-ip", Limit: 1000, Period: time.Hour}
+		o.Rules.LoginAccount = ratelimit.Rule{Name: "login-account", Limit: 3, Period: time.Hour}
+		// Spent by the 12 failures below, refilled one a second.
+		o.Rules.LoginAccountAny = ratelimit.Rule{Name: "login-account-any", Limit: 12, Period: 12 * time.Second}
+	})
+	owner := e.org.ManagerEmail
+	login := func(password, from string) *response {
+		return e.do(req{method: "POST", path: "/api/v1/auth/login", remote: from, body: map[string]string{"email": owner, "password": password}})
+	}
+	count := map[int]int{}
+	for i := range 4 {
+		for range 4 {
+			count[login("wrong-password-1", fmt.Sprintf("198.51.100.%d:1", i)).Status]++
+		}
+	}
+	// Each of the 4 addresses: 3 failures, then 429.
+	if count[401] != 12 || count[429] != 4 {
+		t.Fatalf("16 wrong sign-ins from 4 addresses: %v, want 12 x 401 and 4 x 429", count)
+	}
+	start := time.Now()
+	if res := login(storetest.Password, "203.0.113.50:1"); res.Status != 200 {
+		t.Fatalf("the owner from their own address: %d %s", res.Status, res.Body)
+	}
+	if waited := time.Since(start); waited < time.Second {
+		t.Fatalf("the spent account-wide budget did not slow the attempt down (%s)", waited)
+	}
+	wantProblem(t, login(storetest.Password, "198.51.100.0:1"), 429, lms.ERateLimited)
+	// A redemption's wrong password counts the same way: per address.
+	owner = e.users["learner"].Email
+	e.do(req{method: "POST", path: "/api/v1/invitations", token: e.tokens["full"], body: e.newInvitationBody("Lock-Out-5510", 5)})
+	for range 3 {
+		wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions", remote: "192.0.2.77:1", body: map[string]string{"passcode": "Lock-Out-5510",
+			"email": owner, "password": "wrong-password-1"}}), 401, lms.EUnauthorized)
+	}
+	wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions", remote: "192.0.2.77:1", body: map[string]string{"passcode": "Lock-Out-5510",
+		"email": owner, "password": storetest.Password}}), 429, lms.ERateLimited)
+	if res := e.do(req{method: "POST", path: "/api/v1/redemptions", remote: "203.0.113.50:1", body: map[string]string{"passcode": "Lock-Out-5510",
+		"email": owner, "password": storetest.Password}}); res.Status != 201 {
+		t.Fatalf("the owner redeeming from their own address: %d %s", res.Status, res.Body)
+	}
+}

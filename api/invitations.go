@@ -178,7 +178,7 @@ func (s *Server) passcodeConflictGuard(c *gin.Context, claims bool) []guard {
 	if a := lms.ActorFromContext(c.Request.Context()); a != nil {
 		key += ":" + a.ID
 	}
-	return []guard{{s.Rules.PasscodeConflict, key, taken}}
+	return []guard{{rule: s.Rules.PasscodeConflict, key: key, counts: taken}}
 }
 
 // getInvitation godoc

@@ -132,13 +132,13 @@ func (s *Server) judgePasscode(c *gin.Context, live bool) error {
 	return &rateLimited{retryAfter: wait}
 }
 
-// accountGuards throttle a wrong password on an existing account through a
-// redemption as a failed sign-in of that account.
-func (s *Server) accountGuards(email string) []guard {
+// redemptionAccountGuards throttle a wrong password on an existing account
+// through a redemption as a failed sign-in of that account.
+func (s *Server) redemptionAccountGuards(c *gin.Context, email string) []guard {
 	if email == "" {
 		return nil
 	}
-	return []guard{{s.Rules.LoginAccount, lms.NormalizeEmail(email), isCode(lms.EUnauthorized)}}
+	return s.accountGuards(c, lms.NormalizeEmail(email))
 }
 
 // previewRedemption godoc
@@ -197,7 +197,7 @@ func (s *Server) redeem(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	s.guarded(c, s.accountGuards(req.Email), func() error {
+	s.guarded(c, s.redemptionAccountGuards(c, req.Email), func() error {
 		r, created, err := s.Services.Redemptions.Redeem(c.Request.Context(), lms.NewRedemption{Passcode: req.Passcode,
 			Email: req.Email, FirstName: req.FirstName, LastName: req.LastName, Password: req.Password,
 			ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent(),

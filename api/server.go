@@ -48,8 +48,14 @@ type Readiness func(ctx context.Context) error
 
 // ThrottleRules are the failure limits of the credential endpoints.
 type ThrottleRules struct {
-	LoginIP      ratelimit.Rule
+	LoginIP ratelimit.Rule
+	// LoginAccount counts failed sign-ins per account and client address
+	// (an IPv6 client by its /64): failures from one place block that place.
 	LoginAccount ratelimit.Rule
+	// LoginAccountAny counts them per account from anywhere; once spent it
+	// slows every attempt on the account down (up to 5 s) instead of
+	// refusing it, so nobody can lock the owner out.
+	LoginAccountAny ratelimit.Rule
 	// RedeemIP counts failed passcode attempts per client IP.
 	RedeemIP ratelimit.Rule
 	// RedeemSite counts them per IPv6 /48 as well, the block one
@@ -112,6 +118,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Rules.LoginAccount.Limit == 0 {
 		o.Rules.LoginAccount = ratelimit.Rule{Name: "login-account", Limit: 10, Period: 15 * time.Minute}
+	}
+	if o.Rules.LoginAccountAny.Limit == 0 {
+		o.Rules.LoginAccountAny = ratelimit.Rule{Name: "login-account-any", Limit: 100, Period: 15 * time.Minute}
 	}
 	if o.Rules.RedeemIP.Limit == 0 {
 		o.Rules.RedeemIP = ratelimit.Rule{Name: "redeem-ip", Limit: 10, Period: 15 * time.Minute}

@@ -133,8 +133,10 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		Rules: api.ThrottleRules{
 			LoginIP:      ratelimit.Rule{Name: "login-ip", Limit: cfg.LoginIPLimit, Period: cfg.ThrottleWindow},
 			LoginAccount: ratelimit.Rule{Name: "login-account", Limit: cfg.LoginAccountLimit, Period: cfg.ThrottleWindow},
-			RedeemIP:     ratelimit.Rule{Name: "redeem-ip", Limit: cfg.RedeemIPLimit, Period: cfg.ThrottleWindow},
-			RedeemSite:   ratelimit.Rule{Name: "redeem-site", Limit: cfg.RedeemSiteLimit, Period: cfg.ThrottleWindow},
+			LoginAccountAny: ratelimit.Rule{Name: "login-account-any", Limit: cfg.LoginAccountAnyLimit,
+				Period: cfg.ThrottleWindow},
+			RedeemIP:   ratelimit.Rule{Name: "redeem-ip", Limit: cfg.RedeemIPLimit, Period: cfg.ThrottleWindow},
+			RedeemSite: ratelimit.Rule{Name: "redeem-site", Limit: cfg.RedeemSiteLimit, Period: cfg.ThrottleWindow},
 		},
 		OpenAPI:        docs.OpenAPI,
 		BodyLimit:      cfg.BodyLimit,

@@ -54,6 +54,9 @@ type Config struct {
 	// ThrottleWindow before 429.
 	LoginIPLimit      int
 	LoginAccountLimit int
+	// LoginAccountAnyLimit is the account-wide budget of failed sign-ins
+	// per window, past which attempts are slowed down, not refused.
+	LoginAccountAnyLimit int
 	// Failed passcode attempts (unknown, paused, revoked... passcodes)
 	// allowed per client IP in ThrottleWindow before 429.
 	RedeemIPLimit int
@@ -94,33 +97,34 @@ func IsPostgresURL(u string) bool {
 func Load(getenv func(string) string) (*Config, error) {
 	r := reader{getenv: getenv}
 	c := &Config{
-		Env:               r.str("ENROLLKIT_ENV", Development),
-		Addr:              r.str("ENROLLKIT_ADDR", ":8080"),
-		DataDir:           r.str("ENROLLKIT_DATA_DIR", "./data"),
-		PublicURL:         r.str("ENROLLKIT_PUBLIC_URL", "http://localhost:3000"),
-		LogFormat:         r.str("ENROLLKIT_LOG_FORMAT", "json"),
-		CORSOrigins:       r.list("ENROLLKIT_CORS_ORIGINS"),
-		TrustedProxies:    r.list("ENROLLKIT_TRUSTED_PROXIES"),
-		BodyLimit:         r.int64("ENROLLKIT_BODY_LIMIT", 1<<20),
-		RedisURL:          r.str("ENROLLKIT_REDIS_URL", ""),
-		SMTPURL:           r.str("ENROLLKIT_SMTP_URL", ""),
-		SMTPInsecure:      r.bool("ENROLLKIT_SMTP_INSECURE"),
-		MailFrom:          r.str("ENROLLKIT_MAIL_FROM", "enrollkit <no-reply@enrollkit.localhost>"),
-		BootstrapEmail:    r.str("ENROLLKIT_BOOTSTRAP_EMAIL", ""),
-		BootstrapPassword: r.str("ENROLLKIT_BOOTSTRAP_PASSWORD", ""),
-		AccessTTL:         r.duration("ENROLLKIT_ACCESS_TTL", 15*time.Minute),
-		RefreshTTL:        r.duration("ENROLLKIT_REFRESH_TTL", 30*24*time.Hour),
-		LoginIPLimit:      int(r.int64("ENROLLKIT_LOGIN_IP_LIMIT", 30)),
-		LoginAccountLimit: int(r.int64("ENROLLKIT_LOGIN_ACCOUNT_LIMIT", 10)),
-		RedeemIPLimit:     int(r.int64("ENROLLKIT_REDEEM_IP_LIMIT", 10)),
-		RedeemSiteLimit:   int(r.int64("ENROLLKIT_REDEEM_SITE_LIMIT", 100)),
-		ThrottleWindow:    r.duration("ENROLLKIT_THROTTLE_WINDOW", 15*time.Minute),
-		PasswordWait:      r.duration("ENROLLKIT_PASSWORD_WAIT", 2*time.Second),
-		ReadHeaderTimeout: r.duration("ENROLLKIT_READ_HEADER_TIMEOUT", 5*time.Second),
-		ReadTimeout:       r.duration("ENROLLKIT_READ_TIMEOUT", 30*time.Second),
-		WriteTimeout:      r.duration("ENROLLKIT_WRITE_TIMEOUT", 30*time.Second),
-		IdleTimeout:       r.duration("ENROLLKIT_IDLE_TIMEOUT", 120*time.Second),
-		ShutdownTimeout:   r.duration("ENROLLKIT_SHUTDOWN_TIMEOUT", 30*time.Second),
+		Env:                  r.str("ENROLLKIT_ENV", Development),
+		Addr:                 r.str("ENROLLKIT_ADDR", ":8080"),
+		DataDir:              r.str("ENROLLKIT_DATA_DIR", "./data"),
+		PublicURL:            r.str("ENROLLKIT_PUBLIC_URL", "http://localhost:3000"),
+		LogFormat:            r.str("ENROLLKIT_LOG_FORMAT", "json"),
+		CORSOrigins:          r.list("ENROLLKIT_CORS_ORIGINS"),
+		TrustedProxies:       r.list("ENROLLKIT_TRUSTED_PROXIES"),
+		BodyLimit:            r.int64("ENROLLKIT_BODY_LIMIT", 1<<20),
+		RedisURL:             r.str("ENROLLKIT_REDIS_URL", ""),
+		SMTPURL:              r.str("ENROLLKIT_SMTP_URL", ""),
+		SMTPInsecure:         r.bool("ENROLLKIT_SMTP_INSECURE"),
+		MailFrom:             r.str("ENROLLKIT_MAIL_FROM", "enrollkit <no-reply@enrollkit.localhost>"),
+		BootstrapEmail:       r.str("ENROLLKIT_BOOTSTRAP_EMAIL", ""),
+		BootstrapPassword:    r.str("ENROLLKIT_BOOTSTRAP_PASSWORD", ""),
+		AccessTTL:            r.duration("ENROLLKIT_ACCESS_TTL", 15*time.Minute),
+		RefreshTTL:           r.duration("ENROLLKIT_REFRESH_TTL", 30*24*time.Hour),
+		LoginIPLimit:         int(r.int64("ENROLLKIT_LOGIN_IP_LIMIT", 30)),
+		LoginAccountLimit:    int(r.int64("ENROLLKIT_LOGIN_ACCOUNT_LIMIT", 10)),
+		LoginAccountAnyLimit: int(r.int64("ENROLLKIT_LOGIN_ACCOUNT_ANY_LIMIT", 100)),
+		RedeemIPLimit:        int(r.int64("ENROLLKIT_REDEEM_IP_LIMIT", 10)),
+		RedeemSiteLimit:      int(r.int64("ENROLLKIT_REDEEM_SITE_LIMIT", 100)),
+		ThrottleWindow:       r.duration("ENROLLKIT_THROTTLE_WINDOW", 15*time.Minute),
+		PasswordWait:         r.duration("ENROLLKIT_PASSWORD_WAIT", 2*time.Second),
+		ReadHeaderTimeout:    r.duration("ENROLLKIT_READ_HEADER_TIMEOUT", 5*time.Second),
+		ReadTimeout:          r.duration("ENROLLKIT_READ_TIMEOUT", 30*time.Second),
+		WriteTimeout:         r.duration("ENROLLKIT_WRITE_TIMEOUT", 30*time.Second),
+		IdleTimeout:          r.duration("ENROLLKIT_IDLE_TIMEOUT", 120*time.Second),
+		ShutdownTimeout:      r.duration("ENROLLKIT_SHUTDOWN_TIMEOUT", 30*time.Second),
 	}
 	c.DatabaseURL = r.str("ENROLLKIT_DATABASE_URL", filepath.Join(c.DataDir, "enrollkit.db"))
 	// No soft memory limit unless asked for: one below what the server
@@ -211,7 +215,7 @@ func (c *Config) check() error {
 	if c.RefreshTTL < c.AccessTTL {
 		return bad("ENROLLKIT_REFRESH_TTL", "must not be shorter than ENROLLKIT_ACCESS_TTL")
 	}
-	if c.LoginIPLimit < 1 || c.LoginAccountLimit < 1 || c.RedeemIPLimit < 1 || c.RedeemSiteLimit < 1 {
+	if c.LoginIPLimit < 1 || c.LoginAccountLimit < 1 || c.LoginAccountAnyLimit < 1 || c.RedeemIPLimit < 1 || c.RedeemSiteLimit < 1 {
 		return bad("ENROLLKIT_*_LIMIT", "throttle limits must be at least 1")
 	}
 	if c.ThrottleWindow < time.Second {
