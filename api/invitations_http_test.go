@@ -92,6 +92,20 @@ func TestInvitationsOverHTTP(t *testing.T) {
 		t.Fatalf("delivery list = %v", list)
 	}
 	wantProblem(t, e.do(req{method: "POST", path: "/api/v1/invitations/" + did + "/deliveries", token: full, body: map[string]any{"recipients": []string{"nope"}}}), 422, lms.EInvalid)
+	// An address literal would send straight to a host of the sender's
+	// choosing; a list of bad addresses gets a small answer.
+	wantProblem(t, e.do(req{method: "POST", path: "/api/v1/invitations/" + did + "/deliveries", token: full, body: map[string]any{"recipients": []string{"a@[127.0.0.1]"}}}), 422, lms.EInvalid)
+	junk := make([]string, 1000)
+	for i := range junk {
+		junk[i] = strings.Repeat("x", 900)
+	}
+	for _, list := range [][]string{junk, append(junk, "one-too-many")} {
+		res := e.do(req{method: "POST", path: "/api/v1/invitations/" + did + "/deliveries", token: full, body: map[string]any{"recipients": list}})
+		wantProblem(t, res, 422, lms.EInvalid)
+		if len(res.Body) > 4096 {
+			t.Fatalf("%d bad recipients answered %d bytes", len(list), len(res.Body))
+		}
+	}
 
 	// Filters.
 	active := e.do(req{method: "GET", path: "/api/v1/invitations?status=active&q=onboarding", token: full}).JSON(t)

@@ -65,9 +65,10 @@ type IntegrationClient struct {
 func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // ValidEmail reports whether s is a plain address (no display name) of a
-// sane length.
+// sane length at a domain name: an address literal (a@[127.0.0.1]) would
+// have invitation emails sent straight to a host of the sender's choosing.
 func ValidEmail(s string) bool {
-	if len(s) > 254 || strings.ContainsAny(s, " <>") || !ValidText(s, false) {
+	if len(s) > 254 || strings.ContainsAny(s, " <>[]") || !ValidText(s, false) {
 		return false
 	}
 	a, err := mail.ParseAddress(s)

@@ -104,6 +104,9 @@ type DeliveryArgs struct {
 // Kind names the job in River.
 func (DeliveryArgs) Kind() string { return "invitation_delivery" }
 
+// maxNamedBadRecipients bounds the field errors of one recipient list.
+const maxNamedBadRecipients = 20
+
 // CreateDeliveries implements lms.DeliveryService.
 func (s *Store) CreateDeliveries(ctx context.Context, id string, sendCopy bool, recipients []string) ([]*lms.Delivery, error) {
 	org, err := orgID(ctx)
@@ -114,13 +117,23 @@ func (s *Store) CreateDeliveries(ctx context.Context, id string, sendCopy bool, 
 		return nil, errors.New("store: no job queue configured")
 	}
 	actor := lms.ActorFromContext(ctx)
+	if len(recipients) > lms.MaxRecipients {
+		// Judged first and alone, so that the answer to a huge list stays
+		// small: no error per entry.
+		return nil, invalidField("recipients", fmt.Sprintf("must list at most %d addresses", lms.MaxRecipients))
+	}
 	var v lms.Validation
 	seen := map[string]bool{}
 	var addrs []string
+	bad := 0
 	for i, r := range recipients {
 		e := lms.NormalizeEmail(r)
 		if !lms.ValidEmail(e) {
-			v.Add(fmt.Sprintf("recipients[%d]", i), "must be an email address")
+			// The first few are named; the rest are counted, so the answer
+			// stays a few kilobytes whatever was sent.
+			if bad++; bad <= maxNamedBadRecipients {
+				v.Add(fmt.Sprintf("recipients[%d]", i), "must be an email address")
+			}
 			continue
 		}
 		if !seen[e] {
@@ -128,7 +141,9 @@ func (s *Store) CreateDeliveries(ctx context.Context, id string, sendCopy bool, 
 			addrs = append(addrs, e)
 		}
 	}
-	v.Check(len(recipients) <= lms.MaxRecipients, "recipients", "must list at most 1000 addresses")
+	if bad > maxNamedBadRecipients {
+		v.Add("recipients", fmt.Sprintf("%d more addresses are not email addresses", bad-maxNamedBadRecipients))
+	}
 	v.Check(sendCopy || len(recipients) > 0, "recipients", "name at least one recipient or set send_copy")
 	v.Check(!sendCopy || actor.Kind == lms.ActorUser, "send_copy", "only a signed-in manager can receive a copy")
 	if err := v.Err(); err != nil {
