@@ -29,13 +29,17 @@ import (
 // The stack floor is the least a server on enrollkit's stack does to
 // answer the reads (GET /user-groups?limit=50, GET /courses?q=<term> and
 // GET /invitations/{id}): net/http, pgx and goccy/go-json, no router,
-// middleware, token, logging, metrics, GORM or domain types; the caller's
-// row (of a fixed caller) and the page or the invitation in one pgx batch,
-// the same statements as the server's and the pgbench scripts'; the answer
-// encoded with the API's field names. The benchmark measures it beside the
-// API as the throughput the API could reach if its own layers cost
-// nothing, and holds the API to a share of it: a ratio to pgbench that
-// even the floor cannot reach is the machine's, not the API's.
+// middleware, logging, metrics, GORM or domain types. It does what no
+// server can skip: the bearer token read from the Authorization header and
+// verified by the server's own token issuer (remembered verified tokens
+// included); the caller's row and the page or the invitation in one pgx
+// batch, the same statements as the server's and the pgbench scripts'; the
+// row judged as the server judges it (organization, status, token version,
+// the route's roles); the answer encoded with the API's field names, a
+// page with the API's cursor and Link header. The benchmark measures it
+// beside the API as the throughput the API could reach if its own layers
+// cost nothing, and holds the API to a share of it: a ratio to pgbench
+// that even the floor cannot reach is the machine's, not the API's.
 
 const floorActorSQL = `SELECT id, organization_id, role, status, token_version FROM users WHERE id = $1 LIMIT $2`
 
@@ -131,24 +135,53 @@ func floorStamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // the floor imports nothing of the API's, and floorAgrees catches a drift.
 var floorLikeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// floorSealKeyEnv names the environment variable that hands the stack
-// floor the server's passcode seal key (hex), kept off its command line.
-const floorSealKeyEnv = "ENROLLKIT_BENCH_FLOOR_SEAL_KEY"
+// floorSealKeyEnv and floorSecretEnv name the environment variables that
+// hand the stack floor the server's passcode seal key and its application
+// secret (ENROLLKIT_SECRET, which the access-token key is derived from),
+// both in hex and kept off its command line.
+const (
+	floorSealKeyEnv = "ENROLLKIT_BENCH_FLOOR_SEAL_KEY"
+	floorSecretEnv  = "ENROLLKIT_BENCH_FLOOR_SECRET"
+)
+
+// floorPageSort is the sort key the server's user group and course lists
+// default to (the first of store's allow-lists, ordered by ID alone), which
+// their cursors carry; floorAgrees catches a drift.
+const floorPageSort = "created_at"
+
+// The roles the server's routes admit (api's routes: the lists are the
+// managers', the invitations the Full Managers' only).
+var (
+	floorManagers     = []lms.Role{lms.RoleFullManager, lms.RoleLimitedManager}
+	floorFullManagers = []lms.Role{lms.RoleFullManager}
+)
 
 // serveFloor runs the stack floor: `enrollkit-bench floor-serve DATABASE_URL
-// ORGANIZATION_ID MANAGER_ID ENROLL_PAGE`, the passcode seal key in
-// floorSealKeyEnv; ENROLL_PAGE is the enrollment page the API links
-// invitations to. It listens on a free port of 127.0.0.1, answers under
-// /api/v1 as the server does, announces its address as the server does,
-// and ends on SIGTERM (the default action).
+// ENROLL_PAGE`, the passcode seal key in floorSealKeyEnv and the server's
+// secret in floorSecretEnv; ENROLL_PAGE is the enrollment page the API
+// links invitations to. The caller and its organization are the token's.
+// It listens on a free port of 127.0.0.1, answers under /api/v1 as the
+// server does, announces its address as the server does, and ends on
+// SIGTERM (the default action).
 func serveFloor(args []string) error {
-	if len(args) != 4 {
-		return errors.New("usage: enrollkit-bench floor-serve DATABASE_URL ORGANIZATION_ID MANAGER_ID ENROLL_PAGE")
+	if len(args) != 2 {
+		return errors.New("usage: enrollkit-bench floor-serve DATABASE_URL ENROLL_PAGE")
 	}
-	dbURL, org, manager, enrollPage := args[0], args[1], args[2], args[3]
+	dbURL, enrollPage := args[0], args[1]
 	sealKey, err := hex.DecodeString(os.Getenv(floorSealKeyEnv))
 	if err != nil || len(sealKey) == 0 {
 		return errors.New(floorSealKeyEnv + " must hold the passcode seal key in hex")
+	}
+	secret, err := hex.DecodeString(os.Getenv(floorSecretEnv))
+	if err != nil || len(secret) == 0 {
+		return errors.New(floorSecretEnv + " must hold the server's secret in hex")
+	}
+	// The server's issuer, as cmd/enrollkit builds it but for the access
+	// TTL, which only Issue reads: Verify checks what the server's does
+	// and remembers verified tokens as the server's does.
+	tokens, err := auth.NewTokenIssuer(auth.TokenOptions{Secret: secret})
+	if err != nil {
+		return err
 	}
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(dbURL)
@@ -165,25 +198,36 @@ func serveFloor(args []string) error {
 	if err != nil {
 		return err
 	}
-	f := floor{pool: pool, org: org, manager: manager, sealKey: sealKey, enrollPage: enrollPage}
+	f := floor{pool: pool, tokens: tokens, sealKey: sealKey, enrollPage: enrollPage}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/user-groups", func(w http.ResponseWriter, r *http.Request) {
+		claims, err := f.verify(r)
+		if err != nil {
+			floorError(w, err)
+			return
+		}
 		n := floorLimit(r)
-		floorReply(&f, w, r, floorGroupsSQL, []any{org, n + 1}, n, scanFloorGroup)
+		floorReply(&f, w, r, claims, floorManagers, floorGroupsSQL, []any{claims.OrganizationID, n + 1}, n, scanFloorGroup)
 	})
 	mux.HandleFunc("GET /api/v1/courses", func(w http.ResponseWriter, r *http.Request) {
+		claims, err := f.verify(r)
+		if err != nil {
+			floorError(w, err)
+			return
+		}
 		n := floorLimit(r)
 		pattern := "%" + floorLikeEscaper.Replace(strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))) + "%"
-		floorReply(&f, w, r, floorCoursesSQL, []any{org, pattern, n + 1}, n, scanFloorCourse)
+		floorReply(&f, w, r, claims, floorManagers, floorCoursesSQL, []any{claims.OrganizationID, pattern, n + 1}, n, scanFloorCourse)
 	})
 	mux.HandleFunc("GET /api/v1/invitations/{id}", func(w http.ResponseWriter, r *http.Request) {
-		body, err := f.invitation(r.Context(), r.PathValue("id"))
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			http.Error(w, "invitation not found", http.StatusNotFound)
+		claims, err := f.verify(r)
+		if err != nil {
+			floorError(w, err)
 			return
-		case err != nil:
-			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+		body, err := f.invitation(r.Context(), claims, r.PathValue("id"))
+		if err != nil {
+			floorError(w, err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -197,14 +241,81 @@ func serveFloor(args []string) error {
 	return srv.Serve(ln)
 }
 
-// floor is the stack floor's state: the pool, the fixed caller, and what
-// an invitation's answer needs: the key its passcode is sealed with and
-// the enrollment page.
+// floor is the stack floor's state: the pool, the server's token issuer,
+// and what an invitation's answer needs: the key its passcode is sealed
+// with and the enrollment page.
 type floor struct {
-	pool         *pgxpool.Pool
-	org, manager string
-	sealKey      []byte
-	enrollPage   string
+	pool       *pgxpool.Pool
+	tokens     *auth.TokenIssuer
+	sealKey    []byte
+	enrollPage string
+}
+
+// The stack floor's refusals, answered 401, 403 and 404 as the server
+// answers them.
+var (
+	errFloorUnauthorized = errors.New("the access token is missing, invalid or no longer valid")
+	errFloorForbidden    = errors.New("the caller's role does not admit this route")
+	errFloorNotFound     = errors.New("invitation not found")
+)
+
+// floorError answers err with the status the server gives it.
+func floorError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, errFloorUnauthorized):
+		code = http.StatusUnauthorized
+	case errors.Is(err, errFloorForbidden):
+		code = http.StatusForbidden
+	case errors.Is(err, errFloorNotFound):
+		code = http.StatusNotFound
+	}
+	http.Error(w, err.Error(), code)
+}
+
+// floorMaxAuthorization is api's bound on the Authorization header.
+const floorMaxAuthorization = 4096
+
+// verify is what the server does with a read's bearer token before it
+// reads anything (api's bearerToken, store's verify and AuthenticateLater):
+// the header parsed, the token verified by the server's issuer, the
+// subject checked to be an ID and a person. An integration client's token,
+// which the server would judge by its client row, the floor refuses: the
+// benchmark sends a person's.
+func (f *floor) verify(r *http.Request) (*auth.AccessClaims, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || len(h) > floorMaxAuthorization {
+		return nil, errFloorUnauthorized
+	}
+	claims, err := f.tokens.Verify(strings.TrimSpace(token))
+	if err != nil || !lms.ValidID(claims.Subject) || lms.ActorKind(claims.Kind) != lms.ActorUser {
+		return nil, errFloorUnauthorized
+	}
+	return claims, nil
+}
+
+// judge reads the caller's row, the first result of br, and judges the
+// token by it as the server does (store's judgeUser, then api's role
+// check of the settled caller): the person still there, in the token's
+// organization, active, not signed out since (the token version), and
+// holding, by the row, one of the route's roles.
+func judge(br pgx.BatchResults, claims *auth.AccessClaims, roles []lms.Role) error {
+	var id, orgID, role, status string
+	var version int
+	err := br.QueryRow().Scan(&id, &orgID, &role, &status, &version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errFloorUnauthorized
+	} else if err != nil {
+		return err
+	}
+	if orgID != claims.OrganizationID || status != string(lms.UserActive) || version != claims.TokenVersion {
+		return errFloorUnauthorized
+	}
+	if !slices.Contains(roles, lms.Role(role)) {
+		return errFloorForbidden
+	}
+	return nil
 }
 
 func floorLimit(r *http.Request) int {
@@ -216,35 +327,42 @@ func floorLimit(r *http.Request) int {
 }
 
 // floorReply answers one page read: the caller's row and the page
-// statement in one round trip, the rows read by scan, the page encoded.
-func floorReply[T any](f *floor, w http.ResponseWriter, r *http.Request, sql string, args []any, n int, scan func(pgx.Rows) (T, string, error)) {
-	body, err := floorPage(r.Context(), f, sql, args, n, scan)
+// statement in one round trip, the caller judged, the rows read by scan,
+// the page encoded with the server's cursor, and the server's Link header
+// to the next page (api's writePage).
+func floorReply[T any](f *floor, w http.ResponseWriter, r *http.Request, claims *auth.AccessClaims, roles []lms.Role,
+	sql string, args []any, n int, scan func(pgx.Rows) (T, string, error)) {
+	body, next, err := floorPage(r.Context(), f, claims, roles, sql, args, n, scan)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		floorError(w, err)
 		return
+	}
+	if next != "" {
+		u := url.URL{Path: r.URL.Path}
+		q := r.URL.Query()
+		q.Set("cursor", next)
+		u.RawQuery = q.Encode()
+		w.Header().Set("Link", "<"+u.String()+`>; rel="next"`)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
 }
 
-func floorPage[T any](ctx context.Context, f *floor, sql string, args []any, n int, scan func(pgx.Rows) (T, string, error)) ([]byte, error) {
+// floorPage reads and encodes one page, returning it and its next cursor.
+func floorPage[T any](ctx context.Context, f *floor, claims *auth.AccessClaims, roles []lms.Role,
+	sql string, args []any, n int, scan func(pgx.Rows) (T, string, error)) ([]byte, string, error) {
 	b := &pgx.Batch{}
-	b.Queue(floorActorSQL, f.manager, 1)
+	b.Queue(floorActorSQL, claims.Subject, 1)
 	b.Queue(sql, args...)
 	br := f.pool.SendBatch(ctx, b)
 	defer br.Close()
-	var id, orgID, role, status string
-	var version int
-	if err := br.QueryRow().Scan(&id, &orgID, &role, &status, &version); err != nil {
-		return nil, err
-	}
-	if orgID != f.org || status != "active" {
-		return nil, errors.New("the caller may not read this")
+	if err := judge(br, claims, roles); err != nil {
+		return nil, "", err
 	}
 	rows, err := br.Query()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	page := struct {
 		Data       []T     `json:"data"`
@@ -254,48 +372,49 @@ func floorPage[T any](ctx context.Context, f *floor, sql string, args []any, n i
 	for rows.Next() {
 		item, id, err := scan(rows)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		page.Data, ids = append(page.Data, item), append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	next := ""
 	if len(page.Data) > n {
 		page.Data = page.Data[:n]
-		next := ids[n-1] // not a real cursor: only its size matters here
+		// The store's cursor (paginate): the sort, no sort key (the
+		// default order is by ID alone) and the last row's ID.
+		next = lms.EncodeCursor(floorPageSort, "", ids[n-1])
 		page.NextCursor = &next
 	}
-	return gojson.Marshal(page)
+	body, err := gojson.Marshal(page)
+	return body, next, err
 }
 
 // invitation answers one invitation: the caller's row and the invitation
-// in one round trip, then its user groups, as the server reads them; the
-// passcode opened and the status judged as the server does.
-func (f *floor) invitation(ctx context.Context, id string) ([]byte, error) {
+// in one round trip, the caller judged, then the invitation's user groups,
+// as the server reads them; the passcode opened and the status judged as
+// the server does.
+func (f *floor) invitation(ctx context.Context, claims *auth.AccessClaims, id string) ([]byte, error) {
 	b := &pgx.Batch{}
-	b.Queue(floorActorSQL, f.manager, 1)
-	b.Queue(floorInvitationSQL, f.org, id, 1)
+	b.Queue(floorActorSQL, claims.Subject, 1)
+	b.Queue(floorInvitationSQL, claims.OrganizationID, id, 1)
 	br := f.pool.SendBatch(ctx, b)
-	var actorID, orgID, role, status string
-	var version int
-	if err := br.QueryRow().Scan(&actorID, &orgID, &role, &status, &version); err != nil {
+	if err := judge(br, claims, floorFullManagers); err != nil {
 		br.Close()
 		return nil, err
 	}
-	if orgID != f.org || status != "active" {
-		br.Close()
-		return nil, errors.New("the caller may not read this")
-	}
 	var inv floorInvitation
-	var search, hash, sealed, invStatus string
+	var orgID, search, hash, sealed, invStatus string
 	var claim *string
 	var expires *time.Time
 	var created, updated time.Time
 	err := br.QueryRow().Scan(&inv.ID, &orgID, &inv.OrganizationGroupID, &inv.Name, &search, &hash, &claim, &sealed,
 		&inv.MaxRegistrations, &inv.RegistrationsUsed, &inv.Message, &invStatus, &expires, &inv.CreatedBy, &created, &updated)
 	br.Close()
-	if err != nil {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errFloorNotFound
+	} else if err != nil {
 		return nil, err
 	}
 	rows, err := f.pool.Query(ctx, floorInvitationGroupsSQL, inv.ID)
@@ -333,7 +452,7 @@ func (f *floor) invitation(ctx context.Context, id string) ([]byte, error) {
 
 // measureFloor starts the stack floor against the scale's database and
 // drives it as the API's peak run of workload w was driven: the same
-// requests (w.floor), without the token the floor does not read.
+// requests (w.floor), with the same bearer token.
 func (sr *scaleRun) measureFloor(ctx context.Context, w workload) (*runStats, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -342,12 +461,13 @@ func (sr *scaleRun) measureFloor(ctx context.Context, w workload) (*runStats, er
 	logPath := sr.dir + "/floor-" + w.Name + ".log"
 	// -server-env reaches the floor too, so that an A/B run changes both
 	// sides of the API/floor ratio.
-	env := append(append(os.Environ(), floorSealKeyEnv+"="+hex.EncodeToString(sr.t.sealKey)), sr.cfg.ServerEnv...)
+	env := append(append(os.Environ(), floorSealKeyEnv+"="+hex.EncodeToString(sr.t.sealKey),
+		floorSecretEnv+"="+hex.EncodeToString(sr.t.secret)), sr.cfg.ServerEnv...)
 	page, err := sr.enrollPage(ctx)
 	if err != nil {
 		return nil, err
 	}
-	srv, err := startServer(ctx, exe, []string{"floor-serve", sr.dbURL, sr.t.OrganizationID, sr.t.ManagerID, page}, env, logPath)
+	srv, err := startServer(ctx, exe, []string{"floor-serve", sr.dbURL, page}, env, logPath)
 	if err != nil {
 		return nil, err
 	}
@@ -358,7 +478,7 @@ func (sr *scaleRun) measureFloor(ctx context.Context, w workload) (*runStats, er
 	}
 	var n atomic.Uint64
 	tr := func(t *vegeta.Target) error {
-		jsonTarget(t, "GET", base+w.floor(sr, n.Add(1)), "", nil)
+		jsonTarget(t, "GET", base+w.floor(sr, n.Add(1)), sr.token, nil)
 		return nil
 	}
 	mode := runMode{Closed: true, Workers: sr.cfg.Concurrency, Duration: sr.cfg.PeakDuration}
@@ -395,16 +515,18 @@ func (sr *scaleRun) enrollPage(ctx context.Context) (string, error) {
 
 // floorAgrees checks that the stack floor answers the workload's first
 // requests as the API does: a page with the same rows in the same order,
-// in a body of about the same size (the floor's cursor is shorter), or the
-// same object, field for field. A floor that read less than the API would
-// flatter the machine.
+// the same next cursor and the same Link header, or the same object, field
+// for field, in a body of about the same size; and that it refuses, as the
+// API does, a request without the token and one with a forged token. A
+// floor that did less than the API would flatter the machine.
 func (sr *scaleRun) floorAgrees(ctx context.Context, base string, path func(*scaleRun, uint64) string) error {
 	for i := range uint64(2) {
 		p := path(sr, i)
 		var answers [2]map[string]any
 		var sizes [2]int
+		var links [2]string
 		for j, u := range []string{sr.api + p, base + p} {
-			code, body, err := sr.requestURL(ctx, "GET", u, sr.token, nil)
+			code, h, body, err := sr.requestURLHeader(ctx, "GET", u, sr.token, nil)
 			if err == nil && code != http.StatusOK {
 				err = fmt.Errorf("status %d: %.200s", code, body)
 			}
@@ -414,12 +536,16 @@ func (sr *scaleRun) floorAgrees(ctx context.Context, base string, path func(*sca
 			if err != nil {
 				return fmt.Errorf("GET %s: %w", u, err)
 			}
-			sizes[j] = len(body)
+			sizes[j], links[j] = len(body), h.Get("Link")
 		}
 		if _, page := answers[0]["data"]; page {
 			api, fl := pageIDs(answers[0]), pageIDs(answers[1])
 			if len(api) == 0 || !slices.Equal(api, fl) {
 				return fmt.Errorf("the stack floor's %s holds other rows than the API's (%d and %d rows)", p, len(fl), len(api))
+			}
+			if answers[0]["next_cursor"] != answers[1]["next_cursor"] || links[0] != links[1] {
+				return fmt.Errorf("the stack floor's %s continues otherwise than the API's: next_cursor %v and Link %q, not %v and %q",
+					p, answers[1]["next_cursor"], links[1], answers[0]["next_cursor"], links[0])
 			}
 		} else if !reflect.DeepEqual(answers[0], answers[1]) {
 			return fmt.Errorf("the stack floor answers %s otherwise than the API: %v, not %v", p, answers[1], answers[0])
@@ -428,7 +554,34 @@ func (sr *scaleRun) floorAgrees(ctx context.Context, base string, path func(*sca
 			return fmt.Errorf("the stack floor's %s is %d bytes, the API's %d", p, sizes[1], sizes[0])
 		}
 	}
+	p := path(sr, 0)
+	for _, c := range []struct{ what, token string }{{"without a token", ""}, {"with a forged token", forgedToken(sr.token)}} {
+		for _, u := range []string{sr.api + p, base + p} {
+			code, body, err := sr.requestURL(ctx, "GET", u, c.token, nil)
+			if err != nil {
+				return fmt.Errorf("GET %s: %w", u, err)
+			}
+			if code != http.StatusUnauthorized {
+				return fmt.Errorf("GET %s %s answered %d, not 401: %.200s", u, c.what, code, body)
+			}
+		}
+	}
 	return nil
+}
+
+// forgedToken is token with one character of its signature changed.
+func forgedToken(token string) string {
+	b := []byte(token)
+	i := strings.LastIndexByte(token, '.') + 2
+	if i >= len(b) {
+		return token + "x"
+	}
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
 }
 
 // pageIDs are the IDs of a decoded page's rows, in order.

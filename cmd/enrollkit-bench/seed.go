@@ -122,8 +122,9 @@ type tenant struct {
 	ManagerPassword string
 	LargeGroupID    string
 	// lookupKey and sealKey are the server's passcode keys, derived from
-	// the same secret.
-	lookupKey, sealKey []byte
+	// secret, the server's ENROLLKIT_SECRET (which its access-token key is
+	// derived from too, for the stack floor).
+	lookupKey, sealKey, secret []byte
 	// Rows counts the rows of each table after seeding.
 	Rows      map[string]int64
 	TotalRows int64
@@ -132,7 +133,7 @@ type tenant struct {
 func newTenant(setup *orgSetup, secret, email, password string) *tenant {
 	return &tenant{orgSetup: *setup, ManagerEmail: email, ManagerPassword: password, LargeGroupID: largeGroupID(),
 		lookupKey: auth.DeriveKey([]byte(secret), "enrollkit passcode lookup v1"),
-		sealKey:   auth.DeriveKey([]byte(secret), "enrollkit passcode seal v1")}
+		sealKey:   auth.DeriveKey([]byte(secret), "enrollkit passcode seal v1"), secret: []byte(secret)}
 }
 
 // passcodeHash is what the server stores in passcode_hash and

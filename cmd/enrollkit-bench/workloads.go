@@ -372,9 +372,15 @@ func (sr *scaleRun) request(ctx context.Context, method, path, token string, bod
 
 // requestURL is request to any URL.
 func (sr *scaleRun) requestURL(ctx context.Context, method, url, token string, body []byte) (int, []byte, error) {
+	code, _, b, err := sr.requestURLHeader(ctx, method, url, token, body)
+	return code, b, err
+}
+
+// requestURLHeader is requestURL that returns the response's header too.
+func (sr *scaleRun) requestURLHeader(ctx context.Context, method, url, token string, body []byte) (int, http.Header, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -385,11 +391,11 @@ func (sr *scaleRun) requestURL(ctx context.Context, method, url, token string, b
 	}
 	resp, err := sr.client.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, b, err
+	return resp.StatusCode, resp.Header, b, err
 }
 
 // login signs the Full Manager in and keeps the access token.
