@@ -199,6 +199,12 @@ func isCode(codes ...string) func(error) bool {
 	return func(err error) bool { return slices.Contains(codes, lms.ErrorCode(err)) }
 }
 
+// throttleUnavailable logs a throttle that could not be asked; the caller
+// fails open.
+func (s *Server) throttleUnavailable(c *gin.Context, r ratelimit.Rule, err error) {
+	s.log.Warn("throttle unavailable", "rule", r.Name, "error", err.Error(), "request_id", requestID(c))
+}
+
 // guarded runs one attempt under its guards. Each guard reserves the
 // attempt as a failure before it runs, atomically with the check, so a
 // burst of concurrent attempts cannot slip past a limit; the reservation is
@@ -222,7 +228,7 @@ func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() erro
 			slowing = append(slowing, g)
 			d, err := s.Throttle.Check(ctx, g.rule, g.key)
 			if err != nil {
-				s.log.Warn("throttle unavailable", "rule", g.rule.Name, "error", err.Error(), "request_id", requestID(c))
+				s.throttleUnavailable(c, g.rule, err)
 			} else if !d.Allowed {
 				slow = max(slow, min(d.RetryAfter, maxSlowdown))
 			}
@@ -231,7 +237,7 @@ func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() erro
 		d, err := s.Throttle.Reserve(ctx, g.rule, g.key)
 		switch {
 		case err != nil:
-			s.log.Warn("throttle unavailable", "rule", g.rule.Name, "error", err.Error(), "request_id", requestID(c))
+			s.throttleUnavailable(c, g.rule, err)
 		case !d.Allowed:
 			wait = max(wait, d.RetryAfter)
 		default:
@@ -244,7 +250,7 @@ func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() erro
 				continue
 			}
 			if err := s.Throttle.Refund(context.WithoutCancel(ctx), g.rule, g.key); err != nil {
-				s.log.Warn("throttle unavailable", "rule", g.rule.Name, "error", err.Error(), "request_id", requestID(c))
+				s.throttleUnavailable(c, g.rule, err)
 			}
 		}
 	}
@@ -268,7 +274,7 @@ func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() erro
 	for _, g := range slowing {
 		if err != nil && g.counts(err) {
 			if _, ferr := s.Throttle.Fail(context.WithoutCancel(ctx), g.rule, g.key); ferr != nil {
-				s.log.Warn("throttle unavailable", "rule", g.rule.Name, "error", ferr.Error(), "request_id", requestID(c))
+				s.throttleUnavailable(c, g.rule, ferr)
 			}
 		}
 	}

@@ -77,12 +77,6 @@ type rateLimited struct{ retryAfter time.Duration }
 
 func (e *rateLimited) Error() string { return "rate limited" }
 
-// throttleKey is one counter of a throttle: a rule and the key it counts.
-type throttleKey struct {
-	rule ratelimit.Rule
-	key  string
-}
-
 // judgePasscode is the per-client passcode throttle, asked once the
 // passcode has been looked up. A wrong passcode is a guess: it takes one of
 // the client's failures atomically with the check, so a burst of wrong
@@ -96,9 +90,9 @@ type throttleKey struct {
 // busy hasher) is not a passcode guess and never counts here. If the
 // shared limiter is unreachable the throttle fails open, logged.
 func (s *Server) judgePasscode(c *gin.Context, live bool) error {
-	keys := []throttleKey{{s.Rules.RedeemIP, clientKey(c)}}
+	keys := []guard{{rule: s.Rules.RedeemIP, key: clientKey(c)}}
 	if site, ok := ratelimit.SiteKey(c.ClientIP()); ok {
-		keys = append(keys, throttleKey{s.Rules.RedeemSite, site})
+		keys = append(keys, guard{rule: s.Rules.RedeemSite, key: site})
 	}
 	ctx := c.Request.Context()
 	var wait time.Duration
@@ -113,7 +107,7 @@ func (s *Server) judgePasscode(c *gin.Context, live bool) error {
 		}
 		switch {
 		case err != nil:
-			s.log.Warn("throttle unavailable", "rule", k.rule.Name, "error", err.Error(), "request_id", requestID(c))
+			s.throttleUnavailable(c, k.rule, err)
 		case !d.Allowed:
 			wait = max(wait, d.RetryAfter)
 		case !live:
@@ -126,7 +120,7 @@ func (s *Server) judgePasscode(c *gin.Context, live bool) error {
 	// Refused: a guess that was not answered is not counted either.
 	for _, i := range taken {
 		if err := s.Throttle.Refund(context.WithoutCancel(ctx), keys[i].rule, keys[i].key); err != nil {
-			s.log.Warn("throttle unavailable", "rule", keys[i].rule.Name, "error", err.Error(), "request_id", requestID(c))
+			s.throttleUnavailable(c, keys[i].rule, err)
 		}
 	}
 	return &rateLimited{retryAfter: wait}

@@ -165,7 +165,7 @@ func (s *Store) Refresh(ctx context.Context, token string) (*lms.TokenPair, erro
 	if reused != "" {
 		// A spent token came back: someone holds a copy. End the whole
 		// family, in its own transaction since the one above rolled back.
-		if rerr := s.revokeFamily(ctx, reused); rerr != nil {
+		if rerr := revokeFamily(s.q(ctx), reused, s.now()); rerr != nil {
 			return nil, rerr
 		}
 	}
@@ -175,9 +175,9 @@ func (s *Store) Refresh(ctx context.Context, token string) (*lms.TokenPair, erro
 	return pair, nil
 }
 
-func (s *Store) revokeFamily(ctx context.Context, family string) error {
-	return s.q(ctx).Model(&refreshToken{}).Where("family_id = ? AND revoked_at IS NULL", family).
-		Update("revoked_at", s.now()).Error
+func revokeFamily(tx *gorm.DB, family string, now time.Time) error {
+	return tx.Model(&refreshToken{}).Where("family_id = ? AND revoked_at IS NULL", family).
+		Update("revoked_at", now).Error
 }
 
 func revokeUserRefreshTokens(tx *gorm.DB, userID string, now time.Time) error {
@@ -200,8 +200,7 @@ func (s *Store) Logout(ctx context.Context, token string) error {
 	// version, which a sign-out bumps (every session's access tokens end
 	// with it; the other sessions' refresh tokens get new ones).
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		if err := tx.Model(&refreshToken{}).Where("family_id = ? AND revoked_at IS NULL", rt.FamilyID).
-			Update("revoked_at", s.now()).Error; err != nil {
+		if err := revokeFamily(tx, rt.FamilyID, s.now()); err != nil {
 			return err
 		}
 		return tx.Model(&user{}).Where("id = ?", rt.UserID).Update("token_version", gorm.Expr("token_version + 1")).Error

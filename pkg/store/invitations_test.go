@@ -64,6 +64,18 @@ func (f *invitationFixture) invite(t *testing.T, passcode string, seats int, sta
 	return inv
 }
 
+// inviteUntil is an active one-seat invitation named name that expires at
+// expires.
+func (f *invitationFixture) inviteUntil(t *testing.T, name, passcode string, expires time.Time) *lms.Invitation {
+	t.Helper()
+	inv, err := f.st.CreateInvitation(f.org.Ctx, lms.NewInvitation{Name: name, Passcode: passcode, MaxRegistrations: 1,
+		OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs, ExpiresAt: &expires, Status: lms.InvitationActive})
+	if err != nil {
+		t.Fatalf("create invitation: %v", err)
+	}
+	return inv
+}
+
 func TestInvitationLifecycle(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -129,12 +141,8 @@ func TestInvitationLifecycle(t *testing.T) {
 		})
 		t.Run("an expired holder gives its passcode up", func(t *testing.T) {
 			soon := time.Now().Add(time.Hour)
-			old, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "Old", Passcode: "Red-Fox-77", MaxRegistrations: 1,
-				OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs, ExpiresAt: &soon, Status: lms.InvitationActive})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = st.CreateInvitation(ctx, lms.NewInvitation{Name: "New", Passcode: "red fox 77", MaxRegistrations: 1,
+			old := f.inviteUntil(t, "Old", "Red-Fox-77", soon)
+			_, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "New", Passcode: "red fox 77", MaxRegistrations: 1,
 				OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs})
 			wantCode(t, err, lms.EConflict)
 			store.AdvanceClock(st, time.Hour+time.Minute)
@@ -146,11 +154,7 @@ func TestInvitationLifecycle(t *testing.T) {
 		})
 		t.Run("another organization gets an expired passcode only after the grace", func(t *testing.T) {
 			soon := time.Now().Add(time.Hour)
-			old, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "Lapsed", Passcode: "Grey-Wolf-31", MaxRegistrations: 1,
-				OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs, ExpiresAt: &soon, Status: lms.InvitationActive})
-			if err != nil {
-				t.Fatal(err)
-			}
+			old := f.inviteUntil(t, "Lapsed", "Grey-Wolf-31", soon)
 			other := storetest.MustCreateOrganization(t, st, "Elsewhere")
 			g := storetest.MustCreateUserGroup(t, st, other, "Catch")
 			claim := func() error {
