@@ -177,7 +177,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stdout)
+	// The server's log is written in batches, every 100 ms and at once for
+	// a warning or an error (see lineBuffer).
+	lines := newLineBuffer(stdout, 100*time.Millisecond, 64<<10)
+	defer lines.Close()
+	log := newLogger(cfg, lines)
+	log = slog.New(flushOnWarn{log.Handler(), lines})
 	if cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}

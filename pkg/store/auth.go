@@ -337,7 +337,7 @@ func pendingUserOf(ctx context.Context) *pendingUser {
 // the second.
 func (u *pendingUser) queryAfterUser(ctx context.Context, conn *pgx.Conn, text string, args []any, each func(scan func(...any) error) error) error {
 	b := &pgx.Batch{}
-	b.Queue(u.lookup.text, u.lookup.args(u.claims.Subject)...)
+	b.Queue(u.lookup.text, u.lookup.args([]any{u.claims.Subject})...)
 	b.Queue(text, args...)
 	br := conn.SendBatch(ctx, b)
 	defer br.Close()

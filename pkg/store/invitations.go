@@ -137,7 +137,39 @@ func (s *Store) FindInvitationByID(ctx context.Context, id string) (*lms.Invitat
 	if err != nil {
 		return nil, err
 	}
-	return s.loadInvitation(s.q(ctx), org, id)
+	if !lms.ValidID(id) {
+		return nil, lms.Errorf(lms.ENotFound, "invitation not found")
+	}
+	// The two statements are built once: this is the hot read of an
+	// invitation (a frontend polls it for the seats used).
+	get, err := buildOnce[invitation](s, "invitation in organization", 2, func(q *gorm.DB) *gorm.DB {
+		return q.Table("invitations").Where("organization_id = ? AND id = ?", "", "").Limit(1)
+	})
+	if err != nil {
+		return nil, err
+	}
+	found, err := readBuilt[invitation](ctx, s, get, 1, org, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(found) == 0 {
+		return nil, lms.Errorf(lms.ENotFound, "invitation not found")
+	}
+	links, err := buildOnce[invitationUserGroup](s, "user groups of an invitation", 1, func(q *gorm.DB) *gorm.DB {
+		return q.Table("invitation_user_groups").Where("invitation_id = ?", "").Order("user_group_id")
+	})
+	if err != nil {
+		return nil, err
+	}
+	groups, err := readBuilt[invitationUserGroup](ctx, s, links, 4, id)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(groups))
+	for i, g := range groups {
+		ids[i] = g.UserGroupID
+	}
+	return s.invitationDomain(&found[0], ids)
 }
 
 var invitationSorts = map[string]sortSpec[invitation]{

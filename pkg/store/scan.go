@@ -37,18 +37,7 @@ func find[M any](q *gorm.DB, size int) ([]M, error) {
 	// would look the whole list up as a field name and, missing, run it
 	// through its naming strategy, a twentieth of a list request's CPU.
 	cols := clause.Select{Expression: clause.Expr{SQL: any(new(M)).(row).columns()}}
-	var dest []any
-	err := query(q.Clauses(cols), new([]M), func(scan func(...any) error) error {
-		// Each row is scanned in place, into the page's next element.
-		var zero M
-		out = append(out, zero)
-		dest = any(&out[len(out)-1]).(row).fields(dest)
-		if err := scan(dest...); err != nil {
-			out = out[:len(out)-1]
-			return err
-		}
-		return nil
-	})
+	err := query(q.Clauses(cols), new([]M), scanInto(&out))
 	return out, err
 }
 
@@ -142,54 +131,93 @@ func byID[M any](ctx context.Context, s *Store, table, id string) (*M, error) {
 	if err != nil {
 		return nil, err
 	}
-	var m *M
-	err = run(ctx, s.db.sql, s.db.dialect == Postgres, b.text, b.args(id), func(scan func(...any) error) error {
-		m = new(M)
-		return scan(any(m).(row).fields(nil)...)
-	})
-	if err == nil && m == nil {
-		err = gorm.ErrRecordNotFound
+	rows, err := readBuilt[M](ctx, s, b, 1, id)
+	if err != nil {
+		return nil, err
 	}
-	return m, err
+	if len(rows) == 0 {
+		return nil, gorm.ErrRecordNotFound
+	}
+	return &rows[0], nil
 }
 
 // byIDStatement returns byID's statement for M in table, building it the
 // first time.
 func byIDStatement[M any](s *Store, table string) (builtStatement, error) {
-	key := byIDKey{table, reflect.TypeFor[M]()}
-	if built, ok := s.byIDSQL.Load(key); ok {
+	return buildOnce[M](s, "by ID in "+table, 1, func(q *gorm.DB) *gorm.DB {
+		return q.Table(table).Where("id = ?", "").Limit(1)
+	})
+}
+
+// buildOnce returns the SELECT of M's columns that build makes of a GORM
+// session, built the first time it is asked for under name: a statement
+// on a hot read path is then built once per process, not once per request
+// (on the get of an invitation, building its two statements cost a tenth
+// of the request). build must give every argument a placeholder value and
+// add at most a LIMIT of 1, which some dialects bind as one more argument;
+// nargs is how many arguments the caller passes.
+func buildOnce[M any](s *Store, name string, nargs int, build func(q *gorm.DB) *gorm.DB) (builtStatement, error) {
+	key := builtKey{name, reflect.TypeFor[M]()}
+	if built, ok := s.built.Load(key); ok {
 		return built.(builtStatement), nil
 	}
-	stmt := s.db.gorm.Session(&gorm.Session{DryRun: true}).Table(table).
-		Select(any(new(M)).(row).columns()).Where("id = ?", "").Limit(1).Find(new([]M)).Statement
+	cols := clause.Select{Expression: clause.Expr{SQL: any(new(M)).(row).columns()}}
+	stmt := build(s.db.gorm.Session(&gorm.Session{DryRun: true})).Clauses(cols).Find(new([]M)).Statement
 	if stmt.Error != nil {
 		return builtStatement{}, stmt.Error
 	}
-	if n := len(stmt.Vars); n < 1 || n > 2 {
-		return builtStatement{}, fmt.Errorf("store: the lookup of %s by ID was built with %d arguments, want the ID and perhaps the LIMIT", table, n)
+	if n := len(stmt.Vars); n < nargs || n > nargs+1 {
+		return builtStatement{}, fmt.Errorf("store: the statement %q was built with %d arguments, want %d and perhaps the LIMIT", name, n, nargs)
 	}
-	built, _ := s.byIDSQL.LoadOrStore(key, builtStatement{text: stmt.SQL.String(), nargs: len(stmt.Vars)})
+	built, _ := s.built.LoadOrStore(key, builtStatement{text: stmt.SQL.String(), nargs: len(stmt.Vars)})
 	return built.(builtStatement), nil
 }
 
-// byIDKey names a statement byID built: the table and the row type.
-type byIDKey struct {
-	table string
-	row   reflect.Type
+// readBuilt runs b with args and scans every row into an M, as find does;
+// size is how many rows to make room for.
+func readBuilt[M any](ctx context.Context, s *Store, b builtStatement, size int, args ...any) ([]M, error) {
+	out := make([]M, 0, size)
+	err := run(ctx, s.db.sql, s.db.dialect == Postgres, b.text, b.args(args), scanInto(&out))
+	return out, err
 }
 
-// builtStatement is a lookup by ID: its text and its number of arguments.
+// scanInto returns a row callback that scans each row in place, into the
+// next element of *out.
+func scanInto[M any](out *[]M) func(scan func(...any) error) error {
+	var dest []any
+	return func(scan func(...any) error) error {
+		var zero M
+		*out = append(*out, zero)
+		dest = any(&(*out)[len(*out)-1]).(row).fields(dest)
+		if err := scan(dest...); err != nil {
+			*out = (*out)[:len(*out)-1]
+			return err
+		}
+		return nil
+	}
+}
+
+// builtKey names a statement buildOnce built: what it is for and the row
+// type it reads.
+type builtKey struct {
+	name string
+	row  reflect.Type
+}
+
+// builtStatement is a statement built once: its text and its number of
+// arguments.
 type builtStatement struct {
 	text  string
 	nargs int
 }
 
-// args are the statement's arguments for id.
-func (b builtStatement) args(id string) []any {
+// args are the statement's arguments: the caller's, then the LIMIT of 1
+// where the dialect binds it.
+func (b builtStatement) args(given []any) []any {
 	args := make([]any, b.nargs)
-	args[0] = id
-	if b.nargs > 1 {
-		args[1] = 1 // the LIMIT, where the dialect binds it
+	copy(args, given)
+	if b.nargs > len(given) {
+		args[len(given)] = 1
 	}
 	return args
 }

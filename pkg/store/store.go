@@ -27,8 +27,8 @@ type Store struct {
 	publicURL   string
 	// queue enqueues durable jobs; set by NewQueue.
 	queue *Queue
-	// byIDSQL holds the statements byID built, by table and row type.
-	byIDSQL sync.Map
+	// built holds the statements buildOnce built, by builtKey.
+	built sync.Map
 	// redeemFault, when set by a test, fails a redemption after its seat,
 	// user and enrollments were written, to prove none of them remain.
 	redeemFault func() error
