@@ -40,23 +40,24 @@ type problemKind struct {
 
 // problemKinds is the one table from domain error codes to HTTP statuses.
 var problemKinds = map[string]problemKind{
-	lms.EBadRequest:       {http.StatusBadRequest, "Bad request"},
-	lms.EInvalid:          {http.StatusUnprocessableEntity, "Validation failed"},
-	lms.EPasscodeWeak:     {http.StatusUnprocessableEntity, "Passcode too weak"},
-	lms.EUnauthorized:     {http.StatusUnauthorized, "Unauthorized"},
-	lms.EForbidden:        {http.StatusForbidden, "Forbidden"},
-	lms.EInsufficientRole: {http.StatusForbidden, "Insufficient role"},
-	lms.ENotFound:         {http.StatusNotFound, "Not found"},
-	lms.EPasscodeInvalid:  {http.StatusNotFound, "Passcode invalid"},
-	lms.EConflict:         {http.StatusConflict, "Conflict"},
-	lms.EInvitationFull:   {http.StatusConflict, "Invitation full"},
-	lms.ETooLarge:         {http.StatusRequestEntityTooLarge, "Payload too large"},
-	lms.ERateLimited:      {http.StatusTooManyRequests, "Too many requests"},
-	lms.EInternal:         {http.StatusInternalServerError, "Internal server error"},
-	lms.EUnavailable:      {http.StatusServiceUnavailable, "Service unavailable"},
-	"method_not_allowed":  {http.StatusMethodNotAllowed, "Method not allowed"},
-	"unsupported_media":   {http.StatusUnsupportedMediaType, "Unsupported media type"},
-	"not_acceptable":      {http.StatusNotAcceptable, "Not acceptable"},
+	lms.EBadRequest:          {http.StatusBadRequest, "Bad request"},
+	lms.EInvalid:             {http.StatusUnprocessableEntity, "Validation failed"},
+	lms.EPasscodeWeak:        {http.StatusUnprocessableEntity, "Passcode too weak"},
+	lms.EUnauthorized:        {http.StatusUnauthorized, "Unauthorized"},
+	lms.EForbidden:           {http.StatusForbidden, "Forbidden"},
+	lms.EInsufficientRole:    {http.StatusForbidden, "Insufficient role"},
+	lms.ENotFound:            {http.StatusNotFound, "Not found"},
+	lms.EPasscodeInvalid:     {http.StatusNotFound, "Passcode invalid"},
+	lms.EConflict:            {http.StatusConflict, "Conflict"},
+	lms.EInvitationFull:      {http.StatusConflict, "Invitation full"},
+	lms.ETooLarge:            {http.StatusRequestEntityTooLarge, "Payload too large"},
+	lms.ERateLimited:         {http.StatusTooManyRequests, "Too many requests"},
+	lms.EInternal:            {http.StatusInternalServerError, "Internal server error"},
+	lms.EUnavailable:         {http.StatusServiceUnavailable, "Service unavailable"},
+	lms.EVerificationInvalid: {http.StatusNotFound, "Verification link invalid"},
+	"method_not_allowed":     {http.StatusMethodNotAllowed, "Method not allowed"},
+	"unsupported_media":      {http.StatusUnsupportedMediaType, "Unsupported media type"},
+	"not_acceptable":         {http.StatusNotAcceptable, "Not acceptable"},
 }
 
 // problemType returns the type URI of a code. The URIs name the codes; they
@@ -93,6 +94,10 @@ func problemFor(c *gin.Context, err error) Problem {
 		}
 	}
 	switch kind.status {
+	case http.StatusTooManyRequests:
+		if e != nil && e.RetryAfter > 0 {
+			c.Header("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+		}
 	case http.StatusUnauthorized:
 		c.Header("WWW-Authenticate", `Bearer realm="enrollkit"`)
 	case http.StatusServiceUnavailable:

@@ -23,6 +23,7 @@ import (
 	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
 	"github.com/enrollkit/enrollkit/pkg/mail"
+	"github.com/enrollkit/enrollkit/pkg/mail/mailtest"
 	"github.com/enrollkit/enrollkit/pkg/ratelimit"
 	"github.com/enrollkit/enrollkit/pkg/store"
 	"github.com/enrollkit/enrollkit/pkg/store/storetest"
@@ -65,6 +66,9 @@ type env struct {
 	other   *storetest.Org
 	tokens  map[string]string // role name -> access token
 	users   map[string]*lms.User
+	// mailbox receives what the queue sends, for an env made by
+	// newEnvWithMailbox; nil otherwise.
+	mailbox *mailtest.Server
 }
 
 type envOption func(*api.Options)
@@ -77,11 +81,43 @@ func newEnv(t *testing.T, dialect string, opts ...envOption) *env {
 // newEnvHashing is newEnv with the given password hasher.
 func newEnvHashing(t *testing.T, dialect string, h *auth.Hasher, opts ...envOption) *env {
 	t.Helper()
+	return buildEnv(t, dialect, h, false, opts...)
+}
+
+// newEnvWithMailbox is newEnv whose job queue works and sends its emails
+// to an in-process SMTP server, e.mailbox.
+func newEnvWithMailbox(t *testing.T, dialect string, opts ...envOption) *env {
+	t.Helper()
+	return buildEnv(t, dialect, storetest.NewHasher(), true, opts...)
+}
+
+func buildEnv(t *testing.T, dialect string, h *auth.Hasher, mailbox bool, opts ...envOption) *env {
+	t.Helper()
 	db := storetest.Open(t, dialect)
 	st := storetest.NewStoreHashingWith(t, db, h)
-	// An insert-only queue: deliveries are recorded but nothing is sent
-	// unless a test starts workers of its own.
-	if _, err := st.NewQueue(store.QueueOptions{Sender: mail.NewFileSender(t.TempDir(), func(string) {})}); err != nil {
+	var box *mailtest.Server
+	if mailbox {
+		box = mailtest.NewServer(t)
+		sender, err := mail.NewSMTPSender(box.URL(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := st.NewQueue(store.QueueOptions{Work: true, Sender: sender, From: "enrollkit <no-reply@enrollkit.example>",
+			RetryBase: 50 * time.Millisecond, PollInterval: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			q.Stop(ctx)
+		})
+	} else if _, err := st.NewQueue(store.QueueOptions{Sender: mail.NewFileSender(t.TempDir(), func(string) {})}); err != nil {
+		// An insert-only queue: deliveries are recorded but nothing is
+		// sent unless a test starts workers of its own.
 		t.Fatal(err)
 	}
 	o := api.Options{
@@ -105,7 +141,7 @@ func newEnvHashing(t *testing.T, dialect string, h *auth.Hasher, opts ...envOpti
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, st: st, srv: srv, handler: srv.Handler(), tokens: map[string]string{}, users: map[string]*lms.User{}}
+	e := &env{t: t, st: st, srv: srv, handler: srv.Handler(), tokens: map[string]string{}, users: map[string]*lms.User{}, mailbox: box}
 	e.org = storetest.MustCreateOrganization(t, st, "Acme")
 	e.other = storetest.MustCreateOrganization(t, st, "Other")
 	e.tokens["full"] = e.login(e.org.ManagerEmail)

@@ -227,7 +227,7 @@ func TestReadsJudgeTheCallerBeforeAnswering(t *testing.T) {
 		}
 
 		for i := range 2 {
-			if _, err := e.st.CreateInvitation(e.org.Ctx, lms.NewInvitation{Name: fmt.Sprintf("Wave %d", i), Passcode: fmt.Sprintf("Quiet-Lark-%d7", i),
+			if _, err := e.st.CreateInvitation(e.org.Ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: fmt.Sprintf("Wave %d", i), Passcode: fmt.Sprintf("Quiet-Lark-%d7", i),
 				MaxRegistrations: 5, UserGroupIDs: []string{first.ID}, OrganizationGroupID: e.org.OrganizationGroupID, Status: lms.InvitationActive}); err != nil {
 				t.Fatal(err)
 			}

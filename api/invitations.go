@@ -28,6 +28,11 @@ type InvitationResponse struct {
 	// full are derived from expires_at and the seats.
 	Status    string  `json:"status" enums:"draft,active,paused,revoked,expired,full"`
 	ExpiresAt *string `json:"expires_at" format:"date-time" extensions:"x-nullable"`
+	// Whether a redemption that makes a new account waits, as
+	// pending_verification, until the address is verified by the emailed link.
+	RequireEmailVerification bool `json:"require_email_verification" example:"true"`
+	// The only email domains that may redeem; empty: all.
+	AllowedEmailDomains []string `json:"allowed_email_domains" example:"example.com"`
 	// The frontend's enrollment page with the passcode prefilled.
 	EnrollURL string  `json:"enroll_url" example:"https://learn.example.com/enroll?passcode=KX7P-M3QD"`
 	CreatedBy *string `json:"created_by" format:"uuid" extensions:"x-nullable"`
@@ -40,6 +45,7 @@ func invitationResponse(inv *lms.Invitation) InvitationResponse {
 		RegistrationsUsed: inv.RegistrationsUsed, RegistrationsRemaining: inv.RegistrationsRemaining(),
 		OrganizationGroupID: inv.OrganizationGroupID, UserGroupIDs: inv.UserGroupIDs, Message: inv.Message,
 		Status: string(inv.EffectiveStatus(time.Now())), ExpiresAt: stampPtr(inv.ExpiresAt), EnrollURL: inv.EnrollURL,
+		RequireEmailVerification: inv.RequireEmailVerification, AllowedEmailDomains: inv.AllowedEmailDomains,
 		CreatedAt: stamp(inv.CreatedAt), UpdatedAt: stamp(inv.UpdatedAt)}
 	if inv.CreatedBy != "" {
 		r.CreatedBy = &inv.CreatedBy
@@ -66,6 +72,14 @@ type CreateInvitationRequest struct {
 	ExpiresAt           *time.Time `json:"expires_at,omitempty" format:"date-time"`
 	// draft (default) or active.
 	Status string `json:"status,omitempty" enums:"draft,active"`
+	// Default true: a redemption that makes a new account takes its seat as
+	// pending and the account is made when the emailed link is opened. Turn
+	// it off only where the people redeeming are known to own their
+	// addresses (a kiosk in a supervised room).
+	RequireEmailVerification *bool `json:"require_email_verification,omitempty" example:"true"`
+	// Only addresses at these domains may redeem (at most 50; a subdomain is
+	// not its parent). Default: any.
+	AllowedEmailDomains []string `json:"allowed_email_domains,omitempty" example:"example.com"`
 } // @name CreateInvitationRequest
 
 // UpdateInvitationRequest changes an invitation; absent fields stay as they
@@ -78,6 +92,10 @@ type UpdateInvitationRequest struct {
 	Message          *string      `json:"message,omitempty"`
 	ExpiresAt        optionalTime `json:"expires_at,omitempty" swaggertype:"string" format:"date-time" extensions:"x-nullable"`
 	Status           *string      `json:"status,omitempty" enums:"draft,active,paused,revoked"`
+	// Redemptions already pending stay pending: their links were sent.
+	RequireEmailVerification *bool `json:"require_email_verification,omitempty"`
+	// [] allows every domain again.
+	AllowedEmailDomains *[]string `json:"allowed_email_domains,omitempty"`
 } // @name UpdateInvitationRequest
 
 // optionalTime tells an absent time from an explicit null.
@@ -147,7 +165,8 @@ func (s *Server) createInvitation(c *gin.Context) {
 	s.guarded(c, s.passcodeConflictGuard(c, req.Passcode != ""), func() error {
 		inv, err := s.Services.Invitations.CreateInvitation(c.Request.Context(), lms.NewInvitation{Name: req.Name,
 			Passcode: req.Passcode, MaxRegistrations: req.MaxRegistrations, OrganizationGroupID: req.OrganizationGroupID,
-			UserGroupIDs: req.UserGroupIDs, Message: req.Message, ExpiresAt: req.ExpiresAt, Status: lms.InvitationStatus(req.Status)})
+			UserGroupIDs: req.UserGroupIDs, Message: req.Message, ExpiresAt: req.ExpiresAt, Status: lms.InvitationStatus(req.Status),
+			RequireEmailVerification: req.RequireEmailVerification, AllowedEmailDomains: req.AllowedEmailDomains})
 		if err != nil {
 			return err
 		}
@@ -220,7 +239,8 @@ func (s *Server) updateInvitation(c *gin.Context) {
 		return
 	}
 	upd := lms.InvitationUpdate{Name: req.Name, Passcode: req.Passcode, MaxRegistrations: req.MaxRegistrations,
-		UserGroupIDs: req.UserGroupIDs, Message: req.Message}
+		UserGroupIDs: req.UserGroupIDs, Message: req.Message, RequireEmailVerification: req.RequireEmailVerification,
+		AllowedEmailDomains: req.AllowedEmailDomains}
 	if req.ExpiresAt.Set {
 		upd.ExpiresAt, upd.ClearExpiry = req.ExpiresAt.Value, req.ExpiresAt.Value == nil
 	}

@@ -21,7 +21,8 @@ import (
 	"github.com/enrollkit/enrollkit/pkg/store/storetest"
 )
 
-// newInvitationBody is a valid single-call invitation of e's organization.
+// newInvitationBody is a valid single-call invitation of e's organization,
+// without email verification: its redemptions are active at once.
 func (e *env) newInvitationBody(passcode string, seats int) map[string]any {
 	g := storetest.MustCreateUserGroup(e.t, e.st, e.org, fmt.Sprintf("Group %d", time.Now().UnixNano()))
 	c := storetest.MustCreateCourse(e.t, e.st, e.org, fmt.Sprintf("Course %d", time.Now().UnixNano()))
@@ -29,7 +30,7 @@ func (e *env) newInvitationBody(passcode string, seats int) map[string]any {
 		e.t.Fatal(err)
 	}
 	body := map[string]any{"name": "Q3 onboarding", "max_registrations": seats, "organization_group_id": e.org.OrganizationGroupID,
-		"user_group_ids": []string{g.ID}, "status": "active", "message": "Welcome!"}
+		"user_group_ids": []string{g.ID}, "status": "active", "message": "Welcome!", "require_email_verification": false}
 	if passcode != "" {
 		body["passcode"] = passcode
 	}
@@ -484,3 +485,7 @@ func TestBusyHashingAnswers503(t *testing.T) {
 		t.Fatalf("hasher stats %+v, want 3 busy refusals", st)
 	}
 }
+
+// noVerification turns email verification off for an invitation whose
+// redemptions the test wants active at once.
+var noVerification = new(bool)

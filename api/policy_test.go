@@ -132,6 +132,10 @@ var policies = map[string]policy{
 	"POST /api/v1/redemptions/preview": {access: public, ok: 200, body: func(e *env) any {
 		return map[string]string{"passcode": e.activeInvitation().Passcode}
 	}},
+	"POST /api/v1/redemptions/verify": {access: public, ok: 200, body: func(e *env) any {
+		_, token := e.pendingRedemption()
+		return map[string]string{"token": token}
+	}},
 	"POST /api/v1/redemptions": {access: public, ok: 201, body: func(e *env) any {
 		return map[string]string{"passcode": e.activeInvitation().Passcode, "email": uuid.NewString() + "@example.com",
 			"first_name": "New", "last_name": "Hire", "password": storetest.Password}
@@ -175,7 +179,7 @@ func (e *env) activeInvitation() *lms.Invitation {
 	if _, err := e.st.AddUserGroupCourses(e.org.Ctx, g.ID, []string{storetest.MustCreateCourse(e.t, e.st, e.org, "Course "+uuid.NewString()).ID}); err != nil {
 		e.t.Fatal(err)
 	}
-	inv, err := e.st.CreateInvitation(e.org.Ctx, lms.NewInvitation{Name: "Onboarding", MaxRegistrations: 10,
+	inv, err := e.st.CreateInvitation(e.org.Ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "Onboarding", MaxRegistrations: 10,
 		OrganizationGroupID: e.org.OrganizationGroupID, UserGroupIDs: []string{g.ID}, Status: lms.InvitationActive})
 	if err != nil {
 		e.t.Fatal(err)
@@ -256,7 +260,7 @@ func (p policy) want(caller, route string) int {
 func TestRoleMatrix(t *testing.T) {
 	t.Parallel()
 	storetest.EachDialect(t, func(t *testing.T, dialect string) {
-		e := newEnv(t, dialect)
+		e := newEnvWithMailbox(t, dialect)
 		routes := e.srv.Routes()
 		var missing []string
 		for _, r := range routes {

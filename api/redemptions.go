@@ -60,16 +60,56 @@ type RedeemRequest struct {
 } // @name RedeemRequest
 
 // RedemptionResponse is a redemption with the tokens that sign the learner
-// in.
+// in. While it is pending_verification there is no account yet: no user, no
+// enrollments and no tokens; email, first_name and last_name say who it
+// will be, verification_expires_at until when the link works.
 type RedemptionResponse struct {
-	ID           string               `json:"id" format:"uuid"`
-	InvitationID string               `json:"invitation_id" format:"uuid"`
-	User         UserResponse         `json:"user"`
-	UserGroups   []GroupRefResponse   `json:"user_groups"`
-	Enrollments  []EnrollmentResponse `json:"enrollments"`
-	CreatedAt    string               `json:"created_at" format:"date-time"`
-	Tokens       TokenResponse        `json:"tokens"`
+	ID           string `json:"id" format:"uuid"`
+	InvitationID string `json:"invitation_id" format:"uuid"`
+	Status       string `json:"status" enums:"active,pending_verification"`
+	Email        string `json:"email" example:"new.hire@example.com"`
+	FirstName    string `json:"first_name" example:"Grace"`
+	LastName     string `json:"last_name" example:"Hopper"`
+	// The account; absent while pending.
+	User        *UserResponse        `json:"user,omitempty"`
+	UserGroups  []GroupRefResponse   `json:"user_groups"`
+	Enrollments []EnrollmentResponse `json:"enrollments"`
+	CreatedAt   string               `json:"created_at" format:"date-time"`
+	// Until when the verification link works; absent once active.
+	VerificationExpiresAt string `json:"verification_expires_at,omitempty" format:"date-time"`
+	// Tokens that sign the learner in; absent while pending, and when a
+	// verified address already had an account of its own (its owner signs
+	// in with its password).
+	Tokens *TokenResponse `json:"tokens,omitempty"`
 } // @name Redemption
+
+// redemptionResponse is the answer of a redemption or a verification.
+func redemptionResponse(r *lms.Redemption) RedemptionResponse {
+	out := RedemptionResponse{ID: r.ID, InvitationID: r.InvitationID, Status: string(r.Status), Email: r.Email,
+		FirstName: r.FirstName, LastName: r.LastName, UserGroups: groupRefs(r.UserGroups),
+		Enrollments: make([]EnrollmentResponse, len(r.Enrollments)), CreatedAt: stamp(r.CreatedAt)}
+	if r.User != nil {
+		u := userResponse(r.User)
+		out.User, out.Email, out.FirstName, out.LastName = &u, u.Email, u.FirstName, u.LastName
+	}
+	for i, e := range r.Enrollments {
+		out.Enrollments[i] = enrollmentResponse(e)
+	}
+	if r.VerificationExpiresAt != nil {
+		out.VerificationExpiresAt = stamp(*r.VerificationExpiresAt)
+	}
+	if r.Tokens != nil {
+		t := tokenResponse(r.Tokens)
+		out.Tokens = &t
+	}
+	return out
+}
+
+// VerifyRequest carries the token of a verification link.
+type VerifyRequest struct {
+	// The token query parameter of the link in the verification email.
+	Token string `json:"token" example:"k3Jx9QeV0m2LwT8rYb6NcA1uHs5ZpD7fGi4oE0tRyWq"`
+} // @name VerifyRequest
 
 // rateLimited is an attempt a throttle refused; guarded answers it 429
 // with Retry-After.
@@ -176,7 +216,7 @@ func (s *Server) previewRedemption(c *gin.Context) {
 // redeem godoc
 //
 //	@Summary     Redeem a passcode: register, join the groups, get enrolled
-//	@Description Atomically takes one seat, creates the learner in the invitation's organization group (or checks the password of an existing account of that organization and creates nothing), adds it to every user group of the invitation and enrolls it in their courses. 201 with tokens that sign the learner in. The same email redeeming again gets 200 with the original redemption and takes no seat. 404 passcode_invalid for unknown, draft, paused, revoked and expired passcodes; 409 invitation_full when no seat is left; 401 for an existing account's wrong password (counted against that account's sign-in limit, not as a passcode guess); 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a rush beyond what the cores can hash: retry after Retry-After; nothing was written). The passcode is judged as soon as it has been looked up, before any password work: only a wrong passcode counts against the client IP's limit (as for the preview), so any number of correct redemptions from one address (an office behind NAT) may be in flight at once; 429 with Retry-After once the address is out of guesses, for every passcode, or when the account has too many failed sign-ins.
+//	@Description Atomically takes one seat, creates the learner in the invitation's organization group (or checks the password of an existing account of that organization and creates nothing), adds it to every user group of the invitation and enrolls it in their courses. 201 with tokens that sign the learner in. When the invitation requires email verification (its default) and the address has no account yet, the seat is taken as pending instead: 201 with status pending_verification and no user, enrollments or tokens, and a link is emailed to the address; POST /api/v1/redemptions/verify with the link's token makes the account (see there); unverified, the seat is given back after ENROLLKIT_VERIFICATION_TTL (default 48h). The same email redeeming again gets 200 with the original redemption and takes no seat; a pending one gets the new password and names and a new link (429 with Retry-After within a minute of the last link). Addresses are compared in Unicode NFKC and lower case; a new address that looks like another address of the organization (the same UTS #39 skeleton, e.g. a Cyrillic а for a Latin a) is refused with 409 conflict, and one outside the invitation's allowed_email_domains with 422. 404 passcode_invalid for unknown, draft, paused, revoked and expired passcodes; 409 invitation_full when no seat is left; 401 for an existing account's wrong password (counted against that account's sign-in limit, not as a passcode guess); 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a rush beyond what the cores can hash: retry after Retry-After; nothing was written). The passcode is judged as soon as it has been looked up, before any password work: only a wrong passcode counts against the client IP's limit (as for the preview), so any number of correct redemptions from one address (an office behind NAT) may be in flight at once; 429 with Retry-After once the address is out of guesses, for every passcode, or when the account has too many failed sign-ins.
 //	@Tags        redemptions
 //	@Accept      json
 //	@Produce     json
@@ -199,12 +239,7 @@ func (s *Server) redeem(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		out := RedemptionResponse{ID: r.ID, InvitationID: r.InvitationID, User: userResponse(r.User),
-			UserGroups: groupRefs(r.UserGroups), Enrollments: make([]EnrollmentResponse, len(r.Enrollments)),
-			CreatedAt: stamp(r.CreatedAt), Tokens: tokenResponse(r.Tokens)}
-		for i, e := range r.Enrollments {
-			out.Enrollments[i] = enrollmentResponse(e)
-		}
+		out := redemptionResponse(r)
 		status := http.StatusCreated
 		if !created {
 			status = http.StatusOK
@@ -215,6 +250,31 @@ func (s *Server) redeem(c *gin.Context) {
 		writeJSON(c, status, out)
 		return nil
 	})
+}
+
+// verifyRedemption godoc
+//
+//	@Summary     Verify the address of a pending redemption
+//	@Description Completes a redemption that was pending_verification with the token of the link emailed to its address: the account is made, joins the invitation's user groups and is enrolled in their courses, once; the answer is the redemption, active, with tokens that sign the learner in. When the address got an account of its own meanwhile (a manager added it), the redemption joins that account and has no tokens: its owner signs in with its password. 404 verification_invalid for a token that is unknown, used or expired, or whose invitation was revoked: one answer for all, so it tells nothing. The link's page (`/enroll/verify?token=…` under ENROLLKIT_PUBLIC_URL) posts the token here; a GET never changes anything, so mail scanners that open links do not verify.
+//	@Tags        redemptions
+//	@Accept      json
+//	@Produce     json
+//	@Param       body body     VerifyRequest true "the token of the link"
+//	@Success     200  {object} RedemptionResponse
+//	@Failure     400,404,413,415,422 {object} Problem
+//	@Router      /api/v1/redemptions/verify [post]
+func (s *Server) verifyRedemption(c *gin.Context) {
+	var req VerifyRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	r, err := s.Services.Redemptions.VerifyRedemption(c.Request.Context(), req.Token)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	writeJSON(c, http.StatusOK, redemptionResponse(r))
 }
 
 // RedemptionRecordResponse is one redemption in a manager's list.

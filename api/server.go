@@ -180,6 +180,7 @@ func (s *Server) routes() {
 	v1.POST("/oauth/token", s.oauthToken)
 	v1.POST("/redemptions/preview", s.previewRedemption)
 	v1.POST("/redemptions", s.redeem)
+	v1.POST("/redemptions/verify", s.verifyRedemption)
 
 	authed := v1.Group("", s.authenticate)
 	authed.GET("/me", s.me)

@@ -174,7 +174,9 @@ func seed(ctx context.Context, db *pgx.Conn, t *tenant, s scale, log *logger) er
 		{"bench.claim()", `CREATE OR REPLACE FUNCTION bench.claim(tag text, i bigint) RETURNS text
 			LANGUAGE sql IMMUTABLE PARALLEL SAFE
 			AS $$ SELECT encode(sha256(convert_to('` + idPrefix + `pgbench-claim:' || tag || ':' || i, 'UTF8')), 'hex') $$`, nil},
-		// Learners: no password (they never sign in during the run).
+		// Learners: no password (they never sign in during the run), and no
+		// email skeleton (which SQL cannot compute): nobody redeems with a
+		// look-alike of theirs.
 		{"users", `INSERT INTO users (id, organization_id, organization_group_id, email, first_name, last_name,
 				search, role, status, password_hash, token_version, created_at, updated_at)
 			SELECT bench.id('user', i), $1, $2, u.email, u.first, u.last,

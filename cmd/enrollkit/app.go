@@ -78,7 +78,7 @@ func openStore(ctx context.Context, cfg *config.Config, hasher *auth.Hasher) (*s
 		return nil, nil, err
 	}
 	st := store.New(db, store.Deps{Hasher: hasher, Tokens: tokens, RefreshTTL: cfg.RefreshTTL,
-		Secret: cfg.Secret, PublicURL: cfg.PublicURL})
+		VerificationTTL: cfg.VerificationTTL, Secret: cfg.Secret, PublicURL: cfg.PublicURL})
 	return db, st, nil
 }
 

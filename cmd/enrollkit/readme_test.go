@@ -47,17 +47,21 @@ func TestREADMEWalkThrough(t *testing.T) {
 			t.Errorf("the walk-through's output lacks %s:\n%s", want, out)
 		}
 	}
-	// The job queue writes the manager's copy within a poll or two.
+	// The job queue wrote the manager's copy, and the verification email
+	// the walk-through read its link from.
 	var files []string
 	for deadline := time.Now().Add(10 * time.Second); len(files) == 0 && time.Now().Before(deadline); {
 		time.Sleep(100 * time.Millisecond)
-		files, _ = filepath.Glob(filepath.Join(dir, "data", "mail", "*.eml"))
+		files, _ = filepath.Glob(filepath.Join(dir, "data", "mail", "*-owner@walkthrough.example.eml"))
 	}
 	if len(files) != 1 {
 		t.Fatalf("want the manager's copy as one .eml file, found %v", files)
 	}
 	eml, _ := os.ReadFile(files[0])
-	if !strings.Contains(string(eml), "owner@walkthrough.example") {
-		t.Errorf("the copy is not addressed to the manager:\n%s", eml)
+	if !strings.Contains(string(eml), "Warehouse onboarding") {
+		t.Errorf("the manager's copy is not the invitation:\n%s", eml)
+	}
+	if verify, _ := filepath.Glob(filepath.Join(dir, "data", "mail", "*-grace@walkthrough.example.eml")); len(verify) != 1 {
+		t.Errorf("want one verification email to the learner, found %v", verify)
 	}
 }

@@ -49,6 +49,9 @@ type Config struct {
 
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
+	// VerificationTTL is how long a redemption pending email verification
+	// keeps its seat.
+	VerificationTTL time.Duration
 
 	// Failed sign-in attempts allowed per client IP and per account in
 	// ThrottleWindow before 429.
@@ -113,6 +116,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		BootstrapPassword:    r.str("ENROLLKIT_BOOTSTRAP_PASSWORD", ""),
 		AccessTTL:            r.duration("ENROLLKIT_ACCESS_TTL", 15*time.Minute),
 		RefreshTTL:           r.duration("ENROLLKIT_REFRESH_TTL", 30*24*time.Hour),
+		VerificationTTL:      r.duration("ENROLLKIT_VERIFICATION_TTL", 48*time.Hour),
 		LoginIPLimit:         int(r.int64("ENROLLKIT_LOGIN_IP_LIMIT", 30)),
 		LoginAccountLimit:    int(r.int64("ENROLLKIT_LOGIN_ACCOUNT_LIMIT", 10)),
 		LoginAccountAnyLimit: int(r.int64("ENROLLKIT_LOGIN_ACCOUNT_ANY_LIMIT", 100)),
@@ -214,6 +218,9 @@ func (c *Config) check() error {
 	}
 	if c.RefreshTTL < c.AccessTTL {
 		return bad("ENROLLKIT_REFRESH_TTL", "must not be shorter than ENROLLKIT_ACCESS_TTL")
+	}
+	if c.VerificationTTL < time.Minute || c.VerificationTTL > 30*24*time.Hour {
+		return bad("ENROLLKIT_VERIFICATION_TTL", "must be between 1m and 720h")
 	}
 	if c.LoginIPLimit < 1 || c.LoginAccountLimit < 1 || c.LoginAccountAnyLimit < 1 || c.RedeemIPLimit < 1 || c.RedeemSiteLimit < 1 {
 		return bad("ENROLLKIT_*_LIMIT", "throttle limits must be at least 1")

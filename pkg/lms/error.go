@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -24,6 +25,9 @@ const (
 	EPasscodeWeak     = "passcode_weak"
 	EInvitationFull   = "invitation_full"
 	EUnavailable      = "unavailable"
+	// EVerificationInvalid: an email verification link that is unknown,
+	// used or expired.
+	EVerificationInvalid = "verification_invalid"
 )
 
 // FieldError names one invalid input field and why it is invalid.
@@ -39,6 +43,9 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  []FieldError
+	// RetryAfter, for rate_limited, is how long to wait before trying
+	// again; the API sends it as Retry-After.
+	RetryAfter time.Duration
 }
 
 // Error implements the error interface.

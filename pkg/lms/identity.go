@@ -6,6 +6,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mtibben/confusables"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Organization is a tenant: everything else belongs to exactly one.
@@ -62,7 +65,18 @@ type IntegrationClient struct {
 
 // NormalizeEmail returns the form in which emails are stored and compared:
 // trimmed and lower-cased, so that uniqueness is case-insensitive.
-func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+//
+// The address is put in Unicode normalization form NFKC first, so that
+// full-width and other compatibility forms (ｋａｔｅ@example.com) are the
+// address they look like. The local part is lower-cased as well as the
+// domain: one mailbox, one account.
+func NormalizeEmail(s string) string { return strings.ToLower(norm.NFKC.String(strings.TrimSpace(s))) }
+
+// EmailSkeleton is what an address looks like: its UTS #39 skeleton, in
+// which confusable characters (Cyrillic а and Latin a, 0 and O) are one.
+// Two different addresses of an organization with the same skeleton are a
+// look-alike, refused for new accounts.
+func EmailSkeleton(email string) string { return confusables.Skeleton(NormalizeEmail(email)) }
 
 // ValidEmail reports whether s is a plain address (no display name) of a
 // sane length at a domain name: an address literal (a@[127.0.0.1]) would

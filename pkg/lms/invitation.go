@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // InvitationStatus is the state of an invitation. Draft, active, paused and
@@ -47,10 +50,16 @@ type Invitation struct {
 	// Status is the stored status; see EffectiveStatus.
 	Status    InvitationStatus
 	ExpiresAt *time.Time
-	EnrollURL string
-	CreatedBy string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// RequireEmailVerification makes a redemption that creates an account
+	// take its seat as pending until the address is verified.
+	RequireEmailVerification bool
+	// AllowedEmailDomains, when not empty, are the only domains whose
+	// addresses may redeem (lower case, without "@").
+	AllowedEmailDomains []string
+	EnrollURL           string
+	CreatedBy           string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 }
 
 // RegistrationsRemaining is the number of seats left.
@@ -227,6 +236,9 @@ type NewInvitation struct {
 	Message             string
 	ExpiresAt           *time.Time
 	Status              InvitationStatus
+	// RequireEmailVerification is true when nil.
+	RequireEmailVerification *bool
+	AllowedEmailDomains      []string
 }
 
 // InvitationUpdate holds the fields a PATCH may change; nil means unchanged.
@@ -240,6 +252,38 @@ type InvitationUpdate struct {
 	ExpiresAt        *time.Time
 	ClearExpiry      bool
 	Status           *InvitationStatus
+
+	RequireEmailVerification *bool
+	AllowedEmailDomains      *[]string
+}
+
+// MaxAllowedEmailDomains bounds an invitation's allowed email domains.
+const MaxAllowedEmailDomains = 50
+
+// NormalizeEmailDomains returns domains lower-cased, trimmed, without a
+// leading "@", sorted and without duplicates, or the index of the first
+// that is not a domain name.
+func NormalizeEmailDomains(domains []string) ([]string, int) {
+	out := make([]string, 0, len(domains))
+	for i, d := range domains {
+		d = strings.TrimPrefix(strings.ToLower(norm.NFKC.String(strings.TrimSpace(d))), "@")
+		if !ValidEmail("a@" + d) {
+			return nil, i
+		}
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), -1
+}
+
+// EmailDomainAllowed reports whether email may redeem an invitation that
+// allows domains (all when there are none). A subdomain is not its parent.
+func EmailDomainAllowed(email string, domains []string) bool {
+	if len(domains) == 0 {
+		return true
+	}
+	at := strings.LastIndex(email, "@")
+	return at >= 0 && slices.Contains(domains, email[at+1:])
 }
 
 // InvitationFilter narrows a list of invitations. Status may name a derived

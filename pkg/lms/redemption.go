@@ -30,15 +30,44 @@ type GroupRef struct {
 	Name string
 }
 
+// RedemptionStatus tells whether a redemption's account is in use yet.
+type RedemptionStatus string
+
+// Redemption statuses.
+const (
+	// RedemptionActive: the account exists, is in the invitation's user
+	// groups and enrolled in their courses.
+	RedemptionActive RedemptionStatus = "active"
+	// RedemptionPendingVerification: the seat is taken, and the account,
+	// memberships and enrollments are made when the link sent to the
+	// address is opened, before VerificationExpiresAt; after it the seat
+	// is given back.
+	RedemptionPendingVerification RedemptionStatus = "pending_verification"
+)
+
+// DefaultVerificationTTL is how long a pending redemption waits for its
+// address to be verified.
+const DefaultVerificationTTL = 48 * time.Hour
+
 // Redemption is one person's use of an invitation: one seat.
 type Redemption struct {
 	ID           string
 	InvitationID string
-	User         *User
-	UserGroups   []GroupRef
-	Enrollments  []*Enrollment
-	CreatedAt    time.Time
-	// Tokens sign the learner in at once.
+	Status       RedemptionStatus
+	// User is nil while the redemption is pending; Email, FirstName and
+	// LastName are then the account to be made.
+	User        *User
+	Email       string
+	FirstName   string
+	LastName    string
+	UserGroups  []GroupRef
+	Enrollments []*Enrollment
+	CreatedAt   time.Time
+	// VerificationExpiresAt is set while the redemption is pending.
+	VerificationExpiresAt *time.Time
+	// Tokens sign the learner in at once; nil while pending, and when a
+	// verified address turned out to have an account of its own by then
+	// (its owner signs in with its password).
 	Tokens *TokenPair
 }
 
@@ -74,11 +103,21 @@ type RedemptionService interface {
 	// PreviewRedemption consumes nothing. Returns passcode_invalid.
 	PreviewRedemption(ctx context.Context, passcode string) (*RedemptionPreview, error)
 	// Redeem takes one seat and registers, enrolls and signs in the
-	// employee, atomically. created is false when the same email had
-	// already redeemed the invitation: the original redemption is returned
-	// and no seat is taken. Returns validation_failed, passcode_invalid,
-	// invitation_full and unauthorized (existing account, wrong password).
+	// employee, atomically; for a new account of an invitation that
+	// requires email verification, the seat is taken as pending and a
+	// verification link is sent instead. created is false when the same
+	// email had already redeemed the invitation: the original redemption
+	// is returned (a pending one with a new password and a new link) and
+	// no seat is taken. Returns validation_failed, passcode_invalid,
+	// invitation_full, conflict (a look-alike of an address of the
+	// organization), rate_limited (a new link was sent a moment ago) and
+	// unauthorized (existing account, wrong password).
 	Redeem(ctx context.Context, in NewRedemption) (r *Redemption, created bool, err error)
+	// VerifyRedemption completes a pending redemption with the token of
+	// its link: the account, memberships and enrollments are made, once.
+	// Returns verification_invalid (unknown, used or expired token, or a
+	// revoked invitation).
+	VerifyRedemption(ctx context.Context, token string) (*Redemption, error)
 	// FindRedemptions lists an invitation's redemptions for its managers.
 	// Returns not_found and bad_request.
 	FindRedemptions(ctx context.Context, invitationID string, p PageRequest) (*Page[*RedemptionRecord], error)

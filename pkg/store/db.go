@@ -24,6 +24,8 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"github.com/enrollkit/enrollkit/pkg/lms"
 )
 
 //go:embed migrations
@@ -158,7 +160,42 @@ func (db *DB) migrator() (*goose.Provider, error) {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
+	opts = append(opts, goose.WithGoMigrations(goose.NewGoMigration(5, &goose.GoFunc{RunTx: fillEmailSkeletons}, nil)))
 	return goose.NewProvider(dialect, db.sql, sub, opts...)
+}
+
+// fillEmailSkeletons is migration 5: the skeleton of every user's address
+// (lms.EmailSkeleton), which SQL cannot compute, in batches of 1,000.
+func fillEmailSkeletons(ctx context.Context, tx *sql.Tx) error {
+	for {
+		rows, err := tx.QueryContext(ctx, `SELECT id, email FROM users WHERE email_skeleton IS NULL LIMIT 1000`)
+		if err != nil {
+			return err
+		}
+		type pair struct{ id, email string }
+		var batch []pair
+		for rows.Next() {
+			var p pair
+			if err := rows.Scan(&p.id, &p.email); err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for _, p := range batch {
+			// Placeholders of both dialects: $n is accepted by SQLite too.
+			if _, err := tx.ExecContext(ctx, `UPDATE users SET email_skeleton = $1 WHERE id = $2`, lms.EmailSkeleton(p.email), p.id); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // Migrate applies every pending migration and returns the version reached.

@@ -1,11 +1,7 @@
 package store_test
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"mime"
-	"mime/multipart"
 	"strings"
 	"testing"
 	"time"
@@ -43,25 +39,11 @@ func startQueue(t *testing.T, st *store.Store, srv *mailtest.Server, work bool) 
 // bodies returns the decoded text and HTML parts of a received message.
 func bodies(t *testing.T, m mailtest.Message) (text, html string) {
 	t.Helper()
-	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	text, html, err := m.Parts()
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := multipart.NewReader(bytes.NewReader(m.Body), params["boundary"])
-	for {
-		p, err := r.NextPart()
-		if err == io.EOF {
-			return text, html
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(p)
-		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") {
-			html = string(b)
-		} else {
-			text = string(b)
-		}
-	}
+	return text, html
 }
 
 func waitDeliveries(t *testing.T, st *store.Store, ctx context.Context, invID string, done func([]*lms.Delivery) bool) []*lms.Delivery {

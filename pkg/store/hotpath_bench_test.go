@@ -49,7 +49,7 @@ func BenchmarkHotQueries(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	inv, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "All hands", Passcode: "Quiet-Lark-73", MaxRegistrations: 100,
+	inv, err := st.CreateInvitation(ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "All hands", Passcode: "Quiet-Lark-73", MaxRegistrations: 100,
 		UserGroupIDs: groupIDs[:2], OrganizationGroupID: org.OrganizationGroupID, Status: lms.InvitationActive})
 	if err != nil {
 		b.Fatal(err)

@@ -45,8 +45,19 @@ type user struct {
 	Status              string
 	PasswordHash        *string
 	TokenVersion        int
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	// EmailSkeleton is lms.EmailSkeleton(Email), set by BeforeCreate: the
+	// address is never changed afterwards.
+	EmailSkeleton *string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// BeforeCreate is GORM's hook: every account made through GORM records the
+// skeleton its look-alikes are found by.
+func (u *user) BeforeCreate(*gorm.DB) error {
+	sk := lms.EmailSkeleton(u.Email)
+	u.EmailSkeleton = &sk
+	return nil
 }
 
 func (u *user) domain() *lms.User {

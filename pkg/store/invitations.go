@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -33,19 +34,34 @@ type invitation struct {
 	Message           string
 	Status            string
 	ExpiresAt         *time.Time
-	CreatedBy         *string
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// RequireEmailVerification and AllowedEmailDomains (comma-separated,
+	// sorted; empty allows every domain) judge the accounts redemptions
+	// make.
+	RequireEmailVerification bool
+	AllowedEmailDomains      string
+	CreatedBy                *string
+	CreatedAt                time.Time
+	UpdatedAt                time.Time
+}
+
+// allowedDomains returns the invitation's allowed email domains.
+func (i *invitation) allowedDomains() []string {
+	if i.AllowedEmailDomains == "" {
+		return []string{}
+	}
+	return strings.Split(i.AllowedEmailDomains, ",")
 }
 
 func (*invitation) columns() string {
 	return "id, organization_id, organization_group_id, name, search, passcode_hash, passcode_claim, passcode_sealed, " +
-		"max_registrations, registrations_used, message, status, expires_at, created_by, created_at, updated_at"
+		"max_registrations, registrations_used, message, status, expires_at, require_email_verification, allowed_email_domains, " +
+		"created_by, created_at, updated_at"
 }
 
 func (i *invitation) fields(dst []any) []any {
 	return append(dst[:0], &i.ID, &i.OrganizationID, &i.OrganizationGroupID, &i.Name, &i.Search, &i.PasscodeHash, &i.PasscodeClaim,
-		&i.PasscodeSealed, &i.MaxRegistrations, &i.RegistrationsUsed, &i.Message, &i.Status, &i.ExpiresAt, &i.CreatedBy,
+		&i.PasscodeSealed, &i.MaxRegistrations, &i.RegistrationsUsed, &i.Message, &i.Status, &i.ExpiresAt,
+		&i.RequireEmailVerification, &i.AllowedEmailDomains, &i.CreatedBy,
 		&i.CreatedAt, &i.UpdatedAt)
 }
 
@@ -84,6 +100,7 @@ func (s *Store) invitationDomain(inv *invitation, groups []string) (*lms.Invitat
 	return &lms.Invitation{ID: inv.ID, OrganizationID: inv.OrganizationID, OrganizationGroupID: inv.OrganizationGroupID,
 		Name: inv.Name, Passcode: passcode, MaxRegistrations: inv.MaxRegistrations, RegistrationsUsed: inv.RegistrationsUsed,
 		UserGroupIDs: groups, Message: inv.Message, Status: lms.InvitationStatus(inv.Status), ExpiresAt: inv.ExpiresAt,
+		RequireEmailVerification: inv.RequireEmailVerification, AllowedEmailDomains: inv.allowedDomains(),
 		EnrollURL: s.enrollURL(passcode), CreatedBy: by, CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt}, nil
 }
 
@@ -239,7 +256,18 @@ func invalidField(field, message string) *lms.Error {
 }
 
 // checkInvitationFields validates what create and update share.
-func (s *Store) checkInvitationFields(v *lms.Validation, name *string, maxReg *int, groups *[]string, message *string, expires *time.Time) {
+func (s *Store) checkInvitationFields(v *lms.Validation, name *string, maxReg *int, groups *[]string, message *string, expires *time.Time, domains *[]string) {
+	if domains != nil {
+		norm, bad := lms.NormalizeEmailDomains(*domains)
+		switch {
+		case len(*domains) > lms.MaxAllowedEmailDomains:
+			v.Add("allowed_email_domains", fmt.Sprintf("must list at most %d domains", lms.MaxAllowedEmailDomains))
+		case bad >= 0:
+			v.Add(fmt.Sprintf("allowed_email_domains[%d]", bad), "must be a domain name such as example.com")
+		default:
+			*domains = norm
+		}
+	}
 	if name != nil {
 		*name = strings.TrimSpace(*name)
 		v.Name("name", *name, maxNameLen)
@@ -331,7 +359,7 @@ func (s *Store) CreateInvitation(ctx context.Context, in lms.NewInvitation) (*lm
 		in.Status = lms.InvitationDraft
 	}
 	var v lms.Validation
-	s.checkInvitationFields(&v, &in.Name, &in.MaxRegistrations, &in.UserGroupIDs, &in.Message, in.ExpiresAt)
+	s.checkInvitationFields(&v, &in.Name, &in.MaxRegistrations, &in.UserGroupIDs, &in.Message, in.ExpiresAt, &in.AllowedEmailDomains)
 	if in.UserGroupIDs == nil {
 		v.Add("user_group_ids", "must list 1 to 50 user group IDs")
 	}
@@ -354,7 +382,8 @@ func (s *Store) CreateInvitation(ctx context.Context, in lms.NewInvitation) (*lm
 	now := s.now()
 	inv := invitation{ID: newID(), OrganizationID: org, OrganizationGroupID: in.OrganizationGroupID, Name: in.Name,
 		Search: strings.ToLower(in.Name), MaxRegistrations: in.MaxRegistrations, Message: in.Message,
-		Status: string(in.Status), ExpiresAt: in.ExpiresAt, CreatedAt: now, UpdatedAt: now}
+		Status: string(in.Status), ExpiresAt: in.ExpiresAt, RequireEmailVerification: in.RequireEmailVerification == nil || *in.RequireEmailVerification,
+		AllowedEmailDomains: strings.Join(in.AllowedEmailDomains, ","), CreatedAt: now, UpdatedAt: now}
 	if a := lms.ActorFromContext(ctx); a != nil && a.Kind == lms.ActorUser {
 		inv.CreatedBy = &a.ID
 	}
@@ -415,7 +444,7 @@ func (s *Store) UpdateInvitation(ctx context.Context, id string, upd lms.Invitat
 		return nil, err
 	}
 	var v lms.Validation
-	s.checkInvitationFields(&v, upd.Name, upd.MaxRegistrations, upd.UserGroupIDs, upd.Message, upd.ExpiresAt)
+	s.checkInvitationFields(&v, upd.Name, upd.MaxRegistrations, upd.UserGroupIDs, upd.Message, upd.ExpiresAt, upd.AllowedEmailDomains)
 	if upd.Status != nil {
 		st := *upd.Status
 		v.Check(st == lms.InvitationDraft || st == lms.InvitationActive || st == lms.InvitationPaused || st == lms.InvitationRevoked,
@@ -440,6 +469,13 @@ func (s *Store) UpdateInvitation(ctx context.Context, id string, upd lms.Invitat
 		}
 		if upd.Message != nil {
 			changes["message"] = *upd.Message
+		}
+		if upd.RequireEmailVerification != nil {
+			// Redemptions pending already stay pending: their links were sent.
+			changes["require_email_verification"] = *upd.RequireEmailVerification
+		}
+		if upd.AllowedEmailDomains != nil {
+			changes["allowed_email_domains"] = strings.Join(*upd.AllowedEmailDomains, ",")
 		}
 		if upd.ExpiresAt != nil {
 			changes["expires_at"] = *upd.ExpiresAt

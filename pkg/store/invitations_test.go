@@ -56,7 +56,7 @@ func newInvitationFixture(t *testing.T, db *store.DB) *invitationFixture {
 
 func (f *invitationFixture) invite(t *testing.T, passcode string, seats int, status lms.InvitationStatus) *lms.Invitation {
 	t.Helper()
-	inv, err := f.st.CreateInvitation(f.org.Ctx, lms.NewInvitation{Name: "Onboarding", Passcode: passcode,
+	inv, err := f.st.CreateInvitation(f.org.Ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "Onboarding", Passcode: passcode,
 		MaxRegistrations: seats, OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs, Status: status})
 	if err != nil {
 		t.Fatalf("create invitation: %v", err)
@@ -68,7 +68,7 @@ func (f *invitationFixture) invite(t *testing.T, passcode string, seats int, sta
 // expires.
 func (f *invitationFixture) inviteUntil(t *testing.T, name, passcode string, expires time.Time) *lms.Invitation {
 	t.Helper()
-	inv, err := f.st.CreateInvitation(f.org.Ctx, lms.NewInvitation{Name: name, Passcode: passcode, MaxRegistrations: 1,
+	inv, err := f.st.CreateInvitation(f.org.Ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: name, Passcode: passcode, MaxRegistrations: 1,
 		OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs, ExpiresAt: &expires, Status: lms.InvitationActive})
 	if err != nil {
 		t.Fatalf("create invitation: %v", err)
@@ -93,7 +93,7 @@ func TestInvitationLifecycle(t *testing.T) {
 		t.Run("passcodes are unique among live invitations, normalized", func(t *testing.T) {
 			other := storetest.MustCreateOrganization(t, st, "Other")
 			for _, pc := range []string{"blue heron 42", "BLUEHERON-42"} {
-				_, err := st.CreateInvitation(other.Ctx, lms.NewInvitation{Name: "X", Passcode: pc, MaxRegistrations: 1,
+				_, err := st.CreateInvitation(other.Ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "X", Passcode: pc, MaxRegistrations: 1,
 					OrganizationGroupID: other.OrganizationGroupID, UserGroupIDs: []string{f.groupIDs[0]}})
 				wantCode(t, err, lms.EInvalid) // the other organization cannot use Acme's user group
 			}
@@ -101,23 +101,23 @@ func TestInvitationLifecycle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = st.CreateInvitation(other.Ctx, lms.NewInvitation{Name: "X", Passcode: "blue heron 42", MaxRegistrations: 1,
+			_, err = st.CreateInvitation(other.Ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "X", Passcode: "blue heron 42", MaxRegistrations: 1,
 				OrganizationGroupID: other.OrganizationGroupID, UserGroupIDs: []string{g.ID}})
 			wantCode(t, err, lms.EConflict)
 		})
 		t.Run("weak and invalid input", func(t *testing.T) {
 			for pc, code := range map[string]string{"123456": lms.EPasscodeWeak, "acme-1234": lms.EPasscodeWeak, "ab": lms.EInvalid} {
-				_, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "X", Passcode: pc, MaxRegistrations: 1,
+				_, err := st.CreateInvitation(ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "X", Passcode: pc, MaxRegistrations: 1,
 					OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs})
 				wantCode(t, err, code)
 			}
-			_, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "X", MaxRegistrations: 0, OrganizationGroupID: f.org.OrganizationGroupID})
+			_, err := st.CreateInvitation(ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "X", MaxRegistrations: 0, OrganizationGroupID: f.org.OrganizationGroupID})
 			wantCode(t, err, lms.EInvalid)
 			sub, err := st.CreateOrganizationGroup(ctx, "Branch", "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = st.CreateInvitation(ctx, lms.NewInvitation{Name: "X", MaxRegistrations: 1, OrganizationGroupID: sub.ID, UserGroupIDs: f.groupIDs})
+			_, err = st.CreateInvitation(ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "X", MaxRegistrations: 1, OrganizationGroupID: sub.ID, UserGroupIDs: f.groupIDs})
 			wantCode(t, err, lms.EInvalid) // groups outside the organization group
 		})
 		t.Run("status transitions", func(t *testing.T) {
@@ -142,7 +142,7 @@ func TestInvitationLifecycle(t *testing.T) {
 		t.Run("an expired holder gives its passcode up", func(t *testing.T) {
 			soon := time.Now().Add(time.Hour)
 			old := f.inviteUntil(t, "Old", "Red-Fox-77", soon)
-			_, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "New", Passcode: "red fox 77", MaxRegistrations: 1,
+			_, err := st.CreateInvitation(ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "New", Passcode: "red fox 77", MaxRegistrations: 1,
 				OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs})
 			wantCode(t, err, lms.EConflict)
 			store.AdvanceClock(st, time.Hour+time.Minute)
@@ -158,7 +158,7 @@ func TestInvitationLifecycle(t *testing.T) {
 			other := storetest.MustCreateOrganization(t, st, "Elsewhere")
 			g := storetest.MustCreateUserGroup(t, st, other, "Catch")
 			claim := func() error {
-				_, err := st.CreateInvitation(other.Ctx, lms.NewInvitation{Name: "Catch", Passcode: "grey wolf 31", MaxRegistrations: 1,
+				_, err := st.CreateInvitation(other.Ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "Catch", Passcode: "grey wolf 31", MaxRegistrations: 1,
 					OrganizationGroupID: other.OrganizationGroupID, UserGroupIDs: []string{g.ID}, Status: lms.InvitationActive})
 				return err
 			}
@@ -201,7 +201,7 @@ func TestInvitationLifecycle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			gone, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "G", MaxRegistrations: 1,
+			gone, err := st.CreateInvitation(ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "G", MaxRegistrations: 1,
 				OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: []string{lone.ID}})
 			if err != nil {
 				t.Fatal(err)
@@ -254,7 +254,7 @@ func TestPasscodeUniqueUnderConcurrentCreates(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Go(func() {
-				_, err := f.st.CreateInvitation(f.org.Ctx, lms.NewInvitation{Name: "Race", Passcode: "Same-Code-9917",
+				_, err := f.st.CreateInvitation(f.org.Ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "Race", Passcode: "Same-Code-9917",
 					MaxRegistrations: 1, OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs})
 				switch lms.ErrorCode(err) {
 				case "":
@@ -387,7 +387,7 @@ func TestInvalidPasscodesAreIndistinguishable(t *testing.T) {
 		revoked := f.invite(t, "Gone-Crane-27", 5, lms.InvitationActive)
 		st.UpdateInvitation(ctx, revoked.ID, lms.InvitationUpdate{Status: ptr(lms.InvitationRevoked)})
 		soon := time.Now().Add(time.Hour)
-		expired, err := st.CreateInvitation(ctx, lms.NewInvitation{Name: "E", Passcode: "Late-Mole-83", MaxRegistrations: 5,
+		expired, err := st.CreateInvitation(ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "E", Passcode: "Late-Mole-83", MaxRegistrations: 5,
 			OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs, ExpiresAt: &soon, Status: lms.InvitationActive})
 		if err != nil {
 			t.Fatal(err)
@@ -638,7 +638,7 @@ func TestInvitationChangesAreAudited(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newInvitationFixture(t, db)
 		ctx := lms.NewContextWithRequestID(f.org.Ctx, "req-audit-1")
-		inv, err := f.st.CreateInvitation(ctx, lms.NewInvitation{Name: "Audited", MaxRegistrations: 3,
+		inv, err := f.st.CreateInvitation(ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "Audited", MaxRegistrations: 3,
 			OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs})
 		if err != nil {
 			t.Fatal(err)
@@ -691,7 +691,7 @@ func TestExpiryWithAnOffset(t *testing.T) {
 		f := newInvitationFixture(t, db)
 		ny := time.FixedZone("UTC-5", -5*3600)
 		exp := time.Now().Add(2 * time.Hour).In(ny)
-		inv, err := f.st.CreateInvitation(f.org.Ctx, lms.NewInvitation{Name: "Offset", Passcode: "Zone-Shift-4417",
+		inv, err := f.st.CreateInvitation(f.org.Ctx, lms.NewInvitation{RequireEmailVerification: noVerification, Name: "Offset", Passcode: "Zone-Shift-4417",
 			MaxRegistrations: 2, OrganizationGroupID: f.org.OrganizationGroupID, UserGroupIDs: f.groupIDs,
 			ExpiresAt: &exp, Status: lms.InvitationActive})
 		if err != nil {
@@ -764,3 +764,8 @@ func TestRevokeIsNotUndoneByAConcurrentChange(t *testing.T) {
 		}
 	})
 }
+
+// noVerification turns email verification off for the invitations of the
+// tests about seats, statuses and expiry, whose redemptions are made active
+// at once; the verification tests turn it on.
+var noVerification = new(bool)

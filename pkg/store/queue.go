@@ -91,6 +91,12 @@ func (s *Store) NewQueue(o QueueOptions) (*Queue, error) {
 	if err := river.AddWorkerSafely(workers, &deliveryWorker{store: s, sender: o.Sender, from: o.From, log: o.Logger}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, &verificationWorker{store: s, sender: o.Sender, from: o.From, log: o.Logger}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &expiryWorker{store: s}); err != nil {
+		return nil, err
+	}
 	cfg := &river.Config{
 		Workers:           workers,
 		MaxAttempts:       o.MaxAttempts,
@@ -100,6 +106,8 @@ func (s *Store) NewQueue(o QueueOptions) (*Queue, error) {
 		JobTimeout:        time.Minute,
 		Logger:            o.Logger,
 		PollOnly:          s.db.dialect == SQLite,
+		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(expirySweep),
+			func() (river.JobArgs, *river.InsertOpts) { return ExpiryArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
 	}
 	if o.Work {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}}

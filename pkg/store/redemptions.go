@@ -162,8 +162,16 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 		v.Check(in.FirstName != "", "first_name", "is required to register")
 		v.Check(in.LastName != "", "last_name", "is required to register")
 		checkPassword(&v, "password", in.Password, in.Email)
+		v.Check(lms.EmailDomainAllowed(in.Email, inv.allowedDomains()), "email",
+			"must be an address at "+strings.Join(inv.allowedDomains(), ", "))
 		if err := v.Err(); err != nil {
 			return nil, false, err
+		}
+		if err := checkLookAlike(s.q(ctx), inv.OrganizationID, in.Email); err != nil {
+			return nil, false, err
+		}
+		if inv.RequireEmailVerification {
+			return s.redeemPending(ctx, inv, in)
 		}
 		// A new person cannot be replaying an earlier redemption, so a full
 		// invitation turns them away before the hash, the one expensive
@@ -235,6 +243,7 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 		}
 	}
 	out.Tokens = tokens
+	out.Status = lms.RedemptionActive
 	return out, !replay, nil
 }
 
@@ -276,18 +285,7 @@ func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitati
 	} else if err != nil {
 		return nil, false, err
 	}
-	err := tx.Exec(`INSERT INTO user_group_members (user_group_id, user_id, created_at)
-		SELECT user_group_id, ?, ? FROM invitation_user_groups WHERE invitation_id = ?
-		ON CONFLICT (user_group_id, user_id) DO NOTHING`, u.ID, now, inv.ID).Error
-	if err != nil {
-		return nil, false, err
-	}
-	err = tx.Exec(`INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, invitation_id, created_at)
-		SELECT `+s.newIDSQL()+`, ?, ?, gc.course_id, gc.user_group_id, ?, ?
-		FROM user_group_courses gc JOIN invitation_user_groups iug ON iug.user_group_id = gc.user_group_id
-		WHERE iug.invitation_id = ?
-		ON CONFLICT (user_id, course_id) DO NOTHING`, inv.OrganizationID, u.ID, inv.ID, now, inv.ID).Error
-	if err != nil {
+	if err := joinInvitation(tx, s.newIDSQL(), inv.OrganizationID, inv.ID, u.ID, now); err != nil {
 		return nil, false, err
 	}
 	tokens, err := s.issueTokens(ctx, tx, u, newID())

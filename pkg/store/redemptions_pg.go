@@ -34,9 +34,9 @@ func (s *Store) redeemNewInOneStatement(tx *gorm.DB, inv *invitation, u *user, r
 		RETURNING id
 	), u AS (
 		INSERT INTO users (id, organization_id, organization_group_id, email, first_name, last_name, search,
-			role, status, password_hash, token_version, created_at, updated_at)
+			role, status, password_hash, token_version, email_skeleton, created_at, updated_at)
 		SELECT @user, @org, @org_group, @email, @first_name, @last_name, @search,
-			@role, @status, @password_hash, @token_version, @now, @now FROM seat
+			@role, @status, @password_hash, @token_version, @skeleton, @now, @now FROM seat
 		RETURNING id
 	), r AS (
 		INSERT INTO redemptions (id, invitation_id, organization_id, user_id, email, client_ip, user_agent, created_at)
@@ -66,6 +66,7 @@ func (s *Store) redeemNewInOneStatement(tx *gorm.DB, inv *invitation, u *user, r
 		"inv": inv.ID, "now": red.CreatedAt, "org": inv.OrganizationID, "org_group": u.OrganizationGroupID,
 		"user": u.ID, "email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "search": u.Search,
 		"role": u.Role, "status": u.Status, "password_hash": u.PasswordHash, "token_version": u.TokenVersion,
+		"skeleton":   lms.EmailSkeleton(u.Email),
 		"redemption": red.ID, "client_ip": red.ClientIP, "user_agent": red.UserAgent,
 		"token": rt.ID, "family": rt.FamilyID, "token_hash": rt.TokenHash, "token_expires": rt.ExpiresAt,
 	}).Scan(&rows).Error

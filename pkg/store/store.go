@@ -20,6 +20,8 @@ type Store struct {
 	hasher     passwords
 	tokens     *auth.TokenIssuer
 	refreshTTL time.Duration
+	// verificationTTL is how long a pending redemption waits.
+	verificationTTL time.Duration
 	// passcodeKey keys the lookup hash of passcodes; sealKey encrypts the
 	// copy that Full Managers read back.
 	passcodeKey []byte
@@ -43,6 +45,9 @@ type Deps struct {
 	Secret []byte
 	// PublicURL is the frontend's base URL used in enrollment links.
 	PublicURL string
+	// VerificationTTL is how long a pending redemption waits for its
+	// address to be verified; lms.DefaultVerificationTTL when zero.
+	VerificationTTL time.Duration
 }
 
 // New returns the services backed by db.
@@ -50,10 +55,13 @@ func New(db *DB, d Deps) *Store {
 	if d.RefreshTTL == 0 {
 		d.RefreshTTL = 30 * 24 * time.Hour
 	}
+	if d.VerificationTTL == 0 {
+		d.VerificationTTL = lms.DefaultVerificationTTL
+	}
 	if d.PublicURL == "" {
 		d.PublicURL = "http://localhost:3000"
 	}
-	return &Store{db: db, hasher: passwords{d.Hasher}, tokens: d.Tokens, refreshTTL: d.RefreshTTL,
+	return &Store{db: db, hasher: passwords{d.Hasher}, tokens: d.Tokens, refreshTTL: d.RefreshTTL, verificationTTL: d.VerificationTTL,
 		passcodeKey: auth.DeriveKey(d.Secret, "enrollkit passcode lookup v1"),
 		sealKey:     auth.DeriveKey(d.Secret, "enrollkit passcode seal v1"),
 		publicURL:   strings.TrimRight(d.PublicURL, "/")}

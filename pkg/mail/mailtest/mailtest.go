@@ -7,8 +7,11 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net"
 	"net/mail"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +27,50 @@ type Message struct {
 	// Header is the parsed header; Body the raw MIME body.
 	Header mail.Header
 	Body   []byte
+}
+
+// Parts returns the decoded text and HTML parts of a multipart message
+// (quoted-printable undone), or its whole body when it is not multipart.
+func (m Message) Parts() (text, html string, err error) {
+	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil {
+		return "", "", err
+	}
+	if !strings.HasPrefix(mt, "multipart/") {
+		return string(m.Body), "", nil
+	}
+	r := multipart.NewReader(bytes.NewReader(m.Body), params["boundary"])
+	for {
+		p, err := r.NextPart()
+		if err == io.EOF {
+			return text, html, nil
+		} else if err != nil {
+			return "", "", err
+		}
+		b, err := io.ReadAll(p)
+		if err != nil {
+			return "", "", err
+		}
+		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") {
+			html = string(b)
+		} else {
+			text = string(b)
+		}
+	}
+}
+
+// To returns the messages that arrived for addr so far.
+func (s *Server) To(addr string) []Message {
+	var out []Message
+	for _, m := range s.Messages() {
+		for _, to := range m.To {
+			if strings.EqualFold(to, addr) {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Server is an SMTP server that keeps what it receives.

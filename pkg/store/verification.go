@@ -1,0 +1,414 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/riverqueue/river"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/enrollkit/enrollkit/pkg/auth"
+	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/mail"
+)
+
+// pendingRedemption is a seat taken by a new account whose address is not
+// verified yet. It holds what the account will be made of; the token of
+// its link is kept as a hash to find it by and sealed for the email.
+type pendingRedemption struct {
+	ID             string
+	InvitationID   string
+	OrganizationID string
+	Email          string
+	EmailSkeleton  string
+	FirstName      string
+	LastName       string
+	PasswordHash   string
+	TokenHash      string
+	TokenSealed    string
+	ClientIP       string
+	UserAgent      string
+	ExpiresAt      time.Time
+	SentAt         time.Time
+	CreatedAt      time.Time
+}
+
+// resendInterval is how soon a pending redemption may be replaced, and a
+// new link sent to the same address: a passcode is not a licence to flood
+// someone's mailbox.
+const resendInterval = time.Minute
+
+// VerificationArgs is the durable job that emails a pending redemption its
+// link. TokenHash names the link: a job whose pending redemption has been
+// given a newer one does nothing, since a newer job sends that.
+type VerificationArgs struct {
+	PendingID string `json:"pending_id"`
+	TokenHash string `json:"token_hash"`
+}
+
+// Kind names the job in River.
+func (VerificationArgs) Kind() string { return "verification_email" }
+
+// ExpiryArgs is the durable job that gives back the seat of an unverified
+// pending redemption once it expires; without a PendingID, it gives back
+// every expired one (the periodic sweep).
+type ExpiryArgs struct {
+	PendingID string `json:"pending_id,omitempty"`
+}
+
+// Kind names the job in River.
+func (ExpiryArgs) Kind() string { return "pending_redemption_expiry" }
+
+// verifyURL is the frontend's page that completes a registration.
+func (s *Store) verifyURL(token string) string {
+	return s.publicURL + "/enroll/verify?token=" + url.QueryEscape(token)
+}
+
+// checkLookAlike refuses a new account whose address looks like another
+// address of the organization (an account or a pending redemption): the
+// same skeleton, a different address.
+func checkLookAlike(tx *gorm.DB, org, email string) error {
+	sk := lms.EmailSkeleton(email)
+	for _, table := range []string{"users", "pending_redemptions"} {
+		var n int64
+		err := tx.Table(table).Where("organization_id = ? AND email_skeleton = ? AND email <> ?", org, sk, email).
+			Limit(1).Count(&n).Error
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return &lms.Error{Code: lms.EConflict, Message: "the address looks like another address of the organization",
+				Fields: []lms.FieldError{{Field: "email", Message: "looks like an address already registered here; use the address you were given"}}}
+		}
+	}
+	return nil
+}
+
+// redeemPending takes a seat for a new account as pending, or gives the
+// pending redemption of the same address a new password and a new link,
+// and queues the email with the link and the seat's expiry, in one
+// transaction.
+func (s *Store) redeemPending(ctx context.Context, inv *invitation, in lms.NewRedemption) (*lms.Redemption, bool, error) {
+	if s.queue == nil {
+		return nil, false, errors.New("store: no job queue configured")
+	}
+	var prev []pendingRedemption
+	if err := s.q(ctx).Where("invitation_id = ? AND email = ?", inv.ID, in.Email).Limit(1).Find(&prev).Error; err != nil {
+		return nil, false, err
+	}
+	now := s.now()
+	if len(prev) == 1 {
+		if wait := prev[0].SentAt.Add(resendInterval).Sub(now); wait > 0 {
+			return nil, false, &lms.Error{Code: lms.ERateLimited, RetryAfter: wait,
+				Message: "a verification link was sent to this address a moment ago; check the inbox or try again later"}
+		}
+	} else if inv.RegistrationsUsed >= inv.MaxRegistrations {
+		return nil, false, errInvitationFull()
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, false, err
+	}
+	token, err := auth.NewOpaqueToken()
+	if err != nil {
+		return nil, false, err
+	}
+	sealed, err := auth.Seal(s.sealKey, token)
+	if err != nil {
+		return nil, false, err
+	}
+	now = s.now()
+	p := pendingRedemption{ID: newID(), InvitationID: inv.ID, OrganizationID: inv.OrganizationID, Email: in.Email,
+		EmailSkeleton: lms.EmailSkeleton(in.Email), FirstName: in.FirstName, LastName: in.LastName, PasswordHash: hash,
+		TokenHash: auth.HashOpaqueToken(token), TokenSealed: sealed, ClientIP: truncate(in.ClientIP, 64),
+		UserAgent: truncate(in.UserAgent, 512), ExpiresAt: now.Add(s.verificationTTL), SentAt: now, CreatedAt: now}
+	replaced := len(prev) == 1
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if replaced {
+			p.ID, p.CreatedAt = prev[0].ID, prev[0].CreatedAt
+			res := tx.Model(&pendingRedemption{}).Where("id = ? AND token_hash = ?", p.ID, prev[0].TokenHash).Updates(map[string]any{
+				"first_name": p.FirstName, "last_name": p.LastName, "password_hash": p.PasswordHash,
+				"token_hash": p.TokenHash, "token_sealed": p.TokenSealed, "client_ip": p.ClientIP, "user_agent": p.UserAgent,
+				"expires_at": p.ExpiresAt, "sent_at": p.SentAt})
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 0 {
+				return errRaced // verified, expired or replaced meanwhile
+			}
+		} else {
+			if err := tx.Create(&p).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
+				return errRaced // the same address concurrently: the retry replaces
+			} else if err != nil {
+				return err
+			}
+			seat := tx.Exec(`UPDATE invitations SET registrations_used = registrations_used + 1
+				WHERE id = ? AND status = 'active' AND registrations_used < max_registrations
+				AND (expires_at IS NULL OR expires_at > ?)`, inv.ID, now)
+			if seat.Error != nil {
+				return seat.Error
+			}
+			if seat.RowsAffected == 0 {
+				return noSeat(tx, inv.ID, now)
+			}
+		}
+		if s.redeemFault != nil {
+			return s.redeemFault()
+		}
+		return s.enqueue(ctx, tx,
+			river.InsertManyParams{Args: VerificationArgs{PendingID: p.ID, TokenHash: p.TokenHash}},
+			river.InsertManyParams{Args: ExpiryArgs{PendingID: p.ID},
+				InsertOpts: &river.InsertOpts{ScheduledAt: time.Now().Add(p.ExpiresAt.Sub(now))}})
+	})
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		return nil, false, errPasscodeInvalid() // the invitation was deleted meanwhile
+	}
+	if err != nil {
+		return nil, false, translate(err, "redemption")
+	}
+	groups, err := invitationGroupRefs(s.q(ctx), inv.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	if groups == nil {
+		groups = []lms.GroupRef{}
+	}
+	return &lms.Redemption{ID: p.ID, InvitationID: inv.ID, Status: lms.RedemptionPendingVerification,
+		Email: p.Email, FirstName: p.FirstName, LastName: p.LastName, UserGroups: groups,
+		Enrollments: []*lms.Enrollment{}, CreatedAt: p.CreatedAt, VerificationExpiresAt: &p.ExpiresAt}, !replaced, nil
+}
+
+// enqueue inserts jobs in tx, the transaction of the rows they are about.
+func (s *Store) enqueue(ctx context.Context, tx *gorm.DB, jobs ...river.InsertManyParams) error {
+	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	if !ok {
+		return errors.New("store: jobs must be queued inside a database transaction")
+	}
+	_, err := s.queue.client.InsertManyTx(ctx, sqlTx, jobs)
+	return err
+}
+
+func errVerificationInvalid() error {
+	return lms.Errorf(lms.EVerificationInvalid, "the verification link is not valid: it was used, it expired or it never existed")
+}
+
+// VerifyRedemption implements lms.RedemptionService.
+func (s *Store) VerifyRedemption(ctx context.Context, token string) (*lms.Redemption, error) {
+	if token == "" || len(token) > 128 || !lms.ValidText(token, false) {
+		return nil, errVerificationInvalid()
+	}
+	var (
+		red    redemption
+		u      *user
+		tokens *lms.TokenPair
+	)
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		now := s.now()
+		q := tx
+		if s.db.dialect == Postgres {
+			// Two clicks on one link: the second waits, then finds nothing.
+			q = tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+		}
+		var p pendingRedemption
+		err := q.Where("token_hash = ? AND expires_at > ?", auth.HashOpaqueToken(token), now).Take(&p).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return errVerificationInvalid()
+		} else if err != nil {
+			return err
+		}
+		var inv invitation
+		if err := tx.Where("id = ?", p.InvitationID).Take(&inv).Error; err != nil {
+			return err
+		}
+		if inv.Status == string(lms.InvitationRevoked) {
+			return errVerificationInvalid()
+		}
+		if res := tx.Where("id = ?", p.ID).Delete(&pendingRedemption{}); res.Error != nil {
+			return res.Error
+		} else if res.RowsAffected == 0 {
+			return errVerificationInvalid() // completed or expired concurrently (SQLite)
+		}
+		var existing []user
+		if err := tx.Where("organization_id = ? AND email = ?", p.OrganizationID, p.Email).Limit(1).Find(&existing).Error; err != nil {
+			return err
+		}
+		var earlier []redemption
+		if err := tx.Where("invitation_id = ? AND email = ?", p.InvitationID, p.Email).Limit(1).Find(&earlier).Error; err != nil {
+			return err
+		}
+		if len(earlier) == 1 && len(existing) == 1 {
+			// The address's account redeemed this invitation with its
+			// password meanwhile: that seat counts, this one goes back.
+			red, u = earlier[0], &existing[0]
+			return tx.Exec(`UPDATE invitations SET registrations_used = registrations_used - 1 WHERE id = ?`, p.InvitationID).Error
+		}
+		if len(existing) == 1 {
+			// An account was made for the address meanwhile (by a manager):
+			// the verified address joins with it, and its owner signs in
+			// with its own password.
+			u = &existing[0]
+		} else {
+			hash := p.PasswordHash
+			u = &user{ID: newID(), OrganizationID: p.OrganizationID, OrganizationGroupID: inv.OrganizationGroupID,
+				Email: p.Email, FirstName: p.FirstName, LastName: p.LastName, Search: userSearch(p.Email, p.FirstName, p.LastName),
+				Role: string(lms.RoleLearner), Status: string(lms.UserActive), PasswordHash: &hash, CreatedAt: now, UpdatedAt: now}
+			if err := tx.Create(u).Error; err != nil {
+				return err
+			}
+			if tokens, err = s.issueTokens(ctx, tx, u, newID()); err != nil {
+				return err
+			}
+		}
+		red = redemption{ID: p.ID, InvitationID: p.InvitationID, OrganizationID: p.OrganizationID, UserID: u.ID,
+			Email: p.Email, ClientIP: p.ClientIP, UserAgent: p.UserAgent, CreatedAt: now}
+		if err := tx.Create(&red).Error; err != nil {
+			return err
+		}
+		return joinInvitation(tx, s.newIDSQL(), inv.OrganizationID, inv.ID, u.ID, now)
+	})
+	if err != nil {
+		return nil, translate(err, "redemption")
+	}
+	out, err := s.redemptionResult(ctx, &red, u)
+	if err != nil {
+		return nil, err
+	}
+	out.Tokens, out.Status = tokens, lms.RedemptionActive
+	return out, nil
+}
+
+// joinInvitation puts a user in an invitation's user groups and enrolls
+// them in the groups' courses; what they already had stays as it was.
+func joinInvitation(tx *gorm.DB, newIDSQL, org, invID, userID string, now time.Time) error {
+	err := tx.Exec(`INSERT INTO user_group_members (user_group_id, user_id, created_at)
+		SELECT user_group_id, ?, ? FROM invitation_user_groups WHERE invitation_id = ?
+		ON CONFLICT (user_group_id, user_id) DO NOTHING`, userID, now, invID).Error
+	if err != nil {
+		return err
+	}
+	return tx.Exec(`INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, invitation_id, created_at)
+		SELECT `+newIDSQL+`, ?, ?, gc.course_id, gc.user_group_id, ?, ?
+		FROM user_group_courses gc JOIN invitation_user_groups iug ON iug.user_group_id = gc.user_group_id
+		WHERE iug.invitation_id = ?
+		ON CONFLICT (user_id, course_id) DO NOTHING`, org, userID, invID, now, invID).Error
+}
+
+// ExpirePendingRedemptions gives back the seat of every pending redemption
+// that expired by now (of the one named, when id is not empty), each
+// exactly once: the row is deleted and its seat returned in one
+// transaction, and a row already gone returns nothing. It reports how many
+// seats were given back.
+func (s *Store) ExpirePendingRedemptions(ctx context.Context, id string) (int, error) {
+	now := s.now()
+	q := s.q(ctx).Model(&pendingRedemption{}).Where("expires_at <= ?", now)
+	if id != "" {
+		q = q.Where("id = ?", id)
+	}
+	var due []pendingRedemption
+	if err := q.Select("id", "invitation_id").Limit(1000).Find(&due).Error; err != nil {
+		return 0, err
+	}
+	given := 0
+	for _, p := range due {
+		err := s.tx(ctx, func(tx *gorm.DB) error {
+			res := tx.Where("id = ? AND expires_at <= ?", p.ID, now).Delete(&pendingRedemption{})
+			if res.Error != nil || res.RowsAffected == 0 {
+				return res.Error // verified, replaced or given back meanwhile
+			}
+			given++
+			return tx.Exec(`UPDATE invitations SET registrations_used = registrations_used - 1 WHERE id = ?`, p.InvitationID).Error
+		})
+		if err != nil {
+			return given, err
+		}
+	}
+	return given, nil
+}
+
+// verificationWorker emails a pending redemption its link.
+type verificationWorker struct {
+	river.WorkerDefaults[VerificationArgs]
+	store  *Store
+	sender mail.Sender
+	from   string
+	log    *slog.Logger
+}
+
+// Work implements river.Worker.
+func (w *verificationWorker) Work(ctx context.Context, job *river.Job[VerificationArgs]) error {
+	s := w.store
+	var p pendingRedemption
+	err := s.q(ctx).Where("id = ?", job.Args.PendingID).Take(&p).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil // verified or expired: nothing to send
+	} else if err != nil {
+		return err
+	}
+	if p.TokenHash != job.Args.TokenHash || !p.ExpiresAt.After(s.now()) {
+		return nil // a newer link replaced this one, or it is too late
+	}
+	token, err := auth.Open(s.sealKey, p.TokenSealed)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	var inv invitation
+	if err := s.q(ctx).Select("name", "organization_id").Where("id = ?", p.InvitationID).Take(&inv).Error; err != nil {
+		return err
+	}
+	orgName, err := s.organizationName(s.q(ctx), inv.OrganizationID)
+	if err != nil {
+		return err
+	}
+	r, err := mail.RenderVerification(mail.Verification{OrganizationName: orgName, InvitationName: inv.Name,
+		FirstName: p.FirstName, VerifyURL: s.verifyURL(token), ExpiresAt: p.ExpiresAt})
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	err = w.sender.Send(ctx, mail.Message{From: w.from, To: p.Email, Subject: r.Subject, Text: r.Text, HTML: r.HTML,
+		MessageID: fmt.Sprintf("%s.%s@enrollkit", p.ID, p.TokenHash[:16])})
+	if err == nil {
+		w.log.Info("verification email sent", "pending_redemption_id", p.ID, "invitation_id", p.InvitationID, "attempt", job.Attempt)
+		return nil
+	}
+	w.log.Warn("verification email not sent", "pending_redemption_id", p.ID, "attempt", job.Attempt, "error", err.Error())
+	if mail.IsPermanent(err) {
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+// expiryWorker gives back expired pending redemptions' seats.
+type expiryWorker struct {
+	river.WorkerDefaults[ExpiryArgs]
+	store *Store
+}
+
+// Work implements river.Worker. A job that runs before its redemption
+// expires by the store's clock waits until it does.
+func (w *expiryWorker) Work(ctx context.Context, job *river.Job[ExpiryArgs]) error {
+	s := w.store
+	if id := job.Args.PendingID; id != "" {
+		var p []pendingRedemption
+		if err := s.q(ctx).Select("expires_at").Where("id = ?", id).Limit(1).Find(&p).Error; err != nil {
+			return err
+		}
+		if len(p) == 0 {
+			return nil
+		}
+		if wait := p[0].ExpiresAt.Sub(s.now()); wait > 0 {
+			return river.JobSnooze(wait)
+		}
+	}
+	_, err := s.ExpirePendingRedemptions(ctx, job.Args.PendingID)
+	return err
+}
+
+// expirySweep is how often every expired pending redemption is looked for,
+// beside the job each one has: a second line, should a job be lost.
+const expirySweep = 15 * time.Minute
