@@ -279,13 +279,22 @@ func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() erro
 		}
 	}
 	var limited *rateLimited
+	var done answered
 	switch {
 	case errors.As(err, &limited):
 		abortRateLimited(c, limited.retryAfter)
+	case errors.As(err, &done):
 	case err != nil:
 		write(c, err)
 	}
 }
+
+// answered is the failure of an attempt that wrote its own answer: the
+// guards count err, and nothing more is written.
+type answered struct{ err error }
+
+func (a answered) Error() string { return a.err.Error() }
+func (a answered) Unwrap() error { return a.err }
 
 // credentialAttempt signs in under the guards and answers the tokens.
 func (s *Server) credentialAttempt(c *gin.Context, guards []guard, signIn func() (*lms.TokenPair, error)) {

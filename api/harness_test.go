@@ -69,6 +69,7 @@ type env struct {
 	// mailbox receives what the queue sends, for an env made by
 	// newEnvWithMailbox; nil otherwise.
 	mailbox *mailtest.Server
+	hasher  *auth.Hasher
 }
 
 type envOption func(*api.Options)
@@ -141,7 +142,7 @@ func buildEnv(t *testing.T, dialect string, h *auth.Hasher, mailbox bool, opts .
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, st: st, srv: srv, handler: srv.Handler(), tokens: map[string]string{}, users: map[string]*lms.User{}, mailbox: box}
+	e := &env{t: t, st: st, srv: srv, handler: srv.Handler(), tokens: map[string]string{}, users: map[string]*lms.User{}, mailbox: box, hasher: h}
 	e.org = storetest.MustCreateOrganization(t, st, "Acme")
 	e.other = storetest.MustCreateOrganization(t, st, "Other")
 	e.tokens["full"] = e.login(e.org.ManagerEmail)

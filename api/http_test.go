@@ -753,7 +753,7 @@ func TestNobodyCanLockTheOwnerOut(t *testing.T) {
 	e.do(req{method: "POST", path: "/api/v1/invitations", token: e.tokens["full"], body: e.newInvitationBody("Lock-Out-5510", 5)})
 	for range 3 {
 		wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions", remote: "192.0.2.77:1", body: map[string]string{"passcode": "Lock-Out-5510",
-			"email": owner, "password": "wrong-password-1"}}), 401, lms.EUnauthorized)
+			"email": owner, "first_name": "O", "last_name": "Wner", "password": "wrong-password-1"}}), 401, lms.EUnauthorized)
 	}
 	wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions", remote: "192.0.2.77:1", body: map[string]string{"passcode": "Lock-Out-5510",
 		"email": owner, "password": storetest.Password}}), 429, lms.ERateLimited)

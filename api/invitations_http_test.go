@@ -207,7 +207,8 @@ func TestRedemptionOverHTTP(t *testing.T) {
 	if again.Status != 200 || again.JSON(t)["id"] != r["id"] {
 		t.Fatalf("replay: %d %s", again.Status, again.Body)
 	}
-	wrong := map[string]string{"passcode": "GREEN-OWL-58", "email": "grace@example.com", "password": "not-her-password"}
+	wrong := map[string]string{"passcode": "GREEN-OWL-58", "email": "grace@example.com", "first_name": "Grace", "last_name": "Hopper",
+		"password": "not-her-password"}
 	login := e.do(req{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": "grace@example.com", "password": "not-her-password"}}).JSON(t)
 	p := wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions", body: wrong}), 401, lms.EUnauthorized)
 	if p["detail"] != login["detail"] {
@@ -347,7 +348,7 @@ func TestOfficeBehindOneAddress(t *testing.T) {
 				"email": fmt.Sprintf("late%02d@example.com", i), "first_name": "L", "last_name": "Ate", "password": storetest.Password}}), 409, lms.EInvitationFull)
 		}
 		wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions", remote: office, body: map[string]string{"passcode": "Office-Rush-7316",
-			"email": winner["email"], "password": "not-the-password"}}), 401, lms.EUnauthorized)
+			"email": winner["email"], "first_name": "W", "last_name": "In", "password": "not-the-password"}}), 401, lms.EUnauthorized)
 		guess := func(i int, from string) *response {
 			return e.do(req{method: "POST", path: "/api/v1/redemptions", remote: from, body: map[string]string{"passcode": fmt.Sprintf("Office-Rush-%04d", i),
 				"email": "guesser@example.com", "first_name": "G", "last_name": "Uess", "password": storetest.Password}})

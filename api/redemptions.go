@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -216,7 +217,7 @@ func (s *Server) previewRedemption(c *gin.Context) {
 // redeem godoc
 //
 //	@Summary     Redeem a passcode: register, join the groups, get enrolled
-//	@Description Atomically takes one seat, creates the learner in the invitation's organization group (or checks the password of an existing account of that organization and creates nothing), adds it to every user group of the invitation and enrolls it in their courses. 201 with tokens that sign the learner in. When the invitation requires email verification (its default) and the address has no account yet, the seat is taken as pending instead: 201 with status pending_verification and no user, enrollments or tokens, and a link is emailed to the address; POST /api/v1/redemptions/verify with the link's token makes the account (see there); unverified, the seat is given back after ENROLLKIT_VERIFICATION_TTL (default 48h). The same email redeeming again gets 200 with the original redemption and takes no seat; a pending one gets the new password and names and a new link (429 with Retry-After within a minute of the last link). Addresses are compared in Unicode NFKC and lower case; a new address that looks like another address of the organization (the same UTS #39 skeleton, e.g. a Cyrillic а for a Latin a) is refused with 409 conflict, and one outside the invitation's allowed_email_domains with 422. 404 passcode_invalid for unknown, draft, paused, revoked and expired passcodes; 409 invitation_full when no seat is left; 401 for an existing account's wrong password (counted against that account's sign-in limit, not as a passcode guess); 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a rush beyond what the cores can hash: retry after Retry-After; nothing was written). The passcode is judged as soon as it has been looked up, before any password work: only a wrong passcode counts against the client IP's limit (as for the preview), so any number of correct redemptions from one address (an office behind NAT) may be in flight at once; 429 with Retry-After once the address is out of guesses, for every passcode, or when the account has too many failed sign-ins.
+//	@Description Atomically takes one seat, creates the learner in the invitation's organization group (or checks the password of an existing account of that organization and creates nothing), adds it to every user group of the invitation and enrolls it in their courses. 201 with tokens that sign the learner in. When the invitation requires email verification (its default) and the address has no account yet, the seat is taken as pending instead: 201 with status pending_verification and no user, enrollments or tokens, and a link is emailed to the address; POST /api/v1/redemptions/verify with the link's token makes the account (see there); unverified, the seat is given back after ENROLLKIT_VERIFICATION_TTL (default 48h). The same email redeeming again gets 200 with the original redemption and takes no seat; a pending one gets the new password and names and a new link (429 with Retry-After within a minute of the last link). Addresses are compared in Unicode NFKC and lower case; a new address that looks like another address of the organization (the same UTS #39 skeleton, e.g. a Cyrillic а for a Latin a) is refused with 409 conflict, and one outside the invitation's allowed_email_domains with 422. 404 passcode_invalid for unknown, draft, paused, revoked and expired passcodes; 409 invitation_full when no seat is left; the answer never tells whether an address has an account: every field (the password by the policy of new accounts too) is judged before any lookup; without first_name and last_name the answer is 422 after the same password work whether or not the address has an account; on an invitation that verifies addresses, an existing account's wrong password is answered as a pending redemption (201, then the same 429 and 200 rules) while the account's owner is emailed that it already has an account, and no seat is taken; on one that does not, it is 401. Each of these counts against the address's sign-in limit, not as a passcode guess; 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a rush beyond what the cores can hash: retry after Retry-After; nothing was written). The passcode is judged as soon as it has been looked up, before any password work: only a wrong passcode counts against the client IP's limit (as for the preview), so any number of correct redemptions from one address (an office behind NAT) may be in flight at once; 429 with Retry-After once the address is out of guesses, for every passcode, or when the account has too many failed sign-ins.
 //	@Tags        redemptions
 //	@Accept      json
 //	@Produce     json
@@ -236,20 +237,35 @@ func (s *Server) redeem(c *gin.Context) {
 			Email: req.Email, FirstName: req.FirstName, LastName: req.LastName, Password: req.Password,
 			ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent(),
 			OnPasscode: func(_ context.Context, live bool) error { return s.judgePasscode(c, live) }})
+		var hidden *lms.Concealed
+		if errors.As(err, &hidden) {
+			// Counted as what happened, answered as what it is shown as.
+			if hidden.Shown != nil {
+				writeError(c, hidden.Shown)
+			} else {
+				answerRedemption(c, hidden.Answer, hidden.Created)
+			}
+			return answered{err}
+		}
 		if err != nil {
 			return err
 		}
-		out := redemptionResponse(r)
-		status := http.StatusCreated
-		if !created {
-			status = http.StatusOK
-		} else {
-			c.Header("Location", "/api/v1/invitations/"+r.InvitationID+"/redemptions")
-		}
-		c.Header("Cache-Control", "no-store")
-		writeJSON(c, status, out)
+		answerRedemption(c, r, created)
 		return nil
 	})
+}
+
+// answerRedemption answers a redemption: 201 when it is new, 200 when it
+// had been made before.
+func answerRedemption(c *gin.Context, r *lms.Redemption, created bool) {
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
+	} else {
+		c.Header("Location", "/api/v1/invitations/"+r.InvitationID+"/redemptions")
+	}
+	c.Header("Cache-Control", "no-store")
+	writeJSON(c, status, redemptionResponse(r))
 }
 
 // verifyRedemption godoc

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/enrollkit/enrollkit/api"
 	"github.com/enrollkit/enrollkit/pkg/lms"
 	"github.com/enrollkit/enrollkit/pkg/store/storetest"
 )
@@ -215,6 +216,89 @@ func TestLookAlikesAndDomains(t *testing.T) {
 		p = wantProblem(t, e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: bad}), 422, lms.EInvalid)
 		if !strings.Contains(fmt.Sprint(p["errors"]), "allowed_email_domains[1]") {
 			t.Fatalf("bad domain not named: %v", p["errors"])
+		}
+	})
+}
+
+// TestRedemptionDoesNotTellWhoHasAnAccount is finding 3: with a valid
+// passcode, an address with an account and one without get the same
+// answers, after the same password work, and every failure counts.
+func TestRedemptionDoesNotTellWhoHasAnAccount(t *testing.T) {
+	t.Parallel()
+	storetest.EachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnvWithMailbox(t, dialect, func(o *api.Options) { o.Rules.LoginAccount.Limit = 4 })
+		full := e.tokens["full"]
+		if res := e.do(req{method: "POST", path: "/api/v1/users", token: full, body: map[string]any{"email": "kate@example.com",
+			"first_name": "Kate", "last_name": "Bell", "role": "learner", "password": storetest.Password}}); res.Status != 201 {
+			t.Fatalf("create kate: %d %s", res.Status, res.Body)
+		}
+		inv := e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: e.verifiedInvitationBody("Quiet-Probe-8142", 5)}).JSON(t)
+		attempt := func(email string, names bool) (*response, uint64) {
+			body := map[string]any{"passcode": "Quiet-Probe-8142", "email": email, "password": "Some-other-passphrase-9"}
+			if names {
+				body["first_name"], body["last_name"] = "Eve", "Probe"
+			}
+			before := e.hasher.Stats().Derivations
+			res := e.do(req{method: "POST", path: "/api/v1/redemptions", body: body})
+			return res, e.hasher.Stats().Derivations - before
+		}
+		// The shape of an answer: its status, code, fields and keys, without
+		// the values that differ by address or request.
+		shape := func(r *response) string {
+			m := r.JSON(t)
+			for _, k := range []string{"id", "email", "instance", "created_at", "verification_expires_at"} {
+				if _, ok := m[k]; ok {
+					m[k] = "…"
+				}
+			}
+			return fmt.Sprint(r.Status, " ", m)
+		}
+		for _, names := range []bool{false, true} {
+			known, knownWork := attempt("kate@example.com", names)
+			unknown, unknownWork := attempt(fmt.Sprintf("nobody-%v@example.com", names), names)
+			if shape(known) != shape(unknown) {
+				t.Fatalf("names %v: an account's address answered\n  %s\nand an unknown one\n  %s", names, shape(known), shape(unknown))
+			}
+			if knownWork != 1 || unknownWork != 1 {
+				t.Fatalf("names %v: %d and %d password derivations, want one each", names, knownWork, unknownWork)
+			}
+			want := 422
+			if names {
+				want = 201
+			}
+			if known.Status != want {
+				t.Fatalf("names %v: status %d, want %d: %s", names, known.Status, want, known.Body)
+			}
+		}
+		// Again at once: the same 429 for both.
+		known, _ := attempt("kate@example.com", true)
+		unknown, _ := attempt("nobody-true@example.com", true)
+		if known.Status != 429 || unknown.Status != 429 || known.Header.Get("Retry-After") != unknown.Header.Get("Retry-After") {
+			t.Fatalf("again at once: %d (%s) and %d (%s), want the same 429", known.Status, known.Header.Get("Retry-After"),
+				unknown.Status, unknown.Header.Get("Retry-After"))
+		}
+		// Kate is told by email, with no link; the seats hold the real
+		// pending redemption only.
+		if msgs := e.mailbox.WaitFor(2, 15*time.Second); len(e.mailbox.To("kate@example.com")) != 1 {
+			t.Fatalf("kate got %d emails of %d", len(e.mailbox.To("kate@example.com")), len(msgs))
+		}
+		text, _, _ := e.mailbox.To("kate@example.com")[0].Parts()
+		if verifyLink.MatchString(text) || !strings.Contains(text, "already has an account") {
+			t.Fatalf("kate's email:\n%s", text)
+		}
+		if used := e.do(req{method: "GET", path: "/api/v1/invitations/" + inv["id"].(string), token: full}).JSON(t)["registrations_used"]; used != 1.0 {
+			t.Fatalf("registrations_used = %v, want 1 (the unknown address's pending seat)", used)
+		}
+		// Every failure counted: the fifth failure of an address, with an
+		// account or without, is refused.
+		for _, email := range []string{"kate@example.com", "nobody-false@example.com"} {
+			var last *response
+			for range 4 {
+				last, _ = attempt(email, false)
+			}
+			if last.Status != 429 {
+				t.Fatalf("%s: attempts without names were not counted (%d %s)", email, last.Status, last.Body)
+			}
 		}
 	})
 }

@@ -111,7 +111,12 @@ type RedemptionService interface {
 	// no seat is taken. Returns validation_failed, passcode_invalid,
 	// invitation_full, conflict (a look-alike of an address of the
 	// organization), rate_limited (a new link was sent a moment ago) and
-	// unauthorized (existing account, wrong password).
+	// unauthorized (existing account, wrong password). Where an answer
+	// would tell whether the address has an account, the error is a
+	// *Concealed: missing names are validation_failed whether or not the
+	// address has an account, and on an invitation that verifies
+	// addresses, an account's wrong password is answered as a pending
+	// redemption while its owner is emailed.
 	Redeem(ctx context.Context, in NewRedemption) (r *Redemption, created bool, err error)
 	// VerifyRedemption completes a pending redemption with the token of
 	// its link: the account, memberships and enrollments are made, once.
@@ -122,3 +127,20 @@ type RedemptionService interface {
 	// Returns not_found and bad_request.
 	FindRedemptions(ctx context.Context, invitationID string, p PageRequest) (*Page[*RedemptionRecord], error)
 }
+
+// Concealed is a failed redemption answered as another outcome, so that the
+// answer does not tell whether an address has an account: Err is what
+// happened, and what throttles count (errors.As and ErrorCode see it);
+// Shown, when not nil, is the error to answer, and otherwise Answer is the
+// redemption to answer, new when Created.
+type Concealed struct {
+	Err     error
+	Shown   error
+	Answer  *Redemption
+	Created bool
+}
+
+func (c *Concealed) Error() string { return "concealed: " + c.Err.Error() }
+
+// Unwrap returns what happened.
+func (c *Concealed) Unwrap() error { return c.Err }

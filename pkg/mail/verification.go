@@ -60,3 +60,37 @@ func RenderVerification(v Verification) (Rendered, error) {
 	}
 	return Rendered{Subject: view.Subject, Text: text.String(), HTML: html.String()}, nil
 }
+
+// AccountNotice tells an account's owner that its address was used to
+// redeem an invitation with a password that is not the account's.
+type AccountNotice struct {
+	OrganizationName string
+	InvitationName   string
+	// EnrollURL is the invitation's enrollment page.
+	EnrollURL string
+}
+
+var (
+	noticeText = texttemplate.Must(texttemplate.ParseFS(templateFS, "templates/notice.txt.tmpl"))
+	noticeHTML = htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/notice.html.tmpl"))
+)
+
+// RenderAccountNotice renders the notice. It fails when the link is not an
+// absolute http(s) URL.
+func RenderAccountNotice(n AccountNotice) (Rendered, error) {
+	if err := checkEnrollURL(n.EnrollURL); err != nil {
+		return Rendered{}, err
+	}
+	view := struct {
+		Subject                                     string
+		OrganizationName, InvitationName, EnrollURL string
+	}{singleLine("You already have an account with " + n.OrganizationName), n.OrganizationName, n.InvitationName, n.EnrollURL}
+	var text, html bytes.Buffer
+	if err := noticeText.Execute(&text, view); err != nil {
+		return Rendered{}, fmt.Errorf("mail: rendering notice text: %w", err)
+	}
+	if err := noticeHTML.Execute(&html, view); err != nil {
+		return Rendered{}, fmt.Errorf("mail: rendering notice HTML: %w", err)
+	}
+	return Rendered{Subject: view.Subject, Text: text.String(), HTML: html.String()}, nil
+}

@@ -344,8 +344,13 @@ func TestRedemption(t *testing.T) {
 		}
 		_, _, err = st.Redeem(context.Background(), lms.NewRedemption{Passcode: inv.Passcode, Email: "weak@example.com", FirstName: "W", LastName: "P", Password: "password"})
 		wantCode(t, err, lms.EInvalid)
+		// Without names: refused as invalid, and counted as a wrong password
+		// whether or not the address has an account (finding 3).
 		_, _, err = st.Redeem(context.Background(), lms.NewRedemption{Passcode: inv.Passcode, Email: "noname@example.com", Password: storetest.Password})
-		wantCode(t, err, lms.EInvalid)
+		var hidden *lms.Concealed
+		if !errors.As(err, &hidden) || lms.ErrorCode(hidden.Shown) != lms.EInvalid || lms.ErrorCode(err) != lms.EUnauthorized {
+			t.Fatalf("a redemption without names: %v, want validation_failed shown and a wrong password counted", err)
+		}
 
 		if _, _, err := redeemAs(st, inv.Passcode, "third@example.com"); err != nil {
 			t.Fatal(err)

@@ -109,7 +109,14 @@ func (s *Store) Redeem(ctx context.Context, in lms.NewRedemption) (*lms.Redempti
 	} else {
 		v.Add("email", lms.TextRule)
 	}
-	v.Check(in.Password != "", "password", "is required")
+	// Every field is judged before any lookup, the password by the policy
+	// of new accounts too: an answer that came before the lookup for some
+	// addresses and after it for others would tell them apart.
+	if in.Password == "" {
+		v.Add("password", "is required")
+	} else if v.Err() == nil {
+		checkPassword(&v, "password", in.Password, email)
+	}
 	if in.FirstName != "" {
 		v.Name("first_name", in.FirstName, 100)
 	}
@@ -143,29 +150,40 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 	if err != nil {
 		return nil, false, err
 	}
+	if !lms.EmailDomainAllowed(in.Email, inv.allowedDomains()) {
+		return nil, false, invalidField("email", "must be an address at "+strings.Join(inv.allowedDomains(), ", "))
+	}
 	// The password work happens before the transaction: it is the slowest
 	// step and must not hold locks.
 	var existing []user
 	if err := s.q(ctx).Where("organization_id = ? AND email = ?", inv.OrganizationID, in.Email).Limit(1).Find(&existing).Error; err != nil {
 		return nil, false, err
 	}
+	named := in.FirstName != "" && in.LastName != ""
 	var u *user
 	if len(existing) == 1 {
 		if u, err = s.verifyAny(ctx, existing, in.Password); err != nil {
 			return nil, false, err
 		}
-		if u == nil {
+		switch {
+		case u != nil:
+		case !named:
+			// As for an address without an account, below.
+			return nil, false, &lms.Concealed{Err: errBadCredentials(), Shown: errNamesRequired(in)}
+		case inv.RequireEmailVerification:
+			return s.concealWrongPassword(ctx, inv, in)
+		default:
+			// Without verification, registering is instant, so an account's
+			// wrong password cannot be answered as a registration.
 			return nil, false, errBadCredentials()
 		}
 	} else {
-		var v lms.Validation
-		v.Check(in.FirstName != "", "first_name", "is required to register")
-		v.Check(in.LastName != "", "last_name", "is required to register")
-		checkPassword(&v, "password", in.Password, in.Email)
-		v.Check(lms.EmailDomainAllowed(in.Email, inv.allowedDomains()), "email",
-			"must be an address at "+strings.Join(inv.allowedDomains(), ", "))
-		if err := v.Err(); err != nil {
-			return nil, false, err
+		if !named {
+			// The same work and answer as for an account's wrong password.
+			if err := s.hasher.VerifyDummy(ctx, in.Password); err != nil {
+				return nil, false, err
+			}
+			return nil, false, &lms.Concealed{Err: errBadCredentials(), Shown: errNamesRequired(in)}
 		}
 		if err := checkLookAlike(s.q(ctx), inv.OrganizationID, in.Email); err != nil {
 			return nil, false, err
@@ -320,6 +338,15 @@ func noSeat(tx *gorm.DB, invitationID string, now time.Time) error {
 		return errInvitationFull()
 	}
 	return errPasscodeInvalid()
+}
+
+// errNamesRequired is the answer to a redemption without the names a new
+// account needs, given whether or not the address has an account.
+func errNamesRequired(in lms.NewRedemption) error {
+	var v lms.Validation
+	v.Check(in.FirstName != "", "first_name", "is required, unless you sign in with the password of an existing account")
+	v.Check(in.LastName != "", "last_name", "is required, unless you sign in with the password of an existing account")
+	return v.Err()
 }
 
 func truncate(s string, n int) string {

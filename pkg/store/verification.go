@@ -412,3 +412,129 @@ func (w *expiryWorker) Work(ctx context.Context, job *river.Job[ExpiryArgs]) err
 // expirySweep is how often every expired pending redemption is looked for,
 // beside the job each one has: a second line, should a job be lost.
 const expirySweep = 15 * time.Minute
+
+// redemptionNotice records the concealed answers to an account's wrong
+// password on an invitation that verifies addresses (see
+// concealWrongPassword).
+type redemptionNotice struct {
+	InvitationID string
+	Email        string
+	AnswerID     string
+	ExpiresAt    time.Time
+	SentAt       time.Time
+	CreatedAt    time.Time
+}
+
+// NoticeArgs is the durable job that tells an account's owner that its
+// address was used to redeem an invitation with a wrong password.
+type NoticeArgs struct {
+	InvitationID string `json:"invitation_id"`
+	Email        string `json:"email"`
+}
+
+// Kind names the job in River.
+func (NoticeArgs) Kind() string { return "account_notice" }
+
+// concealWrongPassword answers a redemption that named an existing account
+// with a wrong password as if the address had no account: a pending
+// redemption, under the same rules (a new answer at most once a minute, a
+// replay after that), while the owner is emailed what happened instead of a
+// link. No seat is taken. The error is a *lms.Concealed whose Err is the
+// wrong password, which the throttles count as one.
+func (s *Store) concealWrongPassword(ctx context.Context, inv *invitation, in lms.NewRedemption) (*lms.Redemption, bool, error) {
+	if s.queue == nil {
+		return nil, false, errors.New("store: no job queue configured")
+	}
+	var prev []redemptionNotice
+	if err := s.q(ctx).Where("invitation_id = ? AND email = ?", inv.ID, in.Email).Limit(1).Find(&prev).Error; err != nil {
+		return nil, false, err
+	}
+	now := s.now()
+	conceal := func(shown error) (*lms.Redemption, bool, error) {
+		return nil, false, &lms.Concealed{Err: errBadCredentials(), Shown: shown}
+	}
+	if len(prev) == 1 {
+		if wait := prev[0].SentAt.Add(resendInterval).Sub(now); wait > 0 {
+			return conceal(&lms.Error{Code: lms.ERateLimited, RetryAfter: wait,
+				Message: "a verification link was sent to this address a moment ago; check the inbox or try again later"})
+		}
+	} else if inv.RegistrationsUsed >= inv.MaxRegistrations {
+		return conceal(errInvitationFull())
+	}
+	n := redemptionNotice{InvitationID: inv.ID, Email: in.Email, AnswerID: newID(), ExpiresAt: now.Add(s.verificationTTL),
+		SentAt: now, CreatedAt: now}
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if len(prev) == 1 {
+			n.AnswerID, n.CreatedAt = prev[0].AnswerID, prev[0].CreatedAt
+			if err := tx.Model(&redemptionNotice{}).Where("invitation_id = ? AND email = ?", inv.ID, in.Email).
+				Updates(map[string]any{"expires_at": n.ExpiresAt, "sent_at": n.SentAt}).Error; err != nil {
+				return err
+			}
+		} else if err := tx.Create(&n).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
+			return errRaced
+		} else if err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, river.InsertManyParams{Args: NoticeArgs{InvitationID: inv.ID, Email: in.Email}})
+	})
+	if err != nil {
+		return nil, false, translate(err, "redemption")
+	}
+	groups, err := invitationGroupRefs(s.q(ctx), inv.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	if groups == nil {
+		groups = []lms.GroupRef{}
+	}
+	answer := &lms.Redemption{ID: n.AnswerID, InvitationID: inv.ID, Status: lms.RedemptionPendingVerification,
+		Email: in.Email, FirstName: in.FirstName, LastName: in.LastName, UserGroups: groups,
+		Enrollments: []*lms.Enrollment{}, CreatedAt: n.CreatedAt, VerificationExpiresAt: &n.ExpiresAt}
+	return nil, false, &lms.Concealed{Err: errBadCredentials(), Answer: answer, Created: len(prev) == 0}
+}
+
+// noticeWorker emails an account's owner that its address was used to
+// redeem an invitation with a wrong password.
+type noticeWorker struct {
+	river.WorkerDefaults[NoticeArgs]
+	store  *Store
+	sender mail.Sender
+	from   string
+	log    *slog.Logger
+}
+
+// Work implements river.Worker.
+func (w *noticeWorker) Work(ctx context.Context, job *river.Job[NoticeArgs]) error {
+	s := w.store
+	var inv invitation
+	err := s.q(ctx).Where("id = ?", job.Args.InvitationID).Take(&inv).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	orgName, err := s.organizationName(s.q(ctx), inv.OrganizationID)
+	if err != nil {
+		return err
+	}
+	passcode, err := auth.Open(s.sealKey, inv.PasscodeSealed)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	r, err := mail.RenderAccountNotice(mail.AccountNotice{OrganizationName: orgName, InvitationName: inv.Name,
+		EnrollURL: s.enrollURL(passcode)})
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	err = w.sender.Send(ctx, mail.Message{From: w.from, To: job.Args.Email, Subject: r.Subject, Text: r.Text, HTML: r.HTML,
+		MessageID: fmt.Sprintf("notice.%d@enrollkit", job.ID)})
+	if err == nil {
+		w.log.Info("account notice sent", "invitation_id", inv.ID, "attempt", job.Attempt)
+		return nil
+	}
+	w.log.Warn("account notice not sent", "invitation_id", inv.ID, "attempt", job.Attempt, "error", err.Error())
+	if mail.IsPermanent(err) {
+		return river.JobCancel(err)
+	}
+	return err
+}
