@@ -233,8 +233,8 @@ func TestReadsJudgeTheCallerBeforeAnswering(t *testing.T) {
 			}
 		}
 
-		// Demoted: a token claiming Full Manager passes the gate, the row
-		// says Limited Manager.
+		// Demoted: the session ends; the token claiming Full Manager is
+		// refused before the handler writes anything.
 		mgr := storetest.MustCreateUser(t, e.st, e.org, lms.RoleFullManager)
 		tok := e.login(mgr.Email)
 		if res := e.do(req{method: "GET", path: "/api/v1/invitations?limit=1", token: tok}); res.Status != 200 || res.Header.Get("Link") == "" {
@@ -245,24 +245,27 @@ func TestReadsJudgeTheCallerBeforeAnswering(t *testing.T) {
 		}
 		patch(mgr.ID, map[string]string{"role": "limited_manager"})
 		res := e.do(req{method: "GET", path: "/api/v1/invitations?limit=1", token: tok})
-		wantProblem(t, res, 403, lms.EInsufficientRole)
+		wantProblem(t, res, 401, lms.EUnauthorized)
 		if res.Header.Get("Link") != "" {
 			t.Fatalf("refused answer carries the handler's Link header %q", res.Header.Get("Link"))
 		}
+		tok = e.login(mgr.Email)
+		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/invitations?limit=1", token: tok}), 403, lms.EInsufficientRole)
 		if res := e.do(req{method: "GET", path: "/api/v1/user-groups?limit=1", token: tok}); res.Status != 200 {
 			t.Fatalf("limited manager refused a read it may make: %d %s", res.Status, res.Body)
 		}
 
-		// Promoted: a token claiming Limited Manager is settled before the
-		// gate, and the row lets it through.
+		// Promoted: the old session ends too; a new one has the new role.
 		promoted := storetest.MustCreateUser(t, e.st, e.org, lms.RoleLimitedManager)
 		ptok := e.login(promoted.Email)
 		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/invitations", token: ptok}), 403, lms.EInsufficientRole)
 		patch(promoted.ID, map[string]string{"role": "full_manager"})
-		if res := e.do(req{method: "GET", path: "/api/v1/invitations", token: ptok}); res.Status != 200 {
-			t.Fatalf("promoted manager with a token claiming Limited Manager: %d %s", res.Status, res.Body)
+		wantProblem(t, e.do(req{method: "GET", path: "/api/v1/invitations", token: ptok}), 401, lms.EUnauthorized)
+		if res := e.do(req{method: "GET", path: "/api/v1/invitations", token: e.login(promoted.Email)}); res.Status != 200 {
+			t.Fatalf("promoted manager signed in again: %d %s", res.Status, res.Body)
 		}
 		patch(mgr.ID, map[string]string{"role": "full_manager"})
+		tok = e.login(mgr.Email)
 		if res := e.do(req{method: "GET", path: "/api/v1/invitations", token: tok}); res.Status != 200 {
 			t.Fatalf("manager promoted back: %d %s", res.Status, res.Body)
 		}
@@ -334,6 +337,9 @@ func TestAccountChangesActOnTheNextRequest(t *testing.T) {
 		t.Fatalf("full manager refused: %d", res.Status)
 	}
 	e.do(req{method: "PATCH", path: "/api/v1/users/" + mgr.ID, token: e.tokens["full"], body: map[string]string{"role": "limited_manager"}})
+	// A new role ends the session; the next one has the new role.
+	wantProblem(t, e.do(req{method: "GET", path: "/api/v1/integration-clients", token: tok}), 401, lms.EUnauthorized)
+	tok = e.login(mgr.Email)
 	wantProblem(t, e.do(req{method: "GET", path: "/api/v1/integration-clients", token: tok}), 403, lms.EInsufficientRole)
 	e.do(req{method: "PATCH", path: "/api/v1/users/" + mgr.ID, token: e.tokens["full"], body: map[string]string{"status": "disabled"}})
 	wantProblem(t, e.do(req{method: "GET", path: "/api/v1/users", token: tok}), 401, lms.EUnauthorized)

@@ -139,7 +139,7 @@ func (s *Server) getUser(c *gin.Context) {
 // updateUser godoc
 //
 //	@Summary     Change a user
-//	@Description A disabled user or a changed role takes effect on the user's next request. The organization always keeps one active full manager (409 otherwise).
+//	@Description Disabling the user, changing its role or setting its password ends every session of the user at once: its access tokens are refused on their next request and its refresh tokens are revoked (re-enabling brings none back; the user signs in again, with the new role). The organization always keeps one active full manager (409 otherwise).
 //	@Tags        users
 //	@Accept      json
 //	@Produce     json

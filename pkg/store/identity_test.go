@@ -389,7 +389,7 @@ func TestLoginAndTokens(t *testing.T) {
 				t.Fatalf("logout of an unknown token: %v", err)
 			}
 		})
-		t.Run("disable, role change and password change act on the next request", func(t *testing.T) {
+		t.Run("disable, role change and password change end the sessions", func(t *testing.T) {
 			u := storetest.MustCreateUser(t, st, org, lms.RoleFullManager)
 			p, err := st.Login(ctx, u.Email, storetest.Password, "")
 			if err != nil {
@@ -398,9 +398,16 @@ func TestLoginAndTokens(t *testing.T) {
 			if _, err := st.UpdateUser(org.Ctx, u.ID, lms.UserUpdate{Role: ptr(lms.RoleLimitedManager)}); err != nil {
 				t.Fatal(err)
 			}
+			_, err = st.Authenticate(ctx, p.AccessToken)
+			wantCode(t, err, lms.EUnauthorized)
+			_, err = st.Refresh(ctx, p.RefreshToken)
+			wantCode(t, err, lms.EUnauthorized)
+			if p, err = st.Login(ctx, u.Email, storetest.Password, ""); err != nil {
+				t.Fatal(err)
+			}
 			a, err := st.Authenticate(ctx, p.AccessToken)
 			if err != nil || a.Role != lms.RoleLimitedManager {
-				t.Fatalf("after demotion: %+v, %v", a, err)
+				t.Fatalf("after demotion and a new sign-in: %+v, %v", a, err)
 			}
 			if _, err := st.UpdateUser(org.Ctx, u.ID, lms.UserUpdate{Status: ptr(lms.UserDisabled)}); err != nil {
 				t.Fatal(err)
@@ -435,6 +442,7 @@ func TestLoginAndTokens(t *testing.T) {
 			_, err = st.AuthenticateLater(ctx, p.AccessToken+"x")
 			wantCode(t, err, lms.EUnauthorized)
 			batched := db.Dialect() == store.Postgres
+			claimed := lms.RoleFullManager // the role the token names
 			read := func() (*lms.PendingActor, *lms.Page[*lms.UserGroup], error) {
 				t.Helper()
 				rctx, err := st.AuthenticateLater(ctx, p.AccessToken)
@@ -445,7 +453,7 @@ func TestLoginAndTokens(t *testing.T) {
 				// Until settled, the context's actor has the claimed
 				// organization but no role to branch on.
 				if a := lms.ActorFromContext(rctx); pending == nil || a.ID != u.ID || a.OrganizationID != org.OrganizationID || a.Role != "" ||
-					pending.Claimed.Role != lms.RoleFullManager {
+					pending.Claimed.Role != claimed {
 					t.Fatalf("pending actor = %+v, claimed %+v", a, pending)
 				}
 				page, err := st.FindUserGroups(rctx, lms.UserGroupFilter{})
@@ -462,15 +470,29 @@ func TestLoginAndTokens(t *testing.T) {
 				t.Fatalf("settled = %+v, %v", a, err)
 			}
 
+			// A role change ends the session (finding 8); a new one has the
+			// new role.
 			if _, err := st.UpdateUser(org.Ctx, u.ID, lms.UserUpdate{Role: ptr(lms.RoleLimitedManager)}); err != nil {
 				t.Fatal(err)
 			}
+			pending, _, err = read()
+			if batched {
+				wantCode(t, err, lms.EUnauthorized)
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			_, err = pending.Settle(ctx)
+			wantCode(t, err, lms.EUnauthorized)
+			if p, err = st.Login(ctx, u.Email, storetest.Password, ""); err != nil {
+				t.Fatal(err)
+			}
+			claimed = lms.RoleLimitedManager
 			pending, _, err = read()
 			if err != nil {
 				t.Fatal(err)
 			}
 			if a, err := pending.Settle(ctx); err != nil || a.Role != lms.RoleLimitedManager {
-				t.Fatalf("after demotion: %+v, %v", a, err)
+				t.Fatalf("after demotion and a new sign-in: %+v, %v", a, err)
 			}
 
 			if _, err := st.UpdateUser(org.Ctx, u.ID, lms.UserUpdate{Status: ptr(lms.UserDisabled)}); err != nil {

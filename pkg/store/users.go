@@ -192,12 +192,13 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd lms.UserUpdate) (
 		}
 		u.Search, changes["search"] = userSearch(u.Email, u.FirstName, u.LastName), userSearch(u.Email, u.FirstName, u.LastName)
 		wasFull := u.Role == string(lms.RoleFullManager) && u.Status == string(lms.UserActive)
-		// A disabled account or a new password ends every session: the
-		// access tokens carry the old token version, and the refresh tokens
-		// are revoked, so re-enabling an account does not bring its
-		// sessions back. A new role acts on the next request through the
-		// caller's row, which every request reads.
-		endSessions := upd.Password != nil
+		// A disabled account, a new role or a new password ends every
+		// session: the access tokens carry the old token version, and the
+		// refresh tokens are revoked, so re-enabling an account does not
+		// bring its sessions back, and a session never outlives the role it
+		// was opened with. (Every request reads the caller's row too, so a
+		// role is never judged from a token alone.)
+		endSessions := upd.Password != nil || (upd.Role != nil && string(*upd.Role) != u.Role)
 		if upd.Role != nil {
 			u.Role, changes["role"] = string(*upd.Role), string(*upd.Role)
 		}
