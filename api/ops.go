@@ -57,16 +57,14 @@ func (s *Server) readyz(c *gin.Context) {
 	writeJSON(c, http.StatusOK, Health{Status: "ok"})
 }
 
-// metricsHandler godoc
-//
-//	@Summary Prometheus metrics
-//	@Tags    operations
-//	@Produce plain
-//	@Success 200 {string} string "Prometheus text exposition format"
-//	@Router  /metrics [get]
-func (s *Server) metricsHandler() gin.HandlerFunc {
-	h := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
-	return func(c *gin.Context) { h.ServeHTTP(c.Writer, c.Request) }
+// MetricsHandler serves the Prometheus metrics of the server. It is not a
+// route of the API: the process serves it on its own address
+// (ENROLLKIT_METRICS_ADDR, loopback by default), so that the API's clients
+// never see the routes, counts and state it describes.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // openapi godoc

@@ -43,7 +43,6 @@ type policy struct {
 var policies = map[string]policy{
 	"GET /healthz":      {access: public, ok: 200},
 	"GET /readyz":       {access: public, ok: 200},
-	"GET /metrics":      {access: public, ok: 200},
 	"GET /openapi.json": {access: public, ok: 200},
 	"GET /swagger/*any": {access: public, ok: 200, path: func(*env, string) string { return "/swagger/index.html" }},
 	"POST /api/v1/auth/login": {access: public, ok: 200, body: func(e *env) any {

@@ -168,7 +168,6 @@ func (s *Server) routes() {
 	e := s.engine
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", s.metricsHandler())
 	e.GET("/openapi.json", s.openapi)
 	e.GET("/swagger/*any", s.swaggerUI())
 

@@ -64,6 +64,7 @@ func serverEnv(databaseURL, secret, dataDir string, defaultThrottles bool, extra
 	env = append(env,
 		"ENROLLKIT_ENV=production",
 		"ENROLLKIT_ADDR=127.0.0.1:0",
+		"ENROLLKIT_METRICS_ADDR=127.0.0.1:0",
 		"ENROLLKIT_DATABASE_URL="+databaseURL,
 		"ENROLLKIT_SECRET="+secret,
 		"ENROLLKIT_DATA_DIR="+dataDir,

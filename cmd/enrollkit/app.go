@@ -223,8 +223,26 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	metrics := "off"
+	var msrv *http.Server
+	if cfg.MetricsAddr != "off" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s for metrics (ENROLLKIT_METRICS_ADDR; off serves none): %w", cfg.MetricsAddr, err)
+		}
+		metrics = "http://" + mln.Addr().String() + "/metrics"
+		msrv = &http.Server{Handler: a.server.MetricsHandler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, ErrorLog: srv.ErrorLog}
+		go func() {
+			if err := msrv.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server stopped", "error", err.Error())
+			}
+		}()
+		defer msrv.Close()
+	}
 	log.Info("enrollkit listening", "addr", ln.Addr().String(), "env", cfg.Env, "database", a.db.Dialect(),
-		"openapi", "/openapi.json", "swagger_ui", "/swagger/index.html")
+		"openapi", "/openapi.json", "swagger_ui", "/swagger/index.html", "metrics", metrics)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

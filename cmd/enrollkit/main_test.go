@@ -42,10 +42,12 @@ func TestMain(m *testing.M) {
 
 // proc is a running enrollkit process.
 type proc struct {
-	cmd    *exec.Cmd
-	addr   string
-	stderr *lockedBuffer
-	done   chan error
+	cmd  *exec.Cmd
+	addr string
+	// metrics is the URL of /metrics on the metrics address.
+	metrics string
+	stderr  *lockedBuffer
+	done    chan error
 }
 
 // lockedBuffer collects a process's output while the test reads it.
@@ -73,7 +75,7 @@ func start(t *testing.T, dir string, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary)
 	cmd.Dir = dir
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "ENROLLKIT_ADDR=127.0.0.1:0"}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "ENROLLKIT_ADDR=127.0.0.1:0", "ENROLLKIT_METRICS_ADDR=127.0.0.1:0"}, env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -91,8 +93,9 @@ func start(t *testing.T, dir string, env ...string) *proc {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			var line struct{ Msg, Addr string }
+			var line struct{ Msg, Addr, Metrics string }
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "enrollkit listening" {
+				p.metrics = line.Metrics
 				addrc <- line.Addr
 			}
 		}
@@ -141,11 +144,14 @@ func TestFreshStartServesWithNoConfiguration(t *testing.T) {
 	if res, _ := http.Get(p.url("/readyz")); res.StatusCode != 200 {
 		t.Fatalf("readyz = %d", res.StatusCode)
 	}
-	res, err = http.Get(p.url("/metrics"))
+	res, err = http.Get(p.metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
 	metrics, _ := io.ReadAll(res.Body)
+	if res, err := http.Get(p.url("/metrics")); err != nil || res.StatusCode != 404 {
+		t.Fatalf("/metrics on the API's address: %v %v, want 404", res, err)
+	}
 	for _, want := range []string{`go_sql_open_connections{db_name="enrollkit"}`, `enrollkit_http_requests_total{method="GET",route="/readyz",status="200"}`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)
@@ -166,7 +172,7 @@ func TestFreshStartServesWithNoConfiguration(t *testing.T) {
 		t.Fatalf("login with the printed password: %d", res.StatusCode)
 	}
 	// The sign-in's wait for a hashing slot is in the metrics.
-	res, err = http.Get(p.url("/metrics"))
+	res, err = http.Get(p.metrics)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,8 +26,12 @@ const (
 
 // Config is the whole configuration of one enrollkit process.
 type Config struct {
-	Env            string
-	Addr           string
+	Env  string
+	Addr string
+	// MetricsAddr is where /metrics is served, apart from the API; "off"
+	// serves none. The default is loopback: metrics name routes, counts and
+	// the process's state, nothing for the public.
+	MetricsAddr    string
 	DataDir        string
 	DatabaseURL    string
 	Secret         []byte
@@ -102,6 +106,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c := &Config{
 		Env:                  r.str("ENROLLKIT_ENV", Development),
 		Addr:                 r.str("ENROLLKIT_ADDR", ":8080"),
+		MetricsAddr:          r.str("ENROLLKIT_METRICS_ADDR", "127.0.0.1:9090"),
 		DataDir:              r.str("ENROLLKIT_DATA_DIR", "./data"),
 		PublicURL:            r.str("ENROLLKIT_PUBLIC_URL", "http://localhost:3000"),
 		LogFormat:            r.str("ENROLLKIT_LOG_FORMAT", "json"),
@@ -175,6 +180,12 @@ func (c *Config) check() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return bad("ENROLLKIT_ADDR", "must be host:port or :port")
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil && c.MetricsAddr != "off" {
+		return bad("ENROLLKIT_METRICS_ADDR", "must be host:port, :port or off")
+	}
+	if _, port, _ := net.SplitHostPort(c.Addr); c.MetricsAddr == c.Addr && port != "0" {
+		return bad("ENROLLKIT_METRICS_ADDR", "must differ from ENROLLKIT_ADDR: metrics are not served to the API's clients")
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return bad("ENROLLKIT_PUBLIC_URL", "must be an absolute http(s) URL")

@@ -66,6 +66,8 @@ func TestLoadRejectsInvalidConfiguration(t *testing.T) {
 		{"short secret", map[string]string{"ENROLLKIT_SECRET": "short"}, "ENROLLKIT_SECRET"},
 		{"unknown env", map[string]string{"ENROLLKIT_ENV": "staging"}, "ENROLLKIT_ENV"},
 		{"bad addr", map[string]string{"ENROLLKIT_ADDR": "8080"}, "ENROLLKIT_ADDR"},
+		{"bad metrics addr", map[string]string{"ENROLLKIT_METRICS_ADDR": "9090"}, "ENROLLKIT_METRICS_ADDR"},
+		{"metrics on the API address", map[string]string{"ENROLLKIT_ADDR": ":8080", "ENROLLKIT_METRICS_ADDR": ":8080"}, "ENROLLKIT_METRICS_ADDR"},
 		{"bad body limit", map[string]string{"ENROLLKIT_BODY_LIMIT": "lots"}, "ENROLLKIT_BODY_LIMIT"},
 		{"tiny body limit", map[string]string{"ENROLLKIT_BODY_LIMIT": "10"}, "ENROLLKIT_BODY_LIMIT"},
 		{"bad proxy", map[string]string{"ENROLLKIT_TRUSTED_PROXIES": "10.0.0.0/99"}, "ENROLLKIT_TRUSTED_PROXIES"},
