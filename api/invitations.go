@@ -314,14 +314,18 @@ type DeliveryResponse struct {
 	Status    string  `json:"status" enums:"queued,sent,failed"`
 	Attempts  int     `json:"attempts"`
 	LastError *string `json:"last_error" extensions:"x-nullable"`
-	CreatedAt string  `json:"created_at" format:"date-time"`
-	UpdatedAt string  `json:"updated_at" format:"date-time"`
-	SentAt    *string `json:"sent_at" format:"date-time" extensions:"x-nullable"`
+	// When the email is due to go out: an organization's emails leave at
+	// its pace (ENROLLKIT_MAIL_ORG_RATE a second), after those it queued
+	// before.
+	ScheduledAt string  `json:"scheduled_at" format:"date-time"`
+	CreatedAt   string  `json:"created_at" format:"date-time"`
+	UpdatedAt   string  `json:"updated_at" format:"date-time"`
+	SentAt      *string `json:"sent_at" format:"date-time" extensions:"x-nullable"`
 } // @name Delivery
 
 func deliveryResponse(d *lms.Delivery) DeliveryResponse {
 	r := DeliveryResponse{ID: d.ID, Recipient: d.Recipient, Copy: d.Copy, Status: string(d.Status), Attempts: d.Attempts,
-		CreatedAt: stamp(d.CreatedAt), UpdatedAt: stamp(d.UpdatedAt), SentAt: stampPtr(d.SentAt)}
+		ScheduledAt: stamp(d.ScheduledAt), CreatedAt: stamp(d.CreatedAt), UpdatedAt: stamp(d.UpdatedAt), SentAt: stampPtr(d.SentAt)}
 	if d.LastError != "" {
 		r.LastError = &d.LastError
 	}
@@ -350,14 +354,15 @@ type DeliveriesAccepted struct {
 // createDeliveries godoc
 //
 //	@Summary     Send the invitation email
-//	@Description Queues one delivery per address (the manager's copy first) as durable jobs written with the rows, then answers 202. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /deliveries.
+//	@Description Queues one delivery per address (the manager's copy first) as durable jobs written with the rows, then answers 202. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit).
 //	@Tags        invitations
 //	@Accept      json
 //	@Produce     json
 //	@Param       id   path     string                  true "invitation ID" format(uuid)
 //	@Param       body body     CreateDeliveriesRequest true "who receives it"
 //	@Success     202  {object} DeliveriesAccepted
-//	@Failure     400,401,403,404,409,413,415,422 {object} Problem
+//	@Failure     400,401,403,404,409,413,415,422,429 {object} Problem
+//	@Header      429 {integer} Retry-After "seconds until the organization's quota has room for these emails"
 //	@Security    BearerAuth
 //	@Router      /api/v1/invitations/{id}/deliveries [post]
 func (s *Server) createDeliveries(c *gin.Context) {

@@ -78,7 +78,8 @@ func openStore(ctx context.Context, cfg *config.Config, hasher *auth.Hasher) (*s
 		return nil, nil, err
 	}
 	st := store.New(db, store.Deps{Hasher: hasher, Tokens: tokens, RefreshTTL: cfg.RefreshTTL,
-		VerificationTTL: cfg.VerificationTTL, Secret: cfg.Secret, PublicURL: cfg.PublicURL})
+		VerificationTTL: cfg.VerificationTTL, Secret: cfg.Secret, PublicURL: cfg.PublicURL,
+		MailQuota: lms.MailQuota{PerHour: cfg.MailOrgHourly, PerDay: cfg.MailOrgDaily, Rate: float64(cfg.MailOrgRate)}})
 	return db, st, nil
 }
 

@@ -69,7 +69,10 @@ type Config struct {
 	RedeemIPLimit int
 	// RedeemSiteLimit bounds wrong passcodes per IPv6 /48 per window.
 	RedeemSiteLimit int
-	ThrottleWindow  time.Duration
+	// MailOrgHourly and MailOrgDaily bound one organization's invitation
+	// emails in any hour and day; MailOrgRate is how many a second leave.
+	MailOrgHourly, MailOrgDaily, MailOrgRate int
+	ThrottleWindow                           time.Duration
 
 	// PasswordWait bounds how long a sign-in or redemption waits for a
 	// password-hashing slot before it is answered 503 with Retry-After.
@@ -127,6 +130,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		LoginAccountAnyLimit: int(r.int64("ENROLLKIT_LOGIN_ACCOUNT_ANY_LIMIT", 100)),
 		RedeemIPLimit:        int(r.int64("ENROLLKIT_REDEEM_IP_LIMIT", 10)),
 		RedeemSiteLimit:      int(r.int64("ENROLLKIT_REDEEM_SITE_LIMIT", 100)),
+		MailOrgHourly:        int(r.int64("ENROLLKIT_MAIL_ORG_HOURLY", 1000)),
+		MailOrgDaily:         int(r.int64("ENROLLKIT_MAIL_ORG_DAILY", 5000)),
+		MailOrgRate:          int(r.int64("ENROLLKIT_MAIL_ORG_RATE", 10)),
 		ThrottleWindow:       r.duration("ENROLLKIT_THROTTLE_WINDOW", 15*time.Minute),
 		PasswordWait:         r.duration("ENROLLKIT_PASSWORD_WAIT", 2*time.Second),
 		ReadHeaderTimeout:    r.duration("ENROLLKIT_READ_HEADER_TIMEOUT", 5*time.Second),
@@ -232,6 +238,9 @@ func (c *Config) check() error {
 	}
 	if c.VerificationTTL < time.Minute || c.VerificationTTL > 30*24*time.Hour {
 		return bad("ENROLLKIT_VERIFICATION_TTL", "must be between 1m and 720h")
+	}
+	if c.MailOrgHourly < 1 || c.MailOrgDaily < c.MailOrgHourly || c.MailOrgRate < 1 || c.MailOrgRate > 1000 {
+		return bad("ENROLLKIT_MAIL_ORG_*", "the hourly quota must be at least 1, the daily one at least the hourly one, the rate 1 to 1000 a second")
 	}
 	if c.LoginIPLimit < 1 || c.LoginAccountLimit < 1 || c.LoginAccountAnyLimit < 1 || c.RedeemIPLimit < 1 || c.RedeemSiteLimit < 1 {
 		return bad("ENROLLKIT_*_LIMIT", "throttle limits must be at least 1")

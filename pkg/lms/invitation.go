@@ -330,6 +330,19 @@ const (
 // MaxRecipients bounds the addresses of one send.
 const MaxRecipients = 1000
 
+// MailQuota bounds the invitation emails of one organization: at most
+// PerHour in any hour and PerDay in any day (more is rate_limited, with how
+// long to wait), sent at most Rate a second, so that the mail queue serves
+// every organization in turn.
+type MailQuota struct {
+	PerHour int
+	PerDay  int
+	Rate    float64
+}
+
+// DefaultMailQuota is the quota when none is configured.
+var DefaultMailQuota = MailQuota{PerHour: 1000, PerDay: 5000, Rate: 10}
+
 // Delivery is one invitation email to one address.
 type Delivery struct {
 	ID           string
@@ -340,9 +353,12 @@ type Delivery struct {
 	Status    DeliveryStatus
 	Attempts  int
 	LastError string
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	SentAt    *time.Time
+	// ScheduledAt is when the email is due to go out: the organization's
+	// emails are paced (see MailQuota).
+	ScheduledAt time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	SentAt      *time.Time
 }
 
 // DeliveryService renders and sends invitation emails.

@@ -29,6 +29,8 @@ type invitationDelivery struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	SentAt         *time.Time
+	// ScheduledAt is nil for deliveries made before emails were paced.
+	ScheduledAt *time.Time
 }
 
 func (d *invitationDelivery) domain() *lms.Delivery {
@@ -36,6 +38,10 @@ func (d *invitationDelivery) domain() *lms.Delivery {
 		Status: lms.DeliveryStatus(d.Status), Attempts: d.Attempts, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, SentAt: d.SentAt}
 	if d.LastError != nil {
 		out.LastError = *d.LastError
+	}
+	out.ScheduledAt = d.CreatedAt
+	if d.ScheduledAt != nil {
+		out.ScheduledAt = *d.ScheduledAt
 	}
 	return out
 }
@@ -145,6 +151,10 @@ func (s *Store) CreateDeliveries(ctx context.Context, id string, sendCopy bool, 
 		v.Add("recipients", fmt.Sprintf("%d more addresses are not email addresses", bad-maxNamedBadRecipients))
 	}
 	v.Check(sendCopy || len(recipients) > 0, "recipients", "name at least one recipient or set send_copy")
+	if n := len(addrs); n > s.mailQuota.PerHour || n > s.mailQuota.PerDay {
+		v.Add("recipients", fmt.Sprintf("must list at most %d addresses: the organization may send %d invitation emails an hour and %d a day",
+			min(s.mailQuota.PerHour, s.mailQuota.PerDay), s.mailQuota.PerHour, s.mailQuota.PerDay))
+	}
 	v.Check(!sendCopy || actor.Kind == lms.ActorUser, "send_copy", "only a signed-in manager can receive a copy")
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -170,14 +180,23 @@ func (s *Store) CreateDeliveries(ctx context.Context, id string, sendCopy bool, 
 		for _, a := range addrs {
 			rows = append(rows, invitationDelivery{Recipient: a})
 		}
+		start, err := s.mailSlot(tx, org, len(rows), now)
+		if err != nil {
+			return err
+		}
+		interval := time.Duration(float64(time.Second) / s.mailQuota.Rate)
 		params := make([]river.InsertManyParams, len(rows))
 		for i := range rows {
 			r := &rows[i]
 			r.ID, r.InvitationID, r.OrganizationID, r.Status, r.CreatedAt, r.UpdatedAt = newID(), inv.ID, org, string(lms.DeliveryQueued), now, now
+			at := start.Add(time.Duration(i) * interval)
+			r.ScheduledAt = &at
 			if actor.Kind == lms.ActorUser {
 				r.RequestedBy = &actor.ID
 			}
-			params[i] = river.InsertManyParams{Args: DeliveryArgs{DeliveryID: r.ID}}
+			// River schedules by the wall clock, the store by its own.
+			params[i] = river.InsertManyParams{Args: DeliveryArgs{DeliveryID: r.ID},
+				InsertOpts: &river.InsertOpts{ScheduledAt: time.Now().Add(at.Sub(now))}}
 		}
 		if err := tx.CreateInBatches(&rows, 200).Error; err != nil {
 			return err
@@ -198,6 +217,67 @@ func (s *Store) CreateDeliveries(ctx context.Context, id string, sendCopy bool, 
 		return nil, translate(err, "invitation")
 	}
 	return out, nil
+}
+
+// mailSlot judges n more invitation emails of org against its quota and
+// returns when the first of them is due: at once, or after the
+// organization's emails already waiting, at its pace. Its deliveries are
+// counted and scheduled under a lock of the organization's row (on
+// PostgreSQL; SQLite runs one write at a time), so concurrent sends can
+// neither pass the quota together nor share a slot.
+func (s *Store) mailSlot(tx *gorm.DB, org string, n int, now time.Time) (time.Time, error) {
+	if s.db.dialect == Postgres {
+		if err := tx.Exec("SELECT id FROM organizations WHERE id = ? FOR UPDATE", org).Error; err != nil {
+			return time.Time{}, err
+		}
+	}
+	var wait time.Duration
+	for _, w := range []struct {
+		limit  int
+		window time.Duration
+	}{{s.mailQuota.PerHour, time.Hour}, {s.mailQuota.PerDay, 24 * time.Hour}} {
+		since := now.Add(-w.window)
+		var sent int64
+		if err := tx.Model(&invitationDelivery{}).Where("organization_id = ? AND created_at > ?", org, since).Count(&sent).Error; err != nil {
+			return time.Time{}, err
+		}
+		over := int(sent) + n - w.limit
+		if over <= 0 {
+			continue
+		}
+		// Room comes back as the window's oldest emails leave it: the
+		// over-th oldest is the last that must.
+		var oldest []time.Time
+		if err := tx.Model(&invitationDelivery{}).Where("organization_id = ? AND created_at > ?", org, since).
+			Order("created_at").Offset(over-1).Limit(1).Pluck("created_at", &oldest).Error; err != nil {
+			return time.Time{}, err
+		}
+		if len(oldest) == 1 {
+			wait = max(wait, oldest[0].Add(w.window).Sub(now))
+		}
+	}
+	if wait > 0 {
+		return time.Time{}, &lms.Error{Code: lms.ERateLimited, RetryAfter: wait, Message: fmt.Sprintf(
+			"the organization may send %d invitation emails an hour and %d a day; these would pass that",
+			s.mailQuota.PerHour, s.mailQuota.PerDay)}
+	}
+	var last []time.Time
+	if err := tx.Model(&invitationDelivery{}).Where("organization_id = ? AND scheduled_at IS NOT NULL", org).
+		Order("scheduled_at DESC").Limit(1).Pluck("scheduled_at", &last).Error; err != nil {
+		return time.Time{}, err
+	}
+	start := now
+	if len(last) == 1 {
+		start = maxTime(start, last[0].Add(time.Duration(float64(time.Second)/s.mailQuota.Rate)))
+	}
+	return start, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // FindDeliveries implements lms.DeliveryService.

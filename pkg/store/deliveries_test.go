@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +181,118 @@ func TestDeliverySurvivesARestart(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		if n := len(srv.Messages()); n != 1 {
 			t.Fatalf("%d messages after the restart, want exactly 1", n)
+		}
+	})
+}
+
+// TestMailQuotaPerOrganization is finding 5: one organization's invitation
+// emails are bounded per hour and per day, a send that would pass either is
+// refused whole with how long to wait, and other organizations are not
+// affected.
+func TestMailQuotaPerOrganization(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		quota := func(d *store.Deps) { d.MailQuota = lms.MailQuota{PerHour: 5, PerDay: 8, Rate: 100} }
+		a, b := newInvitationFixtureWith(t, db, quota), newInvitationFixtureWith(t, db, quota)
+		srv := mailtest.NewServer(t)
+		startQueue(t, a.st, srv, false)
+		startQueue(t, b.st, srv, false)
+		invA, invB := a.invite(t, "Quota-Finch-3301", 10, lms.InvitationActive), b.invite(t, "Quota-Crow-4402", 10, lms.InvitationActive)
+		send := func(f *invitationFixture, inv *lms.Invitation, n int) error {
+			addrs := make([]string, n)
+			for i := range addrs {
+				addrs[i] = fmt.Sprintf("r%d-%d@example.com", time.Now().UnixNano(), i)
+			}
+			_, err := f.st.CreateDeliveries(f.org.Ctx, inv.ID, false, addrs)
+			return err
+		}
+		count := func(f *invitationFixture, inv *lms.Invitation) int {
+			page, err := f.st.FindDeliveries(f.org.Ctx, inv.ID, lms.PageRequest{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(page.Items)
+		}
+		wantWait := func(err error, atLeast, atMost time.Duration) {
+			t.Helper()
+			var le *lms.Error
+			if !errors.As(err, &le) || le.Code != lms.ERateLimited || le.RetryAfter < atLeast || le.RetryAfter > atMost {
+				var wait time.Duration
+				if le != nil {
+					wait = le.RetryAfter
+				}
+				t.Fatalf("got %v (wait %v), want rate_limited with a wait of %v to %v", err, wait, atLeast, atMost)
+			}
+		}
+		if err := send(a, invA, 3); err != nil {
+			t.Fatal(err)
+		}
+		wantWait(send(a, invA, 3), 59*time.Minute, time.Hour)
+		if n := count(a, invA); n != 3 {
+			t.Fatalf("%d deliveries after a refused send, want the 3 before it", n)
+		}
+		wantCode(t, send(a, invA, 6), lms.EInvalid) // more than an hour's quota: never
+		if err := send(b, invB, 5); err != nil {
+			t.Fatalf("another organization's send: %v", err)
+		}
+		// An hour on, the hour has room again; the day's quota still counts.
+		store.AdvanceClock(a.st, 61*time.Minute)
+		for _, n := range []int{2, 2} {
+			if err := send(a, invA, n); err != nil {
+				t.Fatalf("after an hour: %v", err)
+			}
+		}
+		// 7 today + 2 > 8: room when the first 3 are a day old.
+		wantWait(send(a, invA, 2), 23*time.Hour-2*time.Minute, 23*time.Hour)
+		store.AdvanceClock(a.st, 61*time.Minute)
+		wantWait(send(a, invA, 2), 22*time.Hour-3*time.Minute, 22*time.Hour-time.Minute)
+	})
+}
+
+// TestMailIsPacedFairlyBetweenOrganizations is finding 5's fair
+// scheduling: an organization's emails leave at its pace, so another
+// organization's email queued after them goes out before they are done.
+func TestMailIsPacedFairlyBetweenOrganizations(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		pace := func(d *store.Deps) { d.MailQuota = lms.MailQuota{PerHour: 1000, PerDay: 1000, Rate: 10} }
+		big, small := newInvitationFixtureWith(t, db, pace), newInvitationFixtureWith(t, db, pace)
+		srv := mailtest.NewServer(t)
+		startQueue(t, big.st, srv, true)
+		startQueue(t, small.st, srv, false) // its jobs are worked by big's workers: one queue
+		invBig, invSmall := big.invite(t, "Bulk-Gull-5120", 10, lms.InvitationActive), small.invite(t, "Lone-Wren-6230", 10, lms.InvitationActive)
+		addrs := make([]string, 30)
+		for i := range addrs {
+			addrs[i] = fmt.Sprintf("bulk%02d@example.com", i)
+		}
+		ds, err := big.st.CreateDeliveries(big.org.Ctx, invBig.ID, false, addrs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i < len(ds); i++ {
+			if gap := ds[i].ScheduledAt.Sub(ds[i-1].ScheduledAt); gap != 100*time.Millisecond {
+				t.Fatalf("deliveries %d and %d are %v apart, want 100ms at 10 a second", i-1, i, gap)
+			}
+		}
+		more, err := big.st.CreateDeliveries(big.org.Ctx, invBig.ID, false, []string{"bulk-late@example.com"})
+		if err != nil || !more[0].ScheduledAt.After(ds[len(ds)-1].ScheduledAt) {
+			t.Fatalf("a later send of the same organization is not scheduled after its queue: %v %v", more, err)
+		}
+		lone, err := small.st.CreateDeliveries(small.org.Ctx, invSmall.ID, false, []string{"lone@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Due at once, not behind the big send's queue.
+		if lone[0].ScheduledAt.After(time.Now()) || !lone[0].ScheduledAt.Before(ds[len(ds)-1].ScheduledAt) {
+			t.Fatalf("another organization's email is scheduled at %v, the big send's last at %v", lone[0].ScheduledAt, ds[len(ds)-1].ScheduledAt)
+		}
+		for deadline := time.Now().Add(15 * time.Second); len(srv.To("lone@example.com")) == 0; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the lone email was not sent")
+			}
+		}
+		if n := len(srv.Messages()) - 1; n >= len(addrs) {
+			t.Fatalf("the lone email waited for all %d of the big send's", n)
 		}
 	})
 }

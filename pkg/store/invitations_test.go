@@ -30,8 +30,15 @@ type invitationFixture struct {
 
 func newInvitationFixture(t *testing.T, db *store.DB) *invitationFixture {
 	t.Helper()
+	return newInvitationFixtureWith(t, db, func(*store.Deps) {})
+}
+
+// newInvitationFixtureWith is newInvitationFixture on a store whose
+// dependencies change changes.
+func newInvitationFixtureWith(t *testing.T, db *store.DB, change func(*store.Deps)) *invitationFixture {
+	t.Helper()
 	h := storetest.NewHasher()
-	st := storetest.NewStoreHashingWith(t, db, h)
+	st := storetest.NewStoreWith(t, db, h, change)
 	f := &invitationFixture{st: st, hasher: h, db: db, org: storetest.MustCreateOrganization(t, st, "Acme")}
 	for i, name := range []string{"Safety 101", "Forklift basics", "First aid"} {
 		c, err := st.CreateCourse(f.org.Ctx, lms.NewCourse{Name: name, Code: fmt.Sprintf("C-%d", i)})

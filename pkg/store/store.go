@@ -22,6 +22,7 @@ type Store struct {
 	refreshTTL time.Duration
 	// verificationTTL is how long a pending redemption waits.
 	verificationTTL time.Duration
+	mailQuota       lms.MailQuota
 	// passcodeKey keys the lookup hash of passcodes; sealKey encrypts the
 	// copy that Full Managers read back.
 	passcodeKey []byte
@@ -48,6 +49,9 @@ type Deps struct {
 	// VerificationTTL is how long a pending redemption waits for its
 	// address to be verified; lms.DefaultVerificationTTL when zero.
 	VerificationTTL time.Duration
+	// MailQuota bounds each organization's invitation emails;
+	// lms.DefaultMailQuota where a field is zero.
+	MailQuota lms.MailQuota
 }
 
 // New returns the services backed by db.
@@ -58,10 +62,19 @@ func New(db *DB, d Deps) *Store {
 	if d.VerificationTTL == 0 {
 		d.VerificationTTL = lms.DefaultVerificationTTL
 	}
+	if d.MailQuota.PerHour == 0 {
+		d.MailQuota.PerHour = lms.DefaultMailQuota.PerHour
+	}
+	if d.MailQuota.PerDay == 0 {
+		d.MailQuota.PerDay = lms.DefaultMailQuota.PerDay
+	}
+	if d.MailQuota.Rate == 0 {
+		d.MailQuota.Rate = lms.DefaultMailQuota.Rate
+	}
 	if d.PublicURL == "" {
 		d.PublicURL = "http://localhost:3000"
 	}
-	return &Store{db: db, hasher: passwords{d.Hasher}, tokens: d.Tokens, refreshTTL: d.RefreshTTL, verificationTTL: d.VerificationTTL,
+	return &Store{db: db, hasher: passwords{d.Hasher}, tokens: d.Tokens, refreshTTL: d.RefreshTTL, verificationTTL: d.VerificationTTL, mailQuota: d.MailQuota,
 		passcodeKey: auth.DeriveKey(d.Secret, "enrollkit passcode lookup v1"),
 		sealKey:     auth.DeriveKey(d.Secret, "enrollkit passcode seal v1"),
 		publicURL:   strings.TrimRight(d.PublicURL, "/")}

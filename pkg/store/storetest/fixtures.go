@@ -47,7 +47,16 @@ func NewStore(tb testing.TB, db *store.DB) *store.Store {
 // that count or occupy its derivations.
 func NewStoreHashingWith(tb testing.TB, db *store.DB, h *auth.Hasher) *store.Store {
 	tb.Helper()
-	return store.New(db, store.Deps{Hasher: h, Tokens: NewTokens(tb), Secret: Secret, PublicURL: "https://learn.example.com"})
+	return NewStoreWith(tb, db, h, func(*store.Deps) {})
+}
+
+// NewStoreWith is NewStoreHashingWith with the dependencies changed by
+// change, for tests of a configured limit.
+func NewStoreWith(tb testing.TB, db *store.DB, h *auth.Hasher, change func(*store.Deps)) *store.Store {
+	tb.Helper()
+	d := store.Deps{Hasher: h, Tokens: NewTokens(tb), Secret: Secret, PublicURL: "https://learn.example.com"}
+	change(&d)
+	return store.New(db, d)
 }
 
 // Org is an organization made for a test, with its first manager.
