@@ -103,7 +103,8 @@ func scanFloorCourse(rows pgx.Rows) (floorCourse, string, error) {
 // (store.FindInvitationByID).
 const (
 	floorInvitationSQL = `SELECT id, organization_id, organization_group_id, name, search, passcode_hash, passcode_claim,
-	passcode_sealed, max_registrations, registrations_used, message, status, expires_at, created_by, created_at, updated_at
+	passcode_sealed, max_registrations, registrations_used, message, status, expires_at, require_email_verification,
+	allowed_email_domains, created_by, created_at, updated_at
 	FROM invitations WHERE organization_id = $1 AND id = $2 LIMIT $3`
 	floorInvitationGroupsSQL = `SELECT invitation_id, user_group_id FROM invitation_user_groups
 	WHERE invitation_id IN ($1) ORDER BY user_group_id`
@@ -123,6 +124,8 @@ type floorInvitation struct {
 	Message                string   `json:"message"`
 	Status                 string   `json:"status"`
 	ExpiresAt              *string  `json:"expires_at"`
+	RequireVerification    bool     `json:"require_email_verification"`
+	AllowedEmailDomains    []string `json:"allowed_email_domains"`
 	EnrollURL              string   `json:"enroll_url"`
 	CreatedBy              *string  `json:"created_by"`
 	CreatedAt              string   `json:"created_at"`
@@ -405,12 +408,12 @@ func (f *floor) invitation(ctx context.Context, claims *auth.AccessClaims, id st
 		return nil, err
 	}
 	var inv floorInvitation
-	var orgID, search, hash, sealed, invStatus string
+	var orgID, search, hash, sealed, invStatus, domains string
 	var claim *string
 	var expires *time.Time
 	var created, updated time.Time
 	err := br.QueryRow().Scan(&inv.ID, &orgID, &inv.OrganizationGroupID, &inv.Name, &search, &hash, &claim, &sealed,
-		&inv.MaxRegistrations, &inv.RegistrationsUsed, &inv.Message, &invStatus, &expires, &inv.CreatedBy, &created, &updated)
+		&inv.MaxRegistrations, &inv.RegistrationsUsed, &inv.Message, &invStatus, &expires, &inv.RequireVerification, &domains, &inv.CreatedBy, &created, &updated)
 	br.Close()
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errFloorNotFound
@@ -421,7 +424,10 @@ func (f *floor) invitation(ctx context.Context, claims *auth.AccessClaims, id st
 	if err != nil {
 		return nil, err
 	}
-	inv.UserGroupIDs = []string{}
+	inv.UserGroupIDs, inv.AllowedEmailDomains = []string{}, []string{}
+	if domains != "" {
+		inv.AllowedEmailDomains = strings.Split(domains, ",")
+	}
 	for rows.Next() {
 		var invID, group string
 		if err := rows.Scan(&invID, &group); err != nil {

@@ -302,11 +302,13 @@ func seedInvitations(ctx context.Context, db *pgx.Conn, t *tenant, s scale, log 
 		for i := from; i < to; i++ {
 			maxes = append(maxes, int32(seats(i)))
 		}
+		// The seeded invitations verify no addresses, so that a
+		// redemption is measured to its tokens and its enrollments.
 		_, err := db.Exec(ctx, `INSERT INTO invitations (id, organization_id, organization_group_id, name, search,
 				passcode_hash, passcode_claim, passcode_sealed, max_registrations, registrations_used, message,
-				status, expires_at, created_by, created_at, updated_at)
+				status, expires_at, require_email_verification, created_by, created_at, updated_at)
 			SELECT bench.id($1, $2::int + n - 1), $3, $4, 'Invitation ' || $1 || ' ' || ($2::int + n - 1),
-				lower('Invitation ' || $1 || ' ' || ($2::int + n - 1)), h, h, s, m, 0, '', 'active', NULL, $5, now(), now()
+				lower('Invitation ' || $1 || ' ' || ($2::int + n - 1)), h, h, s, m, 0, '', 'active', NULL, false, $5, now(), now()
 			FROM unnest($6::text[], $7::text[], $8::int[]) WITH ORDINALITY AS x(h, s, m, n)`,
 			tag, from, t.OrganizationID, t.OrganizationGroupID, t.ManagerID, hashes, sealed, maxes)
 		if err != nil {
@@ -373,10 +375,11 @@ func createInvitation(ctx context.Context, db *pgx.Conn, t *tenant, name, codePr
 		return "", "", err
 	}
 	h := t.passcodeHash(code)
+	// Without email verification, as the seeded invitations above.
 	_, err = db.Exec(ctx, `INSERT INTO invitations (id, organization_id, organization_group_id, name, search,
 			passcode_hash, passcode_claim, passcode_sealed, max_registrations, registrations_used, message,
-			status, expires_at, created_by, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, lower($4), $5, $5, $6, $7, 0, '', 'active', NULL, $8, now(), now())`,
+			status, expires_at, require_email_verification, created_by, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, lower($4), $5, $5, $6, $7, 0, '', 'active', NULL, false, $8, now(), now())`,
 		id, t.OrganizationID, t.OrganizationGroupID, name, h, sealed, seats, t.ManagerID)
 	if err == nil {
 		_, err = db.Exec(ctx, `INSERT INTO invitation_user_groups (invitation_id, user_group_id) VALUES ($1, bench.id('group', 0))`, id)

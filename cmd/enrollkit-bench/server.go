@@ -63,6 +63,7 @@ func serverEnv(databaseURL, secret, dataDir string, defaultThrottles bool, extra
 	}
 	env = append(env,
 		"ENROLLKIT_ENV=production",
+		"ENROLLKIT_PUBLIC_URL=http://localhost:3000",
 		"ENROLLKIT_ADDR=127.0.0.1:0",
 		"ENROLLKIT_METRICS_ADDR=127.0.0.1:0",
 		"ENROLLKIT_DATABASE_URL="+databaseURL,

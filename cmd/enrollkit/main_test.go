@@ -202,7 +202,8 @@ func metricValue(t *testing.T, exposition []byte, name string) float64 {
 
 func TestProductionSeedsNothing(t *testing.T) {
 	t.Parallel()
-	p := start(t, t.TempDir(), "ENROLLKIT_ENV=production", "ENROLLKIT_SECRET=production-secret-of-at-least-32-bytes!")
+	p := start(t, t.TempDir(), "ENROLLKIT_ENV=production", "ENROLLKIT_SECRET=production-secret-of-at-least-32-bytes!",
+		"ENROLLKIT_PUBLIC_URL=https://learn.example.com")
 	if strings.Contains(p.stderr.String(), "password") {
 		t.Fatalf("production printed credentials:\n%s", p.stderr)
 	}

@@ -161,6 +161,11 @@ func Load(getenv func(string) string) (*Config, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
+	if c.Production() && getenv("ENROLLKIT_PUBLIC_URL") == "" {
+		// Every invitation and verification email links there: a default
+		// of localhost would send employees to their own machines.
+		return nil, errors.New("ENROLLKIT_PUBLIC_URL: required in production (the frontend's base URL, which emails link to)")
+	}
 	secret := getenv("ENROLLKIT_SECRET")
 	switch {
 	case secret != "" && len(secret) < 32:

@@ -62,7 +62,8 @@ func TestLoadRejectsInvalidConfiguration(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"production without secret", map[string]string{"ENROLLKIT_ENV": "production"}, "ENROLLKIT_SECRET"},
+		{"production without secret", map[string]string{"ENROLLKIT_ENV": "production", "ENROLLKIT_PUBLIC_URL": "https://learn.example.com"}, "ENROLLKIT_SECRET"},
+		{"production without public URL", map[string]string{"ENROLLKIT_ENV": "production", "ENROLLKIT_SECRET": strings.Repeat("s", 32)}, "ENROLLKIT_PUBLIC_URL"},
 		{"short secret", map[string]string{"ENROLLKIT_SECRET": "short"}, "ENROLLKIT_SECRET"},
 		{"unknown env", map[string]string{"ENROLLKIT_ENV": "staging"}, "ENROLLKIT_ENV"},
 		{"bad addr", map[string]string{"ENROLLKIT_ADDR": "8080"}, "ENROLLKIT_ADDR"},
@@ -96,6 +97,7 @@ func TestLoadProduction(t *testing.T) {
 	t.Parallel()
 	c, err := Load(env(map[string]string{
 		"ENROLLKIT_ENV":             "production",
+		"ENROLLKIT_PUBLIC_URL":      "https://learn.example.com",
 		"ENROLLKIT_SECRET":          strings.Repeat("s", 32),
 		"ENROLLKIT_DATABASE_URL":    "postgres://u@db/enrollkit",
 		"ENROLLKIT_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1",
