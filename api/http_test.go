@@ -105,6 +105,14 @@ func TestRequestIDsAndHeaders(t *testing.T) {
 			t.Errorf("missing %s", h)
 		}
 	}
+	// Answers to a signed-in caller are never cached (finding 10): every
+	// authenticated route, errors included.
+	for _, path := range []string{"/api/v1/me", "/api/v1/users/" + e.users["learner"].ID, "/api/v1/users",
+		"/api/v1/user-groups", "/api/v1/courses", "/api/v1/users/not-an-id"} {
+		if res := e.do(req{method: "GET", path: path, token: e.tokens["full"]}); res.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s: Cache-Control %q, want no-store", path, res.Header.Get("Cache-Control"))
+		}
+	}
 	res = e.do(req{method: "GET", path: "/healthz", header: map[string]string{"Origin": "https://app.example.com"}})
 	if res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
 		t.Errorf("allowed origin not answered: %v", res.Header)

@@ -148,7 +148,7 @@ func (s *Server) listInvitations(c *gin.Context) {
 // createInvitation godoc
 //
 //	@Summary     Create an invitation
-//	@Description Every user group must belong to the organization group. A passcode is unique among live invitations of every organization (409; an organization whose writes keep hitting taken passcodes is throttled with 429), 6 to 64 characters ignoring case, spaces and dashes, and refused when easy to guess (422 passcode_weak).
+//	@Description Every user group must belong to the organization group. A passcode is unique among live invitations of every organization (409; a manager whose writes keep hitting taken passcodes is throttled with 429, other managers of the organization are not), 6 to 64 characters ignoring case, spaces and dashes, and refused when easy to guess (422 passcode_weak).
 //	@Tags        invitations
 //	@Accept      json
 //	@Produce     json

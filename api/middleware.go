@@ -149,6 +149,16 @@ func securityHeaders(c *gin.Context) {
 	c.Next()
 }
 
+var noStore = []string{"no-store"}
+
+// privateAnswers marks every answer of an authenticated route no-store:
+// users, redemptions, deliveries and enrollments name people, and a shared
+// or browser cache must not keep them for the next user of the machine.
+func privateAnswers(c *gin.Context) {
+	c.Writer.Header()["Cache-Control"] = noStore
+	c.Next()
+}
+
 // corsFor allows the configured origins only. With none configured, no CORS
 // headers are sent and browsers keep other origins out.
 func corsFor(origins []string) gin.HandlerFunc {

@@ -61,7 +61,8 @@ type ThrottleRules struct {
 	// RedeemSite counts them per IPv6 /48 as well, the block one
 	// subscriber is commonly given: a looser second line over its /64s.
 	RedeemSite ratelimit.Rule
-	// PasscodeConflict counts, per organization, invitation writes refused
+	// PasscodeConflict counts, per manager (or integration client) of an
+	// organization, invitation writes refused
 	// because the passcode is taken. Passcodes are unique across all
 	// organizations, so without it a manager could probe for other
 	// tenants' passcodes, drafts and paused ones included.
@@ -181,14 +182,16 @@ func (s *Server) routes() {
 	v1.POST("/redemptions", s.redeem)
 	v1.POST("/redemptions/verify", s.verifyRedemption)
 
-	authed := v1.Group("", s.authenticate)
+	// Every answer to a signed-in caller is the caller's own: no cache
+	// keeps it (privateAnswers).
+	authed := v1.Group("", privateAnswers, s.authenticate)
 	authed.GET("/me", s.me)
 	authed.GET("/me/enrollments", requireUser, s.myEnrollments)
 
 	// Every GET below only reads and answers the same whatever the role
 	// that passed requireRole: authenticateReads reads the caller's row
 	// with the handler's first query.
-	staff := v1.Group("", s.authenticateReads)
+	staff := v1.Group("", privateAnswers, s.authenticateReads)
 	managers := staff.Group("", requireRole(lms.RoleFullManager, lms.RoleLimitedManager))
 	full := staff.Group("", requireRole(lms.RoleFullManager))
 
