@@ -362,6 +362,16 @@ func TestOfficeBehindOneAddress(t *testing.T) {
 			t.Fatal("429 without Retry-After")
 		}
 		wantProblem(t, guess(11, "198.51.100.20:5000"), 404, lms.EPasscodeInvalid)
+		// The site's wrong guesses are counted for alerting, whichever
+		// address they come from: 12, one of them refused. The office's 50
+		// correct passcodes are not.
+		rec := httptest.NewRecorder()
+		e.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		for _, want := range []string{`enrollkit_passcode_guesses_total{outcome="wrong"} 12`, `enrollkit_passcode_guesses_total{outcome="refused"} 1`} {
+			if !strings.Contains(rec.Body.String(), want+"\n") {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
 	})
 }
 

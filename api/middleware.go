@@ -50,6 +50,11 @@ func routeOf(c *gin.Context) string {
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// guesses counts passcodes judged by the redemption throttle, by
+	// outcome: wrong (a guess), refused (a client out of guesses). A
+	// distributed guess shows as wrong guesses of the whole site, which no
+	// per-client limit sees: alert on their rate.
+	guesses *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -64,7 +69,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	m.guesses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "enrollkit_passcode_guesses_total",
+		Help: "Passcodes judged by the redemption throttle: wrong ones (refused ones included), and attempts refused because the client was out of guesses.",
+	}, []string{"outcome"})
+	reg.MustRegister(m.requests, m.duration, m.guesses)
 	return m
 }
 

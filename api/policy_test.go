@@ -133,7 +133,7 @@ var policies = map[string]policy{
 	}},
 	"POST /api/v1/redemptions/verify": {access: public, ok: 200, body: func(e *env) any {
 		_, token := e.pendingRedemption()
-		return map[string]string{"token": token}
+		return map[string]string{"token": token, "password": storetest.Password}
 	}},
 	"POST /api/v1/redemptions": {access: public, ok: 201, body: func(e *env) any {
 		return map[string]string{"passcode": e.activeInvitation().Passcode, "email": uuid.NewString() + "@example.com",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
 	"github.com/enrollkit/enrollkit/pkg/ratelimit"
 )
@@ -106,10 +107,13 @@ func redemptionResponse(r *lms.Redemption) RedemptionResponse {
 	return out
 }
 
-// VerifyRequest carries the token of a verification link.
+// VerifyRequest carries the token of a verification link and the password
+// given when registering.
 type VerifyRequest struct {
 	// The token query parameter of the link in the verification email.
 	Token string `json:"token" example:"k3Jx9QeV0m2LwT8rYb6NcA1uHs5ZpD7fGi4oE0tRyWq"`
+	// The password given with the (last) redemption of this address.
+	Password string `json:"password"`
 } // @name VerifyRequest
 
 // rateLimited is an attempt a throttle refused; guarded answers it 429
@@ -155,9 +159,13 @@ func (s *Server) judgePasscode(c *gin.Context, live bool) error {
 			taken = append(taken, i)
 		}
 	}
+	if !live {
+		s.metrics.guesses.WithLabelValues("wrong").Inc()
+	}
 	if wait == 0 {
 		return nil
 	}
+	s.metrics.guesses.WithLabelValues("refused").Inc()
 	// Refused: a guess that was not answered is not counted either.
 	for _, i := range taken {
 		if err := s.Throttle.Refund(context.WithoutCancel(ctx), keys[i].rule, keys[i].key); err != nil {
@@ -217,7 +225,7 @@ func (s *Server) previewRedemption(c *gin.Context) {
 // redeem godoc
 //
 //	@Summary     Redeem a passcode: register, join the groups, get enrolled
-//	@Description Atomically takes one seat, creates the learner in the invitation's organization group (or checks the password of an existing account of that organization and creates nothing), adds it to every user group of the invitation and enrolls it in their courses. 201 with tokens that sign the learner in. When the invitation requires email verification (its default) and the address has no account yet, the seat is taken as pending instead: 201 with status pending_verification and no user, enrollments or tokens, and a link is emailed to the address; POST /api/v1/redemptions/verify with the link's token makes the account (see there); unverified, the seat is given back after ENROLLKIT_VERIFICATION_TTL (default 48h). The same email redeeming again gets 200 with the original redemption and takes no seat; a pending one gets the new password and names and a new link (429 with Retry-After within a minute of the last link). Addresses are compared in Unicode NFKC and lower case; a new address that looks like another address of the organization (the same UTS #39 skeleton, e.g. a Cyrillic а for a Latin a) is refused with 409 conflict, and one outside the invitation's allowed_email_domains with 422. 404 passcode_invalid for unknown, draft, paused, revoked and expired passcodes; 409 invitation_full when no seat is left; the answer never tells whether an address has an account: every field (the password by the policy of new accounts too) is judged before any lookup; without first_name and last_name the answer is 422 after the same password work whether or not the address has an account; on an invitation that verifies addresses, an existing account's wrong password is answered as a pending redemption (201, then the same 429 and 200 rules) while the account's owner is emailed that it already has an account, and no seat is taken; on one that does not, it is 401. Each of these counts against the address's sign-in limit, not as a passcode guess; 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a rush beyond what the cores can hash: retry after Retry-After; nothing was written). The passcode is judged as soon as it has been looked up, before any password work: only a wrong passcode counts against the client IP's limit (as for the preview), so any number of correct redemptions from one address (an office behind NAT) may be in flight at once; 429 with Retry-After once the address is out of guesses, for every passcode, or when the account has too many failed sign-ins.
+//	@Description Atomically takes one seat, creates the learner in the invitation's organization group (or checks the password of an existing account of that organization and creates nothing), adds it to every user group of the invitation and enrolls it in their courses. 201 with tokens that sign the learner in. When the invitation requires email verification (its default) and the address has no account yet, the seat is taken as pending instead: 201 with status pending_verification and no user, enrollments or tokens, and a link is emailed to the address; POST /api/v1/redemptions/verify with the link's token and the password makes the account (see there); unverified, the seat is given back after ENROLLKIT_VERIFICATION_TTL (default 48h). The same email redeeming again gets 200 with the original redemption and takes no seat; a pending one gets the new password and names and a new link, and the older link stops working (429 with Retry-After within a minute of the last link, and after 5 new links; the seat still returns when the first link expires). Addresses are compared in Unicode NFKC and lower case; a new address that looks like another address of the organization (the same UTS #39 skeleton, e.g. a Cyrillic а for a Latin a) is refused with 409 conflict, and one outside the invitation's allowed_email_domains with 422. 404 passcode_invalid for unknown, draft, paused, revoked and expired passcodes; 409 invitation_full when no seat is left; the answer never tells whether an address has an account: every field (the password by the policy of new accounts too) is judged before any lookup; without first_name and last_name the answer is 422 after the same password work whether or not the address has an account; on an invitation that verifies addresses, an existing account's wrong password is answered as a pending redemption and holds a seat under the same rules (201, then the same 429 and 200 answers, the same expiry), while the account's owner is emailed that it already has an account instead of a link, and the account taking the invitation later with its password takes that seat over; on one that does not, it is 401. Each of these, and every pending answer, full invitation and 429 of a new address, counts against the address's sign-in limit, not as a passcode guess; 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a rush beyond what the cores can hash: retry after Retry-After; nothing was written). The passcode is judged as soon as it has been looked up, before any password work: only a wrong passcode counts against the client IP's limit (as for the preview), so any number of correct redemptions from one address (an office behind NAT) may be in flight at once; 429 with Retry-After once the address is out of guesses, for every passcode, or when the account has too many failed sign-ins.
 //	@Tags        redemptions
 //	@Accept      json
 //	@Produce     json
@@ -247,13 +255,29 @@ func (s *Server) redeem(c *gin.Context) {
 			}
 			return answered{err}
 		}
-		if err != nil {
+		switch code := lms.ErrorCode(err); {
+		case err == nil && r.Status == lms.RedemptionPendingVerification,
+			code == lms.ERateLimited, code == lms.EInvitationFull:
+			// Answered as they are, but counted like an account's wrong
+			// password, which is answered the same way: the address's
+			// limit must not run out sooner for one that has an account.
+			if err != nil {
+				writeError(c, err)
+			} else {
+				answerRedemption(c, r, created)
+			}
+			return answered{errCounted}
+		case err != nil:
 			return err
 		}
 		answerRedemption(c, r, created)
 		return nil
 	})
 }
+
+// errCounted marks an answered redemption that the address's sign-in
+// guards count as a failure.
+var errCounted = lms.Errorf(lms.EUnauthorized, "counted")
 
 // answerRedemption answers a redemption: 201 when it is new, 200 when it
 // had been made before.
@@ -271,26 +295,31 @@ func answerRedemption(c *gin.Context, r *lms.Redemption, created bool) {
 // verifyRedemption godoc
 //
 //	@Summary     Verify the address of a pending redemption
-//	@Description Completes a redemption that was pending_verification with the token of the link emailed to its address: the account is made, joins the invitation's user groups and is enrolled in their courses, once; the answer is the redemption, active, with tokens that sign the learner in. When the address got an account of its own meanwhile (a manager added it), the redemption joins that account and has no tokens: its owner signs in with its password. 404 verification_invalid for a token that is unknown, used or expired, or whose invitation was revoked: one answer for all, so it tells nothing. The link's page (`/enroll/verify?token=…` under ENROLLKIT_PUBLIC_URL) posts the token here; a GET never changes anything, so mail scanners that open links do not verify.
+//	@Description Completes a redemption that was pending_verification with the token of the link emailed to its address and the password given with the address's last redemption: the account is made with that password, joins the invitation's user groups and is enrolled in their courses, once; the answer is the redemption, active, with tokens that sign the learner in. The password is asked again because anyone holding the passcode may redeem the address again, which sends the address a new link: only the person who reads the address and chose the password completes it. When the address got an account of its own meanwhile (a manager added it), the redemption joins that account and has no tokens: its owner signs in with its own password. 404 verification_invalid for a token that is unknown, used, replaced by a newer link or expired, or whose invitation was revoked: one answer for all, so it tells nothing. 401 for another password (counted per link like failed sign-ins: 429 with Retry-After when too many). The link's page (`/enroll/verify?token=…` under ENROLLKIT_PUBLIC_URL) asks for the password and posts both here; a GET never changes anything, so mail scanners that open links do not verify.
 //	@Tags        redemptions
 //	@Accept      json
 //	@Produce     json
 //	@Param       body body     VerifyRequest true "the token of the link"
 //	@Success     200  {object} RedemptionResponse
-//	@Failure     400,404,413,415,422 {object} Problem
+//	@Failure     400,401,404,413,415,422,429 {object} Problem
+//	@Header      429 {integer} Retry-After "seconds to wait before trying again"
 //	@Router      /api/v1/redemptions/verify [post]
 func (s *Server) verifyRedemption(c *gin.Context) {
 	var req VerifyRequest
 	if !bindJSON(c, &req) {
 		return
 	}
-	r, err := s.Services.Redemptions.VerifyRedemption(c.Request.Context(), req.Token)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	writeJSON(c, http.StatusOK, redemptionResponse(r))
+	// A wrong password counts against the link as a failed sign-in
+	// would against an account.
+	s.guarded(c, s.accountGuards(c, "verify|"+auth.HashOpaqueToken(req.Token)), func() error {
+		r, err := s.Services.Redemptions.VerifyRedemption(c.Request.Context(), req.Token, req.Password)
+		if err != nil {
+			return err
+		}
+		c.Header("Cache-Control", "no-store")
+		writeJSON(c, http.StatusOK, redemptionResponse(r))
+		return nil
+	})
 }
 
 // RedemptionRecordResponse is one redemption in a manager's list.

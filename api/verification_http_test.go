@@ -110,8 +110,11 @@ func TestVerificationEndToEnd(t *testing.T) {
 			t.Fatal("429 without Retry-After")
 		}
 
-		// Opening the link makes the account, enrolled and signed in.
-		res = e.do(req{method: "POST", path: "/api/v1/redemptions/verify", body: map[string]any{"token": token}})
+		// Opening the link takes the password given when registering, and
+		// no other: then the account is made, enrolled and signed in.
+		wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions/verify",
+			body: map[string]any{"token": token, "password": "Someone-elses-passphrase-1"}}), 401, lms.EUnauthorized)
+		res = e.do(req{method: "POST", path: "/api/v1/redemptions/verify", body: map[string]any{"token": token, "password": storetest.Password}})
 		if res.Status != 200 {
 			t.Fatalf("verify: %d %s", res.Status, res.Body)
 		}
@@ -130,9 +133,9 @@ func TestVerificationEndToEnd(t *testing.T) {
 
 		// A link works once; the seat stays one; the manager sees one
 		// redemption.
-		wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions/verify", body: map[string]any{"token": token}}),
+		wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions/verify", body: map[string]any{"token": token, "password": storetest.Password}}),
 			404, lms.EVerificationInvalid)
-		wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions/verify", body: map[string]any{"token": "forged"}}),
+		wantProblem(t, e.do(req{method: "POST", path: "/api/v1/redemptions/verify", body: map[string]any{"token": "forged", "password": storetest.Password}}),
 			404, lms.EVerificationInvalid)
 		if used := e.do(req{method: "GET", path: invPath, token: full}).JSON(t)["registrations_used"]; used != 1.0 {
 			t.Fatalf("registrations_used = %v after verification, want 1", used)
@@ -277,8 +280,9 @@ func TestRedemptionDoesNotTellWhoHasAnAccount(t *testing.T) {
 			t.Fatalf("again at once: %d (%s) and %d (%s), want the same 429", known.Status, known.Header.Get("Retry-After"),
 				unknown.Status, unknown.Header.Get("Retry-After"))
 		}
-		// Kate is told by email, with no link; the seats hold the real
-		// pending redemption only.
+		// Kate is told by email, with no link; her address's answer holds a
+		// seat as the unknown address's pending redemption does, so the
+		// seats left tell nothing either.
 		if msgs := e.mailbox.WaitFor(2, 15*time.Second); len(e.mailbox.To("kate@example.com")) != 1 {
 			t.Fatalf("kate got %d emails of %d", len(e.mailbox.To("kate@example.com")), len(msgs))
 		}
@@ -286,8 +290,26 @@ func TestRedemptionDoesNotTellWhoHasAnAccount(t *testing.T) {
 		if verifyLink.MatchString(text) || !strings.Contains(text, "already has an account") {
 			t.Fatalf("kate's email:\n%s", text)
 		}
-		if used := e.do(req{method: "GET", path: "/api/v1/invitations/" + inv["id"].(string), token: full}).JSON(t)["registrations_used"]; used != 1.0 {
-			t.Fatalf("registrations_used = %v, want 1 (the unknown address's pending seat)", used)
+		if used := e.do(req{method: "GET", path: "/api/v1/invitations/" + inv["id"].(string), token: full}).JSON(t)["registrations_used"]; used != 2.0 {
+			t.Fatalf("registrations_used = %v, want 2 (one for each address's pending answer)", used)
+		}
+		// Both addresses have had two attempts counted: the same answers
+		// until the limit (4) is spent, the same 429 after it.
+		for i := range 3 {
+			known, _ := attempt("kate@example.com", true)
+			unknown, _ := attempt("nobody-true@example.com", true)
+			if known.Status != unknown.Status || known.JSON(t)["code"] != unknown.JSON(t)["code"] {
+				t.Fatalf("attempt %d more: %d %s and %d %s", i+1, known.Status, known.Body, unknown.Status, unknown.Body)
+			}
+		}
+		// Kate signing in with her password takes over the held seat.
+		res := e.do(req{method: "POST", path: "/api/v1/redemptions", remote: "198.51.100.99:1", body: map[string]any{
+			"passcode": "Quiet-Probe-8142", "email": "kate@example.com", "password": storetest.Password}})
+		if res.Status != 201 || res.JSON(t)["status"] != "active" {
+			t.Fatalf("kate with her password: %d %s", res.Status, res.Body)
+		}
+		if used := e.do(req{method: "GET", path: "/api/v1/invitations/" + inv["id"].(string), token: full}).JSON(t)["registrations_used"]; used != 2.0 {
+			t.Fatalf("registrations_used = %v after kate redeemed, want still 2", used)
 		}
 		// Every failure counted: the fifth failure of an address, with an
 		// account or without, is refused.

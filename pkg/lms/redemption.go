@@ -119,10 +119,11 @@ type RedemptionService interface {
 	// redemption while its owner is emailed.
 	Redeem(ctx context.Context, in NewRedemption) (r *Redemption, created bool, err error)
 	// VerifyRedemption completes a pending redemption with the token of
-	// its link: the account, memberships and enrollments are made, once.
-	// Returns verification_invalid (unknown, used or expired token, or a
-	// revoked invitation).
-	VerifyRedemption(ctx context.Context, token string) (*Redemption, error)
+	// its link and the password it was last given: the account,
+	// memberships and enrollments are made, once. Returns
+	// verification_invalid (unknown, used or expired token, or a revoked
+	// invitation) and unauthorized (another password).
+	VerifyRedemption(ctx context.Context, token, password string) (*Redemption, error)
 	// FindRedemptions lists an invitation's redemptions for its managers.
 	// Returns not_found and bad_request.
 	FindRedemptions(ctx context.Context, invitationID string, p PageRequest) (*Page[*RedemptionRecord], error)

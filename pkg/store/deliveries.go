@@ -151,7 +151,7 @@ func (s *Store) CreateDeliveries(ctx context.Context, id string, sendCopy bool, 
 		v.Add("recipients", fmt.Sprintf("%d more addresses are not email addresses", bad-maxNamedBadRecipients))
 	}
 	v.Check(sendCopy || len(recipients) > 0, "recipients", "name at least one recipient or set send_copy")
-	if n := len(addrs); n > s.mailQuota.PerHour || n > s.mailQuota.PerDay {
+	if n := len(addrs) + btoi(sendCopy); n > s.mailQuota.PerHour || n > s.mailQuota.PerDay {
 		v.Add("recipients", fmt.Sprintf("must list at most %d addresses: the organization may send %d invitation emails an hour and %d a day",
 			min(s.mailQuota.PerHour, s.mailQuota.PerDay), s.mailQuota.PerHour, s.mailQuota.PerDay))
 	}
@@ -227,7 +227,9 @@ func (s *Store) CreateDeliveries(ctx context.Context, id string, sendCopy bool, 
 // neither pass the quota together nor share a slot.
 func (s *Store) mailSlot(tx *gorm.DB, org string, n int, now time.Time) (time.Time, error) {
 	if s.db.dialect == Postgres {
-		if err := tx.Exec("SELECT id FROM organizations WHERE id = ? FOR UPDATE", org).Error; err != nil {
+		// NO KEY: the lock serializes sends, not the organization's other
+		// writes, whose foreign keys take a KEY SHARE lock on the row.
+		if err := tx.Exec("SELECT id FROM organizations WHERE id = ? FOR NO KEY UPDATE", org).Error; err != nil {
 			return time.Time{}, err
 		}
 	}
@@ -244,6 +246,11 @@ func (s *Store) mailSlot(tx *gorm.DB, org string, n int, now time.Time) (time.Ti
 		over := int(sent) + n - w.limit
 		if over <= 0 {
 			continue
+		}
+		if over > int(sent) {
+			// More than the whole quota: no wait makes room (CreateDeliveries
+			// refuses such a send before; a quota lowered since may not).
+			return time.Time{}, invalidField("recipients", fmt.Sprintf("must list at most %d addresses", w.limit))
 		}
 		// Room comes back as the window's oldest emails leave it: the
 		// over-th oldest is the last that must.
@@ -271,6 +278,13 @@ func (s *Store) mailSlot(tx *gorm.DB, org string, n int, now time.Time) (time.Ti
 		start = maxTime(start, last[0].Add(time.Duration(float64(time.Second)/s.mailQuota.Rate)))
 	}
 	return start, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func maxTime(a, b time.Time) time.Time {

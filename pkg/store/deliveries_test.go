@@ -232,6 +232,10 @@ func TestMailQuotaPerOrganization(t *testing.T) {
 			t.Fatalf("%d deliveries after a refused send, want the 3 before it", n)
 		}
 		wantCode(t, send(a, invA, 6), lms.EInvalid) // more than an hour's quota: never
+		if _, err := a.st.CreateDeliveries(a.org.Ctx, invA.ID, true, []string{"1@example.com", "2@example.com", "3@example.com",
+			"4@example.com", "5@example.com"}); lms.ErrorCode(err) != lms.EInvalid {
+			t.Fatalf("five recipients and the copy against an hour's five: %v, want validation_failed", err)
+		}
 		if err := send(b, invB, 5); err != nil {
 			t.Fatalf("another organization's send: %v", err)
 		}

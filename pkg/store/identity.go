@@ -284,7 +284,7 @@ func (s *Store) UpdateOrganizationGroup(ctx context.Context, id string, upd lms.
 			// would together make a cycle. SQLite's writes are serialized
 			// already; on PostgreSQL the organization's row is the lock.
 			if s.db.dialect == Postgres {
-				if err := tx.Exec("SELECT id FROM organizations WHERE id = ? FOR UPDATE", org).Error; err != nil {
+				if err := tx.Exec("SELECT id FROM organizations WHERE id = ? FOR NO KEY UPDATE", org).Error; err != nil {
 					return err
 				}
 			}

@@ -94,9 +94,6 @@ func (s *Store) NewQueue(o QueueOptions) (*Queue, error) {
 	if err := river.AddWorkerSafely(workers, &verificationWorker{store: s, sender: o.Sender, from: o.From, log: o.Logger}); err != nil {
 		return nil, err
 	}
-	if err := river.AddWorkerSafely(workers, &noticeWorker{store: s, sender: o.Sender, from: o.From, log: o.Logger}); err != nil {
-		return nil, err
-	}
 	if err := river.AddWorkerSafely(workers, &expiryWorker{store: s}); err != nil {
 		return nil, err
 	}

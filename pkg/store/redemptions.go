@@ -171,7 +171,7 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 			// As for an address without an account, below.
 			return nil, false, &lms.Concealed{Err: errBadCredentials(), Shown: errNamesRequired(in)}
 		case inv.RequireEmailVerification:
-			return s.concealWrongPassword(ctx, inv, in)
+			return s.redeemPending(ctx, inv, in, true)
 		default:
 			// Without verification, registering is instant, so an account's
 			// wrong password cannot be answered as a registration.
@@ -189,7 +189,7 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 			return nil, false, err
 		}
 		if inv.RequireEmailVerification {
-			return s.redeemPending(ctx, inv, in)
+			return s.redeemPending(ctx, inv, in, false)
 		}
 		// A new person cannot be replaying an earlier redemption, so a full
 		// invitation turns them away before the hash, the one expensive
@@ -273,6 +273,7 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitation, u *user, isNew bool,
 	red *redemption) (*lms.TokenPair, bool, error) {
 	now := red.CreatedAt
+	heldSeat := false
 	if isNew {
 		// No account, so no earlier redemption by this email: if a
 		// replay of this very request registered the account meanwhile,
@@ -294,7 +295,15 @@ func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitati
 		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, false, err
 		}
-		if inv.RegistrationsUsed >= inv.MaxRegistrations {
+		// A pending redemption of this address (a wrong password answered
+		// as pending, or a link not opened before the address got its
+		// account) holds a seat already: this redemption takes it over.
+		held := tx.Where("invitation_id = ? AND email = ?", inv.ID, red.Email).Delete(&pendingRedemption{})
+		if held.Error != nil {
+			return nil, false, held.Error
+		}
+		heldSeat = held.RowsAffected == 1
+		if !heldSeat && inv.RegistrationsUsed >= inv.MaxRegistrations {
 			return nil, false, errInvitationFull()
 		}
 	}
@@ -309,6 +318,9 @@ func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitati
 	tokens, err := s.issueTokens(ctx, tx, u, newID())
 	if err != nil {
 		return nil, false, err
+	}
+	if heldSeat {
+		return tokens, false, nil
 	}
 	seat := tx.Exec(`UPDATE invitations SET registrations_used = registrations_used + 1
 		WHERE id = ? AND status = 'active' AND registrations_used < max_registrations

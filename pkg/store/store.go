@@ -27,7 +27,10 @@ type Store struct {
 	// copy that Full Managers read back.
 	passcodeKey []byte
 	sealKey     []byte
-	publicURL   string
+	// verifySealKey encrypts the tokens of verification links until they
+	// are sent.
+	verifySealKey []byte
+	publicURL     string
 	// queue enqueues durable jobs; set by NewQueue.
 	queue *Queue
 	// built holds the statements buildOnce built, by builtKey.
@@ -75,9 +78,10 @@ func New(db *DB, d Deps) *Store {
 		d.PublicURL = "http://localhost:3000"
 	}
 	return &Store{db: db, hasher: passwords{d.Hasher}, tokens: d.Tokens, refreshTTL: d.RefreshTTL, verificationTTL: d.VerificationTTL, mailQuota: d.MailQuota,
-		passcodeKey: auth.DeriveKey(d.Secret, "enrollkit passcode lookup v1"),
-		sealKey:     auth.DeriveKey(d.Secret, "enrollkit passcode seal v1"),
-		publicURL:   strings.TrimRight(d.PublicURL, "/")}
+		passcodeKey:   auth.DeriveKey(d.Secret, "enrollkit passcode lookup v1"),
+		sealKey:       auth.DeriveKey(d.Secret, "enrollkit passcode seal v1"),
+		verifySealKey: auth.DeriveKey(d.Secret, "enrollkit verification seal v1"),
+		publicURL:     strings.TrimRight(d.PublicURL, "/")}
 }
 
 // DB returns the database the store works on.

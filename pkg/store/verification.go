@@ -29,15 +29,24 @@ type pendingRedemption struct {
 	EmailSkeleton  string
 	FirstName      string
 	LastName       string
-	PasswordHash   string
-	TokenHash      string
-	TokenSealed    string
-	ClientIP       string
-	UserAgent      string
-	ExpiresAt      time.Time
-	SentAt         time.Time
-	CreatedAt      time.Time
+	// Notice marks a row that answers an account's wrong password as if
+	// the address had none (see redeemPending).
+	Notice       bool
+	PasswordHash string
+	TokenHash    string
+	TokenSealed  string
+	ClientIP     string
+	UserAgent    string
+	ExpiresAt    time.Time
+	// Resends counts the links sent after the first.
+	Resends   int
+	SentAt    time.Time
+	CreatedAt time.Time
 }
+
+// maxResends bounds the links one pending redemption is sent after the
+// first; its seat returns at the first link's expiry whatever happens.
+const maxResends = 5
 
 // resendInterval is how soon a pending redemption may be replaced, and a
 // new link sent to the same address: a passcode is not a licence to flood
@@ -91,10 +100,34 @@ func checkLookAlike(tx *gorm.DB, org, email string) error {
 }
 
 // redeemPending takes a seat for a new account as pending, or gives the
-// pending redemption of the same address a new password and a new link,
-// and queues the email with the link and the seat's expiry, in one
-// transaction.
-func (s *Store) redeemPending(ctx context.Context, inv *invitation, in lms.NewRedemption) (*lms.Redemption, bool, error) {
+// pending redemption of the same address new names, a new password and a
+// new link (at most maxResends, at most one a resendInterval; the seat's
+// expiry stays the first link's), and queues the email and the seat's
+// expiry, in one transaction.
+//
+// With notice, the address has an account and the password given is not
+// its own: the redeemer is answered exactly as for a new address, the same
+// row holds a seat under the same rules, and the email tells the account's
+// owner that the address already has an account instead of carrying a
+// link. The answer is then a *lms.Concealed whose Err is the wrong
+// password, which the throttles count. A new address's early answers spend
+// the password derivation an account's address spent on its check, so that
+// neither the answers nor their timing tell the two apart.
+func (s *Store) redeemPending(ctx context.Context, inv *invitation, in lms.NewRedemption, notice bool) (*lms.Redemption, bool, error) {
+	r, created, err := s.takePending(ctx, inv, in, notice)
+	if !notice {
+		return r, created, err
+	}
+	switch {
+	case err == nil:
+		return nil, false, &lms.Concealed{Err: errBadCredentials(), Answer: r, Created: created}
+	case lms.ErrorCode(err) == lms.ERateLimited || lms.ErrorCode(err) == lms.EInvitationFull:
+		return nil, false, &lms.Concealed{Err: errBadCredentials(), Shown: err}
+	}
+	return nil, false, err
+}
+
+func (s *Store) takePending(ctx context.Context, inv *invitation, in lms.NewRedemption, notice bool) (*lms.Redemption, bool, error) {
 	if s.queue == nil {
 		return nil, false, errors.New("store: no job queue configured")
 	}
@@ -102,69 +135,90 @@ func (s *Store) redeemPending(ctx context.Context, inv *invitation, in lms.NewRe
 	if err := s.q(ctx).Where("invitation_id = ? AND email = ?", inv.ID, in.Email).Limit(1).Find(&prev).Error; err != nil {
 		return nil, false, err
 	}
+	early := func(err error) (*lms.Redemption, bool, error) {
+		if !notice {
+			if derr := s.hasher.VerifyDummy(ctx, in.Password); derr != nil {
+				return nil, false, derr
+			}
+		}
+		return nil, false, err
+	}
 	now := s.now()
 	if len(prev) == 1 {
+		if prev[0].Resends >= maxResends {
+			return early(&lms.Error{Code: lms.ERateLimited, RetryAfter: max(prev[0].ExpiresAt.Sub(now), time.Second),
+				Message: "every verification link this address may be sent was sent; open the last one, or redeem again once it has expired"})
+		}
 		if wait := prev[0].SentAt.Add(resendInterval).Sub(now); wait > 0 {
-			return nil, false, &lms.Error{Code: lms.ERateLimited, RetryAfter: wait,
-				Message: "a verification link was sent to this address a moment ago; check the inbox or try again later"}
+			return early(&lms.Error{Code: lms.ERateLimited, RetryAfter: wait,
+				Message: "a verification link was sent to this address a moment ago; check the inbox or try again later"})
 		}
 	} else if inv.RegistrationsUsed >= inv.MaxRegistrations {
-		return nil, false, errInvitationFull()
+		return early(errInvitationFull())
 	}
-	hash, err := s.hasher.Hash(ctx, in.Password)
-	if err != nil {
-		return nil, false, err
+	hash := ""
+	if !notice {
+		var err error
+		if hash, err = s.hasher.Hash(ctx, in.Password); err != nil {
+			return nil, false, err
+		}
 	}
 	token, err := auth.NewOpaqueToken()
 	if err != nil {
 		return nil, false, err
 	}
-	sealed, err := auth.Seal(s.sealKey, token)
+	sealed, err := auth.Seal(s.verifySealKey, token)
 	if err != nil {
 		return nil, false, err
 	}
 	now = s.now()
 	p := pendingRedemption{ID: newID(), InvitationID: inv.ID, OrganizationID: inv.OrganizationID, Email: in.Email,
-		EmailSkeleton: lms.EmailSkeleton(in.Email), FirstName: in.FirstName, LastName: in.LastName, PasswordHash: hash,
-		TokenHash: auth.HashOpaqueToken(token), TokenSealed: sealed, ClientIP: truncate(in.ClientIP, 64),
+		EmailSkeleton: lms.EmailSkeleton(in.Email), FirstName: in.FirstName, LastName: in.LastName, Notice: notice,
+		PasswordHash: hash, TokenHash: auth.HashOpaqueToken(token), TokenSealed: sealed, ClientIP: truncate(in.ClientIP, 64),
 		UserAgent: truncate(in.UserAgent, 512), ExpiresAt: now.Add(s.verificationTTL), SentAt: now, CreatedAt: now}
 	replaced := len(prev) == 1
 	err = s.tx(ctx, func(tx *gorm.DB) error {
+		jobs := []river.InsertManyParams{{Args: VerificationArgs{PendingID: p.ID, TokenHash: p.TokenHash}}}
 		if replaced {
-			p.ID, p.CreatedAt = prev[0].ID, prev[0].CreatedAt
+			p.ID, p.CreatedAt, p.ExpiresAt, p.Resends = prev[0].ID, prev[0].CreatedAt, prev[0].ExpiresAt, prev[0].Resends+1
+			jobs[0].Args = VerificationArgs{PendingID: p.ID, TokenHash: p.TokenHash}
 			res := tx.Model(&pendingRedemption{}).Where("id = ? AND token_hash = ?", p.ID, prev[0].TokenHash).Updates(map[string]any{
-				"first_name": p.FirstName, "last_name": p.LastName, "password_hash": p.PasswordHash,
+				"first_name": p.FirstName, "last_name": p.LastName, "notice": p.Notice, "password_hash": p.PasswordHash,
 				"token_hash": p.TokenHash, "token_sealed": p.TokenSealed, "client_ip": p.ClientIP, "user_agent": p.UserAgent,
-				"expires_at": p.ExpiresAt, "sent_at": p.SentAt})
+				"resends": p.Resends, "sent_at": p.SentAt})
 			if res.Error != nil {
 				return res.Error
 			}
 			if res.RowsAffected == 0 {
 				return errRaced // verified, expired or replaced meanwhile
 			}
-		} else {
-			if err := tx.Create(&p).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
-				return errRaced // the same address concurrently: the retry replaces
-			} else if err != nil {
-				return err
-			}
-			seat := tx.Exec(`UPDATE invitations SET registrations_used = registrations_used + 1
-				WHERE id = ? AND status = 'active' AND registrations_used < max_registrations
-				AND (expires_at IS NULL OR expires_at > ?)`, inv.ID, now)
-			if seat.Error != nil {
-				return seat.Error
-			}
-			if seat.RowsAffected == 0 {
-				return noSeat(tx, inv.ID, now)
-			}
+			return s.enqueue(ctx, tx, jobs...)
+		}
+		if err := tx.Create(&p).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
+			return errRaced // the same address concurrently: the retry replaces
+		} else if err != nil {
+			return err
+		}
+		// The jobs before the seat, which locks the invitation's row until
+		// the end of the transaction.
+		jobs = append(jobs, river.InsertManyParams{Args: ExpiryArgs{PendingID: p.ID},
+			InsertOpts: &river.InsertOpts{ScheduledAt: time.Now().Add(p.ExpiresAt.Sub(now))}})
+		if err := s.enqueue(ctx, tx, jobs...); err != nil {
+			return err
+		}
+		seat := tx.Exec(`UPDATE invitations SET registrations_used = registrations_used + 1
+			WHERE id = ? AND status = 'active' AND registrations_used < max_registrations
+			AND (expires_at IS NULL OR expires_at > ?)`, inv.ID, now)
+		if seat.Error != nil {
+			return seat.Error
+		}
+		if seat.RowsAffected == 0 {
+			return noSeat(tx, inv.ID, now)
 		}
 		if s.redeemFault != nil {
 			return s.redeemFault()
 		}
-		return s.enqueue(ctx, tx,
-			river.InsertManyParams{Args: VerificationArgs{PendingID: p.ID, TokenHash: p.TokenHash}},
-			river.InsertManyParams{Args: ExpiryArgs{PendingID: p.ID},
-				InsertOpts: &river.InsertOpts{ScheduledAt: time.Now().Add(p.ExpiresAt.Sub(now))}})
+		return nil
 	})
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		return nil, false, errPasscodeInvalid() // the invitation was deleted meanwhile
@@ -198,10 +252,34 @@ func errVerificationInvalid() error {
 	return lms.Errorf(lms.EVerificationInvalid, "the verification link is not valid: it was used, it expired or it never existed")
 }
 
-// VerifyRedemption implements lms.RedemptionService.
-func (s *Store) VerifyRedemption(ctx context.Context, token string) (*lms.Redemption, error) {
+func errVerificationPassword() error {
+	return &lms.Error{Code: lms.EUnauthorized, Message: "the password is not the one given when registering with this address",
+		Fields: []lms.FieldError{{Field: "password", Message: "must be the password given when registering; registering again sends a new link"}}}
+}
+
+// VerifyRedemption implements lms.RedemptionService. The password must be
+// the one the redemption was last given: anyone holding the passcode may
+// redeem the address again, which sends the address a new link, but only
+// the person who reads that address and chose the password can complete it.
+func (s *Store) VerifyRedemption(ctx context.Context, token, password string) (*lms.Redemption, error) {
 	if token == "" || len(token) > 128 || !lms.ValidText(token, false) {
 		return nil, errVerificationInvalid()
+	}
+	hash := auth.HashOpaqueToken(token)
+	// The password is checked before the transaction, which must not hold
+	// its locks for the length of a hash; the row is then taken only if it
+	// still has this link and this password.
+	var found []pendingRedemption
+	if err := s.q(ctx).Where("token_hash = ? AND expires_at > ? AND notice = ?", hash, s.now(), false).Limit(1).Find(&found).Error; err != nil {
+		return nil, err
+	}
+	if len(found) == 0 {
+		return nil, errVerificationInvalid()
+	}
+	if ok, err := s.hasher.Verify(ctx, password, found[0].PasswordHash); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, errVerificationPassword()
 	}
 	var (
 		red    redemption
@@ -216,7 +294,7 @@ func (s *Store) VerifyRedemption(ctx context.Context, token string) (*lms.Redemp
 			q = tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
 		}
 		var p pendingRedemption
-		err := q.Where("token_hash = ? AND expires_at > ?", auth.HashOpaqueToken(token), now).Take(&p).Error
+		err := q.Where("token_hash = ? AND expires_at > ? AND password_hash = ?", hash, now, found[0].PasswordHash).Take(&p).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return errVerificationInvalid()
 		} else if err != nil {
@@ -331,7 +409,8 @@ func (s *Store) ExpirePendingRedemptions(ctx context.Context, id string) (int, e
 	return given, nil
 }
 
-// verificationWorker emails a pending redemption its link.
+// verificationWorker emails a pending redemption its link, or, for a
+// notice, tells the address's owner that it already has an account.
 type verificationWorker struct {
 	river.WorkerDefaults[VerificationArgs]
 	store  *Store
@@ -353,22 +432,36 @@ func (w *verificationWorker) Work(ctx context.Context, job *river.Job[Verificati
 	if p.TokenHash != job.Args.TokenHash || !p.ExpiresAt.After(s.now()) {
 		return nil // a newer link replaced this one, or it is too late
 	}
-	token, err := auth.Open(s.sealKey, p.TokenSealed)
-	if err != nil {
-		return river.JobCancel(err)
-	}
 	var inv invitation
-	if err := s.q(ctx).Select("name", "organization_id").Where("id = ?", p.InvitationID).Take(&inv).Error; err != nil {
+	if err := s.q(ctx).Select("name", "organization_id", "passcode_sealed").Where("id = ?", p.InvitationID).Take(&inv).Error; err != nil {
 		return err
 	}
 	orgName, err := s.organizationName(s.q(ctx), inv.OrganizationID)
 	if err != nil {
 		return err
 	}
-	r, err := mail.RenderVerification(mail.Verification{OrganizationName: orgName, InvitationName: inv.Name,
-		FirstName: p.FirstName, VerifyURL: s.verifyURL(token), ExpiresAt: p.ExpiresAt})
-	if err != nil {
-		return river.JobCancel(err)
+	var r mail.Rendered
+	if p.Notice {
+		// The address has an account: its owner is told, and sent no link.
+		passcode, err := auth.Open(s.sealKey, inv.PasscodeSealed)
+		if err != nil {
+			return river.JobCancel(err)
+		}
+		r, err = mail.RenderAccountNotice(mail.AccountNotice{OrganizationName: orgName, InvitationName: inv.Name,
+			EnrollURL: s.enrollURL(passcode)})
+		if err != nil {
+			return river.JobCancel(err)
+		}
+	} else {
+		token, err := auth.Open(s.verifySealKey, p.TokenSealed)
+		if err != nil {
+			return river.JobCancel(err)
+		}
+		r, err = mail.RenderVerification(mail.Verification{OrganizationName: orgName, InvitationName: inv.Name,
+			FirstName: p.FirstName, VerifyURL: s.verifyURL(token), ExpiresAt: p.ExpiresAt})
+		if err != nil {
+			return river.JobCancel(err)
+		}
 	}
 	err = w.sender.Send(ctx, mail.Message{From: w.from, To: p.Email, Subject: r.Subject, Text: r.Text, HTML: r.HTML,
 		MessageID: fmt.Sprintf("%s.%s@enrollkit", p.ID, p.TokenHash[:16])})
@@ -412,129 +505,3 @@ func (w *expiryWorker) Work(ctx context.Context, job *river.Job[ExpiryArgs]) err
 // expirySweep is how often every expired pending redemption is looked for,
 // beside the job each one has: a second line, should a job be lost.
 const expirySweep = 15 * time.Minute
-
-// redemptionNotice records the concealed answers to an account's wrong
-// password on an invitation that verifies addresses (see
-// concealWrongPassword).
-type redemptionNotice struct {
-	InvitationID string
-	Email        string
-	AnswerID     string
-	ExpiresAt    time.Time
-	SentAt       time.Time
-	CreatedAt    time.Time
-}
-
-// NoticeArgs is the durable job that tells an account's owner that its
-// address was used to redeem an invitation with a wrong password.
-type NoticeArgs struct {
-	InvitationID string `json:"invitation_id"`
-	Email        string `json:"email"`
-}
-
-// Kind names the job in River.
-func (NoticeArgs) Kind() string { return "account_notice" }
-
-// concealWrongPassword answers a redemption that named an existing account
-// with a wrong password as if the address had no account: a pending
-// redemption, under the same rules (a new answer at most once a minute, a
-// replay after that), while the owner is emailed what happened instead of a
-// link. No seat is taken. The error is a *lms.Concealed whose Err is the
-// wrong password, which the throttles count as one.
-func (s *Store) concealWrongPassword(ctx context.Context, inv *invitation, in lms.NewRedemption) (*lms.Redemption, bool, error) {
-	if s.queue == nil {
-		return nil, false, errors.New("store: no job queue configured")
-	}
-	var prev []redemptionNotice
-	if err := s.q(ctx).Where("invitation_id = ? AND email = ?", inv.ID, in.Email).Limit(1).Find(&prev).Error; err != nil {
-		return nil, false, err
-	}
-	now := s.now()
-	conceal := func(shown error) (*lms.Redemption, bool, error) {
-		return nil, false, &lms.Concealed{Err: errBadCredentials(), Shown: shown}
-	}
-	if len(prev) == 1 {
-		if wait := prev[0].SentAt.Add(resendInterval).Sub(now); wait > 0 {
-			return conceal(&lms.Error{Code: lms.ERateLimited, RetryAfter: wait,
-				Message: "a verification link was sent to this address a moment ago; check the inbox or try again later"})
-		}
-	} else if inv.RegistrationsUsed >= inv.MaxRegistrations {
-		return conceal(errInvitationFull())
-	}
-	n := redemptionNotice{InvitationID: inv.ID, Email: in.Email, AnswerID: newID(), ExpiresAt: now.Add(s.verificationTTL),
-		SentAt: now, CreatedAt: now}
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if len(prev) == 1 {
-			n.AnswerID, n.CreatedAt = prev[0].AnswerID, prev[0].CreatedAt
-			if err := tx.Model(&redemptionNotice{}).Where("invitation_id = ? AND email = ?", inv.ID, in.Email).
-				Updates(map[string]any{"expires_at": n.ExpiresAt, "sent_at": n.SentAt}).Error; err != nil {
-				return err
-			}
-		} else if err := tx.Create(&n).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
-			return errRaced
-		} else if err != nil {
-			return err
-		}
-		return s.enqueue(ctx, tx, river.InsertManyParams{Args: NoticeArgs{InvitationID: inv.ID, Email: in.Email}})
-	})
-	if err != nil {
-		return nil, false, translate(err, "redemption")
-	}
-	groups, err := invitationGroupRefs(s.q(ctx), inv.ID)
-	if err != nil {
-		return nil, false, err
-	}
-	if groups == nil {
-		groups = []lms.GroupRef{}
-	}
-	answer := &lms.Redemption{ID: n.AnswerID, InvitationID: inv.ID, Status: lms.RedemptionPendingVerification,
-		Email: in.Email, FirstName: in.FirstName, LastName: in.LastName, UserGroups: groups,
-		Enrollments: []*lms.Enrollment{}, CreatedAt: n.CreatedAt, VerificationExpiresAt: &n.ExpiresAt}
-	return nil, false, &lms.Concealed{Err: errBadCredentials(), Answer: answer, Created: len(prev) == 0}
-}
-
-// noticeWorker emails an account's owner that its address was used to
-// redeem an invitation with a wrong password.
-type noticeWorker struct {
-	river.WorkerDefaults[NoticeArgs]
-	store  *Store
-	sender mail.Sender
-	from   string
-	log    *slog.Logger
-}
-
-// Work implements river.Worker.
-func (w *noticeWorker) Work(ctx context.Context, job *river.Job[NoticeArgs]) error {
-	s := w.store
-	var inv invitation
-	err := s.q(ctx).Where("id = ?", job.Args.InvitationID).Take(&inv).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	orgName, err := s.organizationName(s.q(ctx), inv.OrganizationID)
-	if err != nil {
-		return err
-	}
-	passcode, err := auth.Open(s.sealKey, inv.PasscodeSealed)
-	if err != nil {
-		return river.JobCancel(err)
-	}
-	r, err := mail.RenderAccountNotice(mail.AccountNotice{OrganizationName: orgName, InvitationName: inv.Name,
-		EnrollURL: s.enrollURL(passcode)})
-	if err != nil {
-		return river.JobCancel(err)
-	}
-	err = w.sender.Send(ctx, mail.Message{From: w.from, To: job.Args.Email, Subject: r.Subject, Text: r.Text, HTML: r.HTML,
-		MessageID: fmt.Sprintf("notice.%d@enrollkit", job.ID)})
-	if err == nil {
-		w.log.Info("account notice sent", "invitation_id", inv.ID, "attempt", job.Attempt)
-		return nil
-	}
-	w.log.Warn("account notice not sent", "invitation_id", inv.ID, "attempt", job.Attempt, "error", err.Error())
-	if mail.IsPermanent(err) {
-		return river.JobCancel(err)
-	}
-	return err
-}

@@ -101,7 +101,7 @@ func TestUnverifiedRedemptionsGiveTheirSeatBackOnce(t *testing.T) {
 		if n := seatsUsed(t, f, inv.ID); n != 0 {
 			t.Fatalf("%d seats used after expiry, want 0", n)
 		}
-		if _, err := restarted.VerifyRedemption(context.Background(), token); lms.ErrorCode(err) != lms.EVerificationInvalid {
+		if _, err := restarted.VerifyRedemption(context.Background(), token, storetest.Password); lms.ErrorCode(err) != lms.EVerificationInvalid {
 			t.Fatalf("an expired link: %v, want verification_invalid", err)
 		}
 		if _, err := restarted.Login(context.Background(), "late@example.com", storetest.Password, ""); lms.ErrorCode(err) != lms.EUnauthorized {
@@ -139,18 +139,23 @@ func TestRedeemingAgainReplacesThePendingRedemption(t *testing.T) {
 		if err != nil || created || second.ID != first.ID || second.Status != lms.RedemptionPendingVerification {
 			t.Fatalf("redeeming again: %+v, created %v, %v; want the same pending redemption, not created", second, created, err)
 		}
-		if !second.VerificationExpiresAt.After(*first.VerificationExpiresAt) {
-			t.Fatal("the new link does not live longer than the old one")
+		if !second.VerificationExpiresAt.Equal(*first.VerificationExpiresAt) {
+			t.Fatal("a new link moved the seat's expiry: resending could hold a seat for ever")
 		}
 		startQueue(t, storetest.NewStoreHashingWith(t, db, f.hasher), srv, true)
 		newToken := linkToken(t, srv, "sam@example.com", 1)
 		if n := seatsUsed(t, f, inv.ID); n != 1 {
 			t.Fatalf("%d seats used after redeeming twice, want 1", n)
 		}
-		if _, err := f.st.VerifyRedemption(context.Background(), oldToken); lms.ErrorCode(err) != lms.EVerificationInvalid {
+		if _, err := f.st.VerifyRedemption(context.Background(), oldToken, storetest.Password); lms.ErrorCode(err) != lms.EVerificationInvalid {
 			t.Fatalf("the replaced link: %v, want verification_invalid", err)
 		}
-		r, err := f.st.VerifyRedemption(context.Background(), newToken)
+		// Whoever redeemed the address again chose the new password: the
+		// new link does not complete with the old one.
+		if _, err := f.st.VerifyRedemption(context.Background(), newToken, storetest.Password); lms.ErrorCode(err) != lms.EUnauthorized {
+			t.Fatalf("the new link with the first password: %v, want unauthorized", err)
+		}
+		r, err := f.st.VerifyRedemption(context.Background(), newToken, newPassword)
 		if err != nil || r.Status != lms.RedemptionActive || r.Tokens == nil || len(r.Enrollments) != 3 {
 			t.Fatalf("verify: %+v, %v", r, err)
 		}
@@ -186,6 +191,69 @@ func TestAFailedPendingRedemptionWritesNothing(t *testing.T) {
 		if _, created, err := f.st.Redeem(context.Background(), lms.NewRedemption{Passcode: "Fault-Wren-2231",
 			Email: "f@example.com", FirstName: "F", LastName: "Ault", Password: storetest.Password}); err != nil || !created {
 			t.Fatalf("after the fault: created %v, %v", created, err)
+		}
+	})
+}
+
+// TestResendsAreBounded: a pending redemption is sent at most maxResends
+// new links, and its seat returns at the first link's expiry.
+func TestResendsAreBounded(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		startQueue(t, f.st, mailtest.NewServer(t), false)
+		f.inviteVerified(t, "Spam-Shrike-7708", 2)
+		redeem := func() error {
+			_, _, err := f.st.Redeem(context.Background(), lms.NewRedemption{Passcode: "Spam-Shrike-7708",
+				Email: "victim@example.com", FirstName: "V", LastName: "Ictim", Password: storetest.Password})
+			return err
+		}
+		if err := redeem(); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			store.AdvanceClock(f.st, 2*time.Minute)
+			if err := redeem(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		store.AdvanceClock(f.st, 2*time.Minute)
+		var le *lms.Error
+		if err := redeem(); !errors.As(err, &le) || le.Code != lms.ERateLimited || le.RetryAfter < 40*time.Hour {
+			t.Fatalf("a sixth new link: %v, want rate_limited until the first link's expiry", err)
+		}
+	})
+}
+
+// TestAnAccountTakesOverTheSeatItsWrongPasswordHeld: on an invitation that
+// verifies addresses, an account's wrong password is answered as pending
+// and holds a seat; the account redeeming with its password takes it over.
+func TestAnAccountTakesOverTheSeatItsWrongPasswordHeld(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		startQueue(t, f.st, mailtest.NewServer(t), false)
+		inv := f.inviteVerified(t, "Seat-Swap-6104", 1)
+		mgr := f.org.ManagerEmail
+		_, _, err := f.st.Redeem(context.Background(), lms.NewRedemption{Passcode: "Seat-Swap-6104", Email: mgr,
+			FirstName: "M", LastName: "Gr", Password: "Not-the-managers-passphrase-1"})
+		var hidden *lms.Concealed
+		if !errors.As(err, &hidden) || hidden.Answer == nil || hidden.Answer.Status != lms.RedemptionPendingVerification {
+			t.Fatalf("a wrong password on an account: %v, want a concealed pending answer", err)
+		}
+		if n := seatsUsed(t, f, inv.ID); n != 1 {
+			t.Fatalf("%d seats used by the concealed answer, want 1", n)
+		}
+		r, created, err := f.st.Redeem(context.Background(), lms.NewRedemption{Passcode: "Seat-Swap-6104", Email: mgr,
+			Password: storetest.Password})
+		if err != nil || !created || r.Status != lms.RedemptionActive {
+			t.Fatalf("the account with its password on the one seat it held: %+v %v %v", r, created, err)
+		}
+		if n := seatsUsed(t, f, inv.ID); n != 1 {
+			t.Fatalf("%d seats used after the take-over, want 1", n)
+		}
+		if n, err := f.st.ExpirePendingRedemptions(context.Background(), ""); err != nil || n != 0 {
+			t.Fatalf("something pending remained: %d, %v", n, err)
 		}
 	})
 }

@@ -2,8 +2,7 @@
 -- require it (the default) and may allow only some email domains; a
 -- redemption waiting for its address to be verified holds its seat in
 -- pending_redemptions; users and pending redemptions keep the skeleton of
--- their address, so that look-alikes of an address are found by index;
--- redemption_notices keep the answers about existing accounts even.
+-- their address, so that look-alikes of an address are found by index.
 -- Migration 5 (in Go) fills the skeletons of the users already there.
 
 -- +goose Up
@@ -21,35 +20,25 @@ CREATE TABLE pending_redemptions (
     email_skeleton  text NOT NULL,
     first_name      text NOT NULL,
     last_name       text NOT NULL,
+    -- notice: the address has an account and the password given was not
+    -- its own. The redeemer is answered as for a new address, the seat is
+    -- held the same way, and the account's owner is told by email instead
+    -- of sent a link; password_hash is then empty.
+    notice          integer NOT NULL DEFAULT 0,
     password_hash   text NOT NULL,
     token_hash      text NOT NULL UNIQUE,
     token_sealed    text NOT NULL,
     client_ip       text NOT NULL,
     user_agent      text NOT NULL,
     expires_at      datetime NOT NULL,
+    resends         integer NOT NULL DEFAULT 0,
     sent_at         datetime NOT NULL,
     created_at      datetime NOT NULL,
     UNIQUE (invitation_id, email)
 );
 CREATE INDEX pending_redemptions_skeleton ON pending_redemptions (organization_id, email_skeleton);
 
--- A redemption that named an existing account with a wrong password, on an
--- invitation that verifies addresses, is answered as if it were pending and
--- the account's owner is told by email instead; this row makes the answers
--- to repeated attempts follow the same rules as a real pending redemption's
--- (a second link at most once a minute).
-CREATE TABLE redemption_notices (
-    invitation_id text NOT NULL REFERENCES invitations (id) ON DELETE CASCADE,
-    email         text NOT NULL,
-    answer_id     text NOT NULL,
-    expires_at    datetime NOT NULL,
-    sent_at       datetime NOT NULL,
-    created_at    datetime NOT NULL,
-    PRIMARY KEY (invitation_id, email)
-);
-
 -- +goose Down
-DROP TABLE redemption_notices;
 DROP TABLE pending_redemptions;
 DROP INDEX users_email_skeleton;
 ALTER TABLE users DROP COLUMN email_skeleton;
