@@ -256,7 +256,7 @@ func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() erro
 	}
 	if wait > 0 {
 		release(func(guard) bool { return false })
-		abortRateLimited(c, wait)
+		write(c, errTooMany(wait))
 		return
 	}
 	if slow > 0 {
@@ -282,7 +282,7 @@ func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() erro
 	var done answered
 	switch {
 	case errors.As(err, &limited):
-		abortRateLimited(c, limited.retryAfter)
+		write(c, errTooMany(limited.retryAfter))
 	case errors.As(err, &done):
 	case err != nil:
 		write(c, err)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -118,14 +119,12 @@ func abortWith(c *gin.Context, code, format string, args ...any) {
 	writeError(c, lms.Errorf(code, format, args...))
 }
 
-// abortRateLimited answers 429 with the number of seconds to wait.
-func abortRateLimited(c *gin.Context, retryAfter time.Duration) {
-	secs := int(retryAfter.Round(time.Second) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	c.Header("Retry-After", strconv.Itoa(secs))
-	abortWith(c, lms.ERateLimited, "too many attempts; retry in %d seconds", secs)
+// errTooMany is a throttle's refusal: rate_limited, with the whole seconds
+// to wait, which the writers send as Retry-After.
+func errTooMany(retryAfter time.Duration) *lms.Error {
+	secs := max(int(retryAfter.Round(time.Second)/time.Second), 1)
+	return &lms.Error{Code: lms.ERateLimited, RetryAfter: time.Duration(secs) * time.Second,
+		Message: fmt.Sprintf("too many attempts; retry in %d seconds", secs)}
 }
 
 var errPanic = errors.New("panic")
