@@ -201,12 +201,7 @@ func (s *Server) previewRedemption(c *gin.Context) {
 		return
 	}
 	s.guarded(c, nil, func() error {
-		p, err := s.Services.Redemptions.PreviewRedemption(c.Request.Context(), req.Passcode)
-		if err == nil || lms.ErrorCode(err) == lms.EPasscodeInvalid {
-			if jerr := s.judgePasscode(c, err == nil); jerr != nil {
-				return jerr
-			}
-		}
+		p, err := s.judgedPreview(c, req.Passcode)
 		if err != nil {
 			return err
 		}
@@ -220,6 +215,18 @@ func (s *Server) previewRedemption(c *gin.Context) {
 		writeJSON(c, http.StatusOK, out)
 		return nil
 	})
+}
+
+// judgedPreview is what a passcode leads to, the passcode judged by the
+// client's throttle as a redemption's is.
+func (s *Server) judgedPreview(c *gin.Context, passcode string) (*lms.RedemptionPreview, error) {
+	p, err := s.Services.Redemptions.PreviewRedemption(c.Request.Context(), passcode)
+	if err == nil || lms.ErrorCode(err) == lms.EPasscodeInvalid {
+		if jerr := s.judgePasscode(c, err == nil); jerr != nil {
+			return nil, jerr
+		}
+	}
+	return p, err
 }
 
 // redeem godoc
@@ -240,44 +247,57 @@ func (s *Server) redeem(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
+	in := lms.NewRedemption{Passcode: req.Passcode, Email: req.Email, FirstName: req.FirstName, LastName: req.LastName,
+		Password: req.Password}
 	s.guarded(c, s.redemptionAccountGuards(c, req.Email), func() error {
-		r, created, err := s.Services.Redemptions.Redeem(c.Request.Context(), lms.NewRedemption{Passcode: req.Passcode,
-			Email: req.Email, FirstName: req.FirstName, LastName: req.LastName, Password: req.Password,
-			ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent(),
-			OnPasscode: func(_ context.Context, live bool) error { return s.judgePasscode(c, live) }})
-		var hidden *lms.Concealed
-		if errors.As(err, &hidden) {
-			// Counted as what happened, answered as what it is shown as.
-			if hidden.Shown != nil {
-				writeError(c, hidden.Shown)
-			} else {
-				answerRedemption(c, hidden.Answer, hidden.Created)
-			}
-			return answered{err}
-		}
-		switch code := lms.ErrorCode(err); {
-		case err == nil && r.Status == lms.RedemptionPendingVerification,
-			code == lms.ERateLimited, code == lms.EInvitationFull:
-			// Answered as they are, but counted like an account's wrong
-			// password, which is answered the same way: the address's
-			// limit must not run out sooner for one that has an account.
-			if err != nil {
-				writeError(c, err)
-			} else {
-				answerRedemption(c, r, created)
-			}
-			return answered{errCounted}
-		case err != nil:
-			return err
-		}
-		answerRedemption(c, r, created)
-		return nil
+		return s.redemptionAttempt(c, in, func(r *lms.Redemption, created bool) { answerRedemption(c, r, created) }, writeError)
 	})
+}
+
+// redemptionAttempt runs one redemption under the guards of its caller and
+// answers it with answer, or its failure with write. What it returns is what
+// the guards count: a concealed failure is answered as it is shown and
+// counted as what it is, and a new address's pending answers, full
+// invitations and 429s are counted like an account's wrong password, which
+// is answered the same way, so that the address's limit does not run out
+// sooner for one that has an account.
+func (s *Server) redemptionAttempt(c *gin.Context, in lms.NewRedemption, answer func(*lms.Redemption, bool), write func(*gin.Context, error)) error {
+	in.ClientIP, in.UserAgent = c.ClientIP(), c.Request.UserAgent()
+	in.OnPasscode = func(_ context.Context, live bool) error { return s.judgePasscode(c, live) }
+	r, created, err := s.Services.Redemptions.Redeem(c.Request.Context(), in)
+	var hidden *lms.Concealed
+	if errors.As(err, &hidden) {
+		if hidden.Shown != nil {
+			write(c, hidden.Shown)
+		} else {
+			answer(hidden.Answer, hidden.Created)
+		}
+		return answered{err}
+	}
+	switch code := lms.ErrorCode(err); {
+	case err == nil && r.Status == lms.RedemptionPendingVerification, code == lms.ERateLimited, code == lms.EInvitationFull:
+		if err != nil {
+			write(c, err)
+		} else {
+			answer(r, created)
+		}
+		return answered{errCounted}
+	case err != nil:
+		return err
+	}
+	answer(r, created)
+	return nil
 }
 
 // errCounted marks an answered redemption that the address's sign-in
 // guards count as a failure.
 var errCounted = lms.Errorf(lms.EUnauthorized, "counted")
+
+// verifyGuards count a verification's wrong passwords against its link, as
+// failed sign-ins count against an account.
+func (s *Server) verifyGuards(c *gin.Context, token string) []guard {
+	return s.accountGuards(c, "verify|"+auth.HashOpaqueToken(token))
+}
 
 // answerRedemption answers a redemption: 201 when it is new, 200 when it
 // had been made before.
@@ -311,7 +331,7 @@ func (s *Server) verifyRedemption(c *gin.Context) {
 	}
 	// A wrong password counts against the link as a failed sign-in
 	// would against an account.
-	s.guarded(c, s.accountGuards(c, "verify|"+auth.HashOpaqueToken(req.Token)), func() error {
+	s.guarded(c, s.verifyGuards(c, req.Token), func() error {
 		r, err := s.Services.Redemptions.VerifyRedemption(c.Request.Context(), req.Token, req.Password)
 		if err != nil {
 			return err

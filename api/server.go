@@ -86,6 +86,8 @@ type Options struct {
 	DB *sql.DB
 	// Collectors are more metrics to export (the password hasher's).
 	Collectors []prometheus.Collector
+	// EnrollPage serves the enrollment page at /enroll.
+	EnrollPage bool
 }
 
 // Server is the HTTP API.
@@ -171,6 +173,12 @@ func (s *Server) routes() {
 	e.GET("/readyz", s.readyz)
 	e.GET("/openapi.json", s.openapi)
 	e.GET("/swagger/*any", s.swaggerUI())
+	if s.EnrollPage {
+		e.GET("/enroll", s.enrollPage)
+		e.POST("/enroll", s.enrollSubmit)
+		e.GET("/enroll/verify", s.enrollVerifyPage)
+		e.POST("/enroll/verify", s.enrollVerifySubmit)
+	}
 
 	v1 := e.Group("/api/v1")
 	// Anyone.

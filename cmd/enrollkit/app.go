@@ -130,7 +130,8 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 			}
 			return db.CheckMigrations(ctx)
 		},
-		Throttle: throttle,
+		Throttle:   throttle,
+		EnrollPage: cfg.EnrollPage,
 		Rules: api.ThrottleRules{
 			LoginIP:      ratelimit.Rule{Name: "login-ip", Limit: cfg.LoginIPLimit, Period: cfg.ThrottleWindow},
 			LoginAccount: ratelimit.Rule{Name: "login-account", Limit: cfg.LoginAccountLimit, Period: cfg.ThrottleWindow},
@@ -188,6 +189,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
 	slog.SetDefault(log) // libraries that log through slog follow the configured format and level
+	// Listening comes first: without ENROLLKIT_PUBLIC_URL (development
+	// only) the emails link to this very server, on the port it got.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = selfURL(ln.Addr())
+	}
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -210,10 +221,6 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		if err := bootstrap(ctx, a, stderr); err != nil {
 			return err
 		}
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
 		Handler:           a.server.Handler(),
@@ -263,6 +270,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// selfURL is this server's own base URL on a development machine: its
+// port on localhost (the enrollment page is served there too).
+func selfURL(addr net.Addr) string {
+	_, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		port = "8080"
+	}
+	return "http://localhost:" + port
 }
 
 // bootstrap creates an example organization and Full Manager on the first

@@ -144,6 +144,10 @@ func TestFreshStartServesWithNoConfiguration(t *testing.T) {
 	if res, _ := http.Get(p.url("/readyz")); res.StatusCode != 200 {
 		t.Fatalf("readyz = %d", res.StatusCode)
 	}
+	// The emails' links land on this server's own enrollment page.
+	if res, err := http.Get(p.url("/enroll")); err != nil || res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("the enrollment page: %v %v", res, err)
+	}
 	res, err = http.Get(p.metrics)
 	if err != nil {
 		t.Fatal(err)

@@ -62,6 +62,12 @@ func commonPasswords() map[string]struct{} {
 	return common
 }
 
+// PasswordRules states the password policy for the people choosing one.
+func PasswordRules() string {
+	return fmt.Sprintf("At least %d characters (a few words make a good one), at most %d; not a common password, and not your email address.",
+		minPasswordRunes, maxPasswordRunes)
+}
+
 // CheckPassword applies the password policy for sign-up and password change
 // and returns nil if password is acceptable for the account with the given
 // email. It does not impose composition rules (digits, symbols), which NIST

@@ -31,11 +31,15 @@ type Config struct {
 	// MetricsAddr is where /metrics is served, apart from the API; "off"
 	// serves none. The default is loopback: metrics name routes, counts and
 	// the process's state, nothing for the public.
-	MetricsAddr    string
-	DataDir        string
-	DatabaseURL    string
-	Secret         []byte
-	PublicURL      string
+	MetricsAddr string
+	DataDir     string
+	DatabaseURL string
+	Secret      []byte
+	// PublicURL is the base URL emails link to; empty in development
+	// means this server itself (see the enrollment page).
+	PublicURL string
+	// EnrollPage serves the enrollment page at /enroll.
+	EnrollPage     bool
 	LogLevel       slog.Level
 	LogFormat      string
 	CORSOrigins    []string
@@ -111,7 +115,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		Addr:                 r.str("ENROLLKIT_ADDR", ":8080"),
 		MetricsAddr:          r.str("ENROLLKIT_METRICS_ADDR", "127.0.0.1:9090"),
 		DataDir:              r.str("ENROLLKIT_DATA_DIR", "./data"),
-		PublicURL:            r.str("ENROLLKIT_PUBLIC_URL", "http://localhost:3000"),
+		PublicURL:            r.str("ENROLLKIT_PUBLIC_URL", ""),
+		EnrollPage:           r.onOff("ENROLLKIT_ENROLL_PAGE", true),
 		LogFormat:            r.str("ENROLLKIT_LOG_FORMAT", "json"),
 		CORSOrigins:          r.list("ENROLLKIT_CORS_ORIGINS"),
 		TrustedProxies:       r.list("ENROLLKIT_TRUSTED_PROXIES"),
@@ -198,7 +203,7 @@ func (c *Config) check() error {
 	if _, port, _ := net.SplitHostPort(c.Addr); c.MetricsAddr == c.Addr && port != "0" {
 		return bad("ENROLLKIT_METRICS_ADDR", "must differ from ENROLLKIT_ADDR: metrics are not served to the API's clients")
 	}
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		return bad("ENROLLKIT_PUBLIC_URL", "must be an absolute http(s) URL")
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
@@ -301,6 +306,20 @@ func (r *reader) fail(name, msg string) {
 	if r.err == nil {
 		r.err = fmt.Errorf("%s: %s", name, msg)
 	}
+}
+
+// onOff reads "on" or "off".
+func (r *reader) onOff(name string, def bool) bool {
+	switch v := r.str(name, ""); v {
+	case "":
+		return def
+	case "on":
+		return true
+	case "off":
+		return false
+	}
+	r.fail(name, "must be on or off")
+	return def
 }
 
 func (r *reader) str(name, def string) string {

@@ -68,6 +68,7 @@ func TestLoadRejectsInvalidConfiguration(t *testing.T) {
 		{"unknown env", map[string]string{"ENROLLKIT_ENV": "staging"}, "ENROLLKIT_ENV"},
 		{"bad addr", map[string]string{"ENROLLKIT_ADDR": "8080"}, "ENROLLKIT_ADDR"},
 		{"bad metrics addr", map[string]string{"ENROLLKIT_METRICS_ADDR": "9090"}, "ENROLLKIT_METRICS_ADDR"},
+		{"enroll page neither on nor off", map[string]string{"ENROLLKIT_ENROLL_PAGE": "maybe"}, "ENROLLKIT_ENROLL_PAGE"},
 		{"metrics on the API address", map[string]string{"ENROLLKIT_ADDR": ":8080", "ENROLLKIT_METRICS_ADDR": ":8080"}, "ENROLLKIT_METRICS_ADDR"},
 		{"bad body limit", map[string]string{"ENROLLKIT_BODY_LIMIT": "lots"}, "ENROLLKIT_BODY_LIMIT"},
 		{"tiny body limit", map[string]string{"ENROLLKIT_BODY_LIMIT": "10"}, "ENROLLKIT_BODY_LIMIT"},

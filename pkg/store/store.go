@@ -75,7 +75,7 @@ func New(db *DB, d Deps) *Store {
 		d.MailQuota.Rate = lms.DefaultMailQuota.Rate
 	}
 	if d.PublicURL == "" {
-		d.PublicURL = "http://localhost:3000"
+		d.PublicURL = "http://localhost:8080"
 	}
 	return &Store{db: db, hasher: passwords{d.Hasher}, tokens: d.Tokens, refreshTTL: d.RefreshTTL, verificationTTL: d.VerificationTTL, mailQuota: d.MailQuota,
 		passcodeKey:   auth.DeriveKey(d.Secret, "enrollkit passcode lookup v1"),
