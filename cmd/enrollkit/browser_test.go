@@ -128,7 +128,9 @@ func TestEnrollmentInABrowser(t *testing.T) {
 		}
 	}
 	manager := &apiClient{t: t, p: p}
-	var login struct{ AccessToken string `json:"access_token"` }
+	var login struct {
+		AccessToken string `json:"access_token"`
+	}
 	manager.call("POST", "/api/v1/auth/login", map[string]string{"email": "manager@example.com", "password": password}, &login)
 	manager.token = login.AccessToken
 	var me struct {
