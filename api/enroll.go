@@ -29,34 +29,56 @@ var enrollFiles embed.FS
 
 var (
 	enrollCSS      = mustRead("enrollpage/enroll.css")
+	enrollCSSTag   = `"` + sha256Base64(enrollCSS) + `"`
 	enrollTemplate = template.Must(template.New("enroll.html.tmpl").Funcs(template.FuncMap{"field": newFormField}).
 			ParseFS(enrollFiles, "enrollpage/enroll.html.tmpl"))
-	// enrollCSP allows the page's own style sheet, by its hash, and
-	// nothing else: no script, no other origin, forms posted only here.
-	enrollCSP = []string{"default-src 'none'; style-src 'sha256-" + sha256Base64(enrollCSS) +
-		"'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"}
+	// enrollCSP allows the page's own style sheet and nothing else: no
+	// script, no inline style, no other origin, forms posted only here.
+	enrollCSP = []string{"default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"}
 )
 
-func mustRead(name string) string {
+func mustRead(name string) []byte {
 	b, err := enrollFiles.ReadFile(name)
 	if err != nil {
 		panic(err)
 	}
-	return string(b)
+	return b
 }
 
-func sha256Base64(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return base64.StdEncoding.EncodeToString(sum[:])
+func sha256Base64(b []byte) string {
+	sum := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// enrollStyle godoc
+//
+//	@Summary The enrollment page's style sheet
+//	@Tags    enrollment page
+//	@Produce text/css
+//	@Success 200 {string} string "the style sheet"
+//	@Success 304 {string} string "not modified"
+//	@Router  /enroll/enroll.css [get]
+func (s *Server) enrollStyle(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("ETag", enrollCSSTag)
+	h.Set("Cache-Control", "public, max-age=3600")
+	if c.GetHeader("If-None-Match") == enrollCSSTag {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	c.Data(http.StatusOK, "text/css; charset=utf-8", enrollCSS)
 }
 
 // formField is one labelled input of the page.
 type formField struct {
 	Name, Label, Type, Autocomplete, Value, Error, Hint string
+	// Focus puts the cursor in the first field that has an error, so that
+	// a keyboard or screen reader user lands on it.
+	Focus bool
 }
 
-func newFormField(name, label, typ, autocomplete, value, errMsg, hint string) formField {
-	return formField{name, label, typ, autocomplete, value, errMsg, hint}
+func newFormField(name, label, typ, autocomplete, value, errMsg, hint string, first string) formField {
+	return formField{name, label, typ, autocomplete, value, errMsg, hint, errMsg != "" && first == name}
 }
 
 // enrollView is what the page shows: one step, what was typed (passwords
@@ -64,7 +86,6 @@ func newFormField(name, label, typ, autocomplete, value, errMsg, hint string) fo
 type enrollView struct {
 	Title   string
 	Step    string // passcode, register, pending, verify, done
-	CSS     template.CSS
 	CSRF    string
 	General string
 	Errors  map[string]string
@@ -78,6 +99,16 @@ type enrollView struct {
 
 // Err is the outcome shown next to field, if any.
 func (v *enrollView) Err(field string) string { return v.Errors[field] }
+
+// FirstError is the first field of the page's order that has an error.
+func (v *enrollView) FirstError() string {
+	for _, f := range []string{"passcode", "email", "first_name", "last_name", "password"} {
+		if v.Errors[f] != "" {
+			return f
+		}
+	}
+	return ""
+}
 
 // csrfCookie holds the page's double-submit token: a post is believed only
 // when its form carries the same value (and the browser, where it says,
@@ -114,7 +145,7 @@ func sameOrigin(c *gin.Context) bool {
 }
 
 func (s *Server) newEnrollView(c *gin.Context, step string) *enrollView {
-	return &enrollView{Title: "Enroll", Step: step, CSS: template.CSS(enrollCSS), CSRF: formToken(c),
+	return &enrollView{Title: "Enroll", Step: step, CSRF: formToken(c),
 		Errors: map[string]string{}, PasswordRules: auth.PasswordRules()}
 }
 

@@ -40,6 +40,7 @@ var (
 func init() {
 	// The enrollment page answers HTML; its body is text to the validator.
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/css", openapi3filter.FileBodyDecoder)
 }
 
 func loadSpec(tb testing.TB) (*openapi3.T, routers.Router) {

@@ -47,10 +47,11 @@ var policies = map[string]policy{
 	"GET /swagger/*any": {access: public, ok: 200, path: func(*env, string) string { return "/swagger/index.html" }},
 	// The enrollment page is public; its posts carry the page's form token,
 	// which the matrix's JSON calls lack: refused as cross-site (403).
-	"GET /enroll":         {access: public, ok: 200},
-	"POST /enroll":        {access: public, ok: 403},
-	"GET /enroll/verify":  {access: public, ok: 200},
-	"POST /enroll/verify": {access: public, ok: 403},
+	"GET /enroll":            {access: public, ok: 200},
+	"GET /enroll/enroll.css": {access: public, ok: 200},
+	"POST /enroll":           {access: public, ok: 403},
+	"GET /enroll/verify":     {access: public, ok: 200},
+	"POST /enroll/verify":    {access: public, ok: 403},
 	"POST /api/v1/auth/login": {access: public, ok: 200, body: func(e *env) any {
 		return map[string]string{"email": e.users["learner"].Email, "password": storetest.Password}
 	}},

@@ -175,6 +175,7 @@ func (s *Server) routes() {
 	e.GET("/swagger/*any", s.swaggerUI())
 	if s.EnrollPage {
 		e.GET("/enroll", s.enrollPage)
+		e.GET("/enroll/enroll.css", s.enrollStyle)
 		e.POST("/enroll", s.enrollSubmit)
 		e.GET("/enroll/verify", s.enrollVerifyPage)
 		e.POST("/enroll/verify", s.enrollVerifySubmit)
