@@ -42,7 +42,9 @@ func TestREADMEWalkThrough(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the walk-through failed: %v\n%s\nserver: %s", err, out, p.stderr)
 	}
-	for _, want := range []string{`"course_name":"Forklift Safety"`, `"registrations_used":1`, "grace@walkthrough.example", "Warehouse onboarding"} {
+	for _, want := range []string{`"course_name":"Forklift Safety"`, `"registrations_used":1`, "grace@walkthrough.example", "Warehouse onboarding",
+		// Without ENROLLKIT_PUBLIC_URL the link is this server's own page.
+		"open the link in the email: http://localhost:" + p.addr[strings.LastIndex(p.addr, ":")+1:] + "/enroll?passcode="} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the walk-through's output lacks %s:\n%s", want, out)
 		}
