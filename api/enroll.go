@@ -2,14 +2,18 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
-	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -75,10 +79,14 @@ type formField struct {
 	// Focus puts the cursor in the first field that has an error, so that
 	// a keyboard or screen reader user lands on it.
 	Focus bool
+	// Required is false for the names, which an existing account does not
+	// need.
+	Required bool
 }
 
 func newFormField(name, label, typ, autocomplete, value, errMsg, hint string, first string) formField {
-	return formField{name, label, typ, autocomplete, value, errMsg, hint, errMsg != "" && first == name}
+	return formField{name, label, typ, autocomplete, value, errMsg, hint, errMsg != "" && first == name,
+		name != "first_name" && name != "last_name"}
 }
 
 // enrollView is what the page shows: one step, what was typed (passwords
@@ -100,9 +108,13 @@ type enrollView struct {
 // Err is the outcome shown next to field, if any.
 func (v *enrollView) Err(field string) string { return v.Errors[field] }
 
-// FirstError is the first field of the page's order that has an error.
+// stepFields are the fields each step shows, in order.
+var stepFields = map[string][]string{"passcode": {"passcode"}, "register": {"email", "first_name", "last_name", "password"},
+	"verify": {"password"}}
+
+// FirstError is the first field of the step that has an error.
 func (v *enrollView) FirstError() string {
-	for _, f := range []string{"passcode", "email", "first_name", "last_name", "password"} {
+	for _, f := range stepFields[v.Step] {
 		if v.Errors[f] != "" {
 			return f
 		}
@@ -116,8 +128,12 @@ func (v *enrollView) FirstError() string {
 const csrfCookie = "enroll_csrf"
 
 // formToken returns the caller's form token, setting a new one if it has
-// none.
-func formToken(c *gin.Context) string {
+// none; secure marks the cookie for HTTPS only (the public URL is https,
+// whether or not TLS ends at this process). Lax, not Strict: the token and
+// Sec-Fetch-Site refuse cross-site posts already, and a Strict cookie
+// would be withheld from the click in a webmail and minted anew, failing
+// the forms of other tabs.
+func formToken(c *gin.Context, secure bool) string {
 	if v, err := c.Cookie(csrfCookie); err == nil && len(v) >= 32 && len(v) <= 64 {
 		return v
 	}
@@ -126,7 +142,7 @@ func formToken(c *gin.Context) string {
 		panic(err) // the system's random source failed
 	}
 	http.SetCookie(c.Writer, &http.Cookie{Name: csrfCookie, Value: v, Path: "/enroll", HttpOnly: true,
-		Secure: c.Request.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: 24 * 60 * 60})
+		Secure: c.Request.TLS != nil || secure, SameSite: http.SameSiteLaxMode, MaxAge: 24 * 60 * 60})
 	return v
 }
 
@@ -145,7 +161,7 @@ func sameOrigin(c *gin.Context) bool {
 }
 
 func (s *Server) newEnrollView(c *gin.Context, step string) *enrollView {
-	return &enrollView{Title: "Enroll", Step: step, CSRF: formToken(c),
+	return &enrollView{Title: "Enroll", Step: step, CSRF: formToken(c, s.SecureCookies),
 		Errors: map[string]string{}, PasswordRules: auth.PasswordRules()}
 }
 
@@ -182,13 +198,37 @@ func (s *Server) enrollFailed(c *gin.Context, v *enrollView, err error) {
 	case lms.EInvitationFull:
 		v.General = "Every place of this invitation is taken. Ask whoever sent it for another."
 	case lms.EUnauthorized:
-		v.Errors["password"] = "This is not the password. If this email address already has an account here, enter that account's password; your manager can reset it."
+		if v.Step == "verify" {
+			v.Errors["password"] = "This is not the password chosen when registering with this address. If you forgot it, register again with your passcode: a new link will come."
+		} else {
+			v.Errors["password"] = "This is not the password. If this email address already has an account here, enter that account's password; your manager can reset it."
+		}
 	case lms.EInvalid, lms.EConflict:
 		for _, f := range p.Errors {
-			v.Errors[f.Field] = sentence(f.Field, f.Message)
+			if f.Field == "passcode" {
+				v.Step, v.Title, v.Preview = "passcode", "Enroll", nil
+			}
+		}
+		var other []string
+		for _, f := range p.Errors {
+			if slices.Contains(stepFields[v.Step], f.Field) {
+				if v.Errors[f.Field] == "" {
+					v.Errors[f.Field] = sentence(f.Field, f.Message)
+				}
+			} else {
+				other = append(other, sentence(f.Field, f.Message))
+			}
 		}
 		if len(p.Errors) == 0 {
-			v.General = sentence("", p.Detail)
+			other = append(other, sentence("", p.Detail))
+		}
+		v.General = strings.Join(other, " ")
+		if v.Step == "register" && v.Preview == nil {
+			// The fields were judged before the passcode: what it leads to
+			// is shown once it is judged, as on the page's first visit.
+			if prev, err := s.judgedPreview(c, v.Passcode); err == nil {
+				v.showPreview(prev)
+			}
 		}
 	case lms.ERateLimited:
 		v.General = "Too many attempts from here. Try again in " + waitText(c.Writer.Header().Get("Retry-After")) + "."
@@ -207,22 +247,40 @@ func (s *Server) enrollFailed(c *gin.Context, v *enrollView, err error) {
 func sentence(field, msg string) string {
 	name := map[string]string{"email": "The email address", "first_name": "The first name", "last_name": "The last name",
 		"password": "The password", "passcode": "The passcode"}[field]
-	if name == "" {
-		return strings.ToUpper(msg[:1]) + msg[1:] + "."
+	switch {
+	case msg == "":
+		return "Please check what you typed."
+	case name != "":
+		return name + " " + msg + "."
 	}
-	return name + " " + msg + "."
+	r, size := utf8.DecodeRuneInString(msg)
+	return string(unicode.ToUpper(r)) + msg[size:] + "."
 }
 
-// waitText says how long Retry-After's seconds are.
+// waitText says how long Retry-After's seconds are, in words.
 func waitText(secs string) string {
-	d, err := time.ParseDuration(secs + "s")
+	n, err := strconv.Atoi(secs)
 	switch {
-	case err != nil:
-		return "a while"
-	case d < 2*time.Minute:
-		return d.String()
+	case err != nil || n < 1:
+		return "a moment"
+	case n < 120:
+		return strconv.Itoa(n) + " seconds"
+	case n < 2*60*60:
+		return strconv.Itoa((n+30)/60) + " minutes"
 	}
-	return d.Round(time.Minute).String()
+	return strconv.Itoa((n+1800)/3600) + " hours"
+}
+
+// navigation reports whether a GET is a person opening the page: no
+// Sec-Fetch metadata (a client that sends none), a visit from this site or
+// from no site (a mail program), or a top-level navigation another site's
+// page made on a click (a webmail's link).
+func navigation(c *gin.Context) bool {
+	switch c.GetHeader("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return c.GetHeader("Sec-Fetch-Dest") == "document" && c.GetHeader("Sec-Fetch-User") == "?1"
 }
 
 // enrollPage godoc
@@ -239,6 +297,13 @@ func (s *Server) enrollPage(c *gin.Context) {
 	v := s.newEnrollView(c, "passcode")
 	v.Passcode = strings.TrimSpace(c.Query("passcode"))
 	if v.Passcode == "" {
+		renderEnroll(c, http.StatusOK, v)
+		return
+	}
+	if !navigation(c) {
+		// Loaded by another site (an image, a frame, a script's fetch):
+		// the passcode is not looked up, so that no page elsewhere can
+		// spend the guesses of the address its visitors share.
 		renderEnroll(c, http.StatusOK, v)
 		return
 	}
@@ -273,15 +338,20 @@ func (s *Server) enrollSubmit(c *gin.Context) {
 		renderEnroll(c, http.StatusForbidden, v)
 		return
 	}
-	// What the passcode leads to stays on the page whatever the outcome;
-	// the redemption below judges the passcode, so this look consumes
-	// nothing and counts nothing.
-	if p, err := s.Services.Redemptions.PreviewRedemption(c.Request.Context(), v.Passcode); err == nil {
-		v.showPreview(p)
-	}
 	fail := func(c *gin.Context, err error) { s.enrollFailed(c, v, err) }
 	in := lms.NewRedemption{Passcode: v.Passcode, Email: v.Email, FirstName: v.FirstName, LastName: v.LastName,
-		Password: c.PostForm("password")}
+		Password: c.PostForm("password"),
+		// What the passcode leads to stays on the page whatever the
+		// outcome, once the redemption has judged the passcode live and
+		// the client's throttle has let it through: never for a guess.
+		OnPasscode: func(ctx context.Context, live bool) error {
+			if live {
+				if p, err := s.Services.Redemptions.PreviewRedemption(ctx, v.Passcode); err == nil {
+					v.showPreview(p)
+				}
+			}
+			return nil
+		}}
 	s.guardedWith(c, s.redemptionAccountGuards(c, v.Email), func() error {
 		return s.redemptionAttempt(c, in, func(r *lms.Redemption, _ bool) { showRedemption(c, v, r) }, fail)
 	}, fail)
@@ -294,7 +364,7 @@ func showRedemption(c *gin.Context, v *enrollView, r *lms.Redemption) {
 		v.Email = r.User.Email
 	}
 	if r.Status == lms.RedemptionPendingVerification {
-		v.Step, v.Title = "pending", "Check your inbox"
+		v.Step, v.Title, v.Expires = "pending", "Check your inbox", ""
 		if r.VerificationExpiresAt != nil {
 			v.Expires = r.VerificationExpiresAt.UTC().Format("Monday 2 January 2006, 15:04 MST")
 		}

@@ -160,6 +160,29 @@ func TestEnrollmentPage(t *testing.T) {
 		}
 		wantPage(t, g.get("/enroll?passcode=Wrong-Guess-0009"), 429, "Too many attempts from here. Try again in")
 
+		// Posts count the same, and once out of guesses a live passcode
+		// shows nothing of where it leads, whatever else the post lacks.
+		o := e.browser("198.51.100.41:1")
+		o.get("/enroll?passcode=Kiosk-Plover-3316") // the form, and its token
+		for i := range 3 {
+			wantPage(t, o.post("/enroll", map[string]string{"passcode": "Wrong-Post-000" + string(rune('1'+i))}), 422)
+		}
+		if res := o.post("/enroll", map[string]string{"passcode": "Kiosk-Plover-3316"}); bytes.Contains(res.Body, []byte("Warehouse")) ||
+			bytes.Contains(res.Body, []byte("Join Acme")) {
+			t.Fatalf("a client out of guesses was shown where a passcode leads:\n%s", res.Body)
+		}
+		// Another site's page cannot spend an address's guesses: what it
+		// loads (an image here) looks nothing up.
+		x := e.browser("198.51.100.42:1")
+		for range 5 {
+			res := e.do(req{method: "GET", path: "/enroll?passcode=Wrong-Image-0001", remote: x.remote,
+				header: map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "image", "Sec-Fetch-Mode": "no-cors"}})
+			wantPage(t, res, 200, `value="Wrong-Image-0001"`)
+		}
+		res = e.do(req{method: "GET", path: "/enroll?passcode=Kiosk-Plover-3316", remote: x.remote, header: map[string]string{
+			"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-User": "?1"}})
+		wantPage(t, res, 200, "Join Acme")
+
 		// With verification: check your inbox, then the link lands here.
 		v := e.verifiedInvitationBody("Inbox-Curlew-7731", 3)
 		e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: v})
@@ -169,7 +192,8 @@ func TestEnrollmentPage(t *testing.T) {
 			"first_name": "Grace", "last_name": "Hopper", "password": storetest.Password}), 200, "Check your inbox", "grace@example.com")
 		token := e.verificationToken("grace@example.com", 0)
 		wantPage(t, w.get("/enroll/verify?token="+token), 200, "Finish your registration", `type="password"`)
-		wantPage(t, w.post("/enroll/verify", map[string]string{"token": token, "password": "Another-passphrase-2"}), 401, `id="password-error"`)
+		wantPage(t, w.post("/enroll/verify", map[string]string{"token": token, "password": "Another-passphrase-2"}), 401,
+			`id="password-error"`, "chosen when registering")
 		wantPage(t, w.post("/enroll/verify", map[string]string{"token": token, "password": storetest.Password}), 200,
 			"You are enrolled", "grace@example.com", "Course ")
 		wantPage(t, w.post("/enroll/verify", map[string]string{"token": token, "password": storetest.Password}), 404,

@@ -263,7 +263,16 @@ func (s *Server) redeem(c *gin.Context) {
 // sooner for one that has an account.
 func (s *Server) redemptionAttempt(c *gin.Context, in lms.NewRedemption, answer func(*lms.Redemption, bool), write func(*gin.Context, error)) error {
 	in.ClientIP, in.UserAgent = c.ClientIP(), c.Request.UserAgent()
-	in.OnPasscode = func(_ context.Context, live bool) error { return s.judgePasscode(c, live) }
+	next := in.OnPasscode
+	in.OnPasscode = func(ctx context.Context, live bool) error {
+		if err := s.judgePasscode(c, live); err != nil {
+			return err
+		}
+		if next != nil {
+			return next(ctx, live) // the caller's, once the throttle let the attempt through
+		}
+		return nil
+	}
 	r, created, err := s.Services.Redemptions.Redeem(c.Request.Context(), in)
 	var hidden *lms.Concealed
 	if errors.As(err, &hidden) {

@@ -88,6 +88,9 @@ type Options struct {
 	Collectors []prometheus.Collector
 	// EnrollPage serves the enrollment page at /enroll.
 	EnrollPage bool
+	// SecureCookies marks the page's cookie HTTPS-only: the public URL is
+	// https, wherever TLS ends.
+	SecureCookies bool
 }
 
 // Server is the HTTP API.

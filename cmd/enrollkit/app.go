@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -130,8 +131,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 			}
 			return db.CheckMigrations(ctx)
 		},
-		Throttle:   throttle,
-		EnrollPage: cfg.EnrollPage,
+		Throttle:      throttle,
+		EnrollPage:    cfg.EnrollPage,
+		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		Rules: api.ThrottleRules{
 			LoginIP:      ratelimit.Rule{Name: "login-ip", Limit: cfg.LoginIPLimit, Period: cfg.ThrottleWindow},
 			LoginAccount: ratelimit.Rule{Name: "login-account", Limit: cfg.LoginAccountLimit, Period: cfg.ThrottleWindow},
