@@ -338,6 +338,7 @@ func writeOAuthError(c *gin.Context, err error) {
 //	@Success     200  {object} TokenResponse
 //	@Failure     400,401,413,415,429,503 {object} Problem
 //	@Header      429,503 {integer} Retry-After "seconds to wait before trying again"
+//	@ID          login
 //	@Router      /api/v1/auth/login [post]
 func (s *Server) login(c *gin.Context) {
 	var req LoginRequest
@@ -361,6 +362,7 @@ func (s *Server) login(c *gin.Context) {
 //	@Param       body body     RefreshRequest true "the refresh token"
 //	@Success     200  {object} TokenResponse
 //	@Failure     400,401,413,415,429 {object} Problem
+//	@ID          refreshTokens
 //	@Router      /api/v1/auth/refresh [post]
 func (s *Server) refresh(c *gin.Context) {
 	var req RefreshRequest
@@ -382,6 +384,7 @@ func (s *Server) refresh(c *gin.Context) {
 //	@Param   body body RefreshRequest true "the refresh token"
 //	@Success 204
 //	@Failure 400,413,415 {object} Problem
+//	@ID      logout
 //	@Router  /api/v1/auth/logout [post]
 func (s *Server) logout(c *gin.Context) {
 	var req RefreshRequest
@@ -414,6 +417,7 @@ type ClientCredentialsRequest struct {
 //	@Param       body body     ClientCredentialsRequest true "the client's credentials"
 //	@Success     200  {object} TokenResponse
 //	@Failure     400,401,413,415,429 {object} Problem
+//	@ID          issueClientToken
 //	@Router      /api/v1/oauth/token [post]
 func (s *Server) oauthToken(c *gin.Context) {
 	var req ClientCredentialsRequest
@@ -477,6 +481,7 @@ type MeResponse struct {
 //	@Success 200 {object} MeResponse
 //	@Failure 401 {object} Problem
 //	@Security BearerAuth
+//	@ID      getMe
 //	@Router  /api/v1/me [get]
 func (s *Server) me(c *gin.Context) {
 	a := lms.ActorFromContext(c.Request.Context())

@@ -65,6 +65,7 @@ type UpdateCourseRequest struct {
 //	@Success 200    {object} CourseList
 //	@Failure 400,401,403 {object} Problem
 //	@Security BearerAuth
+//	@ID      listCourses
 //	@Router  /api/v1/courses [get]
 func (s *Server) listCourses(c *gin.Context) {
 	p, ok := pageRequest(c)
@@ -89,6 +90,7 @@ func (s *Server) listCourses(c *gin.Context) {
 //	@Success 201  {object} CourseResponse
 //	@Failure 400,401,403,409,413,415,422 {object} Problem
 //	@Security BearerAuth
+//	@ID      createCourse
 //	@Router  /api/v1/courses [post]
 func (s *Server) createCourse(c *gin.Context) {
 	var req CreateCourseRequest
@@ -114,6 +116,7 @@ func (s *Server) createCourse(c *gin.Context) {
 //	@Success 200 {object} CourseResponse
 //	@Failure 401,403,404 {object} Problem
 //	@Security BearerAuth
+//	@ID      getCourse
 //	@Router  /api/v1/courses/{id} [get]
 func (s *Server) getCourse(c *gin.Context) {
 	course, err := s.Services.Courses.FindCourseByID(c.Request.Context(), c.Param("id"))
@@ -135,6 +138,7 @@ func (s *Server) getCourse(c *gin.Context) {
 //	@Success 200  {object} CourseResponse
 //	@Failure 400,401,403,404,409,413,415,422 {object} Problem
 //	@Security BearerAuth
+//	@ID      updateCourse
 //	@Router  /api/v1/courses/{id} [patch]
 func (s *Server) updateCourse(c *gin.Context) {
 	var req UpdateCourseRequest
@@ -159,6 +163,7 @@ func (s *Server) updateCourse(c *gin.Context) {
 //	@Success     204
 //	@Failure     401,403,404,409 {object} Problem
 //	@Security    BearerAuth
+//	@ID          deleteCourse
 //	@Router      /api/v1/courses/{id} [delete]
 func (s *Server) deleteCourse(c *gin.Context) {
 	if err := s.Services.Courses.DeleteCourse(c.Request.Context(), c.Param("id")); err != nil {

@@ -61,6 +61,7 @@ func sha256Base64(b []byte) string {
 //	@Produce text/css
 //	@Success 200 {string} string "the style sheet"
 //	@Success 304 {string} string "not modified"
+//	@ID      getEnrollStyle
 //	@Router  /enroll/enroll.css [get]
 func (s *Server) enrollStyle(c *gin.Context) {
 	h := c.Writer.Header()
@@ -292,6 +293,7 @@ func navigation(c *gin.Context) bool {
 //	@Param       passcode query    string false "the passcode, as the email's link carries it"
 //	@Success     200      {string} string "the page"
 //	@Failure     404,429,503,500 {string} string "the page, the outcome next to the passcode"
+//	@ID          getEnrollPage
 //	@Router      /enroll [get]
 func (s *Server) enrollPage(c *gin.Context) {
 	v := s.newEnrollView(c, "passcode")
@@ -328,6 +330,7 @@ func (s *Server) enrollPage(c *gin.Context) {
 //	@Produce     html
 //	@Success     200 {string} string "the page"
 //	@Failure     401,403,404,409,422,429,503,500 {string} string "the page, the outcome next to the field it concerns"
+//	@ID          submitEnrollPage
 //	@Router      /enroll [post]
 func (s *Server) enrollSubmit(c *gin.Context) {
 	v := s.newEnrollView(c, "register")
@@ -389,6 +392,7 @@ func showRedemption(c *gin.Context, v *enrollView, r *lms.Redemption) {
 //	@Produce     html
 //	@Param       token query    string false "the link's token"
 //	@Success     200   {string} string "the page"
+//	@ID          getVerifyPage
 //	@Router      /enroll/verify [get]
 func (s *Server) enrollVerifyPage(c *gin.Context) {
 	v := s.newEnrollView(c, "verify")
@@ -409,6 +413,7 @@ func (s *Server) enrollVerifyPage(c *gin.Context) {
 //	@Produce     html
 //	@Success     200 {string} string "the page"
 //	@Failure     401,403,404,429,503,500 {string} string "the page, the outcome"
+//	@ID          submitVerifyPage
 //	@Router      /enroll/verify [post]
 func (s *Server) enrollVerifySubmit(c *gin.Context) {
 	v := s.newEnrollView(c, "verify")

@@ -55,6 +55,7 @@ func requireUser(c *gin.Context) {
 //	@Success     200    {object} EnrollmentList
 //	@Failure     400,401,403 {object} Problem
 //	@Security    BearerAuth
+//	@ID          listMyEnrollments
 //	@Router      /api/v1/me/enrollments [get]
 func (s *Server) myEnrollments(c *gin.Context) {
 	p, ok := pageRequest(c)

@@ -51,6 +51,7 @@ type CreateIntegrationClientRequest struct {
 //	@Success 200    {object} IntegrationClientList
 //	@Failure 400,401,403 {object} Problem
 //	@Security BearerAuth
+//	@ID      listIntegrationClients
 //	@Router  /api/v1/integration-clients [get]
 func (s *Server) listIntegrationClients(c *gin.Context) {
 	p, ok := pageRequest(c)
@@ -76,6 +77,7 @@ func (s *Server) listIntegrationClients(c *gin.Context) {
 //	@Success     201  {object} IntegrationClientCreated
 //	@Failure     400,401,403,413,415,422 {object} Problem
 //	@Security    BearerAuth
+//	@ID          createIntegrationClient
 //	@Router      /api/v1/integration-clients [post]
 func (s *Server) createIntegrationClient(c *gin.Context) {
 	var req CreateIntegrationClientRequest
@@ -101,6 +103,7 @@ func (s *Server) createIntegrationClient(c *gin.Context) {
 //	@Success     204
 //	@Failure     401,403,404 {object} Problem
 //	@Security    BearerAuth
+//	@ID          deleteIntegrationClient
 //	@Router      /api/v1/integration-clients/{id} [delete]
 func (s *Server) deleteIntegrationClient(c *gin.Context) {
 	if err := s.Services.IntegrationClients.DeleteIntegrationClient(c.Request.Context(), c.Param("id")); err != nil {

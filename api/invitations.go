@@ -126,6 +126,7 @@ func (o *optionalTime) UnmarshalJSON(b []byte) error {
 //	@Success 200    {object} InvitationList
 //	@Failure 400,401,403 {object} Problem
 //	@Security BearerAuth
+//	@ID      listInvitations
 //	@Router  /api/v1/invitations [get]
 func (s *Server) listInvitations(c *gin.Context) {
 	p, ok := pageRequest(c)
@@ -156,6 +157,7 @@ func (s *Server) listInvitations(c *gin.Context) {
 //	@Success     201  {object} InvitationResponse
 //	@Failure     400,401,403,409,413,415,422,429 {object} Problem
 //	@Security    BearerAuth
+//	@ID          createInvitation
 //	@Router      /api/v1/invitations [post]
 func (s *Server) createInvitation(c *gin.Context) {
 	var req CreateInvitationRequest
@@ -209,6 +211,7 @@ func (s *Server) passcodeConflictGuard(c *gin.Context, claims bool) []guard {
 //	@Success 200 {object} InvitationResponse
 //	@Failure 401,403,404 {object} Problem
 //	@Security BearerAuth
+//	@ID      getInvitation
 //	@Router  /api/v1/invitations/{id} [get]
 func (s *Server) getInvitation(c *gin.Context) {
 	inv, err := s.Services.Invitations.FindInvitationByID(c.Request.Context(), c.Param("id"))
@@ -232,6 +235,7 @@ func (s *Server) getInvitation(c *gin.Context) {
 //	@Success     200  {object} InvitationResponse
 //	@Failure     400,401,403,404,409,413,415,422,429 {object} Problem
 //	@Security    BearerAuth
+//	@ID          updateInvitation
 //	@Router      /api/v1/invitations/{id} [patch]
 func (s *Server) updateInvitation(c *gin.Context) {
 	var req UpdateInvitationRequest
@@ -268,6 +272,7 @@ func (s *Server) updateInvitation(c *gin.Context) {
 //	@Success     204
 //	@Failure     401,403,404,409 {object} Problem
 //	@Security    BearerAuth
+//	@ID          deleteInvitation
 //	@Router      /api/v1/invitations/{id} [delete]
 func (s *Server) deleteInvitation(c *gin.Context) {
 	if err := s.Services.Invitations.DeleteInvitation(c.Request.Context(), c.Param("id")); err != nil {
@@ -294,6 +299,7 @@ type EmailResponse struct {
 //	@Success     200 {object} EmailResponse
 //	@Failure     401,403,404 {object} Problem
 //	@Security    BearerAuth
+//	@ID          getInvitationEmail
 //	@Router      /api/v1/invitations/{id}/email [get]
 func (s *Server) getInvitationEmail(c *gin.Context) {
 	e, err := s.Services.Deliveries.InvitationEmail(c.Request.Context(), c.Param("id"))
@@ -364,6 +370,7 @@ type DeliveriesAccepted struct {
 //	@Failure     400,401,403,404,409,413,415,422,429 {object} Problem
 //	@Header      429 {integer} Retry-After "seconds until the organization's quota has room for these emails"
 //	@Security    BearerAuth
+//	@ID          createDeliveries
 //	@Router      /api/v1/invitations/{id}/deliveries [post]
 func (s *Server) createDeliveries(c *gin.Context) {
 	var req CreateDeliveriesRequest
@@ -394,6 +401,7 @@ func (s *Server) createDeliveries(c *gin.Context) {
 //	@Success 200    {object} DeliveryList
 //	@Failure 400,401,403,404 {object} Problem
 //	@Security BearerAuth
+//	@ID      listDeliveries
 //	@Router  /api/v1/invitations/{id}/deliveries [get]
 func (s *Server) listDeliveries(c *gin.Context) {
 	p, ok := pageRequest(c)

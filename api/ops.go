@@ -31,6 +31,7 @@ type Health struct {
 //	@Tags    operations
 //	@Produce json
 //	@Success 200 {object} Health
+//	@ID      getHealth
 //	@Router  /healthz [get]
 func (s *Server) healthz(c *gin.Context) {
 	writeJSON(c, http.StatusOK, Health{Status: "ok"})
@@ -43,6 +44,7 @@ func (s *Server) healthz(c *gin.Context) {
 //	@Produce json
 //	@Success 200 {object} Health
 //	@Failure 503 {object} Health
+//	@ID      getReadiness
 //	@Router  /readyz [get]
 func (s *Server) readyz(c *gin.Context) {
 	if s.Ready != nil {
@@ -73,6 +75,7 @@ func (s *Server) MetricsHandler() http.Handler {
 //	@Tags    operations
 //	@Produce json
 //	@Success 200 {object} object
+//	@ID      getOpenAPI
 //	@Router  /openapi.json [get]
 func (s *Server) openapi(c *gin.Context) {
 	if len(s.OpenAPI) == 0 {

@@ -55,6 +55,7 @@ type UpdateOrganizationGroupRequest struct {
 //	@Success 200       {object} OrganizationGroupList
 //	@Failure 400,401,403 {object} Problem
 //	@Security BearerAuth
+//	@ID      listOrganizationGroups
 //	@Router  /api/v1/organization-groups [get]
 func (s *Server) listOrganizationGroups(c *gin.Context) {
 	p, ok := pageRequest(c)
@@ -80,6 +81,7 @@ func (s *Server) listOrganizationGroups(c *gin.Context) {
 //	@Success 201  {object} OrganizationGroupResponse
 //	@Failure 400,401,403,409,413,415,422 {object} Problem
 //	@Security BearerAuth
+//	@ID      createOrganizationGroup
 //	@Router  /api/v1/organization-groups [post]
 func (s *Server) createOrganizationGroup(c *gin.Context) {
 	var req CreateOrganizationGroupRequest
@@ -104,6 +106,7 @@ func (s *Server) createOrganizationGroup(c *gin.Context) {
 //	@Success 200 {object} OrganizationGroupResponse
 //	@Failure 401,403,404 {object} Problem
 //	@Security BearerAuth
+//	@ID      getOrganizationGroup
 //	@Router  /api/v1/organization-groups/{id} [get]
 func (s *Server) getOrganizationGroup(c *gin.Context) {
 	g, err := s.Services.OrganizationGroups.FindOrganizationGroupByID(c.Request.Context(), c.Param("id"))
@@ -125,6 +128,7 @@ func (s *Server) getOrganizationGroup(c *gin.Context) {
 //	@Success 200  {object} OrganizationGroupResponse
 //	@Failure 400,401,403,404,409,413,415,422 {object} Problem
 //	@Security BearerAuth
+//	@ID      updateOrganizationGroup
 //	@Router  /api/v1/organization-groups/{id} [patch]
 func (s *Server) updateOrganizationGroup(c *gin.Context) {
 	var req UpdateOrganizationGroupRequest
@@ -149,6 +153,7 @@ func (s *Server) updateOrganizationGroup(c *gin.Context) {
 //	@Success     204
 //	@Failure     401,403,404,409 {object} Problem
 //	@Security    BearerAuth
+//	@ID          deleteOrganizationGroup
 //	@Router      /api/v1/organization-groups/{id} [delete]
 func (s *Server) deleteOrganizationGroup(c *gin.Context) {
 	if err := s.Services.OrganizationGroups.DeleteOrganizationGroup(c.Request.Context(), c.Param("id")); err != nil {

@@ -194,6 +194,7 @@ func (s *Server) redemptionAccountGuards(c *gin.Context, email string) []guard {
 //	@Param       body body     PasscodeRequest true "the passcode"
 //	@Success     200  {object} RedemptionPreviewResponse
 //	@Failure     400,404,413,415,422,429 {object} Problem
+//	@ID          previewRedemption
 //	@Router      /api/v1/redemptions/preview [post]
 func (s *Server) previewRedemption(c *gin.Context) {
 	var req PasscodeRequest
@@ -241,6 +242,7 @@ func (s *Server) judgedPreview(c *gin.Context, passcode string) (*lms.Redemption
 //	@Success     201  {object} RedemptionResponse
 //	@Failure     400,401,404,409,413,415,422,429,503 {object} Problem
 //	@Header      429,503 {integer} Retry-After "seconds to wait before trying again"
+//	@ID          redeemPasscode
 //	@Router      /api/v1/redemptions [post]
 func (s *Server) redeem(c *gin.Context) {
 	var req RedeemRequest
@@ -332,6 +334,7 @@ func answerRedemption(c *gin.Context, r *lms.Redemption, created bool) {
 //	@Success     200  {object} RedemptionResponse
 //	@Failure     400,401,404,413,415,422,429 {object} Problem
 //	@Header      429 {integer} Retry-After "seconds to wait before trying again"
+//	@ID          verifyRedemption
 //	@Router      /api/v1/redemptions/verify [post]
 func (s *Server) verifyRedemption(c *gin.Context) {
 	var req VerifyRequest
@@ -389,6 +392,7 @@ const maxCSVRows = 100_000
 //	@Success     200    {object} RedemptionList
 //	@Failure     400,401,403,404 {object} Problem
 //	@Security    BearerAuth
+//	@ID          listRedemptions
 //	@Router      /api/v1/invitations/{id}/redemptions [get]
 func (s *Server) listRedemptions(c *gin.Context) {
 	p, ok := pageRequest(c)

@@ -6,6 +6,39 @@
 // @version                    1.0
 // @description                Full Managers build user groups, attach courses and hand out invitations whose passcode lets employees self-register and be enrolled. Errors are RFC 9457 problem documents; lists are keyset-paginated with opaque cursors.
 // @BasePath                   /
+// @tag.name        auth
+// @tag.description Signing in: a person's password, an integration client's credentials, refreshing and ending sessions.
+//
+// @tag.name        redemptions
+// @tag.description The employee's side of an invitation: what a passcode leads to, redeeming it, verifying the address.
+//
+// @tag.name        invitations
+// @tag.description A Full Manager's invitations: passcode, seats, user groups, the email and who redeemed.
+//
+// @tag.name        user groups
+// @tag.description User groups of an organization group, their courses and members.
+//
+// @tag.name        courses
+// @tag.description The organization's course catalog.
+//
+// @tag.name        users
+// @tag.description The people of an organization: managers and learners.
+//
+// @tag.name        organization groups
+// @tag.description An organization's tree of departments or sites.
+//
+// @tag.name        enrollments
+// @tag.description The signed-in learner's enrollments.
+//
+// @tag.name        integration clients
+// @tag.description Machine credentials for HR systems (OAuth 2.0 client credentials).
+//
+// @tag.name        enrollment page
+// @tag.description The HTML page the invitation and verification emails link to.
+//
+// @tag.name        operations
+// @tag.description Health, readiness and this document.
+//
 // @securityDefinitions.apikey BearerAuth
 // @in                         header
 // @name                       Authorization

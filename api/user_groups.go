@@ -90,6 +90,7 @@ func userGroupAdditionResponse(a *lms.UserGroupAddition) UserGroupAdditionRespon
 //	@Success 200                   {object} UserGroupList
 //	@Failure 400,401,403 {object} Problem
 //	@Security BearerAuth
+//	@ID      listUserGroups
 //	@Router  /api/v1/user-groups [get]
 func (s *Server) listUserGroups(c *gin.Context) {
 	p, ok := pageRequest(c)
@@ -116,6 +117,7 @@ func (s *Server) listUserGroups(c *gin.Context) {
 //	@Success     201  {object} UserGroupResponse
 //	@Failure     400,401,403,409,413,415,422 {object} Problem
 //	@Security    BearerAuth
+//	@ID          createUserGroup
 //	@Router      /api/v1/user-groups [post]
 func (s *Server) createUserGroup(c *gin.Context) {
 	var req CreateUserGroupRequest
@@ -141,6 +143,7 @@ func (s *Server) createUserGroup(c *gin.Context) {
 //	@Success 200 {object} UserGroupResponse
 //	@Failure 401,403,404 {object} Problem
 //	@Security BearerAuth
+//	@ID      getUserGroup
 //	@Router  /api/v1/user-groups/{id} [get]
 func (s *Server) getUserGroup(c *gin.Context) {
 	g, err := s.Services.UserGroups.FindUserGroupByID(c.Request.Context(), c.Param("id"))
@@ -162,6 +165,7 @@ func (s *Server) getUserGroup(c *gin.Context) {
 //	@Success 200  {object} UserGroupResponse
 //	@Failure 400,401,403,404,409,413,415,422 {object} Problem
 //	@Security BearerAuth
+//	@ID      updateUserGroup
 //	@Router  /api/v1/user-groups/{id} [patch]
 func (s *Server) updateUserGroup(c *gin.Context) {
 	var req UpdateUserGroupRequest
@@ -186,6 +190,7 @@ func (s *Server) updateUserGroup(c *gin.Context) {
 //	@Success     204
 //	@Failure     401,403,404,409 {object} Problem
 //	@Security    BearerAuth
+//	@ID          deleteUserGroup
 //	@Router      /api/v1/user-groups/{id} [delete]
 func (s *Server) deleteUserGroup(c *gin.Context) {
 	if err := s.Services.UserGroups.DeleteUserGroup(c.Request.Context(), c.Param("id")); err != nil {
@@ -207,6 +212,7 @@ func (s *Server) deleteUserGroup(c *gin.Context) {
 //	@Success 200    {object} CourseList
 //	@Failure 400,401,403,404 {object} Problem
 //	@Security BearerAuth
+//	@ID      listUserGroupCourses
 //	@Router  /api/v1/user-groups/{id}/courses [get]
 func (s *Server) listUserGroupCourses(c *gin.Context) {
 	p, ok := pageRequest(c)
@@ -233,6 +239,7 @@ func (s *Server) listUserGroupCourses(c *gin.Context) {
 //	@Success     200  {object} UserGroupAdditionResponse
 //	@Failure     400,401,403,404,413,415,422 {object} Problem
 //	@Security    BearerAuth
+//	@ID          addUserGroupCourses
 //	@Router      /api/v1/user-groups/{id}/courses [post]
 func (s *Server) addUserGroupCourses(c *gin.Context) {
 	var req AddUserGroupCoursesRequest
@@ -257,6 +264,7 @@ func (s *Server) addUserGroupCourses(c *gin.Context) {
 //	@Success     204
 //	@Failure     401,403,404 {object} Problem
 //	@Security    BearerAuth
+//	@ID          removeUserGroupCourse
 //	@Router      /api/v1/user-groups/{id}/courses/{course_id} [delete]
 func (s *Server) removeUserGroupCourse(c *gin.Context) {
 	if err := s.Services.UserGroups.RemoveUserGroupCourse(c.Request.Context(), c.Param("id"), c.Param("course_id")); err != nil {
@@ -278,6 +286,7 @@ func (s *Server) removeUserGroupCourse(c *gin.Context) {
 //	@Success 200    {object} UserList
 //	@Failure 400,401,403,404 {object} Problem
 //	@Security BearerAuth
+//	@ID      listUserGroupMembers
 //	@Router  /api/v1/user-groups/{id}/members [get]
 func (s *Server) listUserGroupMembers(c *gin.Context) {
 	p, ok := pageRequest(c)
@@ -304,6 +313,7 @@ func (s *Server) listUserGroupMembers(c *gin.Context) {
 //	@Success     200  {object} UserGroupAdditionResponse
 //	@Failure     400,401,403,404,413,415,422 {object} Problem
 //	@Security    BearerAuth
+//	@ID          addUserGroupMembers
 //	@Router      /api/v1/user-groups/{id}/members [post]
 func (s *Server) addUserGroupMembers(c *gin.Context) {
 	var req AddUserGroupMembersRequest
@@ -328,6 +338,7 @@ func (s *Server) addUserGroupMembers(c *gin.Context) {
 //	@Success     204
 //	@Failure     401,403,404 {object} Problem
 //	@Security    BearerAuth
+//	@ID          removeUserGroupMember
 //	@Router      /api/v1/user-groups/{id}/members/{user_id} [delete]
 func (s *Server) removeUserGroupMember(c *gin.Context) {
 	if err := s.Services.UserGroups.RemoveUserGroupMember(c.Request.Context(), c.Param("id"), c.Param("user_id")); err != nil {

@@ -70,6 +70,7 @@ type UpdateUserRequest struct {
 //	@Success 200    {object} UserList
 //	@Failure 400,401,403 {object} Problem
 //	@Security BearerAuth
+//	@ID      listUsers
 //	@Router  /api/v1/users [get]
 func (s *Server) listUsers(c *gin.Context) {
 	p, ok := pageRequest(c)
@@ -101,6 +102,7 @@ func (s *Server) listUsers(c *gin.Context) {
 //	@Success 201  {object} UserResponse
 //	@Failure 400,401,403,409,413,415,422,503 {object} Problem
 //	@Security BearerAuth
+//	@ID      createUser
 //	@Router  /api/v1/users [post]
 func (s *Server) createUser(c *gin.Context) {
 	var req CreateUserRequest
@@ -126,6 +128,7 @@ func (s *Server) createUser(c *gin.Context) {
 //	@Success 200 {object} UserResponse
 //	@Failure 401,403,404 {object} Problem
 //	@Security BearerAuth
+//	@ID      getUser
 //	@Router  /api/v1/users/{id} [get]
 func (s *Server) getUser(c *gin.Context) {
 	u, err := s.Services.Users.FindUserByID(c.Request.Context(), c.Param("id"))
@@ -148,6 +151,7 @@ func (s *Server) getUser(c *gin.Context) {
 //	@Success     200  {object} UserResponse
 //	@Failure     400,401,403,404,409,413,415,422,503 {object} Problem
 //	@Security    BearerAuth
+//	@ID          updateUser
 //	@Router      /api/v1/users/{id} [patch]
 func (s *Server) updateUser(c *gin.Context) {
 	var req UpdateUserRequest
@@ -180,6 +184,7 @@ func (s *Server) updateUser(c *gin.Context) {
 //	@Success 204
 //	@Failure 401,403,404,409 {object} Problem
 //	@Security BearerAuth
+//	@ID      deleteUser
 //	@Router  /api/v1/users/{id} [delete]
 func (s *Server) deleteUser(c *gin.Context) {
 	if err := s.Services.Users.DeleteUser(c.Request.Context(), c.Param("id")); err != nil {

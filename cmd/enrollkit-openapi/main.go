@@ -56,6 +56,26 @@ func run(in, out string) error {
 // API is served from the document's own origin.
 func fix(doc *openapi3.T) {
 	doc.Servers = openapi3.Servers{{URL: "/", Description: "this server"}}
+	// OpenAPI 3's own schemes instead of Swagger 2.0's apiKey: a bearer JWT
+	// for people and integration clients alike, and the client credentials
+	// grant that gives integration clients theirs.
+	doc.Components.SecuritySchemes = openapi3.SecuritySchemes{
+		"BearerAuth": {Value: openapi3.NewJWTSecurityScheme().WithDescription(
+			"An access token from POST /api/v1/auth/login (a person) or POST /api/v1/oauth/token (an integration client).")},
+		"ClientCredentials": {Value: &openapi3.SecurityScheme{Type: "oauth2",
+			Description: "An integration client's OAuth 2.0 client credentials grant; the token it gives is a bearer JWT.",
+			Flows: &openapi3.OAuthFlows{ClientCredentials: &openapi3.OAuthFlow{TokenURL: "/api/v1/oauth/token",
+				Scopes: map[string]string{}}}}},
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.Security == nil || len(*op.Security) == 0 {
+				op.Security = &openapi3.SecurityRequirements{} // public: no credentials
+				continue
+			}
+			op.Security = &openapi3.SecurityRequirements{{"BearerAuth": []string{}}, {"ClientCredentials": []string{}}}
+		}
+	}
 	problem := openapi3.NewSchemaRef("#/components/schemas/Problem", doc.Components.Schemas["Problem"].Value)
 	for _, item := range doc.Paths.Map() {
 		for _, op := range item.Operations() {
