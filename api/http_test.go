@@ -596,6 +596,11 @@ func TestOperations(t *testing.T) {
 	if res := e.do(req{method: "GET", path: "/swagger/index.html"}); res.Status != 200 || !strings.Contains(string(res.Body), "Swagger UI") {
 		t.Fatalf("swagger index = %d %.200s", res.Status, res.Body)
 	}
+	for _, path := range []string{"/swagger", "/swagger/"} {
+		if res := e.do(req{method: "GET", path: path}); res.Status != 302 || res.Header.Get("Location") != "/swagger/index.html" {
+			t.Fatalf("GET %s: %d, Location %q", path, res.Status, res.Header.Get("Location"))
+		}
+	}
 	if res := e.do(req{method: "GET", path: "/swagger/swagger-initializer.js"}); res.Status != 200 || !strings.Contains(string(res.Body), "/openapi.json") {
 		t.Fatalf("swagger initializer = %d %.200s", res.Status, res.Body)
 	}

@@ -104,6 +104,10 @@ func (s *Server) swaggerUI() gin.HandlerFunc {
 		// slash is none of them); anything else is a problem document like
 		// every other 404.
 		name := strings.TrimPrefix(c.Request.URL.Path, "/swagger/")
+		if name == "" {
+			c.Redirect(http.StatusFound, "/swagger/index.html") // the UI's own address
+			return
+		}
 		if fi, err := fs.Stat(swaggerFiles.FS, name); err != nil || fi.IsDir() {
 			abortWith(c, lms.ENotFound, "no such Swagger UI file")
 			return

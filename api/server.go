@@ -209,6 +209,7 @@ func (s *Server) routes() {
 	e.GET("/readyz", s.readyz)
 	e.GET("/openapi.json", s.openapi)
 	e.GET("/swagger/*any", s.swaggerUI())
+	e.GET("/swagger", func(c *gin.Context) { c.Redirect(http.StatusFound, "/swagger/index.html") })
 	if s.EnrollPage {
 		e.GET("/enroll", s.enrollPage)
 		e.GET("/enroll/enroll.css", s.enrollStyle)

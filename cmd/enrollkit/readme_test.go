@@ -33,6 +33,15 @@ func TestREADMEWalkThrough(t *testing.T) {
 	script, _, _ := strings.Cut(block, "```")
 	script = strings.ReplaceAll(script, "go run ./cmd/enrollkit", binary)
 
+	// Pasted into a shell without -e, the block still stops at its first
+	// failing step: here the sign-in, with no server to answer it.
+	dead := exec.Command("bash", "-c", script)
+	dead.Dir = t.TempDir()
+	dead.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "API=http://127.0.0.1:1/api/v1"}
+	if out, err := dead.CombinedOutput(); err == nil || strings.Contains(string(out), "passcode:") {
+		t.Fatalf("the walk-through went on after a failed step (%v):\n%s", err, out)
+	}
+
 	dir := t.TempDir()
 	p := start(t, dir)
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
