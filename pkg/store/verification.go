@@ -286,70 +286,24 @@ func (s *Store) VerifyRedemption(ctx context.Context, token, password string) (*
 		u      *user
 		tokens *lms.TokenPair
 	)
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		now := s.now()
-		q := tx
-		if s.db.dialect == Postgres {
-			// Two clicks on one link: the second waits, then finds nothing.
-			q = tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	// A concurrent write may take the address's account or this
+	// invitation's redemption first (another invitation's link verified at
+	// the same instant, or the account redeeming with its password): the
+	// transaction then collides on a unique key, and is tried again from
+	// the top, where it sees the winner's rows and joins them.
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		tokens = nil
+		err = s.tx(ctx, func(tx *gorm.DB) error {
+			return s.verifyOnce(ctx, tx, hash, found[0].PasswordHash, &red, &u, &tokens)
+		})
+		if !errors.Is(err, errRaced) {
+			break
 		}
-		var p pendingRedemption
-		err := q.Where("token_hash = ? AND expires_at > ? AND password_hash = ?", hash, now, found[0].PasswordHash).Take(&p).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return errVerificationInvalid()
-		} else if err != nil {
-			return err
-		}
-		var inv invitation
-		if err := tx.Where("id = ?", p.InvitationID).Take(&inv).Error; err != nil {
-			return err
-		}
-		if inv.Status == string(lms.InvitationRevoked) {
-			return errVerificationInvalid()
-		}
-		if res := tx.Where("id = ?", p.ID).Delete(&pendingRedemption{}); res.Error != nil {
-			return res.Error
-		} else if res.RowsAffected == 0 {
-			return errVerificationInvalid() // completed or expired concurrently (SQLite)
-		}
-		var existing []user
-		if err := tx.Where("organization_id = ? AND email = ?", p.OrganizationID, p.Email).Limit(1).Find(&existing).Error; err != nil {
-			return err
-		}
-		var earlier []redemption
-		if err := tx.Where("invitation_id = ? AND email = ?", p.InvitationID, p.Email).Limit(1).Find(&earlier).Error; err != nil {
-			return err
-		}
-		if len(earlier) == 1 && len(existing) == 1 {
-			// The address's account redeemed this invitation with its
-			// password meanwhile: that seat counts, this one goes back.
-			red, u = earlier[0], &existing[0]
-			return tx.Exec(`UPDATE invitations SET registrations_used = registrations_used - 1 WHERE id = ?`, p.InvitationID).Error
-		}
-		if len(existing) == 1 {
-			// An account was made for the address meanwhile (by a manager):
-			// the verified address joins with it, and its owner signs in
-			// with its own password.
-			u = &existing[0]
-		} else {
-			hash := p.PasswordHash
-			u = &user{ID: newID(), OrganizationID: p.OrganizationID, OrganizationGroupID: inv.OrganizationGroupID,
-				Email: p.Email, FirstName: p.FirstName, LastName: p.LastName, Search: userSearch(p.Email, p.FirstName, p.LastName),
-				Role: string(lms.RoleLearner), Status: string(lms.UserActive), PasswordHash: &hash, CreatedAt: now, UpdatedAt: now}
-			if err := tx.Create(u).Error; err != nil {
-				return err
-			}
-			if tokens, err = s.issueTokens(ctx, tx, u, newID()); err != nil {
-				return err
-			}
-		}
-		red = redemption{ID: p.ID, InvitationID: p.InvitationID, OrganizationID: p.OrganizationID, UserID: u.ID,
-			Email: p.Email, ClientIP: p.ClientIP, UserAgent: p.UserAgent, CreatedAt: now}
-		if err := tx.Create(&red).Error; err != nil {
-			return err
-		}
-		return joinInvitation(tx, s.newIDSQL(), inv.OrganizationID, inv.ID, u.ID, now)
-	})
+	}
+	if errors.Is(err, errRaced) {
+		return nil, lms.Errorf(lms.EConflict, "the verification collided with concurrent changes of this address; try again")
+	}
 	if err != nil {
 		return nil, translate(err, "redemption")
 	}
@@ -359,6 +313,76 @@ func (s *Store) VerifyRedemption(ctx context.Context, token, password string) (*
 	}
 	out.Tokens, out.Status = tokens, lms.RedemptionActive
 	return out, nil
+}
+
+// verifyOnce is one try of VerifyRedemption's transaction.
+func (s *Store) verifyOnce(ctx context.Context, tx *gorm.DB, hash, passwordHash string, red *redemption, u **user, tokens **lms.TokenPair) error {
+	now := s.now()
+	q := tx
+	if s.db.dialect == Postgres {
+		// Two clicks on one link: the second waits, then finds nothing.
+		q = tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	}
+	var p pendingRedemption
+	err := q.Where("token_hash = ? AND expires_at > ? AND password_hash = ?", hash, now, passwordHash).Take(&p).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return errVerificationInvalid()
+	} else if err != nil {
+		return err
+	}
+	var inv invitation
+	if err := tx.Where("id = ?", p.InvitationID).Take(&inv).Error; err != nil {
+		return err
+	}
+	if inv.Status == string(lms.InvitationRevoked) {
+		return errVerificationInvalid()
+	}
+	if res := tx.Where("id = ?", p.ID).Delete(&pendingRedemption{}); res.Error != nil {
+		return res.Error
+	} else if res.RowsAffected == 0 {
+		return errVerificationInvalid() // completed or expired concurrently (SQLite)
+	}
+	var existing []user
+	if err := tx.Where("organization_id = ? AND email = ?", p.OrganizationID, p.Email).Limit(1).Find(&existing).Error; err != nil {
+		return err
+	}
+	var earlier []redemption
+	if err := tx.Where("invitation_id = ? AND email = ?", p.InvitationID, p.Email).Limit(1).Find(&earlier).Error; err != nil {
+		return err
+	}
+	if len(earlier) == 1 && len(existing) == 1 {
+		// The address's account redeemed this invitation with its
+		// password meanwhile: that seat counts, this one goes back.
+		*red, *u = earlier[0], &existing[0]
+		return tx.Exec(`UPDATE invitations SET registrations_used = registrations_used - 1 WHERE id = ?`, p.InvitationID).Error
+	}
+	if len(existing) == 1 {
+		// An account was made for the address meanwhile (by a manager):
+		// the verified address joins with it, and its owner signs in
+		// with its own password.
+		*u = &existing[0]
+	} else {
+		hash := p.PasswordHash
+		*u = &user{ID: newID(), OrganizationID: p.OrganizationID, OrganizationGroupID: inv.OrganizationGroupID,
+			Email: p.Email, FirstName: p.FirstName, LastName: p.LastName, Search: userSearch(p.Email, p.FirstName, p.LastName),
+			Role: string(lms.RoleLearner), Status: string(lms.UserActive), PasswordHash: &hash, CreatedAt: now, UpdatedAt: now}
+		if err := tx.Create(*u).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
+			return errRaced
+		} else if err != nil {
+			return err
+		}
+		if *tokens, err = s.issueTokens(ctx, tx, *u, newID()); err != nil {
+			return err
+		}
+	}
+	*red = redemption{ID: p.ID, InvitationID: p.InvitationID, OrganizationID: p.OrganizationID, UserID: (*u).ID,
+		Email: p.Email, ClientIP: p.ClientIP, UserAgent: p.UserAgent, CreatedAt: now}
+	if err := tx.Create(red).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
+		return errRaced
+	} else if err != nil {
+		return err
+	}
+	return joinInvitation(tx, s.newIDSQL(), inv.OrganizationID, inv.ID, (*u).ID, now)
 }
 
 // joinInvitation puts a user in an invitation's user groups and enrolls

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -254,6 +255,48 @@ func TestAnAccountTakesOverTheSeatItsWrongPasswordHeld(t *testing.T) {
 		}
 		if n, err := f.st.ExpirePendingRedemptions(context.Background(), ""); err != nil || n != 0 {
 			t.Fatalf("something pending remained: %d, %v", n, err)
+		}
+	})
+}
+
+// TestTwoLinksOfOneAddressVerifiedAtOnce: an address pending on two
+// invitations of one organization opens both links at the same moment; one
+// makes the account, the other joins it, and neither fails.
+func TestTwoLinksOfOneAddressVerifiedAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		srv := mailtest.NewServer(t)
+		startQueue(t, f.st, srv, true)
+		a, b := f.inviteVerified(t, "Twin-Link-4401", 2), f.inviteVerified(t, "Twin-Link-5502", 2)
+		for i, pc := range []string{"Twin-Link-4401", "Twin-Link-5502"} {
+			if _, _, err := f.st.Redeem(context.Background(), lms.NewRedemption{Passcode: pc, Email: "twin@example.com",
+				FirstName: "T", LastName: "Win", Password: storetest.Password}); err != nil {
+				t.Fatal(err)
+			}
+			linkToken(t, srv, "twin@example.com", i)
+		}
+		var tokens []string
+		for _, m := range srv.To("twin@example.com") {
+			text, _ := bodies(t, m)
+			tokens = append(tokens, tokenInLink.FindStringSubmatch(text)[1])
+		}
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range tokens {
+			wg.Go(func() { _, errs[i] = f.st.VerifyRedemption(context.Background(), tokens[i], storetest.Password) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("link %d: %v", i, err)
+			}
+		}
+		for _, inv := range []*lms.Invitation{a, b} {
+			page, err := f.st.FindRedemptions(f.org.Ctx, inv.ID, lms.PageRequest{})
+			if err != nil || len(page.Items) != 1 || seatsUsed(t, f, inv.ID) != 1 {
+				t.Fatalf("invitation %s: %+v %v", inv.Name, page, err)
+			}
 		}
 	})
 }
