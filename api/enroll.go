@@ -33,7 +33,7 @@ var enrollFiles embed.FS
 
 var (
 	enrollCSS      = mustRead("enrollpage/enroll.css")
-	enrollCSSTag   = `"` + sha256Base64(enrollCSS) + `"`
+	enrollCSSTag   = etag(enrollCSS)
 	enrollTemplate = template.Must(template.New("enroll.html.tmpl").Funcs(template.FuncMap{"field": newFormField}).
 			ParseFS(enrollFiles, "enrollpage/enroll.html.tmpl"))
 	// enrollCSP allows the page's own style sheet and nothing else: no
@@ -49,9 +49,10 @@ func mustRead(name string) []byte {
 	return b
 }
 
-func sha256Base64(b []byte) string {
-	sum := sha256.Sum256(b)
-	return base64.RawURLEncoding.EncodeToString(sum[:16])
+// etag is the entity tag of content: a quoted digest of it.
+func etag(content []byte) string {
+	sum := sha256.Sum256(content)
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
 }
 
 // enrollStyle godoc

@@ -105,23 +105,7 @@ func buildEnv(t *testing.T, dialect string, h *auth.Hasher, mailbox bool, opts .
 	var box *mailtest.Server
 	if mailbox {
 		box = mailtest.NewServer(t)
-		sender, err := mail.NewSMTPSender(box.URL(), true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := st.NewQueue(store.QueueOptions{Work: true, Sender: sender, From: "enrollkit <no-reply@enrollkit.example>",
-			RetryBase: 50 * time.Millisecond, PollInterval: 50 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := q.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			q.Stop(ctx)
-		})
+		storetest.StartQueue(t, st, box, true)
 	} else if _, err := st.NewQueue(store.QueueOptions{Sender: mail.NewFileSender(t.TempDir(), func(string) {})}); err != nil {
 		// An insert-only queue: deliveries are recorded but nothing is
 		// sent unless a test starts workers of its own.

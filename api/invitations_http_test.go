@@ -450,15 +450,10 @@ func TestPasscodeProbingIsThrottled(t *testing.T) {
 // past the wait, sign-ins and redemptions are answered 503 with
 // Retry-After at once, unknown emails like known ones, and nothing is
 // written; once the slot is free they go through.
-func TestBusyHashingAnswers503(t *testing.T) {
-	t.Parallel()
-	h := auth.NewHasher(auth.HasherOptions{Memory: 64, Iterations: 1, MaxConcurrent: 1, MaxWait: time.Millisecond})
-	e := newEnvHashing(t, "sqlite", h)
-	full := e.tokens["full"]
-	inv := e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: e.newInvitationBody("Busy-Heron-42", 5)}).JSON(t)
-
-	// Occupy the only slot with a derivation that takes about a second (a
-	// stored hash with far larger parameters, as an old row could have).
+// occupyHasher occupies h's only slot with a derivation that takes about a
+// second (a stored hash with far larger parameters, as an old row could
+// have) and returns when it is busy; the channel closes when it is done.
+func occupyHasher(h *auth.Hasher) <-chan struct{} {
 	slow := "$argon2id$v=19$m=65536,t=16,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + strings.Repeat("A", 43)
 	done := make(chan struct{})
 	go func() {
@@ -468,6 +463,17 @@ func TestBusyHashingAnswers503(t *testing.T) {
 	for h.Stats().InUse == 0 {
 		time.Sleep(time.Millisecond)
 	}
+	return done
+}
+
+func TestBusyHashingAnswers503(t *testing.T) {
+	t.Parallel()
+	h := auth.NewHasher(auth.HasherOptions{Memory: 64, Iterations: 1, MaxConcurrent: 1, MaxWait: time.Millisecond})
+	e := newEnvHashing(t, "sqlite", h)
+	full := e.tokens["full"]
+	inv := e.do(req{method: "POST", path: "/api/v1/invitations", token: full, body: e.newInvitationBody("Busy-Heron-42", 5)}).JSON(t)
+
+	done := occupyHasher(h)
 	for _, r := range []req{
 		{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": e.org.ManagerEmail, "password": storetest.Password}},
 		{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": "nobody@example.com", "password": storetest.Password}},

@@ -9,34 +9,13 @@ import (
 	"time"
 
 	"github.com/enrollkit/enrollkit/pkg/lms"
-	"github.com/enrollkit/enrollkit/pkg/mail"
 	"github.com/enrollkit/enrollkit/pkg/mail/mailtest"
 	"github.com/enrollkit/enrollkit/pkg/store"
 	"github.com/enrollkit/enrollkit/pkg/store/storetest"
 )
 
 // startQueue gives st a job queue that sends through srv, retrying fast.
-func startQueue(t *testing.T, st *store.Store, srv *mailtest.Server, work bool) *store.Queue {
-	t.Helper()
-	sender, err := mail.NewSMTPSender(srv.URL(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := st.NewQueue(store.QueueOptions{Work: work, Sender: sender, From: "enrollkit <no-reply@enrollkit.example>",
-		RetryBase: 50 * time.Millisecond, PollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		q.Stop(ctx)
-	})
-	return q
-}
+var startQueue = storetest.StartQueue
 
 // bodies returns the decoded text and HTML parts of a received message.
 func bodies(t *testing.T, m mailtest.Message) (text, html string) {

@@ -281,11 +281,7 @@ func (s *Store) VerifyRedemption(ctx context.Context, token, password string) (*
 	} else if !ok {
 		return nil, errVerificationPassword()
 	}
-	var (
-		red    redemption
-		u      *user
-		tokens *lms.TokenPair
-	)
+	var v verified
 	// A concurrent write may take the address's account or this
 	// invitation's redemption first (another invitation's link verified at
 	// the same instant, or the account redeeming with its password): the
@@ -293,9 +289,9 @@ func (s *Store) VerifyRedemption(ctx context.Context, token, password string) (*
 	// the top, where it sees the winner's rows and joins them.
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		tokens = nil
-		err = s.tx(ctx, func(tx *gorm.DB) error {
-			return s.verifyOnce(ctx, tx, hash, found[0].PasswordHash, &red, &u, &tokens)
+		err = s.tx(ctx, func(tx *gorm.DB) (err error) {
+			v, err = s.verifyOnce(ctx, tx, hash, found[0].PasswordHash)
+			return err
 		})
 		if !errors.Is(err, errRaced) {
 			break
@@ -307,16 +303,24 @@ func (s *Store) VerifyRedemption(ctx context.Context, token, password string) (*
 	if err != nil {
 		return nil, translate(err, "redemption")
 	}
-	out, err := s.redemptionResult(ctx, &red, u)
+	out, err := s.redemptionResult(ctx, &v.red, v.u)
 	if err != nil {
 		return nil, err
 	}
-	out.Tokens, out.Status = tokens, lms.RedemptionActive
+	out.Tokens, out.Status = v.tokens, lms.RedemptionActive
 	return out, nil
 }
 
+// verified is what a verification made: the redemption, its account, and
+// the tokens of a new account.
+type verified struct {
+	red    redemption
+	u      *user
+	tokens *lms.TokenPair
+}
+
 // verifyOnce is one try of VerifyRedemption's transaction.
-func (s *Store) verifyOnce(ctx context.Context, tx *gorm.DB, hash, passwordHash string, red *redemption, u **user, tokens **lms.TokenPair) error {
+func (s *Store) verifyOnce(ctx context.Context, tx *gorm.DB, hash, passwordHash string) (verified, error) {
 	now := s.now()
 	q := tx
 	if s.db.dialect == Postgres {
@@ -326,63 +330,64 @@ func (s *Store) verifyOnce(ctx context.Context, tx *gorm.DB, hash, passwordHash 
 	var p pendingRedemption
 	err := q.Where("token_hash = ? AND expires_at > ? AND password_hash = ?", hash, now, passwordHash).Take(&p).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return errVerificationInvalid()
+		return verified{}, errVerificationInvalid()
 	} else if err != nil {
-		return err
+		return verified{}, err
 	}
 	var inv invitation
 	if err := tx.Where("id = ?", p.InvitationID).Take(&inv).Error; err != nil {
-		return err
+		return verified{}, err
 	}
 	if inv.Status == string(lms.InvitationRevoked) {
-		return errVerificationInvalid()
+		return verified{}, errVerificationInvalid()
 	}
 	if res := tx.Where("id = ?", p.ID).Delete(&pendingRedemption{}); res.Error != nil {
-		return res.Error
+		return verified{}, res.Error
 	} else if res.RowsAffected == 0 {
-		return errVerificationInvalid() // completed or expired concurrently (SQLite)
+		return verified{}, errVerificationInvalid() // completed or expired concurrently (SQLite)
 	}
 	var existing []user
 	if err := tx.Where("organization_id = ? AND email = ?", p.OrganizationID, p.Email).Limit(1).Find(&existing).Error; err != nil {
-		return err
+		return verified{}, err
 	}
 	var earlier []redemption
 	if err := tx.Where("invitation_id = ? AND email = ?", p.InvitationID, p.Email).Limit(1).Find(&earlier).Error; err != nil {
-		return err
+		return verified{}, err
 	}
 	if len(earlier) == 1 && len(existing) == 1 {
 		// The address's account redeemed this invitation with its
 		// password meanwhile: that seat counts, this one goes back.
-		*red, *u = earlier[0], &existing[0]
-		return tx.Exec(`UPDATE invitations SET registrations_used = registrations_used - 1 WHERE id = ?`, p.InvitationID).Error
+		v := verified{red: earlier[0], u: &existing[0]}
+		return v, tx.Exec(`UPDATE invitations SET registrations_used = registrations_used - 1 WHERE id = ?`, p.InvitationID).Error
 	}
+	var v verified
 	if len(existing) == 1 {
 		// An account was made for the address meanwhile (by a manager):
 		// the verified address joins with it, and its owner signs in
 		// with its own password.
-		*u = &existing[0]
+		v.u = &existing[0]
 	} else {
 		hash := p.PasswordHash
-		*u = &user{ID: newID(), OrganizationID: p.OrganizationID, OrganizationGroupID: inv.OrganizationGroupID,
+		v.u = &user{ID: newID(), OrganizationID: p.OrganizationID, OrganizationGroupID: inv.OrganizationGroupID,
 			Email: p.Email, FirstName: p.FirstName, LastName: p.LastName, Search: userSearch(p.Email, p.FirstName, p.LastName),
 			Role: string(lms.RoleLearner), Status: string(lms.UserActive), PasswordHash: &hash, CreatedAt: now, UpdatedAt: now}
-		if err := tx.Create(*u).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
-			return errRaced
+		if err := tx.Create(v.u).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
+			return verified{}, errRaced
 		} else if err != nil {
-			return err
+			return verified{}, err
 		}
-		if *tokens, err = s.issueTokens(ctx, tx, *u, newID()); err != nil {
-			return err
+		if v.tokens, err = s.issueTokens(ctx, tx, v.u, newID()); err != nil {
+			return verified{}, err
 		}
 	}
-	*red = redemption{ID: p.ID, InvitationID: p.InvitationID, OrganizationID: p.OrganizationID, UserID: (*u).ID,
+	v.red = redemption{ID: p.ID, InvitationID: p.InvitationID, OrganizationID: p.OrganizationID, UserID: v.u.ID,
 		Email: p.Email, ClientIP: p.ClientIP, UserAgent: p.UserAgent, CreatedAt: now}
-	if err := tx.Create(red).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
-		return errRaced
+	if err := tx.Create(&v.red).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
+		return verified{}, errRaced
 	} else if err != nil {
-		return err
+		return verified{}, err
 	}
-	return joinInvitation(tx, s.newIDSQL(), inv.OrganizationID, inv.ID, (*u).ID, now)
+	return v, joinInvitation(tx, s.newIDSQL(), inv.OrganizationID, inv.ID, v.u.ID, now)
 }
 
 // joinInvitation puts a user in an invitation's user groups and enrolls
