@@ -16,7 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/enrollkit/enrollkit/api"
 	"github.com/enrollkit/enrollkit/docs"
@@ -52,7 +52,7 @@ func loadSpec(tb testing.TB) (*openapi3.T, routers.Router) {
 			specErr = spec.Validate(context.Background())
 		}
 		if specErr == nil {
-			specRouter, specErr = legacy.NewRouter(spec)
+			specRouter, specErr = gorillamux.NewRouter(spec)
 		}
 	})
 	if specErr != nil {

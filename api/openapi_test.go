@@ -3,7 +3,10 @@ package api_test
 import (
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
 )
 
 // TestOperationsAreNamedAndTagged holds the document to what client
@@ -64,8 +67,34 @@ func TestOperationsAreNamedAndTagged(t *testing.T) {
 		oauth.Value.Flows.ClientCredentials.TokenURL != "/api/v1/oauth/token" {
 		t.Errorf("ClientCredentials is not the client credentials grant: %+v", oauth)
 	}
-	if login := doc.Paths.Find("/api/v1/auth/login"); login == nil || login.Post.Security == nil || len(*login.Post.Security) != 0 ||
+	if login := doc.Paths.Find("/auth/login"); login == nil || login.Post.Security == nil || len(*login.Post.Security) != 0 ||
 		!slices.Contains(login.Post.Tags, "auth") {
 		t.Error("login is not a public operation tagged auth")
+	}
+}
+
+// servedPath is where the server answers a path of the document: under the
+// path's own server if it has one, else under the document's.
+func servedPath(doc *openapi3.T, path string, item *openapi3.PathItem) string {
+	servers := doc.Servers
+	if len(item.Servers) > 0 {
+		servers = item.Servers
+	}
+	return strings.TrimSuffix(servers[0].URL, "/") + path
+}
+
+func TestAPIPathsAreRelativeToTheServer(t *testing.T) {
+	t.Parallel()
+	doc, _ := loadSpec(t)
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != "/api/v1" {
+		t.Fatalf("servers = %+v, want the one API base /api/v1", doc.Servers)
+	}
+	for path, item := range doc.Paths.Map() {
+		if strings.HasPrefix(path, "/api/") {
+			t.Errorf("%s repeats the server's base", path)
+		}
+		if len(item.Servers) > 0 && !strings.HasPrefix(path, "/enroll") && !slices.Contains([]string{"/healthz", "/readyz", "/openapi.json"}, path) {
+			t.Errorf("%s is outside the API base", path)
+		}
 	}
 }

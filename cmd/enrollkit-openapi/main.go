@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
@@ -51,11 +52,16 @@ func run(in, out string) error {
 	return os.WriteFile(out, append(b, '\n'), 0o644)
 }
 
+// apiBase is where the JSON API is served; the document's paths are relative
+// to it, so that a client's base URL ends in it and no path repeats it.
+const apiBase = "/api/v1"
+
 // fix adjusts what the conversion cannot know: error bodies are RFC 9457
 // application/problem+json, any operation may fail with a bare 500, and the
-// API is served from the document's own origin.
+// API is served under apiBase on the document's own origin.
 func fix(doc *openapi3.T) {
-	doc.Servers = openapi3.Servers{{URL: "/", Description: "this server"}}
+	relativePaths(doc)
+	discriminateMe(doc)
 	// OpenAPI 3's own schemes instead of Swagger 2.0's apiKey: a bearer JWT
 	// for people and integration clients alike, and the client credentials
 	// grant that gives integration clients theirs.
@@ -103,4 +109,58 @@ func fix(doc *openapi3.T) {
 			}
 		}
 	}
+}
+
+// relativePaths makes the API's paths relative to a server at apiBase. The
+// few paths outside it (the enrollment page, health, this document) keep their
+// place through a server of their own at the site's root.
+func relativePaths(doc *openapi3.T) {
+	doc.Servers = openapi3.Servers{{URL: apiBase,
+		Description: "The API on the origin that serves this document (production, staging or a local development server alike)."}}
+	paths := openapi3.NewPaths()
+	for path, item := range doc.Paths.Map() {
+		if rest, ok := strings.CutPrefix(path, apiBase); ok && strings.HasPrefix(rest, "/") {
+			paths.Set(rest, item)
+			continue
+		}
+		item.Servers = openapi3.Servers{{URL: "/", Description: "The site's root, outside the API: pages, health and this document."}}
+		paths.Set(path, item)
+	}
+	doc.Paths = paths
+}
+
+// discriminateMe states what MeResponse's comment says: the caller is a person
+// or an integration client, told apart by kind, and a client has no email or
+// names. Generated clients then offer one type for each.
+func discriminateMe(doc *openapi3.T) {
+	me := doc.Components.Schemas["Me"].Value
+	variant := func(kind string, props ...string) *openapi3.Schema {
+		s := openapi3.NewObjectSchema()
+		for _, name := range props {
+			s.Properties[name] = me.Properties[name]
+		}
+		s.Properties["kind"] = openapi3.NewSchemaRef("", openapi3.NewStringSchema().WithEnum(kind))
+		for _, name := range me.Required {
+			if s.Properties[name] != nil {
+				s.Required = append(s.Required, name)
+			}
+		}
+		return s
+	}
+	user := variant("user", "id", "email", "first_name", "last_name", "role", "organization_id", "organization_group_id")
+	user.Required = append(user.Required, "email", "first_name", "last_name")
+	user.Description = "A person signed in with a password."
+	client := variant("client", "id", "role", "organization_id")
+	client.Description = "An integration client signed in with its client credentials."
+	doc.Components.Schemas["MeUser"] = openapi3.NewSchemaRef("", user)
+	doc.Components.Schemas["MeClient"] = openapi3.NewSchemaRef("", client)
+	doc.Components.Schemas["Me"] = openapi3.NewSchemaRef("", &openapi3.Schema{
+		Description: "The caller: a person (kind user) or an integration client (kind client).",
+		OneOf: openapi3.SchemaRefs{
+			openapi3.NewSchemaRef("#/components/schemas/MeUser", user),
+			openapi3.NewSchemaRef("#/components/schemas/MeClient", client),
+		},
+		Discriminator: &openapi3.Discriminator{PropertyName: "kind", Mapping: map[string]openapi3.MappingRef{
+			"user": {Ref: "#/components/schemas/MeUser"}, "client": {Ref: "#/components/schemas/MeClient"}}},
+	})
 }
