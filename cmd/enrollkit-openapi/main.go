@@ -62,6 +62,7 @@ const apiBase = "/api/v1"
 func fix(doc *openapi3.T) {
 	relativePaths(doc)
 	discriminateMe(doc)
+	applyLimits(doc)
 	// OpenAPI 3's own schemes instead of Swagger 2.0's apiKey: a bearer JWT
 	// for people and integration clients alike, and the client credentials
 	// grant that gives integration clients theirs.

@@ -9,12 +9,12 @@ import (
 	"unicode/utf8"
 )
 
-// Length limits in runes, following NIST SP 800-63B: at least 8 characters,
+// Length limits of a password in runes, following NIST SP 800-63B: at least 8 characters,
 // and a generous maximum that still stops someone from making the server
 // hash megabytes per request.
 const (
-	minPasswordRunes = 8
-	maxPasswordRunes = 128
+	MinPasswordRunes = 8
+	MaxPasswordRunes = 128
 )
 
 // ErrPasswordTooShort is returned by CheckPassword for passwords under 8
@@ -65,7 +65,7 @@ func commonPasswords() map[string]struct{} {
 // PasswordRules states the password policy for the people choosing one.
 func PasswordRules() string {
 	return fmt.Sprintf("At least %d characters (a few words make a good one), at most %d; not a common password, and not your email address.",
-		minPasswordRunes, maxPasswordRunes)
+		MinPasswordRunes, MaxPasswordRunes)
 }
 
 // CheckPassword applies the password policy for sign-up and password change
@@ -76,10 +76,10 @@ func PasswordRules() string {
 // address or its local part (all compared case-insensitively).
 func CheckPassword(password, email string) error {
 	n := utf8.RuneCountInString(password)
-	if n < minPasswordRunes {
+	if n < MinPasswordRunes {
 		return ErrPasswordTooShort
 	}
-	if n > maxPasswordRunes {
+	if n > MaxPasswordRunes {
 		return ErrPasswordTooLong
 	}
 	if _, ok := commonPasswords()[strings.ToLower(password)]; ok {

@@ -80,7 +80,7 @@ func TestCommonPasswordList(t *testing.T) {
 			t.Errorf("duplicate entry %q", line)
 		}
 		seen[line] = true
-		if n := utf8.RuneCountInString(line); n < minPasswordRunes || n > maxPasswordRunes {
+		if n := utf8.RuneCountInString(line); n < MinPasswordRunes || n > MaxPasswordRunes {
 			t.Errorf("entry %q has %d runes; the length rules already decide it", line, n)
 		}
 		if line != strings.ToLower(line) {

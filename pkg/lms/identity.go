@@ -82,7 +82,7 @@ func EmailSkeleton(email string) string { return confusables.Skeleton(NormalizeE
 // sane length at a domain name: an address literal (a@[127.0.0.1]) would
 // have invitation emails sent straight to a host of the sender's choosing.
 func ValidEmail(s string) bool {
-	if len(s) > 254 || strings.ContainsAny(s, " <>[]") || !ValidText(s, false) {
+	if len(s) > MaxEmailLen || strings.ContainsAny(s, " <>[]") || !ValidText(s, false) {
 		return false
 	}
 	a, err := mail.ParseAddress(s)

@@ -3,11 +3,13 @@ package lms
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"math/big"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -28,8 +30,11 @@ const (
 
 // Limits of an invitation.
 const (
-	MinPasscodeLen      = 6
-	MaxPasscodeLen      = 64
+	MinPasscodeLen = 6
+	MaxPasscodeLen = 64
+	// MaxPasscodeInputLen bounds a passcode as typed, with the spaces and
+	// dashes that MaxPasscodeLen does not count.
+	MaxPasscodeInputLen = 4 * MaxPasscodeLen
 	MaxRegistrations    = 100_000
 	MaxInvitationGroups = 50
 	MaxMessageLen       = 10_000
@@ -151,9 +156,11 @@ func CheckPasscode(passcode string, names ...string) error {
 		return &Error{Code: EInvalid, Message: "the request has invalid fields",
 			Fields: []FieldError{{Field: "passcode", Message: TextRule}}}
 	}
-	if l < MinPasscodeLen || l > MaxPasscodeLen {
+	if l < MinPasscodeLen || l > MaxPasscodeLen || utf8.RuneCountInString(passcode) > MaxPasscodeInputLen {
 		return &Error{Code: EInvalid, Message: "the request has invalid fields",
-			Fields: []FieldError{{Field: "passcode", Message: "must be 6 to 64 characters, not counting spaces and dashes"}}}
+			Fields: []FieldError{{Field: "passcode", Message: fmt.Sprintf(
+				"must be %d to %d characters, not counting spaces and dashes, and at most %d with them",
+				MinPasscodeLen, MaxPasscodeLen, MaxPasscodeInputLen)}}}
 	}
 	weak := func(why string) error {
 		return &Error{Code: EPasscodeWeak, Message: "the passcode is too easy to guess: " + why,

@@ -76,8 +76,11 @@ func EncodeCursor(sort, key, id string) string {
 // a bad_request error.
 func DecodeCursor(s, sort string) (key, id string, err error) {
 	bad := Errorf(EBadRequest, "cursor is not valid for this list; start again without it")
+	if len(s) > MaxCursorLen {
+		return "", "", bad
+	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) > 2048 {
+	if err != nil {
 		return "", "", bad
 	}
 	var c cursor

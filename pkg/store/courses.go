@@ -45,12 +45,6 @@ func (c *course) domain() *lms.Course {
 		Description: c.Description, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
 
-// Limits of course and user group text.
-const (
-	maxCodeLen        = 64
-	maxDescriptionLen = 10000
-)
-
 // setName, setCode and setDescription change one field of c and the lower-cased
 // columns computed from it.
 func (c *course) setName(name string) {
@@ -78,17 +72,17 @@ func (c *course) setSearch() {
 // record what is wrong with it.
 func checkCourseName(v *lms.Validation, name *string) {
 	*name = strings.TrimSpace(*name)
-	v.Name("name", *name, maxNameLen)
+	v.Name("name", *name, lms.MaxNameLen)
 }
 
 func checkCourseCode(v *lms.Validation, code *string) {
 	*code = strings.TrimSpace(*code)
-	v.Text("code", *code, maxCodeLen, false)
+	v.Text("code", *code, lms.MaxCourseCodeLen, false)
 }
 
 func checkDescription(v *lms.Validation, d *string) {
 	*d = strings.TrimSpace(*d)
-	v.Text("description", *d, maxDescriptionLen, true)
+	v.Text("description", *d, lms.MaxDescriptionLen, true)
 }
 
 // newCourse validates in and returns the row to insert.

@@ -90,8 +90,6 @@ func (c *integrationClient) domain() *lms.IntegrationClient {
 		Role: lms.Role(c.Role), CreatedBy: by, CreatedAt: c.CreatedAt}
 }
 
-const maxNameLen = 200
-
 // checkPassword turns the password policy's verdict into a field error.
 func checkPassword(v *lms.Validation, field, password, email string) {
 	if err := auth.CheckPassword(password, email); err != nil {
@@ -109,7 +107,7 @@ func (s *Store) CreateOrganization(ctx context.Context, in lms.NewOrganization) 
 		in.ManagerLastName = "Manager"
 	}
 	var v lms.Validation
-	v.Name("name", in.Name, maxNameLen)
+	v.Name("name", in.Name, lms.MaxNameLen)
 	v.Check(lms.ValidEmail(email), "manager_email", "must be an email address")
 	checkPassword(&v, "manager_password", in.ManagerPassword, email)
 	if err := v.Err(); err != nil {
@@ -218,7 +216,7 @@ func (s *Store) CreateOrganizationGroup(ctx context.Context, name, parentID stri
 	}
 	name = strings.TrimSpace(name)
 	var v lms.Validation
-	v.Name("name", name, maxNameLen)
+	v.Name("name", name, lms.MaxNameLen)
 	v.Check(parentID == "" || lms.ValidID(parentID), "parent_id", "must be an organization group ID")
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -257,7 +255,7 @@ func (s *Store) UpdateOrganizationGroup(ctx context.Context, id string, upd lms.
 	var v lms.Validation
 	if upd.Name != nil {
 		*upd.Name = strings.TrimSpace(*upd.Name)
-		v.Name("name", *upd.Name, maxNameLen)
+		v.Name("name", *upd.Name, lms.MaxNameLen)
 	}
 	if upd.ParentID != nil {
 		v.Check(lms.ValidID(*upd.ParentID), "parent_id", "must be an organization group ID")

@@ -270,10 +270,10 @@ func (s *Store) checkInvitationFields(v *lms.Validation, name *string, maxReg *i
 	}
 	if name != nil {
 		*name = strings.TrimSpace(*name)
-		v.Name("name", *name, maxNameLen)
+		v.Name("name", *name, lms.MaxNameLen)
 	}
 	if maxReg != nil {
-		v.Check(*maxReg >= 1 && *maxReg <= lms.MaxRegistrations, "max_registrations", "must be from 1 to 100000")
+		v.Check(*maxReg >= 1 && *maxReg <= lms.MaxRegistrations, "max_registrations", fmt.Sprintf("must be from 1 to %d", lms.MaxRegistrations))
 	}
 	if groups != nil {
 		ok := len(*groups) >= 1 && len(*groups) <= lms.MaxInvitationGroups

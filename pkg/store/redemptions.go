@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -35,7 +36,7 @@ func errInvitationFull() error {
 // one indistinguishable error, found by the same single indexed lookup.
 func (s *Store) liveInvitation(tx *gorm.DB, passcode string) (*invitation, error) {
 	n := lms.NormalizePasscode(passcode)
-	if len(n) < lms.MinPasscodeLen || len(n) > 4*lms.MaxPasscodeLen {
+	if len(n) < lms.MinPasscodeLen || utf8.RuneCountInString(n) > lms.MaxPasscodeLen || utf8.RuneCountInString(passcode) > lms.MaxPasscodeInputLen {
 		return nil, errPasscodeInvalid()
 	}
 	var inv invitation
@@ -118,10 +119,10 @@ func (s *Store) Redeem(ctx context.Context, in lms.NewRedemption) (*lms.Redempti
 		checkPassword(&v, "password", in.Password, email)
 	}
 	if in.FirstName != "" {
-		v.Name("first_name", in.FirstName, 100)
+		v.Name("first_name", in.FirstName, lms.MaxPersonNameLen)
 	}
 	if in.LastName != "" {
-		v.Name("last_name", in.LastName, 100)
+		v.Name("last_name", in.LastName, lms.MaxPersonNameLen)
 	}
 	if err := v.Err(); err != nil {
 		return nil, false, err

@@ -155,7 +155,7 @@ func (s *Store) FindUserGroups(ctx context.Context, f lms.UserGroupFilter) (*lms
 
 func checkUserGroupName(v *lms.Validation, name *string) {
 	*name = strings.TrimSpace(*name)
-	v.Name("name", *name, maxNameLen)
+	v.Name("name", *name, lms.MaxNameLen)
 }
 
 // errUserGroupNameTaken is the conflict of a duplicate user group name.

@@ -104,8 +104,8 @@ func (s *Store) CreateUser(ctx context.Context, in lms.NewUser) (*lms.User, erro
 	in.FirstName, in.LastName = strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
 	var v lms.Validation
 	v.Check(lms.ValidEmail(email), "email", "must be an email address")
-	v.Name("first_name", in.FirstName, 100)
-	v.Name("last_name", in.LastName, 100)
+	v.Name("first_name", in.FirstName, lms.MaxPersonNameLen)
+	v.Name("last_name", in.LastName, lms.MaxPersonNameLen)
 	v.Check(in.Role.Valid(), "role", "must be full_manager, limited_manager or learner")
 	v.Check(in.OrganizationGroupID == "" || lms.ValidID(in.OrganizationGroupID), "organization_group_id", "must be an organization group ID")
 	if in.Password != "" {
@@ -152,11 +152,11 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd lms.UserUpdate) (
 	var v lms.Validation
 	if upd.FirstName != nil {
 		*upd.FirstName = strings.TrimSpace(*upd.FirstName)
-		v.Name("first_name", *upd.FirstName, 100)
+		v.Name("first_name", *upd.FirstName, lms.MaxPersonNameLen)
 	}
 	if upd.LastName != nil {
 		*upd.LastName = strings.TrimSpace(*upd.LastName)
-		v.Name("last_name", *upd.LastName, 100)
+		v.Name("last_name", *upd.LastName, lms.MaxPersonNameLen)
 	}
 	if upd.Role != nil {
 		v.Check(upd.Role.Valid(), "role", "must be full_manager, limited_manager or learner")

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/enrollkit/enrollkit/pkg/auth"
+	"github.com/enrollkit/enrollkit/pkg/lms"
+)
+
+// constrain narrows a schema to what the server accepts.
+type constrain func(*openapi3.Schema)
+
+func text(minLen, maxLen int) constrain {
+	return func(s *openapi3.Schema) {
+		s.MinLength = uint64(minLen)
+		s.MaxLength = openapi3.Uint64Ptr(uint64(maxLen))
+	}
+}
+
+func email(s *openapi3.Schema) {
+	s.Format = "email"
+	s.MaxLength = openapi3.Uint64Ptr(lms.MaxEmailLen)
+}
+
+func count(minimum, maximum int) constrain {
+	return func(s *openapi3.Schema) {
+		s.Format = "int32"
+		s.Min, s.Max = openapi3.Float64Ptr(float64(minimum)), openapi3.Float64Ptr(float64(maximum))
+	}
+}
+
+func list(minItems, maxItems int, item constrain) constrain {
+	return func(s *openapi3.Schema) {
+		s.MinItems = uint64(minItems)
+		s.MaxItems = openapi3.Uint64Ptr(uint64(maxItems))
+		if item != nil && s.Items != nil && s.Items.Value != nil && s.Items.Ref == "" {
+			item(s.Items.Value)
+		}
+	}
+}
+
+func uuid(s *openapi3.Schema) { s.Format = "uuid" }
+
+func domain(s *openapi3.Schema) { s.MaxLength = openapi3.Uint64Ptr(lms.MaxDomainLen) }
+
+// The limits, by property name, of every schema that has the property: the
+// constants the validation reads (pkg/lms, pkg/auth). A name whose meaning
+// differs in one schema is overridden in bySchema.
+var byProperty = map[string]constrain{
+	"name":                    text(1, lms.MaxNameLen),
+	"first_name":              text(1, lms.MaxPersonNameLen),
+	"last_name":               text(1, lms.MaxPersonNameLen),
+	"code":                    text(0, lms.MaxCourseCodeLen),
+	"description":             text(0, lms.MaxDescriptionLen),
+	"message":                 text(0, lms.MaxMessageLen),
+	"passcode":                text(lms.MinPasscodeLen, lms.MaxPasscodeInputLen),
+	"email":                   email,
+	"recipient":               email,
+	"password":                text(0, auth.MaxPasswordRunes),
+	"refresh_token":           text(1, lms.MaxTokenLen),
+	"token":                   text(1, lms.MaxTokenLen),
+	"client_secret":           text(1, lms.MaxTokenLen),
+	"next_cursor":             text(1, lms.MaxCursorLen),
+	"allowed_email_domains":   list(0, lms.MaxAllowedEmailDomains, domain),
+	"user_group_ids":          list(1, lms.MaxInvitationGroups, uuid),
+	"recipients":              list(0, lms.MaxRecipients, email),
+	"course_ids":              list(1, lms.MaxUserGroupAddition, uuid),
+	"user_ids":                list(1, lms.MaxUserGroupAddition, uuid),
+	"max_registrations":       count(1, lms.MaxRegistrations),
+	"registrations_used":      count(0, lms.MaxRegistrations),
+	"registrations_remaining": count(0, lms.MaxRegistrations),
+	"data":                    list(0, lms.MaxPageLimit, nil),
+}
+
+// A password that makes or changes an account must meet the policy; one
+// that signs in is only bounded, as the server never stores a longer one.
+var newPassword = text(auth.MinPasswordRunes, auth.MaxPasswordRunes)
+
+var bySchema = map[string]map[string]constrain{
+	"CreateUserRequest":       {"password": newPassword},
+	"UpdateUserRequest":       {"password": newPassword},
+	"RedeemRequest":           {"password": newPassword, "first_name": text(0, lms.MaxPersonNameLen), "last_name": text(0, lms.MaxPersonNameLen)},
+	"UpdateInvitationRequest": {"user_group_ids": list(1, lms.MaxInvitationGroups, uuid)},
+	"DeliveriesAccepted":      {"data": list(1, lms.MaxRecipients+1, nil)},
+}
+
+// unlimited schemas are the server's own words, which no request writes.
+var unlimited = map[string]bool{"Problem": true, "FieldProblem": true}
+
+// byParameter are the limits of query parameters, by name.
+var byParameter = map[string]constrain{
+	"q":        text(0, lms.MaxQueryLen),
+	"cursor":   text(1, lms.MaxCursorLen),
+	"limit":    count(1, lms.MaxPageLimit),
+	"passcode": text(0, lms.MaxPasscodeInputLen),
+	"token":    text(0, lms.MaxTokenLen),
+}
+
+// applyLimits states the server's limits on every schema and parameter, and
+// gives every integer a format.
+func applyLimits(doc *openapi3.T) {
+	for name, ref := range doc.Components.Schemas {
+		if ref.Value == nil || unlimited[name] {
+			continue
+		}
+		own := bySchema[name]
+		for prop, p := range ref.Value.Properties {
+			if p.Ref != "" || p.Value == nil {
+				continue
+			}
+			c, ok := own[prop]
+			if !ok {
+				c = byProperty[prop]
+			}
+			if c != nil {
+				c(p.Value)
+			}
+			if p.Value.Type.Is("integer") && p.Value.Format == "" {
+				p.Value.Format = "int32"
+			}
+		}
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, p := range op.Parameters {
+				if p.Value == nil || p.Value.In != openapi3.ParameterInQuery || p.Value.Schema == nil {
+					continue
+				}
+				if c := byParameter[p.Value.Name]; c != nil {
+					c(p.Value.Schema.Value)
+				}
+			}
+		}
+	}
+}
