@@ -153,6 +153,9 @@ func TestDocumentedLimitsAreEnforced(t *testing.T) {
 		}
 		for prop, p := range ref.Value.Properties {
 			v := p.Value
+			if v.Format == "uuid" {
+				continue // a UUID's length, which its parsing holds to
+			}
 			if (v.MaxLength != nil || v.MaxItems != nil || v.Max != nil) && !covered[name+"."+prop] {
 				t.Errorf("%s.%s states a limit that no case checks", name, prop)
 			}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/enrollkit/enrollkit/pkg/auth"
@@ -40,6 +42,21 @@ func list(minItems, maxItems int, item constrain) constrain {
 }
 
 func uuid(s *openapi3.Schema) { s.Format = "uuid" }
+
+// uuidLen is the length of a UUID in its canonical form, the only one the
+// server writes.
+const uuidLen = 36
+
+// formatBound states what a value's format implies: a UUID's length, and
+// that an integer fits 32 bits.
+func formatBound(s *openapi3.Schema) {
+	switch {
+	case s.Type.Is("string") && s.Format == "uuid" && s.MaxLength == nil:
+		s.MaxLength = openapi3.Uint64Ptr(uuidLen)
+	case s.Type.Is("integer") && s.Format == "":
+		s.Format = "int32"
+	}
+}
 
 func domain(s *openapi3.Schema) { s.MaxLength = openapi3.Uint64Ptr(lms.MaxDomainLen) }
 
@@ -100,7 +117,7 @@ var byParameter = map[string]constrain{
 // gives every integer a format.
 func applyLimits(doc *openapi3.T) {
 	for name, ref := range doc.Components.Schemas {
-		if ref.Value == nil || unlimited[name] {
+		if ref.Value == nil {
 			continue
 		}
 		own := bySchema[name]
@@ -109,26 +126,35 @@ func applyLimits(doc *openapi3.T) {
 				continue
 			}
 			c, ok := own[prop]
-			if !ok {
+			if !ok && !unlimited[name] {
 				c = byProperty[prop]
 			}
 			if c != nil {
 				c(p.Value)
 			}
-			if p.Value.Type.Is("integer") && p.Value.Format == "" {
-				p.Value.Format = "int32"
+			formatBound(p.Value)
+			if p.Value.Items != nil && p.Value.Items.Ref == "" {
+				formatBound(p.Value.Items.Value)
 			}
 		}
 	}
 	for _, item := range doc.Paths.Map() {
 		for _, op := range item.Operations() {
 			for _, p := range op.Parameters {
-				if p.Value == nil || p.Value.In != openapi3.ParameterInQuery || p.Value.Schema == nil {
+				if p.Value == nil || p.Value.Schema == nil {
+					continue
+				}
+				if p.Value.In == openapi3.ParameterInPath && (p.Value.Name == "id" || strings.HasSuffix(p.Value.Name, "_id")) {
+					uuid(p.Value.Schema.Value)
+				}
+				if p.Value.In != openapi3.ParameterInQuery {
+					formatBound(p.Value.Schema.Value)
 					continue
 				}
 				if c := byParameter[p.Value.Name]; c != nil {
 					c(p.Value.Schema.Value)
 				}
+				formatBound(p.Value.Schema.Value)
 			}
 		}
 	}

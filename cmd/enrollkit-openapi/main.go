@@ -42,6 +42,9 @@ func run(in, out string) error {
 		return fmt.Errorf("convert: %w", err)
 	}
 	fix(doc)
+	if err := attachExamples(doc); err != nil {
+		return err
+	}
 	if err := doc.Validate(context.Background()); err != nil {
 		return fmt.Errorf("the converted document is invalid: %w", err)
 	}
@@ -51,6 +54,11 @@ func run(in, out string) error {
 	}
 	return os.WriteFile(out, append(b, '\n'), 0o644)
 }
+
+// jwtPractice is how the access tokens follow RFC8725 (JSON Web Token Best
+// Current Practices).
+const jwtPractice = "The tokens follow RFC8725: the server accepts only the one algorithm it signs with (HS256, never none), " +
+	"checks the explicit type at+jwt, the issuer, the audience and the expiry, and keeps them short-lived (ENROLLKIT_ACCESS_TTL, 15 minutes by default)."
 
 // apiBase is where the JSON API is served; the document's paths are relative
 // to it, so that a client's base URL ends in it and no path repeats it.
@@ -63,14 +71,17 @@ func fix(doc *openapi3.T) {
 	relativePaths(doc)
 	discriminateMe(doc)
 	applyLimits(doc)
+	closeEnums(doc)
+	documentProblems(doc)
+	sharePageParameters(doc)
 	// OpenAPI 3's own schemes instead of Swagger 2.0's apiKey: a bearer JWT
 	// for people and integration clients alike, and the client credentials
 	// grant that gives integration clients theirs.
 	doc.Components.SecuritySchemes = openapi3.SecuritySchemes{
 		"BearerAuth": {Value: openapi3.NewJWTSecurityScheme().WithDescription(
-			"An access token from POST /api/v1/auth/login (a person) or POST /api/v1/oauth/token (an integration client).")},
+			"An access token from POST /api/v1/auth/login (a person) or POST /api/v1/oauth/token (an integration client). " + jwtPractice)},
 		"ClientCredentials": {Value: &openapi3.SecurityScheme{Type: "oauth2",
-			Description: "An integration client's OAuth 2.0 client credentials grant; the token it gives is a bearer JWT.",
+			Description: "An integration client's OAuth 2.0 client credentials grant; the token it gives is a bearer JWT. " + jwtPractice,
 			Flows: &openapi3.OAuthFlows{ClientCredentials: &openapi3.OAuthFlow{TokenURL: "/api/v1/oauth/token",
 				Scopes: map[string]string{}}}}},
 	}
@@ -116,7 +127,8 @@ func fix(doc *openapi3.T) {
 // few paths outside it (the enrollment page, health, this document) keep their
 // place through a server of their own at the site's root.
 func relativePaths(doc *openapi3.T) {
-	doc.Servers = openapi3.Servers{{URL: apiBase,
+	public := map[string]any{"x-internal": false}
+	doc.Servers = openapi3.Servers{{URL: apiBase, Extensions: public,
 		Description: "The API on the origin that serves this document (production, staging or a local development server alike)."}}
 	paths := openapi3.NewPaths()
 	for path, item := range doc.Paths.Map() {
@@ -124,7 +136,7 @@ func relativePaths(doc *openapi3.T) {
 			paths.Set(rest, item)
 			continue
 		}
-		item.Servers = openapi3.Servers{{URL: "/", Description: "The site's root, outside the API: pages, health and this document."}}
+		item.Servers = openapi3.Servers{{URL: "/", Extensions: public, Description: "The site's root, outside the API: pages, health and this document."}}
 		paths.Set(path, item)
 	}
 	doc.Paths = paths
@@ -149,9 +161,10 @@ func discriminateMe(doc *openapi3.T) {
 		return s
 	}
 	user := variant("user", "id", "email", "first_name", "last_name", "role", "organization_id", "organization_group_id")
-	user.Required = append(user.Required, "email", "first_name", "last_name")
+	user.Required = append(user.Required, "email", "first_name", "last_name", "organization_group_id")
 	user.Description = "A person signed in with a password."
 	client := variant("client", "id", "role", "organization_id")
+	client.Properties["role"] = openapi3.NewSchemaRef("", openapi3.NewStringSchema().WithEnum("full_manager", "limited_manager"))
 	client.Description = "An integration client signed in with its client credentials."
 	doc.Components.Schemas["MeUser"] = openapi3.NewSchemaRef("", user)
 	doc.Components.Schemas["MeClient"] = openapi3.NewSchemaRef("", client)
@@ -164,4 +177,18 @@ func discriminateMe(doc *openapi3.T) {
 		Discriminator: &openapi3.Discriminator{PropertyName: "kind", Mapping: map[string]openapi3.MappingRef{
 			"user": {Ref: "#/components/schemas/MeUser"}, "client": {Ref: "#/components/schemas/MeClient"}}},
 	})
+}
+
+// closeEnums states the one or two values some strings can take, which swag
+// has no tag for on these fields.
+func closeEnums(doc *openapi3.T) {
+	for schema, props := range map[string]map[string][]any{
+		"Health":                   {"status": {"ok", "unavailable"}},
+		"ClientCredentialsRequest": {"grant_type": {"client_credentials"}},
+		"TokenResponse":            {"token_type": {"Bearer"}},
+	} {
+		for prop, values := range props {
+			doc.Components.Schemas[schema].Value.Properties[prop].Value.Enum = values
+		}
+	}
 }

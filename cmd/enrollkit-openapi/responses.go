@@ -1,0 +1,136 @@
+package main
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// Headers the API sends on many answers, described once in
+// components.headers and referenced from each response.
+var sharedHeaders = map[string]*openapi3.Header{
+	"Retry-After": header("Seconds to wait before trying again.", openapi3.NewInt32Schema().WithMin(1)),
+	"WWW-Authenticate": header(`The scheme to authenticate with: Bearer realm="enrollkit" (RFC 6750), or Basic on /oauth/token for client credentials sent that way.`,
+		openapi3.NewStringSchema().WithMaxLength(200)),
+	"Link": header(`The next page, when there is one: <…?cursor=…>; rel="next" (RFC 8288). The same cursor is the body's next_cursor.`,
+		openapi3.NewStringSchema().WithMaxLength(4096)),
+	"Location": header("The path of the resource the request made.", openapi3.NewStringSchema().WithMaxLength(200)),
+}
+
+func header(description string, schema *openapi3.Schema) *openapi3.Header {
+	return &openapi3.Header{Parameter: openapi3.Parameter{Description: description, Schema: openapi3.NewSchemaRef("", schema)}}
+}
+
+func headerRef(name string) *openapi3.HeaderRef {
+	return &openapi3.HeaderRef{Ref: "#/components/headers/" + name, Value: sharedHeaders[name]}
+}
+
+// The problems every operation with a JSON body can answer, from the body's
+// binding (api/bind.go), and what each says.
+var bodyProblems = map[int]string{
+	http.StatusBadRequest:            "bad_request: the body is not JSON of the documented shape",
+	http.StatusRequestEntityTooLarge: "payload_too_large: the body is over ENROLLKIT_BODY_LIMIT",
+	http.StatusUnsupportedMediaType:  "unsupported_media_type: the body is not application/json",
+	http.StatusUnprocessableEntity:   "validation_failed: fields break the documented rules; errors lists each",
+}
+
+// documentProblems gives every operation the problem answers it can send and
+// the headers that come with them: 401 with WWW-Authenticate where
+// credentials are needed, the body's problems where there is a body,
+// Retry-After on 429 and 503; lists send Link and reference the shared paging
+// parameters; a 201 sends Location.
+func documentProblems(doc *openapi3.T) {
+	if doc.Components.Headers == nil {
+		doc.Components.Headers = openapi3.Headers{}
+	}
+	for name, h := range sharedHeaders {
+		doc.Components.Headers[name] = &openapi3.HeaderRef{Value: h}
+	}
+	problem := openapi3.NewSchemaRef("#/components/schemas/Problem", doc.Components.Schemas["Problem"].Value)
+	add := func(op *openapi3.Operation, status int, description string) {
+		if op.Responses.Value(strconv.Itoa(status)) == nil {
+			op.Responses.Set(strconv.Itoa(status), &openapi3.ResponseRef{Value: openapi3.NewResponse().
+				WithDescription(description).WithContent(openapi3.Content{"application/problem+json": openapi3.NewMediaType().WithSchemaRef(problem)})})
+		}
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.Security != nil && len(*op.Security) > 0 {
+				add(op, http.StatusUnauthorized, "unauthorized: no valid access token")
+			}
+			if op.RequestBody != nil && op.RequestBody.Value.Content.Get("application/json") != nil {
+				for status, description := range bodyProblems {
+					add(op, status, description)
+				}
+			}
+			for status, ref := range op.Responses.Map() {
+				r := ref.Value
+				if r == nil {
+					continue
+				}
+				set := func(name string) {
+					if r.Headers == nil {
+						r.Headers = openapi3.Headers{}
+					}
+					r.Headers[name] = headerRef(name)
+				}
+				switch status {
+				case "401":
+					set("WWW-Authenticate")
+				case "429", "503":
+					set("Retry-After")
+				case "201":
+					set("Location")
+				}
+			}
+			pageParameters(op)
+		}
+	}
+}
+
+// pageParameters replaces a list's limit and cursor with the shared ones and
+// documents the Link header of its page.
+func pageParameters(op *openapi3.Operation) {
+	paged := false
+	for i, p := range op.Parameters {
+		if p.Value == nil || p.Value.In != openapi3.ParameterInQuery {
+			continue
+		}
+		switch p.Value.Name {
+		case "limit":
+			op.Parameters[i] = &openapi3.ParameterRef{Ref: "#/components/parameters/Limit", Value: p.Value}
+		case "cursor":
+			op.Parameters[i] = &openapi3.ParameterRef{Ref: "#/components/parameters/Cursor", Value: p.Value}
+			paged = true
+		}
+	}
+	if ok := op.Responses.Value("200"); paged && ok != nil && ok.Value != nil {
+		if ok.Value.Headers == nil {
+			ok.Value.Headers = openapi3.Headers{}
+		}
+		ok.Value.Headers["Link"] = headerRef("Link")
+	}
+}
+
+// sharePageParameters puts the first list's limit and cursor (after
+// applyLimits) in components.parameters, with one description of paging.
+func sharePageParameters(doc *openapi3.T) {
+	if doc.Components.Parameters == nil {
+		doc.Components.Parameters = openapi3.ParametersMap{}
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, p := range op.Parameters {
+				switch {
+				case p.Ref == "#/components/parameters/Limit":
+					p.Value.Description = "Items per page (default 50)."
+					doc.Components.Parameters["Limit"] = &openapi3.ParameterRef{Value: p.Value}
+				case p.Ref == "#/components/parameters/Cursor":
+					p.Value.Description = "Opaque: the previous page's next_cursor (also in its Link rel=\"next\" header). Lists are keyset-paginated, so a page never skips or repeats an item when others are added; a cursor is valid only with the sort it was made for."
+					doc.Components.Parameters["Cursor"] = &openapi3.ParameterRef{Value: p.Value}
+				}
+			}
+		}
+	}
+}
