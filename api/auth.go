@@ -336,7 +336,12 @@ func writeOAuthError(c *gin.Context, err error) {
 //	@Produce     json
 //	@Param       body body     LoginRequest true "credentials"
 //	@Success     200  {object} TokenResponse
-//	@Failure     400,401,413,415,429,503 {object} Problem
+//	@Failure     400 {object} Problem "malformed JSON, an unknown field, or an email with control characters"
+//	@Failure     401 {object} Problem "invalid credentials: an unknown email, a wrong password, a disabled account or one without a password, one answer for all"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     429 {object} Problem "rate_limited: too many failed sign-ins from this client address, or for this account from this address"
+//	@Failure     503 {object} Problem "unavailable: no password-hashing slot within ENROLLKIT_PASSWORD_WAIT; retry after Retry-After"
 //	@Header      429,503 {integer} Retry-After "seconds to wait before trying again"
 //	@ID          login
 //	@Router      /api/v1/auth/login [post]
@@ -355,13 +360,18 @@ func (s *Server) login(c *gin.Context) {
 // refresh godoc
 //
 //	@Summary     Rotate a refresh token
-//	@Description Returns a new access token and a new refresh token; the old one is spent. Presenting a spent token again revokes every token of its family.
+//	@Description Anyone holding a refresh token may call it (no access token needed). Returns a new access token and a new refresh token; the old one is spent. Presenting a spent token again revokes every token of its family, so the session ends for whoever holds it. Failures count against the client address's sign-in limit (ENROLLKIT_LOGIN_IP_LIMIT), like failed sign-ins.
 //	@Tags        auth
 //	@Accept      json
 //	@Produce     json
 //	@Param       body body     RefreshRequest true "the refresh token"
 //	@Success     200  {object} TokenResponse
-//	@Failure     400,401,413,415,429 {object} Problem
+//	@Failure     400 {object} Problem "malformed JSON or an unknown field"
+//	@Failure     401 {object} Problem "invalid credentials: the refresh token is unknown, spent, revoked or expired, or its user is disabled"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     429 {object} Problem "rate_limited: too many failed attempts from this client address"
+//	@Header      429 {integer} Retry-After "seconds to wait before trying again"
 //	@ID          refreshTokens
 //	@Router      /api/v1/auth/refresh [post]
 func (s *Server) refresh(c *gin.Context) {
@@ -377,14 +387,17 @@ func (s *Server) refresh(c *gin.Context) {
 
 // logout godoc
 //
-//	@Summary Revoke a refresh token and its family
-//	@Tags    auth
-//	@Accept  json
-//	@Produce json
-//	@Param   body body RefreshRequest true "the refresh token"
-//	@Success 204
-//	@Failure 400,413,415 {object} Problem
-//	@ID      logout
+//	@Summary     Revoke a refresh token and its family
+//	@Description Anyone holding a refresh token may call it (no access token needed). Revokes the token and every token rotated from it, and ends every access token of its user at once, on the user's other sessions too (their refresh tokens still work and give new access tokens). Idempotent: an unknown, spent, revoked or empty token is answered 204 as well.
+//	@Tags        auth
+//	@Accept      json
+//	@Produce     json
+//	@Param       body body RefreshRequest true "the refresh token"
+//	@Success     204
+//	@Failure     400 {object} Problem "malformed JSON or an unknown field"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@ID          logout
 //	@Router  /api/v1/auth/logout [post]
 func (s *Server) logout(c *gin.Context) {
 	var req RefreshRequest
@@ -410,13 +423,17 @@ type ClientCredentialsRequest struct {
 // oauthToken godoc
 //
 //	@Summary     Client credentials token for integration clients
-//	@Description RFC 6749 section 4.4. Send grant_type=client_credentials as a form or JSON, with client_id and client_secret in the body or as HTTP Basic credentials. No refresh token is issued.
+//	@Description RFC 6749 section 4.4, for integration clients. Send grant_type=client_credentials as a form (application/x-www-form-urlencoded) or as JSON (any other Content-Type is read as JSON), with client_id and client_secret in the body or as HTTP Basic credentials, which win; scope is ignored. The access token carries the role the client was created with; no refresh token is issued, so ask again when it expires. Failed attempts are throttled like sign-ins (per client address, and per client and address); the 400 and 401 problem documents here also carry RFC 6749's error.
 //	@Tags        auth
 //	@Accept      json,x-www-form-urlencoded
 //	@Produce     json
 //	@Param       body body     ClientCredentialsRequest true "the client's credentials"
 //	@Success     200  {object} TokenResponse
-//	@Failure     400,401,413,415,429 {object} Problem
+//	@Failure     400 {object} Problem "invalid_request (malformed JSON or form, an unknown JSON field) or unsupported_grant_type (grant_type is not client_credentials)"
+//	@Failure     401 {object} Problem "invalid_client: unknown client_id or wrong client_secret; WWW-Authenticate: Basic"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     429 {object} Problem "rate_limited: too many failed attempts from this client address, or for this client from this address"
+//	@Header      429 {integer} Retry-After "seconds to wait before trying again"
 //	@ID          issueClientToken
 //	@Router      /api/v1/oauth/token [post]
 func (s *Server) oauthToken(c *gin.Context) {
@@ -475,13 +492,14 @@ type MeResponse struct {
 
 // me godoc
 //
-//	@Summary Who am I
-//	@Tags    auth
-//	@Produce json
-//	@Success 200 {object} MeResponse
-//	@Failure 401 {object} Problem
-//	@Security BearerAuth
-//	@ID      getMe
+//	@Summary     Who am I
+//	@Description Any valid access token: a person of any role, or an integration client. Answers the caller as stored now (a role changed since the token was issued ends the token, 401); kind tells a person (user, with email and names) from an integration client (client, with neither and no organization_group_id).
+//	@Tags        auth
+//	@Produce     json
+//	@Success     200 {object} MeResponse
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Security    BearerAuth
+//	@ID          getMe
 //	@Router  /api/v1/me [get]
 func (s *Server) me(c *gin.Context) {
 	a := lms.ActorFromContext(c.Request.Context())

@@ -55,17 +55,20 @@ type UpdateCourseRequest struct {
 
 // listCourses godoc
 //
-//	@Summary Courses of the organization's catalog
-//	@Tags    courses
-//	@Produce json
-//	@Param   q      query    string false "case-insensitive substring of the name or code (% and _ match themselves)"
-//	@Param   limit  query    int    false "page size (1-200, default 50)"
-//	@Param   cursor query    string false "next_cursor of the previous page"
-//	@Param   sort   query    string false "order" Enums(created_at, -created_at, name)
-//	@Success 200    {object} CourseList
-//	@Failure 400,401,403 {object} Problem
-//	@Security BearerAuth
-//	@ID      listCourses
+//	@Summary     Courses of the organization's catalog
+//	@Description Full and Limited Managers. The caller's organization's catalog, oldest first unless sort says otherwise; q searches the name and the code. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+//	@Tags        courses
+//	@Produce     json
+//	@Param       q      query    string false "case-insensitive substring of the name or code (% and _ match themselves)"
+//	@Param       limit  query    int    false "page size (1-200, default 50)"
+//	@Param       cursor query    string false "next_cursor of the previous page"
+//	@Param       sort   query    string false "order" Enums(created_at, -created_at, name)
+//	@Success     200    {object} CourseList
+//	@Failure     400 {object} Problem "limit not from 1 to 200, an unknown sort, a q longer than 200 characters or with control characters, or a cursor not made for this list and sort"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is neither a full_manager nor a limited_manager"
+//	@Security    BearerAuth
+//	@ID          listCourses
 //	@Router  /api/v1/courses [get]
 func (s *Server) listCourses(c *gin.Context) {
 	p, ok := pageRequest(c)
@@ -82,15 +85,22 @@ func (s *Server) listCourses(c *gin.Context) {
 
 // createCourse godoc
 //
-//	@Summary Add a course
-//	@Tags    courses
-//	@Accept  json
-//	@Produce json
-//	@Param   body body     CreateCourseRequest true "the course"
-//	@Success 201  {object} CourseResponse
-//	@Failure 400,401,403,409,413,415,422 {object} Problem
-//	@Security BearerAuth
-//	@ID      createCourse
+//	@Summary     Add a course
+//	@Description Full Managers only. Adds a course to the organization's catalog and answers it with a Location header; name, code and description are trimmed. Names may repeat; a code must be unique in the organization, case-insensitively (409).
+//	@Tags        courses
+//	@Accept      json
+//	@Produce     json
+//	@Param       body body     CreateCourseRequest true "the course"
+//	@Success     201  {object} CourseResponse
+//	@Failure     400 {object} Problem "malformed JSON, an unknown field or a value of the wrong type"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is not a full_manager"
+//	@Failure     409 {object} Problem "conflict: a course with this code already exists in the organization"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     422 {object} Problem "validation_failed: a blank or too long name, a code over 64 characters, a description over 10000 characters, or control characters"
+//	@Security    BearerAuth
+//	@ID          createCourse
 //	@Router  /api/v1/courses [post]
 func (s *Server) createCourse(c *gin.Context) {
 	var req CreateCourseRequest
@@ -109,14 +119,17 @@ func (s *Server) createCourse(c *gin.Context) {
 
 // getCourse godoc
 //
-//	@Summary A course
-//	@Tags    courses
-//	@Produce json
-//	@Param   id  path     string true "course ID" format(uuid)
-//	@Success 200 {object} CourseResponse
-//	@Failure 401,403,404 {object} Problem
-//	@Security BearerAuth
-//	@ID      getCourse
+//	@Summary     A course
+//	@Description Full and Limited Managers. One course of the organization's catalog.
+//	@Tags        courses
+//	@Produce     json
+//	@Param       id  path     string true "course ID" format(uuid)
+//	@Success     200 {object} CourseResponse
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is neither a full_manager nor a limited_manager"
+//	@Failure     404 {object} Problem "not_found: no such course in the caller's organization"
+//	@Security    BearerAuth
+//	@ID          getCourse
 //	@Router  /api/v1/courses/{id} [get]
 func (s *Server) getCourse(c *gin.Context) {
 	course, err := s.Services.Courses.FindCourseByID(c.Request.Context(), c.Param("id"))
@@ -129,16 +142,24 @@ func (s *Server) getCourse(c *gin.Context) {
 
 // updateCourse godoc
 //
-//	@Summary Change a course
-//	@Tags    courses
-//	@Accept  json
-//	@Produce json
-//	@Param   id   path     string              true "course ID" format(uuid)
-//	@Param   body body     UpdateCourseRequest true "fields to change"
-//	@Success 200  {object} CourseResponse
-//	@Failure 400,401,403,404,409,413,415,422 {object} Problem
-//	@Security BearerAuth
-//	@ID      updateCourse
+//	@Summary     Change a course
+//	@Description Full Managers only. Absent fields, and null ones, stay as they are; an empty code removes the code and an empty description clears it. A new code must be unique in the organization, case-insensitively (409). The change shows wherever the course appears: user groups, enrollments and invitation emails name it as it is now.
+//	@Tags        courses
+//	@Accept      json
+//	@Produce     json
+//	@Param       id   path     string              true "course ID" format(uuid)
+//	@Param       body body     UpdateCourseRequest true "fields to change"
+//	@Success     200  {object} CourseResponse
+//	@Failure     400 {object} Problem "malformed JSON, an unknown field or a value of the wrong type"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is not a full_manager"
+//	@Failure     404 {object} Problem "not_found: no such course in the caller's organization"
+//	@Failure     409 {object} Problem "conflict: another course of the organization has this code"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     422 {object} Problem "validation_failed: a blank or too long name, a code over 64 characters, a description over 10000 characters, or control characters"
+//	@Security    BearerAuth
+//	@ID          updateCourse
 //	@Router  /api/v1/courses/{id} [patch]
 func (s *Server) updateCourse(c *gin.Context) {
 	var req UpdateCourseRequest
@@ -157,11 +178,14 @@ func (s *Server) updateCourse(c *gin.Context) {
 // deleteCourse godoc
 //
 //	@Summary     Remove a course
-//	@Description The course leaves every user group it is in. A course anybody is enrolled in cannot be removed (409).
+//	@Description Full Managers only. The course leaves the catalog and every user group it is in. A course anybody is enrolled in cannot be removed (409). Not idempotent: deleting it again is 404.
 //	@Tags        courses
 //	@Param       id path string true "course ID" format(uuid)
 //	@Success     204
-//	@Failure     401,403,404,409 {object} Problem
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is not a full_manager"
+//	@Failure     404 {object} Problem "not_found: no such course in the caller's organization (or it was deleted already)"
+//	@Failure     409 {object} Problem "conflict: the course has enrollments"
 //	@Security    BearerAuth
 //	@ID          deleteCourse
 //	@Router      /api/v1/courses/{id} [delete]

@@ -57,12 +57,13 @@ func etag(content []byte) string {
 
 // enrollStyle godoc
 //
-//	@Summary The enrollment page's style sheet
-//	@Tags    enrollment page
-//	@Produce text/css
-//	@Success 200 {string} string "the style sheet"
-//	@Success 304 {string} string "not modified"
-//	@ID      getEnrollStyle
+//	@Summary     The enrollment page's style sheet
+//	@Description Public: no token. The page's only style sheet, embedded in the binary, with an ETag and Cache-Control public, max-age=3600; an If-None-Match with that ETag is answered 304 without a body. Off, like the page, with ENROLLKIT_ENROLL_PAGE=off.
+//	@Tags        enrollment page
+//	@Produce     text/css
+//	@Success     200 {string} string "the style sheet"
+//	@Success     304 {string} string "not modified"
+//	@ID          getEnrollStyle
 //	@Router  /enroll/enroll.css [get]
 func (s *Server) enrollStyle(c *gin.Context) {
 	h := c.Writer.Header()
@@ -288,12 +289,15 @@ func navigation(c *gin.Context) bool {
 // enrollPage godoc
 //
 //	@Summary     The enrollment page
-//	@Description The invitation email's link. Without a passcode, a form asks for it; with one, the page shows what it leads to (organization, invitation, user groups, courses, places left, expiry) and the registration form, with the password rules stated. HTML for browsers, no script. Wrong passcodes count against the client as on POST /api/v1/redemptions/preview. Strict Content-Security-Policy, Referrer-Policy no-referrer and no-store, since the passcode is in the URL; the access log never records query strings. Off with ENROLLKIT_ENROLL_PAGE=off.
+//	@Description Public: no token. The invitation email's link. Without a passcode, a form asks for it; with one, the page shows what it leads to (organization, invitation, user groups, courses, places left, expiry) and the registration form, with the password rules stated. HTML for browsers, no script. Wrong passcodes count against the client as on POST /api/v1/redemptions/preview. Strict Content-Security-Policy, Referrer-Policy no-referrer and no-store, since the passcode is in the URL; the access log never records query strings. Off with ENROLLKIT_ENROLL_PAGE=off.
 //	@Tags        enrollment page
 //	@Produce     html
 //	@Param       passcode query    string false "the passcode, as the email's link carries it"
 //	@Success     200      {string} string "the page"
-//	@Failure     404,429,503,500 {string} string "the page, the outcome next to the passcode"
+//	@Failure     404 {string} string "the page, the passcode form saying the passcode is not valid (unknown, draft, paused, revoked or expired)"
+//	@Failure     422 {string} string "the page, the passcode form saying the passcode has characters it may not contain"
+//	@Failure     429 {string} string "the page, saying this address is out of wrong-passcode guesses and when to try again"
+//	@Failure     500 {string} string "the page, saying something went wrong, with the request ID to quote"
 //	@ID          getEnrollPage
 //	@Router      /enroll [get]
 func (s *Server) enrollPage(c *gin.Context) {
@@ -325,12 +329,19 @@ func (s *Server) enrollPage(c *gin.Context) {
 // enrollSubmit godoc
 //
 //	@Summary     Register through the enrollment page
-//	@Description The page's form post (application/x-www-form-urlencoded: csrf, passcode, email, first_name, last_name, password), through the same redemption and throttles as POST /api/v1/redemptions. Answers the page: the groups and courses the person is enrolled in, "check your inbox" where the invitation verifies addresses, or the outcome next to the field it concerns, with what was typed kept but the password. 403 when the form's token is not the page's cookie's, or the browser says the post came from another site.
+//	@Description Public: no token. The page's form post (application/x-www-form-urlencoded: csrf, passcode, email, first_name, last_name, password), through the same redemption and throttles as POST /api/v1/redemptions. Answers the page: the groups and courses the person is enrolled in, "check your inbox" where the invitation verifies addresses, or the outcome next to the field it concerns, with what was typed kept but the password. 403 when the form's token is not the page's cookie's, or the browser says the post came from another site.
 //	@Tags        enrollment page
 //	@Accept      x-www-form-urlencoded
 //	@Produce     html
 //	@Success     200 {string} string "the page"
-//	@Failure     401,403,404,409,422,429,503,500 {string} string "the page, the outcome next to the field it concerns"
+//	@Failure     401 {string} string "the page, saying the password is not the existing account's (an invitation that does not verify addresses)"
+//	@Failure     403 {string} string "the page, saying the form expired: its token is not the cookie's, or the browser says the post came from another site"
+//	@Failure     404 {string} string "the page, the passcode form saying the passcode is not valid"
+//	@Failure     409 {string} string "the page, saying every place is taken, or the field that conflicts (an address that looks like another one)"
+//	@Failure     422 {string} string "the page, each invalid field's message next to it"
+//	@Failure     429 {string} string "the page, saying there were too many attempts from here and when to try again"
+//	@Failure     503 {string} string "the page, saying the server is busy and nothing was saved"
+//	@Failure     500 {string} string "the page, saying something went wrong, with the request ID to quote"
 //	@ID          submitEnrollPage
 //	@Router      /enroll [post]
 func (s *Server) enrollSubmit(c *gin.Context) {
@@ -388,7 +399,7 @@ func showRedemption(c *gin.Context, v *enrollView, r *lms.Redemption) {
 // enrollVerifyPage godoc
 //
 //	@Summary     The verification link's landing
-//	@Description The link in the verification email: asks for the password chosen when registering, then posts it with the link's token. Opening it changes nothing, so mail scanners that follow links verify nothing.
+//	@Description Public: no token. The link in the verification email: asks for the password chosen when registering, then posts it with the link's token. Opening it changes nothing, so mail scanners that follow links verify nothing.
 //	@Tags        enrollment page
 //	@Produce     html
 //	@Param       token query    string false "the link's token"
@@ -408,12 +419,18 @@ func (s *Server) enrollVerifyPage(c *gin.Context) {
 // enrollVerifySubmit godoc
 //
 //	@Summary     Finish a registration from the verification link
-//	@Description The landing's form post (csrf, token, password), through POST /api/v1/redemptions/verify's service and throttle. Answers the page with the groups and courses the person is now enrolled in, or the outcome.
+//	@Description Public: no token. The landing's form post (application/x-www-form-urlencoded: csrf, token, password), through POST /api/v1/redemptions/verify's service and throttle. Answers the page with the groups and courses the person is now enrolled in, or the outcome.
 //	@Tags        enrollment page
 //	@Accept      x-www-form-urlencoded
 //	@Produce     html
 //	@Success     200 {string} string "the page"
-//	@Failure     401,403,404,429,503,500 {string} string "the page, the outcome"
+//	@Failure     401 {string} string "the page, saying this is not the password chosen when registering"
+//	@Failure     403 {string} string "the page, saying the form expired: its token is not the cookie's, or the browser says the post came from another site"
+//	@Failure     404 {string} string "the page, saying the link was used, replaced by a newer one or expired"
+//	@Failure     409 {string} string "the page, saying the verification collided with concurrent changes of the address"
+//	@Failure     429 {string} string "the page, saying there were too many attempts from here and when to try again"
+//	@Failure     503 {string} string "the page, saying the server is busy and nothing was saved"
+//	@Failure     500 {string} string "the page, saying something went wrong, with the request ID to quote"
 //	@ID          submitVerifyPage
 //	@Router      /enroll/verify [post]
 func (s *Server) enrollVerifySubmit(c *gin.Context) {

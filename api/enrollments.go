@@ -46,14 +46,16 @@ func requireUser(c *gin.Context) {
 // myEnrollments godoc
 //
 //	@Summary     The caller's enrollments
-//	@Description Any person may call it (learners are its main audience); integration clients get 403 insufficient_role.
+//	@Description Any person may call it (learners are its main audience); integration clients get 403 insufficient_role. The courses the caller is enrolled in, with each course's name and code as they are now and the user group that enrolled them, oldest first unless sort says otherwise. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
 //	@Tags        enrollments
 //	@Produce     json
 //	@Param       limit  query    int    false "page size (1-200, default 50)"
 //	@Param       cursor query    string false "next_cursor of the previous page"
 //	@Param       sort   query    string false "order" Enums(created_at, -created_at)
 //	@Success     200    {object} EnrollmentList
-//	@Failure     400,401,403 {object} Problem
+//	@Failure     400 {object} Problem "limit not from 1 to 200, an unknown sort, or a cursor not made for this list and sort"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the token is an integration client's, and only people have enrollments"
 //	@Security    BearerAuth
 //	@ID          listMyEnrollments
 //	@Router      /api/v1/me/enrollments [get]

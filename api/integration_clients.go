@@ -42,16 +42,19 @@ type CreateIntegrationClientRequest struct {
 
 // listIntegrationClients godoc
 //
-//	@Summary Integration clients
-//	@Tags    integration clients
-//	@Produce json
-//	@Param   limit  query    int    false "page size (1-200, default 50)"
-//	@Param   cursor query    string false "next_cursor of the previous page"
-//	@Param   sort   query    string false "order" Enums(created_at, -created_at)
-//	@Success 200    {object} IntegrationClientList
-//	@Failure 400,401,403 {object} Problem
-//	@Security BearerAuth
-//	@ID      listIntegrationClients
+//	@Summary     Integration clients
+//	@Description Full Managers only. The organization's integration clients, without their secrets, oldest first unless sort says otherwise. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+//	@Tags        integration clients
+//	@Produce     json
+//	@Param       limit  query    int    false "page size (1-200, default 50)"
+//	@Param       cursor query    string false "next_cursor of the previous page"
+//	@Param       sort   query    string false "order" Enums(created_at, -created_at)
+//	@Success     200    {object} IntegrationClientList
+//	@Failure     400 {object} Problem "limit not from 1 to 200, an unknown sort, or a cursor not made for this list and sort"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is not a full_manager"
+//	@Security    BearerAuth
+//	@ID          listIntegrationClients
 //	@Router  /api/v1/integration-clients [get]
 func (s *Server) listIntegrationClients(c *gin.Context) {
 	p, ok := pageRequest(c)
@@ -69,13 +72,18 @@ func (s *Server) listIntegrationClients(c *gin.Context) {
 // createIntegrationClient godoc
 //
 //	@Summary     Create an integration client
-//	@Description The client_secret is returned once and stored only as a hash.
+//	@Description Full Managers only. Creates credentials for an HR system, acting with the given role (full_manager or limited_manager) in the caller's organization; it exchanges client_id and client_secret for access tokens at POST /oauth/token. The client_secret is returned once and stored only as a hash: it cannot be read again, so a lost one means a new client. Names need not be unique.
 //	@Tags        integration clients
 //	@Accept      json
 //	@Produce     json
 //	@Param       body body     CreateIntegrationClientRequest true "the client"
 //	@Success     201  {object} IntegrationClientCreated
-//	@Failure     400,401,403,413,415,422 {object} Problem
+//	@Failure     400 {object} Problem "malformed JSON, an unknown field or a value of the wrong type"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is not a full_manager"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     422 {object} Problem "validation_failed: a blank, too long or control-character name, or a role other than full_manager or limited_manager"
 //	@Security    BearerAuth
 //	@ID          createIntegrationClient
 //	@Router      /api/v1/integration-clients [post]
@@ -97,11 +105,13 @@ func (s *Server) createIntegrationClient(c *gin.Context) {
 // deleteIntegrationClient godoc
 //
 //	@Summary     Delete an integration client
-//	@Description Tokens already issued to it stop working on their next request.
+//	@Description Full Managers only (an integration client may delete itself). Its credentials stop working at once, and tokens already issued to it stop working on their next request. Not idempotent: deleting it again is 404.
 //	@Tags        integration clients
 //	@Param       id path string true "integration client ID" format(uuid)
 //	@Success     204
-//	@Failure     401,403,404 {object} Problem
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is not a full_manager"
+//	@Failure     404 {object} Problem "not_found: no such integration client in the caller's organization (or it was deleted already)"
 //	@Security    BearerAuth
 //	@ID          deleteIntegrationClient
 //	@Router      /api/v1/integration-clients/{id} [delete]

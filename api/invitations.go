@@ -115,18 +115,21 @@ func (o *optionalTime) UnmarshalJSON(b []byte) error {
 
 // listInvitations godoc
 //
-//	@Summary Invitations of the organization
-//	@Tags    invitations
-//	@Produce json
-//	@Param   status query    string false "only this status" Enums(draft, active, paused, revoked, expired, full)
-//	@Param   q      query    string false "case-insensitive substring of the name"
-//	@Param   limit  query    int    false "page size (1-200, default 50)"
-//	@Param   cursor query    string false "next_cursor of the previous page"
-//	@Param   sort   query    string false "order" Enums(-created_at, created_at, name)
-//	@Success 200    {object} InvitationList
-//	@Failure 400,401,403 {object} Problem
-//	@Security BearerAuth
-//	@ID      listInvitations
+//	@Summary     Invitations of the organization
+//	@Description Full Managers only (403 insufficient_role for everyone else, reads included). The invitations of the caller's organization, passcodes included, newest first unless sort says otherwise. status filters by the status shown: active leaves out expired and full ones, and expired is every invitation past its expiry that is not revoked. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+//	@Tags        invitations
+//	@Produce     json
+//	@Param       status query    string false "only this status" Enums(draft, active, paused, revoked, expired, full)
+//	@Param       q      query    string false "case-insensitive substring of the name"
+//	@Param       limit  query    int    false "page size (1-200, default 50)"
+//	@Param       cursor query    string false "next_cursor of the previous page"
+//	@Param       sort   query    string false "order" Enums(-created_at, created_at, name)
+//	@Success     200    {object} InvitationList
+//	@Failure     400 {object} Problem "limit not from 1 to 200, an unknown status or sort, a q longer than 200 characters or with control characters, or a cursor not made for this list and sort"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: only a full_manager reaches invitations, reads included"
+//	@Security    BearerAuth
+//	@ID          listInvitations
 //	@Router  /api/v1/invitations [get]
 func (s *Server) listInvitations(c *gin.Context) {
 	p, ok := pageRequest(c)
@@ -149,13 +152,21 @@ func (s *Server) listInvitations(c *gin.Context) {
 // createInvitation godoc
 //
 //	@Summary     Create an invitation
-//	@Description Every user group must belong to the organization group. A passcode is unique among live invitations of every organization (409; a manager whose writes keep hitting taken passcodes is throttled with 429, other managers of the organization are not), 6 to 64 characters ignoring case, spaces and dashes, and refused when easy to guess (422 passcode_weak).
+//	@Description Full Managers only. Creates the invitation as a draft (its passcode leads nowhere yet) unless status is active, verifying the addresses of new accounts unless require_email_verification is false; every user group must belong to organization_group_id (422 otherwise), and the answer, with a Location header, carries the passcode and the enroll_url the invitation email links to. An omitted passcode is generated as XXXX-XXXX; a chosen one is 6 to 64 characters ignoring case, spaces and dashes, refused when easy to guess (422 passcode_weak), and must not be held by another invitation of any organization (409 conflict on passcode: revoking or deleting an invitation frees its passcode at once, expiry frees it at once within the organization and 90 days later for other organizations). A manager whose chosen passcodes keep being refused as taken is throttled (429 after 10 refusals in a row, then one more every 6 minutes), other managers of the organization are not.
 //	@Tags        invitations
 //	@Accept      json
 //	@Produce     json
 //	@Param       body body     CreateInvitationRequest true "the invitation"
 //	@Success     201  {object} InvitationResponse
-//	@Failure     400,401,403,409,413,415,422,429 {object} Problem
+//	@Failure     400 {object} Problem "malformed JSON, an unknown field or a value of the wrong type"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: only a full_manager reaches invitations, reads included"
+//	@Failure     409 {object} Problem "conflict: the passcode is held by another invitation (errors names passcode)"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     422 {object} Problem "validation_failed (a missing or invalid field, an unknown organization group, a user group outside it, an expiry in the past) or passcode_weak"
+//	@Failure     429 {object} Problem "rate_limited: too many of this caller's chosen passcodes were refused as taken"
+//	@Header      429 {integer} Retry-After "seconds to wait before trying again"
 //	@Security    BearerAuth
 //	@ID          createInvitation
 //	@Router      /api/v1/invitations [post]
@@ -204,14 +215,17 @@ func (s *Server) passcodeConflictGuard(c *gin.Context, claims bool) []guard {
 
 // getInvitation godoc
 //
-//	@Summary An invitation
-//	@Tags    invitations
-//	@Produce json
-//	@Param   id  path     string true "invitation ID" format(uuid)
-//	@Success 200 {object} InvitationResponse
-//	@Failure 401,403,404 {object} Problem
-//	@Security BearerAuth
-//	@ID      getInvitation
+//	@Summary     An invitation
+//	@Description Full Managers only. The invitation with its passcode, enroll_url and seats as they are now (registrations_used counts redemptions pending email verification too); status is the derived one, expired or full where that applies.
+//	@Tags        invitations
+//	@Produce     json
+//	@Param       id  path     string true "invitation ID" format(uuid)
+//	@Success     200 {object} InvitationResponse
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: only a full_manager reaches invitations, reads included"
+//	@Failure     404 {object} Problem "not_found: no such invitation in the caller's organization"
+//	@Security    BearerAuth
+//	@ID          getInvitation
 //	@Router  /api/v1/invitations/{id} [get]
 func (s *Server) getInvitation(c *gin.Context) {
 	inv, err := s.Services.Invitations.FindInvitationByID(c.Request.Context(), c.Param("id"))
@@ -226,14 +240,23 @@ func (s *Server) getInvitation(c *gin.Context) {
 // updateInvitation godoc
 //
 //	@Summary     Change an invitation
-//	@Description Status moves draft→active, active⇄paused, and any of them→revoked (final); anything else is 409. max_registrations may not drop below the registrations used (409).
+//	@Description Full Managers only. Absent fields, and null on any field but expires_at, stay as they are; "expires_at": null removes the expiry, user_group_ids replaces the whole list (every group must belong to the invitation's organization group, else 422), "allowed_email_domains": [] allows every domain again, and require_email_verification applies to later redemptions only. Status moves draft→active, active⇄paused and draft, active or paused→revoked (final, and frees the passcode at once); setting the current status again changes nothing, any other move is 409, and a revoked invitation refuses every change (409). max_registrations may not drop below registrations_used, pending verifications included (409); a new passcode follows the rules of POST /invitations (409 when another invitation holds it, 422 passcode_weak), and while the caller is throttled for taken passcodes a request with passcode or expires_at is 429.
 //	@Tags        invitations
 //	@Accept      json
 //	@Produce     json
 //	@Param       id   path     string                  true "invitation ID" format(uuid)
 //	@Param       body body     UpdateInvitationRequest true "fields to change"
 //	@Success     200  {object} InvitationResponse
-//	@Failure     400,401,403,404,409,413,415,422,429 {object} Problem
+//	@Failure     400 {object} Problem "malformed JSON, an unknown field or a value of the wrong type"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: only a full_manager reaches invitations, reads included"
+//	@Failure     404 {object} Problem "not_found: no such invitation in the caller's organization"
+//	@Failure     409 {object} Problem "conflict: the invitation is revoked, the status cannot make that move, max_registrations is below registrations_used, or the passcode is held by another invitation"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     422 {object} Problem "validation_failed (an invalid field, a user group outside the invitation's organization group, an expiry in the past) or passcode_weak"
+//	@Failure     429 {object} Problem "rate_limited: too many of this caller's passcodes were refused as taken"
+//	@Header      429 {integer} Retry-After "seconds to wait before trying again"
 //	@Security    BearerAuth
 //	@ID          updateInvitation
 //	@Router      /api/v1/invitations/{id} [patch]
@@ -266,11 +289,14 @@ func (s *Server) updateInvitation(c *gin.Context) {
 // deleteInvitation godoc
 //
 //	@Summary     Delete an invitation
-//	@Description Only an invitation nobody has redeemed; otherwise 409: revoke it instead.
+//	@Description Full Managers only. Deletes an invitation nobody has redeemed, with its deliveries, and frees its passcode; once a seat is taken (a pending verification included) it is 409: revoke it instead. Not idempotent: deleting it again is 404.
 //	@Tags        invitations
 //	@Param       id path string true "invitation ID" format(uuid)
 //	@Success     204
-//	@Failure     401,403,404,409 {object} Problem
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: only a full_manager reaches invitations, reads included"
+//	@Failure     404 {object} Problem "not_found: no such invitation in the caller's organization (or it was deleted already)"
+//	@Failure     409 {object} Problem "conflict: the invitation has redemptions; revoke it instead"
 //	@Security    BearerAuth
 //	@ID          deleteInvitation
 //	@Router      /api/v1/invitations/{id} [delete]
@@ -292,12 +318,14 @@ type EmailResponse struct {
 // getInvitationEmail godoc
 //
 //	@Summary     Preview the invitation email
-//	@Description Exactly what a delivery sends now: the manager's message, then the passcode, the enrollment link, the courses of each user group and the expiry.
+//	@Description Full Managers only; changes nothing. Exactly what a delivery sends now, rendered from the invitation as stored: the manager's message, then the passcode, the enrollment link, the courses of each user group and the expiry.
 //	@Tags        invitations
 //	@Produce     json
 //	@Param       id  path     string true "invitation ID" format(uuid)
 //	@Success     200 {object} EmailResponse
-//	@Failure     401,403,404 {object} Problem
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: only a full_manager reaches invitations, reads included"
+//	@Failure     404 {object} Problem "not_found: no such invitation in the caller's organization"
 //	@Security    BearerAuth
 //	@ID          getInvitationEmail
 //	@Router      /api/v1/invitations/{id}/email [get]
@@ -360,14 +388,22 @@ type DeliveriesAccepted struct {
 // createDeliveries godoc
 //
 //	@Summary     Send the invitation email
-//	@Description Queues one delivery per address (the manager's copy first) as durable jobs written with the rows, then answers 202. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit).
+//	@Description Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit).
 //	@Tags        invitations
 //	@Accept      json
 //	@Produce     json
 //	@Param       id   path     string                  true "invitation ID" format(uuid)
 //	@Param       body body     CreateDeliveriesRequest true "who receives it"
 //	@Success     202  {object} DeliveriesAccepted
-//	@Failure     400,401,403,404,409,413,415,422,429 {object} Problem
+//	@Failure     400 {object} Problem "malformed JSON, an unknown field or a value of the wrong type"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: only a full_manager reaches invitations, reads included"
+//	@Failure     404 {object} Problem "not_found: no such invitation in the caller's organization"
+//	@Failure     409 {object} Problem "conflict: the invitation is revoked or expired"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     422 {object} Problem "validation_failed: no recipient and no send_copy, an address that is not an email, more than 1000 addresses or more than the quota could ever take, or send_copy from an integration client"
+//	@Failure     429 {object} Problem "rate_limited: these emails would pass the organization's hourly or daily quota"
 //	@Header      429 {integer} Retry-After "seconds until the organization's quota has room for these emails"
 //	@Security    BearerAuth
 //	@ID          createDeliveries
@@ -391,17 +427,21 @@ func (s *Server) createDeliveries(c *gin.Context) {
 
 // listDeliveries godoc
 //
-//	@Summary Deliveries of the invitation email
-//	@Tags    invitations
-//	@Produce json
-//	@Param   id     path     string true  "invitation ID" format(uuid)
-//	@Param   limit  query    int    false "page size (1-200, default 50)"
-//	@Param   cursor query    string false "next_cursor of the previous page"
-//	@Param   sort   query    string false "order" Enums(created_at, -created_at)
-//	@Success 200    {object} DeliveryList
-//	@Failure 400,401,403,404 {object} Problem
-//	@Security BearerAuth
-//	@ID      listDeliveries
+//	@Summary     Deliveries of the invitation email
+//	@Description Full Managers only. Every email sent for the invitation, one per address and send, oldest first by default, with its status (queued, sent, failed), attempts, last_error and when it is scheduled to go out. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+//	@Tags        invitations
+//	@Produce     json
+//	@Param       id     path     string true  "invitation ID" format(uuid)
+//	@Param       limit  query    int    false "page size (1-200, default 50)"
+//	@Param       cursor query    string false "next_cursor of the previous page"
+//	@Param       sort   query    string false "order" Enums(created_at, -created_at)
+//	@Success     200    {object} DeliveryList
+//	@Failure     400 {object} Problem "limit not from 1 to 200, an unknown sort, or a cursor not made for this list and sort"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: only a full_manager reaches invitations, reads included"
+//	@Failure     404 {object} Problem "not_found: no such invitation in the caller's organization"
+//	@Security    BearerAuth
+//	@ID          listDeliveries
 //	@Router  /api/v1/invitations/{id}/deliveries [get]
 func (s *Server) listDeliveries(c *gin.Context) {
 	p, ok := pageRequest(c)

@@ -187,13 +187,19 @@ func (s *Server) redemptionAccountGuards(c *gin.Context, email string) []guard {
 // previewRedemption godoc
 //
 //	@Summary     What a passcode leads to
-//	@Description Consumes nothing. Unknown, draft, paused, revoked and expired passcodes all answer the same 404 passcode_invalid. Wrong passcodes are throttled per client IP, an IPv6 client by its /64 (ENROLLKIT_REDEEM_IP_LIMIT, default 10 per 15 minutes, refilled one per 90 s) and, more loosely, by its /48 (ENROLLKIT_REDEEM_SITE_LIMIT, default 100); correct ones never count. A client out of guesses gets 429 with Retry-After for every passcode, right or wrong, so the 429 tells nothing about the guess.
+//	@Description Public, no token; consumes and changes nothing, and a full invitation is answered with registrations_remaining 0 (a new redemption of it is then 409 invitation_full), while unknown, draft, paused, revoked and expired passcodes all answer the same 404 passcode_invalid. Wrong passcodes are throttled per client IP, an IPv6 client by its /64 (ENROLLKIT_REDEEM_IP_LIMIT, default 10 per 15 minutes, refilled one per 90 s) and, more loosely, by its /48 (ENROLLKIT_REDEEM_SITE_LIMIT, default 100); correct ones never count. A client out of guesses gets 429 with Retry-After for every passcode, right or wrong, so the 429 tells nothing about the guess.
 //	@Tags        redemptions
 //	@Accept      json
 //	@Produce     json
 //	@Param       body body     PasscodeRequest true "the passcode"
 //	@Success     200  {object} RedemptionPreviewResponse
-//	@Failure     400,404,413,415,422,429 {object} Problem
+//	@Failure     400 {object} Problem "malformed JSON or an unknown field"
+//	@Failure     404 {object} Problem "passcode_invalid: unknown, draft, paused, revoked or expired, one answer for all"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     422 {object} Problem "validation_failed: the passcode has control or bidirectional formatting characters"
+//	@Failure     429 {object} Problem "rate_limited: this client address (or its IPv6 /64 or /48) is out of wrong-passcode guesses"
+//	@Header      429 {integer} Retry-After "seconds to wait before trying again"
 //	@ID          previewRedemption
 //	@Router      /api/v1/redemptions/preview [post]
 func (s *Server) previewRedemption(c *gin.Context) {
@@ -233,14 +239,22 @@ func (s *Server) judgedPreview(c *gin.Context, passcode string) (*lms.Redemption
 // redeem godoc
 //
 //	@Summary     Redeem a passcode: register, join the groups, get enrolled
-//	@Description Atomically takes one seat, creates the learner in the invitation's organization group (or checks the password of an existing account of that organization and creates nothing), adds it to every user group of the invitation and enrolls it in their courses. 201 with tokens that sign the learner in. When the invitation requires email verification (its default) and the address has no account yet, the seat is taken as pending instead: 201 with status pending_verification and no user, enrollments or tokens, and a link is emailed to the address; POST /api/v1/redemptions/verify with the link's token and the password makes the account (see there); unverified, the seat is given back after ENROLLKIT_VERIFICATION_TTL (default 48h). The same email redeeming again gets 200 with the original redemption and takes no seat; a pending one gets the new password and names and a new link, and the older link stops working (429 with Retry-After within a minute of the last link, and after 5 new links; the seat still returns when the first link expires). Addresses are compared in Unicode NFKC and lower case; a new address that looks like another address of the organization (the same UTS #39 skeleton, e.g. a Cyrillic а for a Latin a) is refused with 409 conflict, and one outside the invitation's allowed_email_domains with 422. 404 passcode_invalid for unknown, draft, paused, revoked and expired passcodes; 409 invitation_full when no seat is left; the answer never tells whether an address has an account: every field (the password by the policy of new accounts too) is judged before any lookup; without first_name and last_name the answer is 422 after the same password work whether or not the address has an account; on an invitation that verifies addresses, an existing account's wrong password is answered as a pending redemption and holds a seat under the same rules (201, then the same 429 and 200 answers, the same expiry), while the account's owner is emailed that it already has an account instead of a link, and the account taking the invitation later with its password takes that seat over; on one that does not, it is 401. Each of these, and every pending answer, full invitation and 429 of a new address, counts against the address's sign-in limit, not as a passcode guess; 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a rush beyond what the cores can hash: retry after Retry-After; nothing was written). The passcode is judged as soon as it has been looked up, before any password work: only a wrong passcode counts against the client IP's limit (as for the preview), so any number of correct redemptions from one address (an office behind NAT) may be in flight at once; 429 with Retry-After once the address is out of guesses, for every passcode, or when the account has too many failed sign-ins.
+//	@Description Public: no token. Atomically takes one seat, creates the learner in the invitation's organization group (or checks the password of an existing account of that organization and creates nothing), adds it to every user group of the invitation and enrolls it in their courses. 201 with tokens that sign the learner in. When the invitation requires email verification (its default) and the address has no account yet, the seat is taken as pending instead: 201 with status pending_verification and no user, enrollments or tokens, and a link is emailed to the address; POST /api/v1/redemptions/verify with the link's token and the password makes the account (see there); unverified, the seat is given back after ENROLLKIT_VERIFICATION_TTL (default 48h). The same email redeeming again gets 200 with the original redemption and takes no seat; a pending one gets the new password and names and a new link, and the older link stops working (429 with Retry-After within a minute of the last link, and after 5 new links; the seat still returns when the first link expires). Addresses are compared in Unicode NFKC and lower case; a new address that looks like another address of the organization (the same UTS #39 skeleton, e.g. a Cyrillic а for a Latin a) is refused with 409 conflict, and one outside the invitation's allowed_email_domains with 422. 404 passcode_invalid for unknown, draft, paused, revoked and expired passcodes; 409 invitation_full when no seat is left; the answer never tells whether an address has an account: every field (the password by the policy of new accounts too) is judged before any lookup; without first_name and last_name the answer is 422 after the same password work whether or not the address has an account; on an invitation that verifies addresses, an existing account's wrong password is answered as a pending redemption and holds a seat under the same rules (201, then the same 429 and 200 answers, the same expiry), while the account's owner is emailed that it already has an account instead of a link, and the account taking the invitation later with its password takes that seat over; on one that does not, it is 401. Each of these, and every pending answer, full invitation and 429 of a new address, counts against the address's sign-in limit, not as a passcode guess; 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a rush beyond what the cores can hash: retry after Retry-After; nothing was written). The passcode is judged as soon as it has been looked up, before any password work: only a wrong passcode counts against the client IP's limit (as for the preview), so any number of correct redemptions from one address (an office behind NAT) may be in flight at once; 429 with Retry-After once the address is out of guesses, for every passcode, or when the account has too many failed sign-ins.
 //	@Tags        redemptions
 //	@Accept      json
 //	@Produce     json
 //	@Param       body body     RedeemRequest true "passcode and account"
 //	@Success     200  {object} RedemptionResponse "the same email had already redeemed this invitation"
 //	@Success     201  {object} RedemptionResponse
-//	@Failure     400,401,404,409,413,415,422,429,503 {object} Problem
+//	@Failure     400 {object} Problem "malformed JSON or an unknown field"
+//	@Failure     401 {object} Problem "unauthorized: the address has an account and the password is not its own, on an invitation that does not verify addresses"
+//	@Failure     404 {object} Problem "passcode_invalid: unknown, draft, paused, revoked or expired, one answer for all"
+//	@Failure     409 {object} Problem "invitation_full (no seat left), or conflict: the address looks like another address of the organization, or the redemption collided with concurrent ones of the address (retry)"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     422 {object} Problem "validation_failed: a missing or invalid field, a password the policy refuses, missing names, or an address outside allowed_email_domains"
+//	@Failure     429 {object} Problem "rate_limited: out of wrong-passcode guesses, too many failed sign-ins of the account, or a new verification link asked for too soon or too often"
+//	@Failure     503 {object} Problem "unavailable: no password-hashing slot within ENROLLKIT_PASSWORD_WAIT; nothing was written, retry after Retry-After"
 //	@Header      429,503 {integer} Retry-After "seconds to wait before trying again"
 //	@ID          redeemPasscode
 //	@Router      /api/v1/redemptions [post]
@@ -326,14 +340,21 @@ func answerRedemption(c *gin.Context, r *lms.Redemption, created bool) {
 // verifyRedemption godoc
 //
 //	@Summary     Verify the address of a pending redemption
-//	@Description Completes a redemption that was pending_verification with the token of the link emailed to its address and the password given with the address's last redemption: the account is made with that password, joins the invitation's user groups and is enrolled in their courses, once; the answer is the redemption, active, with tokens that sign the learner in. The password is asked again because anyone holding the passcode may redeem the address again, which sends the address a new link: only the person who reads the address and chose the password completes it. When the address got an account of its own meanwhile (a manager added it), the redemption joins that account and has no tokens: its owner signs in with its own password. 404 verification_invalid for a token that is unknown, used, replaced by a newer link or expired, or whose invitation was revoked: one answer for all, so it tells nothing. 401 for another password (counted per link like failed sign-ins: 429 with Retry-After when too many). The link's page (`/enroll/verify?token=…` under ENROLLKIT_PUBLIC_URL) asks for the password and posts both here; a GET never changes anything, so mail scanners that open links do not verify.
+//	@Description Public: no token. Completes a redemption that was pending_verification with the token of the link emailed to its address and the password given with the address's last redemption: the account is made with that password, joins the invitation's user groups and is enrolled in their courses, once; the answer is the redemption, active, with tokens that sign the learner in. The password is asked again because anyone holding the passcode may redeem the address again, which sends the address a new link: only the person who reads the address and chose the password completes it. When the address got an account of its own meanwhile (a manager added it), the redemption joins that account and has no tokens: its owner signs in with its own password. 404 verification_invalid for a token that is unknown, used, replaced by a newer link or expired, or whose invitation was revoked: one answer for all, so it tells nothing. 401 for another password (counted per link like failed sign-ins: 429 with Retry-After when too many). The link's page (`/enroll/verify?token=…` under ENROLLKIT_PUBLIC_URL) asks for the password and posts both here; a GET never changes anything, so mail scanners that open links do not verify.
 //	@Tags        redemptions
 //	@Accept      json
 //	@Produce     json
 //	@Param       body body     VerifyRequest true "the token of the link"
 //	@Success     200  {object} RedemptionResponse
-//	@Failure     400,401,404,413,415,422,429 {object} Problem
-//	@Header      429 {integer} Retry-After "seconds to wait before trying again"
+//	@Failure     400 {object} Problem "malformed JSON or an unknown field"
+//	@Failure     401 {object} Problem "unauthorized: not the password given with the address's last redemption"
+//	@Failure     404 {object} Problem "verification_invalid: the token is unknown, used, replaced by a newer link or expired, or its invitation was revoked"
+//	@Failure     409 {object} Problem "conflict: the verification collided with concurrent changes of the address; retry"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     429 {object} Problem "rate_limited: too many wrong passwords for this link from this client address"
+//	@Failure     503 {object} Problem "unavailable: no password-hashing slot within ENROLLKIT_PASSWORD_WAIT; nothing was written, retry after Retry-After"
+//	@Header      429,503 {integer} Retry-After "seconds to wait before trying again"
 //	@ID          verifyRedemption
 //	@Router      /api/v1/redemptions/verify [post]
 func (s *Server) verifyRedemption(c *gin.Context) {
@@ -382,7 +403,7 @@ const maxCSVRows = 100_000
 // listRedemptions godoc
 //
 //	@Summary     Who redeemed the invitation, and when
-//	@Description JSON pages by default; with Accept: text/csv, every redemption as CSV (first_name, last_name, email, redeemed_at, user_groups).
+//	@Description Full Managers only. The people who redeemed the invitation, with their account's names and the invitation's current user groups, oldest first by default; redemptions still pending email verification hold a seat but are not listed until verified. JSON pages by default, keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next"; a cursor works only with the sort it was made for. With Accept: text/csv, every redemption in one attachment (header row first_name, last_name, email, redeemed_at, user_groups, the groups joined by "; ", every cell quoted and guarded against spreadsheet formulas), in the sort's order; cursor is then ignored, and limit too, though it must still be a number from 1 to 200.
 //	@Tags        invitations
 //	@Produce     json,text/csv
 //	@Param       id     path     string true  "invitation ID" format(uuid)
@@ -390,7 +411,10 @@ const maxCSVRows = 100_000
 //	@Param       cursor query    string false "next_cursor of the previous page; JSON only"
 //	@Param       sort   query    string false "order" Enums(created_at, -created_at)
 //	@Success     200    {object} RedemptionList
-//	@Failure     400,401,403,404 {object} Problem
+//	@Failure     400 {object} Problem "limit not from 1 to 200, an unknown sort, or a cursor not made for this list and sort"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: only a full_manager reaches invitations, reads included"
+//	@Failure     404 {object} Problem "not_found: no such invitation in the caller's organization"
 //	@Security    BearerAuth
 //	@ID          listRedemptions
 //	@Router      /api/v1/invitations/{id}/redemptions [get]

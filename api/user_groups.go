@@ -79,18 +79,21 @@ func userGroupAdditionResponse(a *lms.UserGroupAddition) UserGroupAdditionRespon
 
 // listUserGroups godoc
 //
-//	@Summary User groups of the organization
-//	@Tags    user groups
-//	@Produce json
-//	@Param   q                     query    string false "case-insensitive substring of the name (% and _ match themselves)"
-//	@Param   organization_group_id query    string false "only user groups of this organization group" format(uuid)
-//	@Param   limit                 query    int    false "page size (1-200, default 50)"
-//	@Param   cursor                query    string false "next_cursor of the previous page"
-//	@Param   sort                  query    string false "order" Enums(created_at, -created_at, name)
-//	@Success 200                   {object} UserGroupList
-//	@Failure 400,401,403 {object} Problem
-//	@Security BearerAuth
-//	@ID      listUserGroups
+//	@Summary     User groups of the organization
+//	@Description Full and Limited Managers. The user groups of the caller's organization, each with course_count and member_count counted when it is read, oldest first unless sort says otherwise. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+//	@Tags        user groups
+//	@Produce     json
+//	@Param       q                     query    string false "case-insensitive substring of the name (% and _ match themselves)"
+//	@Param       organization_group_id query    string false "only user groups of this organization group" format(uuid)
+//	@Param       limit                 query    int    false "page size (1-200, default 50)"
+//	@Param       cursor                query    string false "next_cursor of the previous page"
+//	@Param       sort                  query    string false "order" Enums(created_at, -created_at, name)
+//	@Success     200                   {object} UserGroupList
+//	@Failure     400 {object} Problem "limit not from 1 to 200, an unknown sort, an organization_group_id that is not a UUID, a q longer than 200 characters or with control characters, or a cursor not made for this list and sort"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is neither a full_manager nor a limited_manager"
+//	@Security    BearerAuth
+//	@ID          listUserGroups
 //	@Router  /api/v1/user-groups [get]
 func (s *Server) listUserGroups(c *gin.Context) {
 	p, ok := pageRequest(c)
@@ -109,13 +112,19 @@ func (s *Server) listUserGroups(c *gin.Context) {
 // createUserGroup godoc
 //
 //	@Summary     Add a user group
-//	@Description An organization group that is not the caller's is a validation error (422) on organization_group_id.
+//	@Description Full Managers only. Adds a user group without courses or members to one of the caller's organization groups, for good (it cannot move later), and answers it with a Location header; an organization group that is not the caller's is a validation error (422) on organization_group_id. The name is trimmed and must be unique in its organization group, case-insensitively (409).
 //	@Tags        user groups
 //	@Accept      json
 //	@Produce     json
 //	@Param       body body     CreateUserGroupRequest true "the user group"
 //	@Success     201  {object} UserGroupResponse
-//	@Failure     400,401,403,409,413,415,422 {object} Problem
+//	@Failure     400 {object} Problem "malformed JSON, an unknown field or a value of the wrong type"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is not a full_manager"
+//	@Failure     409 {object} Problem "conflict: a user group with this name already exists in the organization group"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     422 {object} Problem "validation_failed: a blank, too long or control-character name, a description over 10000 characters, or an organization group that is not the caller's"
 //	@Security    BearerAuth
 //	@ID          createUserGroup
 //	@Router      /api/v1/user-groups [post]
@@ -136,14 +145,17 @@ func (s *Server) createUserGroup(c *gin.Context) {
 
 // getUserGroup godoc
 //
-//	@Summary A user group
-//	@Tags    user groups
-//	@Produce json
-//	@Param   id  path     string true "user group ID" format(uuid)
-//	@Success 200 {object} UserGroupResponse
-//	@Failure 401,403,404 {object} Problem
-//	@Security BearerAuth
-//	@ID      getUserGroup
+//	@Summary     A user group
+//	@Description Full and Limited Managers. The user group, with course_count and member_count counted when it is read.
+//	@Tags        user groups
+//	@Produce     json
+//	@Param       id  path     string true "user group ID" format(uuid)
+//	@Success     200 {object} UserGroupResponse
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is neither a full_manager nor a limited_manager"
+//	@Failure     404 {object} Problem "not_found: no such user group in the caller's organization"
+//	@Security    BearerAuth
+//	@ID          getUserGroup
 //	@Router  /api/v1/user-groups/{id} [get]
 func (s *Server) getUserGroup(c *gin.Context) {
 	g, err := s.Services.UserGroups.FindUserGroupByID(c.Request.Context(), c.Param("id"))
@@ -156,16 +168,24 @@ func (s *Server) getUserGroup(c *gin.Context) {
 
 // updateUserGroup godoc
 //
-//	@Summary Rename a user group or change its description
-//	@Tags    user groups
-//	@Accept  json
-//	@Produce json
-//	@Param   id   path     string                 true "user group ID" format(uuid)
-//	@Param   body body     UpdateUserGroupRequest true "fields to change"
-//	@Success 200  {object} UserGroupResponse
-//	@Failure 400,401,403,404,409,413,415,422 {object} Problem
-//	@Security BearerAuth
-//	@ID      updateUserGroup
+//	@Summary     Rename a user group or change its description
+//	@Description Full Managers only. Absent fields, and null ones, stay as they are, and an empty description clears it; the organization group cannot change (the field is unknown here: 400). A new name is trimmed and must be unique in the organization group, case-insensitively (409).
+//	@Tags        user groups
+//	@Accept      json
+//	@Produce     json
+//	@Param       id   path     string                 true "user group ID" format(uuid)
+//	@Param       body body     UpdateUserGroupRequest true "fields to change"
+//	@Success     200  {object} UserGroupResponse
+//	@Failure     400 {object} Problem "malformed JSON, an unknown field or a value of the wrong type"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is not a full_manager"
+//	@Failure     404 {object} Problem "not_found: no such user group in the caller's organization"
+//	@Failure     409 {object} Problem "conflict: another user group of the organization group has this name"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     422 {object} Problem "validation_failed: a blank, too long or control-character name, or a description over 10000 characters"
+//	@Security    BearerAuth
+//	@ID          updateUserGroup
 //	@Router  /api/v1/user-groups/{id} [patch]
 func (s *Server) updateUserGroup(c *gin.Context) {
 	var req UpdateUserGroupRequest
@@ -184,11 +204,14 @@ func (s *Server) updateUserGroup(c *gin.Context) {
 // deleteUserGroup godoc
 //
 //	@Summary     Remove a user group
-//	@Description The group's course and member lists go with it; the enrollments it made stay (their user_group_id becomes null). Refused with 409 while an invitation that is not revoked targets the group.
+//	@Description Full Managers only. The group's course and member lists go with it; the enrollments it made stay (their user_group_id becomes null), and revoked invitations that targeted it no longer list it. Refused with 409 while an invitation that is not revoked targets the group, expired ones included. Not idempotent: deleting it again is 404.
 //	@Tags        user groups
 //	@Param       id path string true "user group ID" format(uuid)
 //	@Success     204
-//	@Failure     401,403,404,409 {object} Problem
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is not a full_manager"
+//	@Failure     404 {object} Problem "not_found: no such user group in the caller's organization (or it was deleted already)"
+//	@Failure     409 {object} Problem "conflict: an invitation that is not revoked targets the user group; revoke it first"
 //	@Security    BearerAuth
 //	@ID          deleteUserGroup
 //	@Router      /api/v1/user-groups/{id} [delete]
@@ -202,17 +225,21 @@ func (s *Server) deleteUserGroup(c *gin.Context) {
 
 // listUserGroupCourses godoc
 //
-//	@Summary Courses of a user group
-//	@Tags    user groups
-//	@Produce json
-//	@Param   id     path     string true  "user group ID" format(uuid)
-//	@Param   limit  query    int    false "page size (1-200, default 50)"
-//	@Param   cursor query    string false "next_cursor of the previous page"
-//	@Param   sort   query    string false "order (created_at is the course's)" Enums(created_at, -created_at, name)
-//	@Success 200    {object} CourseList
-//	@Failure 400,401,403,404 {object} Problem
-//	@Security BearerAuth
-//	@ID      listUserGroupCourses
+//	@Summary     Courses of a user group
+//	@Description Full and Limited Managers. The catalog courses attached to the user group, in the order of the courses' own created_at or name (not of when they joined the group). Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+//	@Tags        user groups
+//	@Produce     json
+//	@Param       id     path     string true  "user group ID" format(uuid)
+//	@Param       limit  query    int    false "page size (1-200, default 50)"
+//	@Param       cursor query    string false "next_cursor of the previous page"
+//	@Param       sort   query    string false "order (created_at is the course's)" Enums(created_at, -created_at, name)
+//	@Success     200    {object} CourseList
+//	@Failure     400 {object} Problem "limit not from 1 to 200, an unknown sort, or a cursor not made for this list and sort"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is neither a full_manager nor a limited_manager"
+//	@Failure     404 {object} Problem "not_found: no such user group in the caller's organization"
+//	@Security    BearerAuth
+//	@ID          listUserGroupCourses
 //	@Router  /api/v1/user-groups/{id}/courses [get]
 func (s *Server) listUserGroupCourses(c *gin.Context) {
 	p, ok := pageRequest(c)
@@ -230,14 +257,20 @@ func (s *Server) listUserGroupCourses(c *gin.Context) {
 // addUserGroupCourses godoc
 //
 //	@Summary     Add courses to a user group
-//	@Description Idempotent: courses the group has already are skipped. Every current member is enrolled in the added courses, unless enrolled already. IDs that are not the organization's courses are listed as errors (422) and nothing is added.
+//	@Description Full Managers only. Idempotent: courses the group has already are skipped, and added and enrolled count only what this request changed (0 and 0 when it is repeated). Every current member is enrolled in the added courses, unless enrolled in them already. IDs that are not the organization's courses are listed as errors (422) and nothing is added.
 //	@Tags        user groups
 //	@Accept      json
 //	@Produce     json
 //	@Param       id   path     string                     true "user group ID" format(uuid)
 //	@Param       body body     AddUserGroupCoursesRequest true "the courses"
 //	@Success     200  {object} UserGroupAdditionResponse
-//	@Failure     400,401,403,404,413,415,422 {object} Problem
+//	@Failure     400 {object} Problem "malformed JSON, an unknown field or a value of the wrong type"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is not a full_manager"
+//	@Failure     404 {object} Problem "not_found: no such user group in the caller's organization"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     422 {object} Problem "validation_failed: not 1 to 500 IDs, or entries that are not UUIDs or not courses of the organization, each named in errors"
 //	@Security    BearerAuth
 //	@ID          addUserGroupCourses
 //	@Router      /api/v1/user-groups/{id}/courses [post]
@@ -257,12 +290,14 @@ func (s *Server) addUserGroupCourses(c *gin.Context) {
 // removeUserGroupCourse godoc
 //
 //	@Summary     Remove a course from a user group
-//	@Description Existing enrollments stay. 404 when the course is not in the group.
+//	@Description Full Managers only. The course leaves the group's list; the members' enrollments in it stay. 404 when the course is not in the group, so removing it again is 404.
 //	@Tags        user groups
 //	@Param       id        path string true "user group ID" format(uuid)
 //	@Param       course_id path string true "course ID" format(uuid)
 //	@Success     204
-//	@Failure     401,403,404 {object} Problem
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is not a full_manager"
+//	@Failure     404 {object} Problem "not_found: no such user group in the caller's organization, or the course is not in it"
 //	@Security    BearerAuth
 //	@ID          removeUserGroupCourse
 //	@Router      /api/v1/user-groups/{id}/courses/{course_id} [delete]
@@ -276,17 +311,21 @@ func (s *Server) removeUserGroupCourse(c *gin.Context) {
 
 // listUserGroupMembers godoc
 //
-//	@Summary Members of a user group
-//	@Tags    user groups
-//	@Produce json
-//	@Param   id     path     string true  "user group ID" format(uuid)
-//	@Param   limit  query    int    false "page size (1-200, default 50)"
-//	@Param   cursor query    string false "next_cursor of the previous page"
-//	@Param   sort   query    string false "order (created_at is the user's)" Enums(created_at, -created_at, email)
-//	@Success 200    {object} UserList
-//	@Failure 400,401,403,404 {object} Problem
-//	@Security BearerAuth
-//	@ID      listUserGroupMembers
+//	@Summary     Members of a user group
+//	@Description Full and Limited Managers. The users who are members of the user group, in the order of the users' own created_at or email (not of when they joined the group). Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+//	@Tags        user groups
+//	@Produce     json
+//	@Param       id     path     string true  "user group ID" format(uuid)
+//	@Param       limit  query    int    false "page size (1-200, default 50)"
+//	@Param       cursor query    string false "next_cursor of the previous page"
+//	@Param       sort   query    string false "order (created_at is the user's)" Enums(created_at, -created_at, email)
+//	@Success     200    {object} UserList
+//	@Failure     400 {object} Problem "limit not from 1 to 200, an unknown sort, or a cursor not made for this list and sort"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is neither a full_manager nor a limited_manager"
+//	@Failure     404 {object} Problem "not_found: no such user group in the caller's organization"
+//	@Security    BearerAuth
+//	@ID          listUserGroupMembers
 //	@Router  /api/v1/user-groups/{id}/members [get]
 func (s *Server) listUserGroupMembers(c *gin.Context) {
 	p, ok := pageRequest(c)
@@ -304,14 +343,20 @@ func (s *Server) listUserGroupMembers(c *gin.Context) {
 // addUserGroupMembers godoc
 //
 //	@Summary     Add members to a user group
-//	@Description Idempotent: existing members are skipped. The new members are enrolled in every course of the group, unless enrolled already. IDs that are not the organization's users are listed as errors (422) and nothing is added.
+//	@Description Full Managers only. Idempotent: existing members are skipped, and added and enrolled count only what this request changed (0 and 0 when it is repeated). Any user of the organization may be added, whatever its role, status or organization group, and is enrolled in every course of the group, unless enrolled in it already. IDs that are not the organization's users are listed as errors (422) and nothing is added.
 //	@Tags        user groups
 //	@Accept      json
 //	@Produce     json
 //	@Param       id   path     string                     true "user group ID" format(uuid)
 //	@Param       body body     AddUserGroupMembersRequest true "the people"
 //	@Success     200  {object} UserGroupAdditionResponse
-//	@Failure     400,401,403,404,413,415,422 {object} Problem
+//	@Failure     400 {object} Problem "malformed JSON, an unknown field or a value of the wrong type"
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is not a full_manager"
+//	@Failure     404 {object} Problem "not_found: no such user group in the caller's organization"
+//	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json"
+//	@Failure     422 {object} Problem "validation_failed: not 1 to 500 IDs, or entries that are not UUIDs or not users of the organization, each named in errors"
 //	@Security    BearerAuth
 //	@ID          addUserGroupMembers
 //	@Router      /api/v1/user-groups/{id}/members [post]
@@ -331,12 +376,14 @@ func (s *Server) addUserGroupMembers(c *gin.Context) {
 // removeUserGroupMember godoc
 //
 //	@Summary     Remove a member from a user group
-//	@Description The person keeps the enrollments the group gave. 404 when the user is not a member.
+//	@Description Full Managers only. The person leaves the group and keeps the enrollments the group gave. 404 when the user is not a member, so removing them again is 404.
 //	@Tags        user groups
 //	@Param       id      path string true "user group ID" format(uuid)
 //	@Param       user_id path string true "user ID" format(uuid)
 //	@Success     204
-//	@Failure     401,403,404 {object} Problem
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: the caller is not a full_manager"
+//	@Failure     404 {object} Problem "not_found: no such user group in the caller's organization, or the user is not a member of it"
 //	@Security    BearerAuth
 //	@ID          removeUserGroupMember
 //	@Router      /api/v1/user-groups/{id}/members/{user_id} [delete]

@@ -9,6 +9,7 @@ import _ "embed"
 
 //go:generate go tool swag init --quiet --requiredByDefault --generalInfo server.go --dir ../api --output . --outputTypes json
 //go:generate go run ../cmd/enrollkit-openapi -in swagger.json -out openapi.json
+//go:generate go run ../cmd/enrollkit-postman -spec openapi.json -flow postman/flow.json -out postman/enrollkit.postman_collection.json
 
 // OpenAPI is the OpenAPI 3 document of the API.
 //

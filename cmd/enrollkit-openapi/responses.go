@@ -26,20 +26,11 @@ func headerRef(name string) *openapi3.HeaderRef {
 	return &openapi3.HeaderRef{Ref: "#/components/headers/" + name, Value: sharedHeaders[name]}
 }
 
-// The problems every operation with a JSON body can answer, from the body's
-// binding (api/bind.go), and what each says.
-var bodyProblems = map[int]string{
-	http.StatusBadRequest:            "bad_request: the body is not JSON of the documented shape",
-	http.StatusRequestEntityTooLarge: "payload_too_large: the body is over ENROLLKIT_BODY_LIMIT",
-	http.StatusUnsupportedMediaType:  "unsupported_media_type: the body is not application/json",
-	http.StatusUnprocessableEntity:   "validation_failed: fields break the documented rules; errors lists each",
-}
-
-// documentProblems gives every operation the problem answers it can send and
-// the headers that come with them: 401 with WWW-Authenticate where
-// credentials are needed, the body's problems where there is a body,
-// Retry-After on 429 and 503; lists send Link and reference the shared paging
-// parameters; a 201 sends Location.
+// documentProblems gives every operation the headers of its answers: 401
+// (which every operation that needs credentials can answer) comes with
+// WWW-Authenticate, 429 and 503 with Retry-After, a 201 with Location; lists
+// send Link and reference the shared paging parameters. Each operation's
+// other problems are in its handler's annotations.
 func documentProblems(doc *openapi3.T) {
 	if doc.Components.Headers == nil {
 		doc.Components.Headers = openapi3.Headers{}
@@ -58,11 +49,6 @@ func documentProblems(doc *openapi3.T) {
 		for _, op := range item.Operations() {
 			if op.Security != nil && len(*op.Security) > 0 {
 				add(op, http.StatusUnauthorized, "unauthorized: no valid access token")
-			}
-			if op.RequestBody != nil && op.RequestBody.Value.Content.Get("application/json") != nil {
-				for status, description := range bodyProblems {
-					add(op, status, description)
-				}
 			}
 			for status, ref := range op.Responses.Map() {
 				r := ref.Value
