@@ -508,9 +508,11 @@ func (s *Store) UpdateInvitation(ctx context.Context, id string, upd lms.Invitat
 			}
 			changes["passcode_hash"], changes["passcode_sealed"] = inv.PasscodeHash, inv.PasscodeSealed
 		}
-		if _, ok := changes["passcode_hash"]; ok || (upd.ExpiresAt != nil && inv.PasscodeClaim == nil) {
+		revived := (upd.ExpiresAt != nil || upd.ClearExpiry) && inv.PasscodeClaim == nil &&
+			changes["status"] != string(lms.InvitationRevoked) && inv.Status != string(lms.InvitationRevoked)
+		if _, ok := changes["passcode_hash"]; ok || revived {
 			// A new passcode, or a revived expired invitation that gave its
-			// passcode up, must (re)claim it.
+			// passcode up (a later expiry or none), must (re)claim it.
 			if err := s.claimPasscode(tx, inv); err != nil {
 				return err
 			}

@@ -157,6 +157,13 @@ func TestInvitationLifecycle(t *testing.T) {
 				t.Fatalf("status = %s", got.EffectiveStatus(soon.Add(time.Minute)))
 			}
 			f.invite(t, "red fox 77", 1, lms.InvitationActive)
+			// Reviving the old one, by a new expiry or by none, must claim its
+			// passcode again, which the new one now holds.
+			later := time.Now().Add(48 * time.Hour)
+			_, err = st.UpdateInvitation(ctx, old.ID, lms.InvitationUpdate{ExpiresAt: &later})
+			wantCode(t, err, lms.EConflict)
+			_, err = st.UpdateInvitation(ctx, old.ID, lms.InvitationUpdate{ClearExpiry: true})
+			wantCode(t, err, lms.EConflict)
 			store.AdvanceClock(st, -time.Hour-time.Minute)
 		})
 		t.Run("another organization gets an expired passcode only after the grace", func(t *testing.T) {
