@@ -73,6 +73,35 @@ func testContract(t *testing.T, setup setupFunc) {
 	const period = time.Hour
 	oneInterval := period / limit
 
+	t.Run("RemainingAndReset", func(t *testing.T) {
+		t.Parallel()
+		th, p := setup(t)
+		r := Rule{Name: p + "-remaining", Limit: limit, Period: period}
+		ctx := context.Background()
+		near := func(got, want time.Duration) bool { return got <= want && got > want-time.Minute }
+		if d := mustCheck(t, th, r, "k"); d.Remaining != limit || d.Reset != 0 {
+			t.Fatalf("fresh: %+v, want %d remaining and nothing to reset", d, limit)
+		}
+		for left := limit - 1; left >= 0; left-- {
+			d, err := th.Reserve(ctx, r, "k")
+			if err != nil || !d.Allowed || d.Remaining != left || !near(d.Reset, time.Duration(limit-left)*oneInterval) {
+				t.Fatalf("reservation leaving %d: %+v, %v", left, d, err)
+			}
+		}
+		if d, _ := th.Reserve(ctx, r, "k"); d.Allowed || d.Remaining != 0 || !near(d.Reset, period) {
+			t.Fatalf("past the limit: %+v, want blocked with 0 remaining and a period to reset", d)
+		}
+		if err := th.Refund(ctx, r, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if d := mustCheck(t, th, r, "k"); !d.Allowed || d.Remaining != 1 {
+			t.Fatalf("after a refund: %+v, want 1 remaining", d)
+		}
+		if d := mustFail(t, th, r, "k"); d.Allowed || d.Remaining != 0 {
+			t.Fatalf("failing the last: %+v, want blocked", d)
+		}
+	})
+
 	t.Run("FreshKeyAllowed", func(t *testing.T) {
 		t.Parallel()
 		th, p := setup(t)

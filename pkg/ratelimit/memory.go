@@ -76,23 +76,19 @@ func (m *Memory) Check(_ context.Context, r Rule, key string) (Decision, error) 
 		return Decision{}, err
 	}
 	k := memKey{rule: r.Name, key: hashKey(key)}
-	_, slack := emission(r)
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
 	tat, ok := m.tat[k]
 	if !ok {
-		return Decision{Allowed: true}, nil
+		return decide(r, 0), nil
 	}
 	if !tat.After(now) {
 		delete(m.tat, k) // bucket is full again: same as never seen
-		return Decision{Allowed: true}, nil
+		return decide(r, 0), nil
 	}
-	if wait := tat.Sub(now) - slack; wait > 0 {
-		return blocked(wait), nil
-	}
-	return Decision{Allowed: true}, nil
+	return decide(r, tat.Sub(now)), nil
 }
 
 // Fail implements Throttle.
@@ -128,8 +124,11 @@ func (m *Memory) Len() int {
 
 // Reserve implements Throttle.
 func (m *Memory) Reserve(_ context.Context, r Rule, key string) (Decision, error) {
-	pre, _, err := m.record(r, key)
-	return pre, err
+	pre, post, err := m.record(r, key)
+	if err != nil || !pre.Allowed {
+		return pre, err
+	}
+	return reserved(post), nil
 }
 
 // record counts one failure for key unless it is already blocked. pre is
@@ -140,7 +139,7 @@ func (m *Memory) record(r Rule, key string) (pre, post Decision, err error) {
 		return Decision{}, Decision{}, err
 	}
 	k := memKey{rule: r.Name, key: hashKey(key)}
-	interval, slack := emission(r)
+	interval, _ := emission(r)
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -150,15 +149,12 @@ func (m *Memory) record(r Rule, key string) (pre, post Decision, err error) {
 	if !ok || tat.Before(now) {
 		tat = now
 	}
-	if wait := tat.Sub(now) - slack; wait > 0 {
-		return blocked(wait), Decision{}, nil
+	if pre = decide(r, tat.Sub(now)); !pre.Allowed {
+		return pre, Decision{}, nil
 	}
 	newTat := tat.Add(interval)
 	m.tat[k] = newTat
-	if wait := newTat.Sub(now) - slack; wait > 0 {
-		return Decision{Allowed: true}, blocked(wait), nil
-	}
-	return Decision{Allowed: true}, Decision{Allowed: true}, nil
+	return pre, decide(r, newTat.Sub(now)), nil
 }
 
 // Refund implements Throttle.

@@ -46,6 +46,11 @@ type Decision struct {
 	// allowed, rounded up to whole seconds and at least 1s. It is 0 when
 	// Allowed.
 	RetryAfter time.Duration
+	// Remaining is how many more failures the key may take before it is
+	// blocked: after this one, for Fail and Reserve.
+	Remaining int
+	// Reset is how long until the key's failures are all forgotten.
+	Reset time.Duration
 }
 
 // Throttle counts failures per key.
@@ -96,10 +101,24 @@ func hashKey(key string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// blocked builds a !Allowed Decision, rounding d up to whole seconds with a
-// minimum of one second.
-func blocked(d time.Duration) Decision {
-	return Decision{Allowed: false, RetryAfter: roundUpSeconds(d)}
+// decide is the Decision for a key whose theoretical arrival time is debt
+// ahead of now (GCRA): blocked while the debt is more than the slack, and
+// each emission interval of the period it leaves free one more failure.
+func decide(r Rule, debt time.Duration) Decision {
+	interval, slack := emission(r)
+	debt = max(0, debt)
+	d := Decision{Allowed: true, Reset: debt, Remaining: min(r.Limit, int((r.Period-debt)/interval))}
+	if wait := debt - slack; wait > 0 {
+		d.Allowed, d.RetryAfter, d.Remaining = false, roundUpSeconds(wait), 0
+	}
+	return d
+}
+
+// reserved is the Decision of a reservation that was taken: allowed, with
+// the key's state after it.
+func reserved(post Decision) Decision {
+	post.Allowed, post.RetryAfter = true, 0
+	return post
 }
 
 func roundUpSeconds(d time.Duration) time.Duration {

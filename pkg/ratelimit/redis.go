@@ -36,10 +36,10 @@ func NewRedis(client redis.UniversalClient) *Redis {
 	return &Redis{client: client}
 }
 
-// redisCheck returns how many microseconds until one more failure would be
-// accepted (0 = allowed). Read-only.
+// redisCheck returns the key's debt: how many microseconds its theoretical
+// arrival time is ahead of now (0 = no failures remembered). Read-only.
 //
-// KEYS[1] key; ARGV[1] slack in µs ((Limit-1) emission intervals).
+// KEYS[1] key.
 var redisCheck = redis.NewScript(`
 local tat = redis.call("GET", KEYS[1])
 if not tat then
@@ -47,16 +47,16 @@ if not tat then
 end
 local t = redis.call("TIME")
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local wait = tonumber(tat) - now - tonumber(ARGV[1])
-if wait > 0 then
-  return wait
+local debt = tonumber(tat) - now
+if debt > 0 then
+  return debt
 end
 return 0
 `)
 
-// redisRecord counts one failure unless the key is already blocked, and
-// returns {pre, post}: the wait in microseconds before recording (>0:
-// blocked, nothing recorded) and after it.
+// redisRecord counts one failure unless the key is already blocked (its
+// debt more than the slack), and returns {pre, post}: the key's debt in
+// microseconds before recording and after it (-1: nothing recorded).
 var redisRecord = redis.NewScript(`
 if redis.replicate_commands then
   redis.replicate_commands()
@@ -70,14 +70,11 @@ if tat < now then
   tat = now
 end
 if tat - now > slack then
-  return {tat - now - slack, 0}
+  return {tat - now, -1}
 end
 local new_tat = tat + interval
 redis.call("SET", KEYS[1], string.format("%.0f", new_tat), "PX", math.ceil((new_tat - now) / 1000))
-if new_tat - now > slack then
-  return {0, new_tat - now - slack}
-end
-return {0, 0}
+return {tat - now, new_tat - now}
 `)
 
 // redisArgs returns the emission interval and slack in microseconds.
@@ -87,11 +84,8 @@ func redisArgs(r Rule) (intervalUs, slackUs int64) {
 	return intervalUs, slackUs
 }
 
-func decisionFromWait(waitUs int64) Decision {
-	if waitUs > 0 {
-		return blocked(time.Duration(waitUs) * time.Microsecond)
-	}
-	return Decision{Allowed: true}
+func decisionFromDebt(r Rule, debtUs int64) Decision {
+	return decide(r, time.Duration(debtUs)*time.Microsecond)
 }
 
 // Check implements Throttle. It consumes nothing and writes nothing.
@@ -99,34 +93,40 @@ func (t *Redis) Check(ctx context.Context, r Rule, key string) (Decision, error)
 	if err := r.validate(); err != nil {
 		return Decision{}, err
 	}
-	_, slack := redisArgs(r)
-	wait, err := redisCheck.Run(ctx, t.client, []string{storageKey(r, key)}, slack).Int64()
+	debt, err := redisCheck.Run(ctx, t.client, []string{storageKey(r, key)}).Int64()
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit: redis check %s: %w", r.Name, err)
 	}
-	return decisionFromWait(wait), nil
+	return decisionFromDebt(r, debt), nil
 }
 
 // Fail implements Throttle.
 func (t *Redis) Fail(ctx context.Context, r Rule, key string) (Decision, error) {
 	pre, post, err := t.record(ctx, r, key)
-	if err != nil || pre > 0 {
-		return decisionFromWait(pre), err
+	if err != nil || !pre.Allowed {
+		return pre, err
 	}
-	return decisionFromWait(post), nil
+	return post, nil
 }
 
-// record runs redisRecord and returns its waits in microseconds.
-func (t *Redis) record(ctx context.Context, r Rule, key string) (pre, post int64, err error) {
+// record runs redisRecord and returns the key's state before and after.
+func (t *Redis) record(ctx context.Context, r Rule, key string) (pre, post Decision, err error) {
 	if err := r.validate(); err != nil {
-		return 0, 0, err
+		return Decision{}, Decision{}, err
 	}
 	interval, slack := redisArgs(r)
-	waits, err := redisRecord.Run(ctx, t.client, []string{storageKey(r, key)}, interval, slack).Int64Slice()
+	debts, err := redisRecord.Run(ctx, t.client, []string{storageKey(r, key)}, interval, slack).Int64Slice()
 	if err != nil {
-		return 0, 0, fmt.Errorf("ratelimit: redis record %s: %w", r.Name, err)
+		return Decision{}, Decision{}, fmt.Errorf("ratelimit: redis record %s: %w", r.Name, err)
 	}
-	return waits[0], waits[1], nil
+	if pre = decisionFromDebt(r, debts[0]); debts[1] < 0 {
+		pre.Allowed, pre.Remaining = false, 0 // blocked by the script's own clock
+		if pre.RetryAfter == 0 {
+			pre.RetryAfter = time.Second
+		}
+		return pre, Decision{}, nil
+	}
+	return pre, decisionFromDebt(r, debts[1]), nil
 }
 
 // redisRefund takes one interval back from the key.
@@ -151,8 +151,11 @@ return 0
 
 // Reserve implements Throttle.
 func (t *Redis) Reserve(ctx context.Context, r Rule, key string) (Decision, error) {
-	pre, _, err := t.record(ctx, r, key)
-	return decisionFromWait(pre), err
+	pre, post, err := t.record(ctx, r, key)
+	if err != nil || !pre.Allowed {
+		return pre, err
+	}
+	return reserved(post), nil
 }
 
 // Refund implements Throttle.
