@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -222,6 +223,7 @@ func (s *Server) guarded(c *gin.Context, guards []guard, attempt func() error) {
 func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() error, write func(*gin.Context, error)) {
 	ctx := c.Request.Context()
 	var held, slowing []guard
+	var heldDecisions []ratelimit.Decision
 	var wait, slow time.Duration
 	for _, g := range guards {
 		if g.slows {
@@ -239,19 +241,23 @@ func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() erro
 		case err != nil:
 			s.throttleUnavailable(c, g.rule, err)
 		case !d.Allowed:
+			reportLimit(c, g.rule, d)
 			wait = max(wait, d.RetryAfter)
 		default:
-			held = append(held, g)
+			reportLimit(c, g.rule, d)
+			held, heldDecisions = append(held, g), append(heldDecisions, d)
 		}
 	}
 	release := func(keep func(guard) bool) {
-		for _, g := range held {
+		for i, g := range held {
 			if keep(g) {
 				continue
 			}
 			if err := s.Throttle.Refund(context.WithoutCancel(ctx), g.rule, g.key); err != nil {
 				s.throttleUnavailable(c, g.rule, err)
+				continue
 			}
+			reportLimit(c, g.rule, refunded(heldDecisions[i], g.rule)) // too late for an answer already written
 		}
 	}
 	if wait > 0 {
@@ -416,7 +422,8 @@ type ClientCredentialsRequest struct {
 	GrantType    string `json:"grant_type" form:"grant_type" example:"client_credentials"`
 	ClientID     string `json:"client_id,omitempty" form:"client_id" format:"uuid"`
 	ClientSecret string `json:"client_secret,omitempty" form:"client_secret"`
-	// Accepted and ignored: a client's token always carries its role.
+	// Accepted (at most 1000 characters) and ignored: a client's token
+	// always carries its role.
 	Scope string `json:"scope,omitempty" form:"scope"`
 } // @name ClientCredentialsRequest
 
@@ -449,6 +456,7 @@ func (s *Server) oauthToken(c *gin.Context) {
 			return
 		}
 		req.GrantType, req.ClientID, req.ClientSecret = c.PostForm("grant_type"), c.PostForm("client_id"), c.PostForm("client_secret")
+		req.Scope = c.PostForm("scope")
 	} else if err := decodeJSON(c.Request.Body, &req); err != nil {
 		writeOAuthError(c, err)
 		return
@@ -456,6 +464,12 @@ func (s *Server) oauthToken(c *gin.Context) {
 	if id, secret, ok := c.Request.BasicAuth(); ok {
 		// RFC 6749 section 2.3.1: both are form-encoded before Basic.
 		req.ClientID, req.ClientSecret = formDecode(id), formDecode(secret)
+	}
+	if utf8.RuneCountInString(req.Scope) > lms.MaxScopeLen {
+		p := problemFor(c, lms.Errorf(lms.EBadRequest, "scope must be at most %d characters", lms.MaxScopeLen))
+		p.Error = "invalid_scope"
+		writeProblem(c, p)
+		return
 	}
 	if req.GrantType != "client_credentials" {
 		p := problemFor(c, lms.Errorf(lms.EBadRequest, "grant_type must be client_credentials"))

@@ -291,6 +291,10 @@ func validateResponse(t *testing.T, hr *http.Request, body []byte, res *response
 		validateProblem(t, doc, res)
 		return
 	}
+	if route.Operation != nil && route.Operation.Extensions["x-rate-limited"] != true &&
+		(res.Header.Get("RateLimit") != "" || res.Header.Get("RateLimit-Policy") != "") {
+		t.Fatalf("%s %s sent RateLimit fields, but the document does not mark it x-rate-limited", hr.Method, hr.URL.Path)
+	}
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: check, PathParams: params, Route: route,
 			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},

@@ -101,6 +101,9 @@ func TestDocumentedLimitsAreEnforced(t *testing.T) {
 		{"POST", "/api/v1/oauth/token", "ClientCredentialsRequest", "client_secret", func(*env) map[string]any {
 			return map[string]any{"grant_type": "client_credentials", "client_id": uuid.NewString()}
 		}, true},
+		{"POST", "/api/v1/oauth/token", "ClientCredentialsRequest", "scope", func(*env) map[string]any {
+			return map[string]any{"grant_type": "client_credentials", "client_id": uuid.NewString(), "client_secret": "no-such-secret"}
+		}, true},
 		{"PATCH", "/api/v1/courses/" + crs["id"].(string), "UpdateCourseRequest", "name", nil, false},
 		{"PATCH", "/api/v1/courses/" + crs["id"].(string), "UpdateCourseRequest", "code", nil, false},
 		{"PATCH", "/api/v1/courses/" + crs["id"].(string), "UpdateCourseRequest", "description", nil, false},

@@ -177,7 +177,7 @@ func corsFor(origins []string) gin.HandlerFunc {
 	cfg := cors.Config{
 		AllowMethods:     []string{"GET", "POST", "PATCH", "DELETE", "OPTIONS"},
 		AllowHeaders:     []string{"Authorization", "Content-Type", "X-Request-ID", "Accept"},
-		ExposeHeaders:    []string{"Link", "Retry-After", "X-Request-ID", "Location"},
+		ExposeHeaders:    []string{"Link", "Retry-After", "X-Request-ID", "Location", "RateLimit", "RateLimit-Policy"},
 		AllowCredentials: false,
 		MaxAge:           12 * time.Hour,
 	}

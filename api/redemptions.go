@@ -142,6 +142,7 @@ func (s *Server) judgePasscode(c *gin.Context, live bool) error {
 	ctx := c.Request.Context()
 	var wait time.Duration
 	var taken []int
+	decisions := make([]ratelimit.Decision, len(keys))
 	for i, k := range keys {
 		var d ratelimit.Decision
 		var err error
@@ -149,6 +150,10 @@ func (s *Server) judgePasscode(c *gin.Context, live bool) error {
 			d, err = s.Throttle.Check(ctx, k.rule, k.key)
 		} else {
 			d, err = s.Throttle.Reserve(ctx, k.rule, k.key)
+		}
+		if err == nil {
+			decisions[i] = d
+			reportLimit(c, k.rule, d)
 		}
 		switch {
 		case err != nil:
@@ -170,7 +175,9 @@ func (s *Server) judgePasscode(c *gin.Context, live bool) error {
 	for _, i := range taken {
 		if err := s.Throttle.Refund(context.WithoutCancel(ctx), keys[i].rule, keys[i].key); err != nil {
 			s.throttleUnavailable(c, keys[i].rule, err)
+			continue
 		}
+		reportLimit(c, keys[i].rule, refunded(decisions[i], keys[i].rule))
 	}
 	return &rateLimited{retryAfter: wait}
 }

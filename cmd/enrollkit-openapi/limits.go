@@ -77,6 +77,7 @@ var byProperty = map[string]constrain{
 	"refresh_token":           text(1, lms.MaxTokenLen),
 	"token":                   text(1, lms.MaxTokenLen),
 	"client_secret":           text(1, lms.MaxTokenLen),
+	"scope":                   text(0, lms.MaxScopeLen),
 	"next_cursor":             text(1, lms.MaxCursorLen),
 	"allowed_email_domains":   list(0, lms.MaxAllowedEmailDomains, domain),
 	"user_group_ids":          list(1, lms.MaxInvitationGroups, uuid),

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
@@ -16,6 +17,20 @@ var sharedHeaders = map[string]*openapi3.Header{
 	"Link": header(`The next page, when there is one: <…?cursor=…>; rel="next" (RFC 8288). The same cursor is the body's next_cursor.`,
 		openapi3.NewStringSchema().WithMaxLength(4096)),
 	"Location": header("The path of the resource the request made.", openapi3.NewStringSchema().WithMaxLength(200)),
+	"RateLimit-Policy": header(`The throttles that judged this request (IETF RateLimit header fields): for each, its name and the failures q it allows in w seconds, e.g. "redeem-ip";q=10;w=900. The throttles count failures (wrong passcodes, wrong passwords, taken passcodes), never successes. Sent once the request reaches them; a request refused earlier (400, 413, 415) carries none.`,
+		openapi3.NewStringSchema().WithMaxLength(500)),
+	"RateLimit": header(`Where the client stands with each throttle of RateLimit-Policy: the failures r it has left, this request counted as one until it is answered, and the seconds t until its failures are all forgotten, e.g. "redeem-ip";r=9;t=90. At r=0 the next failure is refused with 429 and Retry-After.`,
+		openapi3.NewStringSchema().WithMaxLength(500)),
+}
+
+// rateLimited are the operations whose attempts the API's throttles judge
+// (api's guards and passcode throttle); their answers carry RateLimit and
+// RateLimit-Policy, and the document marks them x-rate-limited.
+var rateLimited = map[string]bool{
+	"login": true, "refreshTokens": true, "issueClientToken": true,
+	"previewRedemption": true, "redeemPasscode": true, "verifyRedemption": true,
+	"createInvitation": true, "updateInvitation": true,
+	"getEnrollPage": true, "submitEnrollPage": true, "submitVerifyPage": true,
 }
 
 func header(description string, schema *openapi3.Schema) *openapi3.Header {
@@ -61,6 +76,10 @@ func documentProblems(doc *openapi3.T) {
 					}
 					r.Headers[name] = headerRef(name)
 				}
+				if rateLimited[op.OperationID] && (strings.HasPrefix(status, "2") || strings.HasPrefix(status, "4")) {
+					set("RateLimit-Policy")
+					set("RateLimit")
+				}
 				switch status {
 				case "401":
 					set("WWW-Authenticate")
@@ -69,6 +88,9 @@ func documentProblems(doc *openapi3.T) {
 				case "201":
 					set("Location")
 				}
+			}
+			if rateLimited[op.OperationID] {
+				op.Extensions = map[string]any{"x-rate-limited": true}
 			}
 			pageParameters(op)
 		}

@@ -24,4 +24,7 @@ const (
 	// verification token or a client secret. No credential the server
 	// issues is longer, so a longer one is never valid.
 	MaxTokenLen = 128
+	// MaxScopeLen bounds the scope an integration client may ask for, which
+	// the server ignores (a client's token carries its role).
+	MaxScopeLen = 1000
 )
