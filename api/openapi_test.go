@@ -11,7 +11,8 @@ import (
 
 // TestOperationsAreNamedAndTagged holds the document to what client
 // generators read: every operation has a unique camelCase operationId, a
-// summary and tags the document defines with a description; bearer JWTs
+// summary, a description, examples of every body and 2xx answer, and tags
+// the document defines with a description; bearer JWTs
 // and the client credentials grant are OpenAPI 3 schemes; public
 // operations say they need no credentials.
 func TestOperationsAreNamedAndTagged(t *testing.T) {
@@ -36,6 +37,23 @@ func TestOperationsAreNamedAndTagged(t *testing.T) {
 				t.Errorf("%s: operationId %q is %s's too", where, op.OperationID, seen[op.OperationID])
 			}
 			seen[op.OperationID] = where
+			if op.Description == "" {
+				t.Errorf("%s: no description", where)
+			}
+			if op.RequestBody != nil {
+				for ct, mt := range op.RequestBody.Value.Content {
+					if mt.Example == nil {
+						t.Errorf("%s: no example of its %s body", where, ct)
+					}
+				}
+			}
+			for status, r := range op.Responses.Map() {
+				for ct, mt := range r.Value.Content {
+					if strings.HasPrefix(status, "2") && mt.Example == nil {
+						t.Errorf("%s: no example of its %s %s answer", where, status, ct)
+					}
+				}
+			}
 			if op.Summary == "" {
 				t.Errorf("%s: no summary", where)
 			}
