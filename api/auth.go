@@ -325,10 +325,10 @@ func writeOAuthError(c *gin.Context, err error) {
 	p := problemFor(c, err)
 	switch p.Status {
 	case http.StatusUnauthorized:
-		p.Error = "invalid_client"
+		p.Error = oauthInvalidClient
 		c.Header("WWW-Authenticate", `Basic realm="enrollkit"`)
 	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusUnsupportedMediaType:
-		p.Error = "invalid_request"
+		p.Error = oauthInvalidRequest
 	}
 	writeProblem(c, p)
 }
@@ -467,13 +467,13 @@ func (s *Server) oauthToken(c *gin.Context) {
 	}
 	if utf8.RuneCountInString(req.Scope) > lms.MaxScopeLen {
 		p := problemFor(c, lms.Errorf(lms.EBadRequest, "scope must be at most %d characters", lms.MaxScopeLen))
-		p.Error = "invalid_scope"
+		p.Error = oauthInvalidScope
 		writeProblem(c, p)
 		return
 	}
 	if req.GrantType != "client_credentials" {
 		p := problemFor(c, lms.Errorf(lms.EBadRequest, "grant_type must be client_credentials"))
-		p.Error = "unsupported_grant_type"
+		p.Error = oauthUnsupportedGrantType
 		writeProblem(c, p)
 		return
 	}

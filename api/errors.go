@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -59,6 +61,24 @@ var problemKinds = map[string]problemKind{
 	"method_not_allowed":     {http.StatusMethodNotAllowed, "Method not allowed"},
 	"unsupported_media":      {http.StatusUnsupportedMediaType, "Unsupported media type"},
 	"not_acceptable":         {http.StatusNotAcceptable, "Not acceptable"},
+}
+
+// ProblemCodes are the codes a problem document may carry, sorted: the
+// document's enum of Problem.code.
+func ProblemCodes() []string { return slices.Sorted(maps.Keys(problemKinds)) }
+
+// The RFC 6749 section 5.2 error codes the token endpoint also sends, in
+// Problem.error, for OAuth client libraries.
+const (
+	oauthInvalidClient        = "invalid_client"
+	oauthInvalidRequest       = "invalid_request"
+	oauthInvalidScope         = "invalid_scope"
+	oauthUnsupportedGrantType = "unsupported_grant_type"
+)
+
+// OAuthErrors are those codes, sorted: the document's enum of Problem.error.
+func OAuthErrors() []string {
+	return []string{oauthInvalidClient, oauthInvalidRequest, oauthInvalidScope, oauthUnsupportedGrantType}
 }
 
 // problemType returns the type URI of a code. The URIs name the codes; they

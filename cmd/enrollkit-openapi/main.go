@@ -16,6 +16,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/enrollkit/enrollkit/api"
 )
 
 func main() {
@@ -179,9 +181,18 @@ func discriminateMe(doc *openapi3.T) {
 	})
 }
 
-// closeEnums states the one or two values some strings can take, which swag
-// has no tag for on these fields.
+// closeEnums states the values some strings can take, which swag has no tag
+// for on these fields: the problem codes and OAuth errors from the API's own
+// table, and fields of one or two values.
 func closeEnums(doc *openapi3.T) {
+	problem := doc.Components.Schemas["Problem"].Value
+	for prop, values := range map[string][]string{"code": api.ProblemCodes(), "error": api.OAuthErrors()} {
+		problem.Properties[prop].Value.Enum = nil
+		for _, v := range values {
+			problem.Properties[prop].Value.Enum = append(problem.Properties[prop].Value.Enum, v)
+		}
+	}
+	doc.Components.Schemas["Invitation"].Value.Properties["enroll_url"].Value.Format = "uri"
 	for schema, props := range map[string]map[string][]any{
 		"Health":                   {"status": {"ok", "unavailable"}},
 		"ClientCredentialsRequest": {"grant_type": {"client_credentials"}},

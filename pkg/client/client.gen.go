@@ -247,6 +247,96 @@ func (e MeUserRole) Valid() bool {
 	}
 }
 
+// Defines values for ProblemCode.
+const (
+	ProblemCodeBadRequest          ProblemCode = "bad_request"
+	ProblemCodeConflict            ProblemCode = "conflict"
+	ProblemCodeForbidden           ProblemCode = "forbidden"
+	ProblemCodeInsufficientRole    ProblemCode = "insufficient_role"
+	ProblemCodeInternal            ProblemCode = "internal"
+	ProblemCodeInvitationFull      ProblemCode = "invitation_full"
+	ProblemCodeMethodNotAllowed    ProblemCode = "method_not_allowed"
+	ProblemCodeNotAcceptable       ProblemCode = "not_acceptable"
+	ProblemCodeNotFound            ProblemCode = "not_found"
+	ProblemCodePasscodeInvalid     ProblemCode = "passcode_invalid"
+	ProblemCodePasscodeWeak        ProblemCode = "passcode_weak"
+	ProblemCodePayloadTooLarge     ProblemCode = "payload_too_large"
+	ProblemCodeRateLimited         ProblemCode = "rate_limited"
+	ProblemCodeUnauthorized        ProblemCode = "unauthorized"
+	ProblemCodeUnavailable         ProblemCode = "unavailable"
+	ProblemCodeUnsupportedMedia    ProblemCode = "unsupported_media"
+	ProblemCodeValidationFailed    ProblemCode = "validation_failed"
+	ProblemCodeVerificationInvalid ProblemCode = "verification_invalid"
+)
+
+// Valid indicates whether the value is a known member of the ProblemCode enum.
+func (e ProblemCode) Valid() bool {
+	switch e {
+	case ProblemCodeBadRequest:
+		return true
+	case ProblemCodeConflict:
+		return true
+	case ProblemCodeForbidden:
+		return true
+	case ProblemCodeInsufficientRole:
+		return true
+	case ProblemCodeInternal:
+		return true
+	case ProblemCodeInvitationFull:
+		return true
+	case ProblemCodeMethodNotAllowed:
+		return true
+	case ProblemCodeNotAcceptable:
+		return true
+	case ProblemCodeNotFound:
+		return true
+	case ProblemCodePasscodeInvalid:
+		return true
+	case ProblemCodePasscodeWeak:
+		return true
+	case ProblemCodePayloadTooLarge:
+		return true
+	case ProblemCodeRateLimited:
+		return true
+	case ProblemCodeUnauthorized:
+		return true
+	case ProblemCodeUnavailable:
+		return true
+	case ProblemCodeUnsupportedMedia:
+		return true
+	case ProblemCodeValidationFailed:
+		return true
+	case ProblemCodeVerificationInvalid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProblemError.
+const (
+	ProblemErrorInvalidClient        ProblemError = "invalid_client"
+	ProblemErrorInvalidRequest       ProblemError = "invalid_request"
+	ProblemErrorInvalidScope         ProblemError = "invalid_scope"
+	ProblemErrorUnsupportedGrantType ProblemError = "unsupported_grant_type"
+)
+
+// Valid indicates whether the value is a known member of the ProblemError enum.
+func (e ProblemError) Valid() bool {
+	switch e {
+	case ProblemErrorInvalidClient:
+		return true
+	case ProblemErrorInvalidRequest:
+		return true
+	case ProblemErrorInvalidScope:
+		return true
+	case ProblemErrorUnsupportedGrantType:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RedemptionStatus.
 const (
 	RedemptionStatusActive              RedemptionStatus = "active"
@@ -1081,7 +1171,7 @@ type PasscodeRequest struct {
 // Problem defines model for Problem.
 type Problem struct {
 	// Code Example: validation_failed
-	Code string `json:"code"`
+	Code ProblemCode `json:"code"`
 
 	// Detail Example: the request has invalid fields
 	Detail string `json:"detail"`
@@ -1090,7 +1180,7 @@ type Problem struct {
 	// client libraries.
 	//
 	// Example: invalid_client
-	Error  *string         `json:"error,omitempty"`
+	Error  *ProblemError   `json:"error,omitempty"`
 	Errors *[]FieldProblem `json:"errors,omitempty"`
 
 	// Instance Example: urn:request:0192f0c4-8a4e-7cc1-b9a0-3b3c5d0e1f21
@@ -1105,6 +1195,15 @@ type Problem struct {
 	// Type Example: https://enrollkit.dev/problems/validation_failed
 	Type string `json:"type"`
 }
+
+// ProblemCode Example: validation_failed
+type ProblemCode string
+
+// ProblemError The RFC 6749 error code, on /api/v1/oauth/token only, for OAuth
+// client libraries.
+//
+// Example: invalid_client
+type ProblemError string
 
 // RedeemRequest defines model for RedeemRequest.
 type RedeemRequest struct {
