@@ -74,6 +74,8 @@ func fix(doc *openapi3.T) {
 	discriminateMe(doc)
 	applyLimits(doc)
 	closeEnums(doc)
+	nameEnums(doc)
+	nameSortOrders(doc)
 	documentProblems(doc)
 	sharePageParameters(doc)
 	// OpenAPI 3's own schemes instead of Swagger 2.0's apiKey: a bearer JWT

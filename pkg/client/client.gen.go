@@ -34,24 +34,6 @@ func (e ClientCredentialsRequestGrantType) Valid() bool {
 	}
 }
 
-// Defines values for CreateIntegrationClientRequestRole.
-const (
-	CreateIntegrationClientRequestRoleFullManager    CreateIntegrationClientRequestRole = "full_manager"
-	CreateIntegrationClientRequestRoleLimitedManager CreateIntegrationClientRequestRole = "limited_manager"
-)
-
-// Valid indicates whether the value is a known member of the CreateIntegrationClientRequestRole enum.
-func (e CreateIntegrationClientRequestRole) Valid() bool {
-	switch e {
-	case CreateIntegrationClientRequestRoleFullManager:
-		return true
-	case CreateIntegrationClientRequestRoleLimitedManager:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for CreateInvitationRequestStatus.
 const (
 	CreateInvitationRequestStatusActive CreateInvitationRequestStatus = "active"
@@ -64,27 +46,6 @@ func (e CreateInvitationRequestStatus) Valid() bool {
 	case CreateInvitationRequestStatusActive:
 		return true
 	case CreateInvitationRequestStatusDraft:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for CreateUserRequestRole.
-const (
-	CreateUserRequestRoleFullManager    CreateUserRequestRole = "full_manager"
-	CreateUserRequestRoleLearner        CreateUserRequestRole = "learner"
-	CreateUserRequestRoleLimitedManager CreateUserRequestRole = "limited_manager"
-)
-
-// Valid indicates whether the value is a known member of the CreateUserRequestRole enum.
-func (e CreateUserRequestRole) Valid() bool {
-	switch e {
-	case CreateUserRequestRoleFullManager:
-		return true
-	case CreateUserRequestRoleLearner:
-		return true
-	case CreateUserRequestRoleLimitedManager:
 		return true
 	default:
 		return false
@@ -106,42 +67,6 @@ func (e DeliveryStatus) Valid() bool {
 	case DeliveryStatusQueued:
 		return true
 	case DeliveryStatusSent:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for IntegrationClientRole.
-const (
-	IntegrationClientRoleFullManager    IntegrationClientRole = "full_manager"
-	IntegrationClientRoleLimitedManager IntegrationClientRole = "limited_manager"
-)
-
-// Valid indicates whether the value is a known member of the IntegrationClientRole enum.
-func (e IntegrationClientRole) Valid() bool {
-	switch e {
-	case IntegrationClientRoleFullManager:
-		return true
-	case IntegrationClientRoleLimitedManager:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for IntegrationClientCreatedRole.
-const (
-	IntegrationClientCreatedRoleFullManager    IntegrationClientCreatedRole = "full_manager"
-	IntegrationClientCreatedRoleLimitedManager IntegrationClientCreatedRole = "limited_manager"
-)
-
-// Valid indicates whether the value is a known member of the IntegrationClientCreatedRole enum.
-func (e IntegrationClientCreatedRole) Valid() bool {
-	switch e {
-	case IntegrationClientCreatedRoleFullManager:
-		return true
-	case IntegrationClientCreatedRoleLimitedManager:
 		return true
 	default:
 		return false
@@ -178,6 +103,24 @@ func (e InvitationStatus) Valid() bool {
 	}
 }
 
+// Defines values for ManagerRole.
+const (
+	ManagerRoleFullManager    ManagerRole = "full_manager"
+	ManagerRoleLimitedManager ManagerRole = "limited_manager"
+)
+
+// Valid indicates whether the value is a known member of the ManagerRole enum.
+func (e ManagerRole) Valid() bool {
+	switch e {
+	case ManagerRoleFullManager:
+		return true
+	case ManagerRoleLimitedManager:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeClientKind.
 const (
 	MeClientKindClient MeClientKind = "client"
@@ -193,24 +136,6 @@ func (e MeClientKind) Valid() bool {
 	}
 }
 
-// Defines values for MeClientRole.
-const (
-	MeClientRoleFullManager    MeClientRole = "full_manager"
-	MeClientRoleLimitedManager MeClientRole = "limited_manager"
-)
-
-// Valid indicates whether the value is a known member of the MeClientRole enum.
-func (e MeClientRole) Valid() bool {
-	switch e {
-	case MeClientRoleFullManager:
-		return true
-	case MeClientRoleLimitedManager:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for MeUserKind.
 const (
 	MeUserKindUser MeUserKind = "user"
@@ -220,27 +145,6 @@ const (
 func (e MeUserKind) Valid() bool {
 	switch e {
 	case MeUserKindUser:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for MeUserRole.
-const (
-	MeUserRoleFullManager    MeUserRole = "full_manager"
-	MeUserRoleLearner        MeUserRole = "learner"
-	MeUserRoleLimitedManager MeUserRole = "limited_manager"
-)
-
-// Valid indicates whether the value is a known member of the MeUserRole enum.
-func (e MeUserRole) Valid() bool {
-	switch e {
-	case MeUserRoleFullManager:
-		return true
-	case MeUserRoleLearner:
-		return true
-	case MeUserRoleLimitedManager:
 		return true
 	default:
 		return false
@@ -355,6 +259,27 @@ func (e RedemptionStatus) Valid() bool {
 	}
 }
 
+// Defines values for Role.
+const (
+	RoleFullManager    Role = "full_manager"
+	RoleLearner        Role = "learner"
+	RoleLimitedManager Role = "limited_manager"
+)
+
+// Valid indicates whether the value is a known member of the Role enum.
+func (e Role) Valid() bool {
+	switch e {
+	case RoleFullManager:
+		return true
+	case RoleLearner:
+		return true
+	case RoleLimitedManager:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenResponseTokenType.
 const (
 	TokenResponseTokenTypeBearer TokenResponseTokenType = "Bearer"
@@ -394,66 +319,6 @@ func (e UpdateInvitationRequestStatus) Valid() bool {
 	}
 }
 
-// Defines values for UpdateUserRequestRole.
-const (
-	UpdateUserRequestRoleFullManager    UpdateUserRequestRole = "full_manager"
-	UpdateUserRequestRoleLearner        UpdateUserRequestRole = "learner"
-	UpdateUserRequestRoleLimitedManager UpdateUserRequestRole = "limited_manager"
-)
-
-// Valid indicates whether the value is a known member of the UpdateUserRequestRole enum.
-func (e UpdateUserRequestRole) Valid() bool {
-	switch e {
-	case UpdateUserRequestRoleFullManager:
-		return true
-	case UpdateUserRequestRoleLearner:
-		return true
-	case UpdateUserRequestRoleLimitedManager:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for UpdateUserRequestStatus.
-const (
-	UpdateUserRequestStatusActive   UpdateUserRequestStatus = "active"
-	UpdateUserRequestStatusDisabled UpdateUserRequestStatus = "disabled"
-)
-
-// Valid indicates whether the value is a known member of the UpdateUserRequestStatus enum.
-func (e UpdateUserRequestStatus) Valid() bool {
-	switch e {
-	case UpdateUserRequestStatusActive:
-		return true
-	case UpdateUserRequestStatusDisabled:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for UserRole.
-const (
-	UserRoleFullManager    UserRole = "full_manager"
-	UserRoleLearner        UserRole = "learner"
-	UserRoleLimitedManager UserRole = "limited_manager"
-)
-
-// Valid indicates whether the value is a known member of the UserRole enum.
-func (e UserRole) Valid() bool {
-	switch e {
-	case UserRoleFullManager:
-		return true
-	case UserRoleLearner:
-		return true
-	case UserRoleLimitedManager:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for UserStatus.
 const (
 	UserStatusActive   UserStatus = "active"
@@ -474,19 +339,19 @@ func (e UserStatus) Valid() bool {
 
 // Defines values for ListCoursesParamsSort.
 const (
-	ListCoursesParamsSortCreatedAt      ListCoursesParamsSort = "created_at"
-	ListCoursesParamsSortMinusCreatedAt ListCoursesParamsSort = "-created_at"
-	ListCoursesParamsSortName           ListCoursesParamsSort = "name"
+	ListCoursesParamsSortCreatedAtAsc  ListCoursesParamsSort = "created_at"
+	ListCoursesParamsSortCreatedAtDesc ListCoursesParamsSort = "-created_at"
+	ListCoursesParamsSortNameAsc       ListCoursesParamsSort = "name"
 )
 
 // Valid indicates whether the value is a known member of the ListCoursesParamsSort enum.
 func (e ListCoursesParamsSort) Valid() bool {
 	switch e {
-	case ListCoursesParamsSortCreatedAt:
+	case ListCoursesParamsSortCreatedAtAsc:
 		return true
-	case ListCoursesParamsSortMinusCreatedAt:
+	case ListCoursesParamsSortCreatedAtDesc:
 		return true
-	case ListCoursesParamsSortName:
+	case ListCoursesParamsSortNameAsc:
 		return true
 	default:
 		return false
@@ -495,46 +360,16 @@ func (e ListCoursesParamsSort) Valid() bool {
 
 // Defines values for ListIntegrationClientsParamsSort.
 const (
-	ListIntegrationClientsParamsSortCreatedAt      ListIntegrationClientsParamsSort = "created_at"
-	ListIntegrationClientsParamsSortMinusCreatedAt ListIntegrationClientsParamsSort = "-created_at"
+	ListIntegrationClientsParamsSortCreatedAtAsc  ListIntegrationClientsParamsSort = "created_at"
+	ListIntegrationClientsParamsSortCreatedAtDesc ListIntegrationClientsParamsSort = "-created_at"
 )
 
 // Valid indicates whether the value is a known member of the ListIntegrationClientsParamsSort enum.
 func (e ListIntegrationClientsParamsSort) Valid() bool {
 	switch e {
-	case ListIntegrationClientsParamsSortCreatedAt:
+	case ListIntegrationClientsParamsSortCreatedAtAsc:
 		return true
-	case ListIntegrationClientsParamsSortMinusCreatedAt:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ListInvitationsParamsStatus.
-const (
-	ListInvitationsParamsStatusActive  ListInvitationsParamsStatus = "active"
-	ListInvitationsParamsStatusDraft   ListInvitationsParamsStatus = "draft"
-	ListInvitationsParamsStatusExpired ListInvitationsParamsStatus = "expired"
-	ListInvitationsParamsStatusFull    ListInvitationsParamsStatus = "full"
-	ListInvitationsParamsStatusPaused  ListInvitationsParamsStatus = "paused"
-	ListInvitationsParamsStatusRevoked ListInvitationsParamsStatus = "revoked"
-)
-
-// Valid indicates whether the value is a known member of the ListInvitationsParamsStatus enum.
-func (e ListInvitationsParamsStatus) Valid() bool {
-	switch e {
-	case ListInvitationsParamsStatusActive:
-		return true
-	case ListInvitationsParamsStatusDraft:
-		return true
-	case ListInvitationsParamsStatusExpired:
-		return true
-	case ListInvitationsParamsStatusFull:
-		return true
-	case ListInvitationsParamsStatusPaused:
-		return true
-	case ListInvitationsParamsStatusRevoked:
+	case ListIntegrationClientsParamsSortCreatedAtDesc:
 		return true
 	default:
 		return false
@@ -543,19 +378,19 @@ func (e ListInvitationsParamsStatus) Valid() bool {
 
 // Defines values for ListInvitationsParamsSort.
 const (
-	ListInvitationsParamsSortCreatedAt      ListInvitationsParamsSort = "created_at"
-	ListInvitationsParamsSortMinusCreatedAt ListInvitationsParamsSort = "-created_at"
-	ListInvitationsParamsSortName           ListInvitationsParamsSort = "name"
+	ListInvitationsParamsSortCreatedAtAsc  ListInvitationsParamsSort = "created_at"
+	ListInvitationsParamsSortCreatedAtDesc ListInvitationsParamsSort = "-created_at"
+	ListInvitationsParamsSortNameAsc       ListInvitationsParamsSort = "name"
 )
 
 // Valid indicates whether the value is a known member of the ListInvitationsParamsSort enum.
 func (e ListInvitationsParamsSort) Valid() bool {
 	switch e {
-	case ListInvitationsParamsSortCreatedAt:
+	case ListInvitationsParamsSortCreatedAtAsc:
 		return true
-	case ListInvitationsParamsSortMinusCreatedAt:
+	case ListInvitationsParamsSortCreatedAtDesc:
 		return true
-	case ListInvitationsParamsSortName:
+	case ListInvitationsParamsSortNameAsc:
 		return true
 	default:
 		return false
@@ -564,16 +399,16 @@ func (e ListInvitationsParamsSort) Valid() bool {
 
 // Defines values for ListDeliveriesParamsSort.
 const (
-	ListDeliveriesParamsSortCreatedAt      ListDeliveriesParamsSort = "created_at"
-	ListDeliveriesParamsSortMinusCreatedAt ListDeliveriesParamsSort = "-created_at"
+	ListDeliveriesParamsSortCreatedAtAsc  ListDeliveriesParamsSort = "created_at"
+	ListDeliveriesParamsSortCreatedAtDesc ListDeliveriesParamsSort = "-created_at"
 )
 
 // Valid indicates whether the value is a known member of the ListDeliveriesParamsSort enum.
 func (e ListDeliveriesParamsSort) Valid() bool {
 	switch e {
-	case ListDeliveriesParamsSortCreatedAt:
+	case ListDeliveriesParamsSortCreatedAtAsc:
 		return true
-	case ListDeliveriesParamsSortMinusCreatedAt:
+	case ListDeliveriesParamsSortCreatedAtDesc:
 		return true
 	default:
 		return false
@@ -582,16 +417,16 @@ func (e ListDeliveriesParamsSort) Valid() bool {
 
 // Defines values for ListRedemptionsParamsSort.
 const (
-	ListRedemptionsParamsSortCreatedAt      ListRedemptionsParamsSort = "created_at"
-	ListRedemptionsParamsSortMinusCreatedAt ListRedemptionsParamsSort = "-created_at"
+	ListRedemptionsParamsSortCreatedAtAsc  ListRedemptionsParamsSort = "created_at"
+	ListRedemptionsParamsSortCreatedAtDesc ListRedemptionsParamsSort = "-created_at"
 )
 
 // Valid indicates whether the value is a known member of the ListRedemptionsParamsSort enum.
 func (e ListRedemptionsParamsSort) Valid() bool {
 	switch e {
-	case ListRedemptionsParamsSortCreatedAt:
+	case ListRedemptionsParamsSortCreatedAtAsc:
 		return true
-	case ListRedemptionsParamsSortMinusCreatedAt:
+	case ListRedemptionsParamsSortCreatedAtDesc:
 		return true
 	default:
 		return false
@@ -600,16 +435,16 @@ func (e ListRedemptionsParamsSort) Valid() bool {
 
 // Defines values for ListMyEnrollmentsParamsSort.
 const (
-	ListMyEnrollmentsParamsSortCreatedAt      ListMyEnrollmentsParamsSort = "created_at"
-	ListMyEnrollmentsParamsSortMinusCreatedAt ListMyEnrollmentsParamsSort = "-created_at"
+	ListMyEnrollmentsParamsSortCreatedAtAsc  ListMyEnrollmentsParamsSort = "created_at"
+	ListMyEnrollmentsParamsSortCreatedAtDesc ListMyEnrollmentsParamsSort = "-created_at"
 )
 
 // Valid indicates whether the value is a known member of the ListMyEnrollmentsParamsSort enum.
 func (e ListMyEnrollmentsParamsSort) Valid() bool {
 	switch e {
-	case ListMyEnrollmentsParamsSortCreatedAt:
+	case ListMyEnrollmentsParamsSortCreatedAtAsc:
 		return true
-	case ListMyEnrollmentsParamsSortMinusCreatedAt:
+	case ListMyEnrollmentsParamsSortCreatedAtDesc:
 		return true
 	default:
 		return false
@@ -618,19 +453,19 @@ func (e ListMyEnrollmentsParamsSort) Valid() bool {
 
 // Defines values for ListOrganizationGroupsParamsSort.
 const (
-	ListOrganizationGroupsParamsSortCreatedAt      ListOrganizationGroupsParamsSort = "created_at"
-	ListOrganizationGroupsParamsSortMinusCreatedAt ListOrganizationGroupsParamsSort = "-created_at"
-	ListOrganizationGroupsParamsSortName           ListOrganizationGroupsParamsSort = "name"
+	ListOrganizationGroupsParamsSortCreatedAtAsc  ListOrganizationGroupsParamsSort = "created_at"
+	ListOrganizationGroupsParamsSortCreatedAtDesc ListOrganizationGroupsParamsSort = "-created_at"
+	ListOrganizationGroupsParamsSortNameAsc       ListOrganizationGroupsParamsSort = "name"
 )
 
 // Valid indicates whether the value is a known member of the ListOrganizationGroupsParamsSort enum.
 func (e ListOrganizationGroupsParamsSort) Valid() bool {
 	switch e {
-	case ListOrganizationGroupsParamsSortCreatedAt:
+	case ListOrganizationGroupsParamsSortCreatedAtAsc:
 		return true
-	case ListOrganizationGroupsParamsSortMinusCreatedAt:
+	case ListOrganizationGroupsParamsSortCreatedAtDesc:
 		return true
-	case ListOrganizationGroupsParamsSortName:
+	case ListOrganizationGroupsParamsSortNameAsc:
 		return true
 	default:
 		return false
@@ -639,19 +474,19 @@ func (e ListOrganizationGroupsParamsSort) Valid() bool {
 
 // Defines values for ListUserGroupsParamsSort.
 const (
-	ListUserGroupsParamsSortCreatedAt      ListUserGroupsParamsSort = "created_at"
-	ListUserGroupsParamsSortMinusCreatedAt ListUserGroupsParamsSort = "-created_at"
-	ListUserGroupsParamsSortName           ListUserGroupsParamsSort = "name"
+	ListUserGroupsParamsSortCreatedAtAsc  ListUserGroupsParamsSort = "created_at"
+	ListUserGroupsParamsSortCreatedAtDesc ListUserGroupsParamsSort = "-created_at"
+	ListUserGroupsParamsSortNameAsc       ListUserGroupsParamsSort = "name"
 )
 
 // Valid indicates whether the value is a known member of the ListUserGroupsParamsSort enum.
 func (e ListUserGroupsParamsSort) Valid() bool {
 	switch e {
-	case ListUserGroupsParamsSortCreatedAt:
+	case ListUserGroupsParamsSortCreatedAtAsc:
 		return true
-	case ListUserGroupsParamsSortMinusCreatedAt:
+	case ListUserGroupsParamsSortCreatedAtDesc:
 		return true
-	case ListUserGroupsParamsSortName:
+	case ListUserGroupsParamsSortNameAsc:
 		return true
 	default:
 		return false
@@ -660,19 +495,19 @@ func (e ListUserGroupsParamsSort) Valid() bool {
 
 // Defines values for ListUserGroupCoursesParamsSort.
 const (
-	ListUserGroupCoursesParamsSortCreatedAt      ListUserGroupCoursesParamsSort = "created_at"
-	ListUserGroupCoursesParamsSortMinusCreatedAt ListUserGroupCoursesParamsSort = "-created_at"
-	ListUserGroupCoursesParamsSortName           ListUserGroupCoursesParamsSort = "name"
+	ListUserGroupCoursesParamsSortCreatedAtAsc  ListUserGroupCoursesParamsSort = "created_at"
+	ListUserGroupCoursesParamsSortCreatedAtDesc ListUserGroupCoursesParamsSort = "-created_at"
+	ListUserGroupCoursesParamsSortNameAsc       ListUserGroupCoursesParamsSort = "name"
 )
 
 // Valid indicates whether the value is a known member of the ListUserGroupCoursesParamsSort enum.
 func (e ListUserGroupCoursesParamsSort) Valid() bool {
 	switch e {
-	case ListUserGroupCoursesParamsSortCreatedAt:
+	case ListUserGroupCoursesParamsSortCreatedAtAsc:
 		return true
-	case ListUserGroupCoursesParamsSortMinusCreatedAt:
+	case ListUserGroupCoursesParamsSortCreatedAtDesc:
 		return true
-	case ListUserGroupCoursesParamsSortName:
+	case ListUserGroupCoursesParamsSortNameAsc:
 		return true
 	default:
 		return false
@@ -681,40 +516,19 @@ func (e ListUserGroupCoursesParamsSort) Valid() bool {
 
 // Defines values for ListUserGroupMembersParamsSort.
 const (
-	ListUserGroupMembersParamsSortCreatedAt      ListUserGroupMembersParamsSort = "created_at"
-	ListUserGroupMembersParamsSortEmail          ListUserGroupMembersParamsSort = "email"
-	ListUserGroupMembersParamsSortMinusCreatedAt ListUserGroupMembersParamsSort = "-created_at"
+	ListUserGroupMembersParamsSortCreatedAtAsc  ListUserGroupMembersParamsSort = "created_at"
+	ListUserGroupMembersParamsSortCreatedAtDesc ListUserGroupMembersParamsSort = "-created_at"
+	ListUserGroupMembersParamsSortEmailAsc      ListUserGroupMembersParamsSort = "email"
 )
 
 // Valid indicates whether the value is a known member of the ListUserGroupMembersParamsSort enum.
 func (e ListUserGroupMembersParamsSort) Valid() bool {
 	switch e {
-	case ListUserGroupMembersParamsSortCreatedAt:
+	case ListUserGroupMembersParamsSortCreatedAtAsc:
 		return true
-	case ListUserGroupMembersParamsSortEmail:
+	case ListUserGroupMembersParamsSortCreatedAtDesc:
 		return true
-	case ListUserGroupMembersParamsSortMinusCreatedAt:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ListUsersParamsRole.
-const (
-	ListUsersParamsRoleFullManager    ListUsersParamsRole = "full_manager"
-	ListUsersParamsRoleLearner        ListUsersParamsRole = "learner"
-	ListUsersParamsRoleLimitedManager ListUsersParamsRole = "limited_manager"
-)
-
-// Valid indicates whether the value is a known member of the ListUsersParamsRole enum.
-func (e ListUsersParamsRole) Valid() bool {
-	switch e {
-	case ListUsersParamsRoleFullManager:
-		return true
-	case ListUsersParamsRoleLearner:
-		return true
-	case ListUsersParamsRoleLimitedManager:
+	case ListUserGroupMembersParamsSortEmailAsc:
 		return true
 	default:
 		return false
@@ -723,19 +537,19 @@ func (e ListUsersParamsRole) Valid() bool {
 
 // Defines values for ListUsersParamsSort.
 const (
-	ListUsersParamsSortCreatedAt      ListUsersParamsSort = "created_at"
-	ListUsersParamsSortEmail          ListUsersParamsSort = "email"
-	ListUsersParamsSortMinusCreatedAt ListUsersParamsSort = "-created_at"
+	ListUsersParamsSortCreatedAtAsc  ListUsersParamsSort = "created_at"
+	ListUsersParamsSortCreatedAtDesc ListUsersParamsSort = "-created_at"
+	ListUsersParamsSortEmailAsc      ListUsersParamsSort = "email"
 )
 
 // Valid indicates whether the value is a known member of the ListUsersParamsSort enum.
 func (e ListUsersParamsSort) Valid() bool {
 	switch e {
-	case ListUsersParamsSortCreatedAt:
+	case ListUsersParamsSortCreatedAtAsc:
 		return true
-	case ListUsersParamsSortEmail:
+	case ListUsersParamsSortCreatedAtDesc:
 		return true
-	case ListUsersParamsSortMinusCreatedAt:
+	case ListUsersParamsSortEmailAsc:
 		return true
 	default:
 		return false
@@ -828,12 +642,11 @@ type CreateDeliveriesRequest struct {
 // CreateIntegrationClientRequest defines model for CreateIntegrationClientRequest.
 type CreateIntegrationClientRequest struct {
 	// Name Example: Workday sync
-	Name string                             `json:"name"`
-	Role CreateIntegrationClientRequestRole `json:"role"`
-}
+	Name string `json:"name"`
 
-// CreateIntegrationClientRequestRole defines model for CreateIntegrationClientRequest.Role.
-type CreateIntegrationClientRequestRole string
+	// Role An integration client's role, one of a manager's.
+	Role ManagerRole `json:"role"`
+}
 
 // CreateInvitationRequest defines model for CreateInvitationRequest.
 type CreateInvitationRequest struct {
@@ -911,12 +724,11 @@ type CreateUserRequest struct {
 	OrganizationGroupID *openapi_types.UUID `json:"organization_group_id,omitempty"`
 
 	// Password Optional: without one the account cannot sign in until one is set.
-	Password *string               `json:"password,omitempty"`
-	Role     CreateUserRequestRole `json:"role"`
-}
+	Password *string `json:"password,omitempty"`
 
-// CreateUserRequestRole defines model for CreateUserRequest.Role.
-type CreateUserRequestRole string
+	// Role A person's role: Full Managers reach everything of their organization, invitations included; Limited Managers all but invitations and integration clients; learners their own enrollments.
+	Role Role `json:"role"`
+}
 
 // DeliveriesAccepted defines model for DeliveriesAccepted.
 type DeliveriesAccepted struct {
@@ -1001,12 +813,11 @@ type IntegrationClient struct {
 	ID        openapi_types.UUID `json:"id"`
 
 	// Name Example: Workday sync
-	Name string                `json:"name"`
-	Role IntegrationClientRole `json:"role"`
-}
+	Name string `json:"name"`
 
-// IntegrationClientRole defines model for IntegrationClient.Role.
-type IntegrationClientRole string
+	// Role An integration client's role, one of a manager's.
+	Role ManagerRole `json:"role"`
+}
 
 // IntegrationClientCreated defines model for IntegrationClientCreated.
 type IntegrationClientCreated struct {
@@ -1017,12 +828,11 @@ type IntegrationClientCreated struct {
 	ID           openapi_types.UUID `json:"id"`
 
 	// Name Example: Workday sync
-	Name string                       `json:"name"`
-	Role IntegrationClientCreatedRole `json:"role"`
-}
+	Name string `json:"name"`
 
-// IntegrationClientCreatedRole defines model for IntegrationClientCreated.Role.
-type IntegrationClientCreatedRole string
+	// Role An integration client's role, one of a manager's.
+	Role ManagerRole `json:"role"`
+}
 
 // IntegrationClientList defines model for IntegrationClientList.
 type IntegrationClientList struct {
@@ -1069,16 +879,11 @@ type Invitation struct {
 	// Example: true
 	RequireEmailVerification bool `json:"require_email_verification"`
 
-	// Status draft, active, paused and revoked are set by managers; expired and
-	// full are derived from expires_at and the seats.
+	// Status draft, active, paused and revoked are set by managers; expired and full are derived from expires_at and the seats.
 	Status       InvitationStatus     `json:"status"`
 	UpdatedAt    time.Time            `json:"updated_at"`
 	UserGroupIDs []openapi_types.UUID `json:"user_group_ids"`
 }
-
-// InvitationStatus draft, active, paused and revoked are set by managers; expired and
-// full are derived from expires_at and the seats.
-type InvitationStatus string
 
 // InvitationEmail defines model for InvitationEmail.
 type InvitationEmail struct {
@@ -1093,6 +898,9 @@ type InvitationList struct {
 	NextCursor *string      `json:"next_cursor"`
 }
 
+// InvitationStatus draft, active, paused and revoked are set by managers; expired and full are derived from expires_at and the seats.
+type InvitationStatus string
+
 // LoginRequest defines model for LoginRequest.
 type LoginRequest struct {
 	// Email Example: manager@example.com
@@ -1105,6 +913,9 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
+// ManagerRole An integration client's role, one of a manager's.
+type ManagerRole string
+
 // Me The caller: a person (kind user) or an integration client (kind client).
 type Me struct {
 	union json.RawMessage
@@ -1115,14 +926,13 @@ type MeClient struct {
 	ID             openapi_types.UUID `json:"id"`
 	Kind           MeClientKind       `json:"kind"`
 	OrganizationID openapi_types.UUID `json:"organization_id"`
-	Role           MeClientRole       `json:"role"`
+
+	// Role An integration client's role, one of a manager's.
+	Role ManagerRole `json:"role"`
 }
 
 // MeClientKind defines model for MeClient.Kind.
 type MeClientKind string
-
-// MeClientRole defines model for MeClient.Role.
-type MeClientRole string
 
 // MeUser A person signed in with a password.
 type MeUser struct {
@@ -1133,14 +943,13 @@ type MeUser struct {
 	LastName            string             `json:"last_name"`
 	OrganizationGroupID openapi_types.UUID `json:"organization_group_id"`
 	OrganizationID      openapi_types.UUID `json:"organization_id"`
-	Role                MeUserRole         `json:"role"`
+
+	// Role A person's role: Full Managers reach everything of their organization, invitations included; Limited Managers all but invitations and integration clients; learners their own enrollments.
+	Role Role `json:"role"`
 }
 
 // MeUserKind defines model for MeUser.Kind.
 type MeUserKind string
-
-// MeUserRole defines model for MeUser.Role.
-type MeUserRole string
 
 // OrganizationGroup defines model for OrganizationGroup.
 type OrganizationGroup struct {
@@ -1290,6 +1099,9 @@ type RefreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
+// Role A person's role: Full Managers reach everything of their organization, invitations included; Limited Managers all but invitations and integration clients; learners their own enrollments.
+type Role string
+
 // TokenResponse defines model for TokenResponse.
 type TokenResponse struct {
 	AccessToken string `json:"access_token"`
@@ -1356,16 +1168,14 @@ type UpdateUserRequest struct {
 	OrganizationGroupID *openapi_types.UUID `json:"organization_group_id,omitempty"`
 
 	// Password Setting a password ends the user's other sessions.
-	Password *string                  `json:"password,omitempty"`
-	Role     *UpdateUserRequestRole   `json:"role,omitempty"`
-	Status   *UpdateUserRequestStatus `json:"status,omitempty"`
+	Password *string `json:"password,omitempty"`
+
+	// Role A person's role: Full Managers reach everything of their organization, invitations included; Limited Managers all but invitations and integration clients; learners their own enrollments.
+	Role *Role `json:"role,omitempty"`
+
+	// Status A disabled account cannot sign in; its sessions end.
+	Status *UserStatus `json:"status,omitempty"`
 }
-
-// UpdateUserRequestRole defines model for UpdateUserRequest.Role.
-type UpdateUserRequestRole string
-
-// UpdateUserRequestStatus defines model for UpdateUserRequest.Status.
-type UpdateUserRequestStatus string
 
 // User defines model for User.
 type User struct {
@@ -1382,16 +1192,14 @@ type User struct {
 	LastName            string             `json:"last_name"`
 	OrganizationGroupID openapi_types.UUID `json:"organization_group_id"`
 	OrganizationID      openapi_types.UUID `json:"organization_id"`
-	Role                UserRole           `json:"role"`
-	Status              UserStatus         `json:"status"`
-	UpdatedAt           time.Time          `json:"updated_at"`
+
+	// Role A person's role: Full Managers reach everything of their organization, invitations included; Limited Managers all but invitations and integration clients; learners their own enrollments.
+	Role Role `json:"role"`
+
+	// Status A disabled account cannot sign in; its sessions end.
+	Status    UserStatus `json:"status"`
+	UpdatedAt time.Time  `json:"updated_at"`
 }
-
-// UserRole defines model for User.Role.
-type UserRole string
-
-// UserStatus defines model for User.Status.
-type UserStatus string
 
 // UserGroup defines model for UserGroup.
 type UserGroup struct {
@@ -1441,6 +1249,9 @@ type UserList struct {
 	Data       []User  `json:"data"`
 	NextCursor *string `json:"next_cursor"`
 }
+
+// UserStatus A disabled account cannot sign in; its sessions end.
+type UserStatus string
 
 // VerifyRequest defines model for VerifyRequest.
 type VerifyRequest struct {
@@ -1495,7 +1306,7 @@ type ListIntegrationClientsParamsSort string
 // ListInvitationsParams defines parameters for ListInvitations.
 type ListInvitationsParams struct {
 	// Status only this status
-	Status *ListInvitationsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+	Status *InvitationStatus `form:"status,omitempty" json:"status,omitempty"`
 
 	// Q case-insensitive substring of the name
 	Q *string `form:"q,omitempty" json:"q,omitempty"`
@@ -1509,9 +1320,6 @@ type ListInvitationsParams struct {
 	// Sort order
 	Sort *ListInvitationsParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
 }
-
-// ListInvitationsParamsStatus defines parameters for ListInvitations.
-type ListInvitationsParamsStatus string
 
 // ListInvitationsParamsSort defines parameters for ListInvitations.
 type ListInvitationsParamsSort string
@@ -1636,7 +1444,7 @@ type ListUsersParams struct {
 	Q *string `form:"q,omitempty" json:"q,omitempty"`
 
 	// Role only this role
-	Role *ListUsersParamsRole `form:"role,omitempty" json:"role,omitempty"`
+	Role *Role `form:"role,omitempty" json:"role,omitempty"`
 
 	// Limit Items per page (default 50).
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
@@ -1647,9 +1455,6 @@ type ListUsersParams struct {
 	// Sort order
 	Sort *ListUsersParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
 }
-
-// ListUsersParamsRole defines parameters for ListUsers.
-type ListUsersParamsRole string
 
 // ListUsersParamsSort defines parameters for ListUsers.
 type ListUsersParamsSort string

@@ -62,7 +62,7 @@ func TestManagerToLearner(t *testing.T) {
 		if !ok {
 			t.Fatalf("getMe answered a %T, want a MeUser: %s", who, me.Body)
 		}
-		if person.Kind != client.MeUserKindUser || person.Role != client.MeUserRoleFullManager ||
+		if person.Kind != client.MeUserKindUser || person.Role != client.RoleFullManager ||
 			person.Email != org.ManagerEmail || person.ID.String() != org.ManagerID || person.OrganizationID != orgID {
 			t.Fatalf("getMe answered %s", me.Body)
 		}
@@ -158,7 +158,7 @@ func TestManagerToLearner(t *testing.T) {
 		wantStatus(t, "verifyRedemption", verified, err, 200)
 		account := verified.JSON200
 		if account.Status != client.RedemptionStatusActive || account.ID != pending.ID || account.Tokens == nil ||
-			account.User == nil || account.User.Email != email || account.User.Role != client.UserRoleLearner ||
+			account.User == nil || account.User.Email != email || account.User.Role != client.RoleLearner ||
 			len(account.Enrollments) != 1 || account.Enrollments[0].CourseID != forklift.ID {
 			t.Fatalf("verifyRedemption answered %s", verified.Body)
 		}
