@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"testing"
+	"time"
+)
 
 // AdvanceClock moves st's clock forward by d, for tests of expiry. It is
 // not safe while other goroutines use st.
@@ -9,12 +12,35 @@ func AdvanceClock(st *Store, d time.Duration) {
 	st.db.now = func() time.Time { return prev().Add(d) }
 }
 
-// SetRedeemFault makes every redemption of st fail with err after its seat
-// was taken (nil removes the fault).
-func SetRedeemFault(st *Store, err error) {
-	if err == nil {
-		st.redeemFault = nil
-		return
+// FailSeats makes the database refuse every seat taken from now on, inside
+// the statement that takes it, until the returned function is called: a
+// fault in the very path production runs (on PostgreSQL one statement, on
+// SQLite a transaction), after the redemption's user, memberships and
+// enrollments were written, to prove none of them remain. Each test has a
+// database of its own, so the trigger touches no other test.
+func FailSeats(tb testing.TB, db *DB) (restore func()) {
+	tb.Helper()
+	stmts := []string{`CREATE TRIGGER enrollkit_test_fault AFTER UPDATE OF registrations_used ON invitations
+		FOR EACH ROW WHEN (NEW.registrations_used > OLD.registrations_used) BEGIN SELECT RAISE(ABORT, 'injected fault'); END`}
+	drop := []string{"DROP TRIGGER enrollkit_test_fault"}
+	if db.dialect == Postgres {
+		stmts = []string{
+			`CREATE FUNCTION enrollkit_test_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$`,
+			`CREATE TRIGGER enrollkit_test_fault AFTER UPDATE OF registrations_used ON invitations
+			FOR EACH ROW WHEN (NEW.registrations_used > OLD.registrations_used) EXECUTE FUNCTION enrollkit_test_fault()`,
+		}
+		drop = []string{"DROP TRIGGER enrollkit_test_fault ON invitations", "DROP FUNCTION enrollkit_test_fault()"}
 	}
-	st.redeemFault = func() error { return err }
+	for _, s := range stmts {
+		if err := db.gorm.Exec(s).Error; err != nil {
+			tb.Fatalf("installing the fault: %v", err)
+		}
+	}
+	return func() {
+		for _, s := range drop {
+			if err := db.gorm.Exec(s).Error; err != nil {
+				tb.Fatalf("removing the fault: %v", err)
+			}
+		}
+	}
 }

@@ -537,11 +537,11 @@ func TestFailureAfterTheSeatLeavesNothing(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newInvitationFixture(t, db)
 		inv := f.invite(t, "Fault-Line-36", 10, lms.InvitationActive)
-		store.SetRedeemFault(f.st, errors.New("enrollment step failed"))
+		restore := store.FailSeats(t, db)
 		if _, _, err := redeemAs(f.st, inv.Passcode, "victim@example.com"); err == nil {
 			t.Fatal("the forced failure did not fail the redemption")
 		}
-		store.SetRedeemFault(f.st, nil)
+		restore()
 		c := countRows(t, db, inv.ID, f.org.OrganizationID)
 		for k, n := range c {
 			if n != 0 {

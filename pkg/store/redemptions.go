@@ -225,23 +225,9 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 		if tokens, rt, err = s.newTokens(u, newID()); err != nil {
 			return nil, false, err
 		}
-		write := func(tx *gorm.DB) error {
-			if out, err = s.redeemNewInOneStatement(tx, inv, u, &red, rt); err != nil {
-				return err
-			}
-			if s.redeemFault != nil {
-				return s.redeemFault()
-			}
-			return nil
-		}
-		if s.redeemFault == nil {
-			// One statement is atomic by itself: no BEGIN and COMMIT
-			// round trips around it.
-			err = write(s.q(ctx))
-		} else {
-			// A test's fault after the statement must undo it.
-			err = s.tx(ctx, write)
-		}
+		// One statement is atomic by itself: no BEGIN and COMMIT round trips
+		// around it.
+		out, err = s.redeemNewInOneStatement(s.q(ctx), inv, u, &red, rt)
 	} else {
 		err = s.tx(ctx, func(tx *gorm.DB) error {
 			newRedemption()
@@ -331,9 +317,6 @@ func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitati
 	}
 	if seat.RowsAffected == 0 {
 		return nil, false, noSeat(tx, inv.ID, now)
-	}
-	if s.redeemFault != nil {
-		return nil, false, s.redeemFault()
 	}
 	return tokens, false, nil
 }

@@ -35,9 +35,6 @@ type Store struct {
 	queue *Queue
 	// built holds the statements buildOnce built, by builtKey.
 	built sync.Map
-	// redeemFault, when set by a test, fails a redemption after its seat,
-	// user and enrollments were written, to prove none of them remain.
-	redeemFault func() error
 }
 
 // Deps are what the services need besides the database.

@@ -215,9 +215,6 @@ func (s *Store) takePending(ctx context.Context, inv *invitation, in lms.NewRede
 		if seat.RowsAffected == 0 {
 			return noSeat(tx, inv.ID, now)
 		}
-		if s.redeemFault != nil {
-			return s.redeemFault()
-		}
 		return nil
 	})
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {

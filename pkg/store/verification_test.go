@@ -178,13 +178,13 @@ func TestAFailedPendingRedemptionWritesNothing(t *testing.T) {
 		f := newInvitationFixture(t, db)
 		startQueue(t, f.st, mailtest.NewServer(t), false)
 		inv := f.inviteVerified(t, "Fault-Wren-2231", 2)
-		store.SetRedeemFault(f.st, errors.New("injected"))
+		restore := store.FailSeats(t, db)
 		_, _, err := f.st.Redeem(context.Background(), lms.NewRedemption{Passcode: "Fault-Wren-2231",
 			Email: "f@example.com", FirstName: "F", LastName: "Ault", Password: storetest.Password})
 		if err == nil {
 			t.Fatal("the fault did not fail the redemption")
 		}
-		store.SetRedeemFault(f.st, nil)
+		restore()
 		if n := seatsUsed(t, f, inv.ID); n != 0 {
 			t.Fatalf("%d seats used after a failed pending redemption", n)
 		}
