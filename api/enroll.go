@@ -333,6 +333,12 @@ func (s *Server) enrollPage(c *gin.Context) {
 //	@Tags        enrollment page
 //	@Accept      x-www-form-urlencoded
 //	@Produce     html
+//	@Param       csrf       formData string true  "the form's token, the page's enroll_csrf cookie"
+//	@Param       passcode   formData string true  "the passcode, as on the page"
+//	@Param       email      formData string true  "the person's email address"
+//	@Param       first_name formData string false "for a new account"
+//	@Param       last_name  formData string false "for a new account"
+//	@Param       password   formData string true  "a new account's password, or the existing account's"
 //	@Success     200 {string} string "the page"
 //	@Failure     401 {string} string "the page, saying the password is not the existing account's (an invitation that does not verify addresses)"
 //	@Failure     403 {string} string "the page, saying the form expired: its token is not the cookie's, or the browser says the post came from another site"
@@ -423,6 +429,9 @@ func (s *Server) enrollVerifyPage(c *gin.Context) {
 //	@Tags        enrollment page
 //	@Accept      x-www-form-urlencoded
 //	@Produce     html
+//	@Param       csrf     formData string true "the form's token, the page's enroll_csrf cookie"
+//	@Param       token    formData string true "the verification link's token"
+//	@Param       password formData string true "the password chosen when registering"
 //	@Success     200 {string} string "the page"
 //	@Failure     401 {string} string "the page, saying this is not the password chosen when registering"
 //	@Failure     403 {string} string "the page, saying the form expired: its token is not the cookie's, or the browser says the post came from another site"

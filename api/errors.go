@@ -67,6 +67,13 @@ var problemKinds = map[string]problemKind{
 // document's enum of Problem.code.
 func ProblemCodes() []string { return slices.Sorted(maps.Keys(problemKinds)) }
 
+// ProblemKind returns the status and title of a problem code, for the
+// document's examples.
+func ProblemKind(code string) (status int, title string) {
+	k := problemKinds[code]
+	return k.status, k.title
+}
+
 // The RFC 6749 section 5.2 error codes the token endpoint also sends, in
 // Problem.error, for OAuth client libraries.
 const (

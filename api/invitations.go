@@ -375,7 +375,7 @@ type DeliveryList struct {
 // CreateDeliveriesRequest sends the invitation email.
 type CreateDeliveriesRequest struct {
 	// Mail a copy to the manager who sends, to forward it.
-	SendCopy bool `json:"send_copy"`
+	SendCopy bool `json:"send_copy,omitempty"`
 	// Up to 1000 addresses, de-duplicated case-insensitively.
 	Recipients []string `json:"recipients,omitempty"`
 } // @name CreateDeliveriesRequest

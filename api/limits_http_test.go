@@ -148,6 +148,11 @@ func TestDocumentedLimitsAreEnforced(t *testing.T) {
 			if res := send(at, 2); res.Status == http.StatusUnprocessableEntity && fieldMessage(res.JSON(t), c.field) == why {
 				t.Errorf("at the limit refused as past it: %s", why)
 			}
+			if below, ok := valueBelow(s, c.field); ok {
+				if short := wantProblem(t, send(below, 3), http.StatusUnprocessableEntity, "validation_failed"); fieldMessage(short, c.field) == "" {
+					t.Errorf("below the lower limit: no error names %s: %v", c.field, short)
+				}
+			}
 		})
 	}
 	for name, ref := range doc.Components.Schemas {
@@ -197,6 +202,26 @@ func valuesAround(t *testing.T, s *openapi3.Schema, field string) (at, past any)
 	return nil, nil
 }
 
+// valueBelow returns a value just under s's lower limit, if it has one.
+func valueBelow(s *openapi3.Schema, field string) (any, bool) {
+	switch {
+	case s.Type.Is("string") && s.MinLength > 0:
+		if field == "passcode" {
+			return "K7QXM", true
+		}
+		return sized(field, int(s.MinLength)-1), true
+	case s.Type.Is("integer") && s.Min != nil && *s.Min > 0:
+		return int(*s.Min) - 1, true
+	case s.Type.Is("array") && s.MinItems > 0:
+		items := make([]any, 0, s.MinItems-1)
+		for range int(s.MinItems) - 1 {
+			items = append(items, uuid.NewString())
+		}
+		return items, true
+	}
+	return nil, false
+}
+
 // sized returns a valid value of field of exactly n characters.
 func sized(field string, n int) string {
 	switch field {
@@ -239,5 +264,8 @@ func checkParameterLimit(t *testing.T, e *env, doc *openapi3.T, c limitCase, i i
 	}
 	if res := get(at); res.Status == http.StatusBadRequest && slices.Contains([]string{"q", "limit"}, c.field) {
 		t.Errorf("at the limit refused: %s", res.Body)
+	}
+	if below, ok := valueBelow(p.Schema.Value, c.field); ok {
+		wantProblem(t, get(below), http.StatusBadRequest, "bad_request")
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/enrollkit/enrollkit/api"
 	"github.com/enrollkit/enrollkit/pkg/ratelimit"
+	"github.com/enrollkit/enrollkit/pkg/store/storetest"
 )
 
 var (
@@ -71,6 +72,17 @@ func TestThrottledOperationsStateTheirLimits(t *testing.T) {
 	}
 	for id := range sent {
 		t.Errorf("%s is not marked x-rate-limited", id)
+	}
+	// A success states them too, and gives its failure back: the next
+	// answer counts no more than the one before it.
+	signIn := func() *response {
+		return e.do(req{method: "POST", path: "/api/v1/auth/login", remote: "203.0.113.50:1000",
+			body: map[string]any{"email": e.org.ManagerEmail, "password": storetest.Password}})
+	}
+	first, second := signIn(), signIn()
+	if first.Status != http.StatusOK || !stateField.MatchString(first.Header.Get("RateLimit")) ||
+		first.Header.Get("RateLimit") != second.Header.Get("RateLimit") {
+		t.Errorf("successful sign-ins: %d %q, then %q", first.Status, first.Header.Get("RateLimit"), second.Header.Get("RateLimit"))
 	}
 }
 

@@ -4,14 +4,22 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/enrollkit/enrollkit/api"
 )
 
 // examples.json holds one example of each schema that is a request body or a
-// 2xx JSON answer, by schema name: one organization's manager, invitation
-// and learner throughout, so that the examples read as one story.
+// 2xx JSON answer, by schema name, and the few answers of one operation that
+// differ from their schema's example, by "METHOD path status media type"
+// (a request body: "METHOD path"):
+// one organization's manager, invitation and learner throughout, so that the
+// examples read as one story.
 //
 //go:embed examples.json
 var examplesJSON []byte
@@ -28,6 +36,10 @@ func attachExamples(doc *openapi3.T) error {
 		if mt == nil || mt.Schema == nil {
 			return nil
 		}
+		if ex, ok := examples[where]; ok { // one operation's own
+			mt.Example = ex
+			return nil
+		}
 		if mt.Schema.Ref == "" {
 			if ex, ok := documentExamples[where]; ok {
 				mt.Example = ex
@@ -38,6 +50,9 @@ func attachExamples(doc *openapi3.T) error {
 		ex, ok := examples[name]
 		if !ok {
 			return fmt.Errorf("examples.json has no %s, for %s", name, where)
+		}
+		if strings.Contains(where, " 201 ") {
+			ex = made(ex)
 		}
 		mt.Example = ex
 		return nil
@@ -63,9 +78,9 @@ func attachExamples(doc *openapi3.T) error {
 							return err
 						}
 					}
-				case status == "422":
-					if err := attach(where+" 422 application/problem+json", ref.Value.Content.Get("application/problem+json")); err != nil {
-						return err
+				default:
+					if mt := ref.Value.Content.Get("application/problem+json"); mt != nil && ref.Value.Description != nil {
+						mt.Example = problemExample(status, *ref.Value.Description, examples["Problem"])
 					}
 				}
 			}
@@ -96,4 +111,55 @@ var documentExamples = map[string]any{
 func enrollPageExample(heading, says string) string {
 	return "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>Enroll</title>" +
 		"<link rel=\"stylesheet\" href=\"/enroll/enroll.css\"></head>\n<body><main><h1>" + heading + "</h1><p>" + says + "</p></main></body>\n</html>\n"
+}
+
+// made is the example of an object as its creation answers it: nothing
+// changed since, no seat used, no member yet.
+func made(example any) any {
+	obj, ok := example.(map[string]any)
+	if !ok {
+		return example
+	}
+	out := maps.Clone(obj)
+	if created, ok := out["created_at"]; ok {
+		if _, ok := out["updated_at"]; ok {
+			out["updated_at"] = created
+		}
+	}
+	if seats, ok := out["max_registrations"]; ok {
+		out["registrations_used"], out["registrations_remaining"] = 0, seats
+	}
+	for _, count := range []string{"member_count", "course_count"} {
+		if _, ok := out[count]; ok {
+			out[count] = 0
+		}
+	}
+	return out
+}
+
+// problemExample is the problem document an answer's description speaks
+// of: its code where the description starts with one ("conflict: the
+// passcode is held…"), else the status's usual code; the rest is the detail.
+// A validation failure shows examples.json's, with its field errors.
+func problemExample(status, description string, validation any) any {
+	code, detail, named := strings.Cut(description, ": ")
+	if !named || !slices.Contains(api.ProblemCodes(), code) {
+		code, detail = statusCodes[status], description
+	}
+	if code == "validation_failed" {
+		return validation
+	}
+	httpStatus, title := api.ProblemKind(code)
+	if want, _ := strconv.Atoi(status); code == "" || httpStatus != want {
+		return nil
+	}
+	return map[string]any{"type": "https://enrollkit.dev/problems/" + code, "title": title, "status": httpStatus,
+		"code": code, "detail": detail, "instance": "urn:request:019f1d02-7a3c-7e51-a9c4-2f6b8d0e4c17"}
+}
+
+// statusCodes are each status's usual problem code.
+var statusCodes = map[string]string{
+	"400": "bad_request", "401": "unauthorized", "403": "insufficient_role", "404": "not_found", "405": "method_not_allowed",
+	"406": "not_acceptable", "409": "conflict", "413": "payload_too_large", "415": "unsupported_media", "422": "validation_failed",
+	"429": "rate_limited", "500": "internal", "503": "unavailable",
 }

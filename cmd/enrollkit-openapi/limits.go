@@ -79,6 +79,11 @@ var byProperty = map[string]constrain{
 	"client_secret":           text(1, lms.MaxTokenLen),
 	"scope":                   text(0, lms.MaxScopeLen),
 	"next_cursor":             text(1, lms.MaxCursorLen),
+	"csrf":                    text(1, lms.MaxTokenLen),
+	"course_name":             text(1, lms.MaxNameLen),
+	"course_code":             text(0, lms.MaxCourseCodeLen),
+	"invitation_name":         text(1, lms.MaxNameLen),
+	"organization_name":       text(1, lms.MaxNameLen),
 	"allowed_email_domains":   list(0, lms.MaxAllowedEmailDomains, domain),
 	"user_group_ids":          list(1, lms.MaxInvitationGroups, uuid),
 	"recipients":              list(0, lms.MaxRecipients, email),
@@ -108,7 +113,7 @@ var unlimited = map[string]bool{"Problem": true, "FieldProblem": true}
 // byParameter are the limits of query parameters, by name.
 var byParameter = map[string]constrain{
 	"q":        text(0, lms.MaxQueryLen),
-	"cursor":   text(1, lms.MaxCursorLen),
+	"cursor":   text(0, lms.MaxCursorLen), // empty is none
 	"limit":    count(1, lms.MaxPageLimit),
 	"passcode": text(0, lms.MaxPasscodeInputLen),
 	"token":    text(0, lms.MaxTokenLen),
@@ -141,6 +146,19 @@ func applyLimits(doc *openapi3.T) {
 	}
 	for _, item := range doc.Paths.Map() {
 		for _, op := range item.Operations() {
+			if op.RequestBody != nil {
+				for _, mt := range op.RequestBody.Value.Content {
+					if mt.Schema == nil || mt.Schema.Ref != "" || mt.Schema.Value == nil {
+						continue
+					}
+					for prop, p := range mt.Schema.Value.Properties { // a form's fields
+						if c := byProperty[prop]; c != nil && p.Value != nil {
+							c(p.Value)
+							p.Value.MinLength = 0 // a browser sends an empty field as empty: the page says what it needs
+						}
+					}
+				}
+			}
 			for _, p := range op.Parameters {
 				if p.Value == nil || p.Value.Schema == nil {
 					continue

@@ -18,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/enrollkit/enrollkit/api"
+	"github.com/enrollkit/enrollkit/pkg/lms"
 )
 
 func main() {
@@ -74,6 +75,7 @@ func fix(doc *openapi3.T) {
 	discriminateMe(doc)
 	applyLimits(doc)
 	closeEnums(doc)
+	closeRequests(doc)
 	nameEnums(doc)
 	nameSortOrders(doc)
 	documentProblems(doc)
@@ -203,5 +205,30 @@ func closeEnums(doc *openapi3.T) {
 		for prop, values := range props {
 			doc.Components.Schemas[schema].Value.Properties[prop].Value.Enum = values
 		}
+	}
+}
+
+// closeRequests states what the server holds request bodies and problems
+// to: a JSON body with a field it does not know is refused (400), every
+// problem names its request, and a passcode's length is counted without its
+// spaces and dashes.
+func closeRequests(doc *openapi3.T) {
+	for name, ref := range doc.Components.Schemas {
+		if strings.HasSuffix(name, "Request") && ref.Value != nil {
+			ref.Value.AdditionalProperties = openapi3.AdditionalProperties{Has: openapi3.Ptr(false)}
+		}
+	}
+	problem := doc.Components.Schemas["Problem"].Value
+	problem.Required = append(problem.Required, "instance")
+	problem.Properties["type"].Value.Format = "uri"
+	problem.Properties["instance"].Value.Format = "uri"
+	for _, name := range []string{"CreateInvitationRequest", "UpdateInvitationRequest", "RedeemRequest", "PasscodeRequest", "Invitation"} {
+		p := doc.Components.Schemas[name].Value.Properties["passcode"].Value
+		rule := fmt.Sprintf("%d to %d characters, not counting spaces and dashes (at most %d with them), matched ignoring case, spaces and dashes.",
+			lms.MinPasscodeLen, lms.MaxPasscodeLen, lms.MaxPasscodeInputLen)
+		p.Description = strings.TrimSpace(p.Description + " " + rule)
+	}
+	if c := doc.Info.Contact; c != nil && c.Name == "" && c.URL == "" && c.Email == "" {
+		doc.Info.Contact = nil
 	}
 }

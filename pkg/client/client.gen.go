@@ -636,7 +636,7 @@ type CreateDeliveriesRequest struct {
 	Recipients *[]string `json:"recipients,omitempty"`
 
 	// SendCopy Mail a copy to the manager who sends, to forward it.
-	SendCopy bool `json:"send_copy"`
+	SendCopy *bool `json:"send_copy,omitempty"`
 }
 
 // CreateIntegrationClientRequest defines model for CreateIntegrationClientRequest.
@@ -665,7 +665,7 @@ type CreateInvitationRequest struct {
 	Name                string             `json:"name"`
 	OrganizationGroupID openapi_types.UUID `json:"organization_group_id"`
 
-	// Passcode Optional: generated as XXXX-XXXX from an unambiguous alphabet.
+	// Passcode Optional: generated as XXXX-XXXX from an unambiguous alphabet. 6 to 64 characters, not counting spaces and dashes (at most 256 with them), matched ignoring case, spaces and dashes.
 	//
 	// Example: Blue-Heron-42
 	Passcode *string `json:"passcode,omitempty"`
@@ -864,7 +864,9 @@ type Invitation struct {
 	Name                string             `json:"name"`
 	OrganizationGroupID openapi_types.UUID `json:"organization_group_id"`
 
-	// Passcode Example: KX7P-M3QD
+	// Passcode 6 to 64 characters, not counting spaces and dashes (at most 256 with them), matched ignoring case, spaces and dashes.
+	//
+	// Example: KX7P-M3QD
 	Passcode string `json:"passcode"`
 
 	// RegistrationsRemaining Example: 22
@@ -973,7 +975,9 @@ type OrganizationGroupList struct {
 
 // PasscodeRequest defines model for PasscodeRequest.
 type PasscodeRequest struct {
-	// Passcode Example: KX7P-M3QD
+	// Passcode 6 to 64 characters, not counting spaces and dashes (at most 256 with them), matched ignoring case, spaces and dashes.
+	//
+	// Example: KX7P-M3QD
 	Passcode string `json:"passcode"`
 }
 
@@ -993,7 +997,7 @@ type Problem struct {
 	Errors *[]FieldProblem `json:"errors,omitempty"`
 
 	// Instance Example: urn:request:0192f0c4-8a4e-7cc1-b9a0-3b3c5d0e1f21
-	Instance *string `json:"instance,omitempty"`
+	Instance string `json:"instance"`
 
 	// Status Example: 422
 	Status int32 `json:"status"`
@@ -1027,7 +1031,9 @@ type RedeemRequest struct {
 	// LastName Example: Hopper
 	LastName *string `json:"last_name,omitempty"`
 
-	// Passcode Example: KX7P-M3QD
+	// Passcode 6 to 64 characters, not counting spaces and dashes (at most 256 with them), matched ignoring case, spaces and dashes.
+	//
+	// Example: KX7P-M3QD
 	Passcode string `json:"passcode"`
 
 	// Password A new account's password, or the existing account's.
@@ -1137,7 +1143,9 @@ type UpdateInvitationRequest struct {
 	MaxRegistrations    *int32     `json:"max_registrations,omitempty"`
 	Message             *string    `json:"message,omitempty"`
 	Name                *string    `json:"name,omitempty"`
-	Passcode            *string    `json:"passcode,omitempty"`
+
+	// Passcode 6 to 64 characters, not counting spaces and dashes (at most 256 with them), matched ignoring case, spaces and dashes.
+	Passcode *string `json:"passcode,omitempty"`
 
 	// RequireEmailVerification Redemptions already pending stay pending: their links were sent.
 	RequireEmailVerification *bool                          `json:"require_email_verification,omitempty"`

@@ -1,10 +1,13 @@
 package client_test
 
 import (
+	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,6 +127,19 @@ func TestManagerToLearner(t *testing.T) {
 			t.Fatalf("enroll_url %q does not carry the passcode %q", invitation.EnrollURL, invitation.Passcode)
 		}
 
+		// The email: its preview, and a copy to the manager to forward.
+		preview0, err := manager.GetInvitationEmailWithResponse(ctx, invitation.ID)
+		wantStatus(t, "getInvitationEmail", preview0, err, 200)
+		if !strings.Contains(preview0.JSON200.Text, invitation.Passcode) || preview0.JSON200.Subject == "" {
+			t.Fatalf("getInvitationEmail answered %s", preview0.Body)
+		}
+		sendCopy := true
+		queued, err := manager.CreateDeliveriesWithResponse(ctx, invitation.ID, client.CreateDeliveriesRequest{SendCopy: &sendCopy})
+		wantStatus(t, "createDeliveries", queued, err, 202)
+		if len(queued.JSON202.Data) != 1 || queued.JSON202.Data[0].Recipient != org.ManagerEmail {
+			t.Fatalf("createDeliveries answered %s", queued.Body)
+		}
+
 		// The employee: where the passcode leads.
 		preview, err := anonymous.PreviewRedemptionWithResponse(ctx, client.PasscodeRequest{Passcode: invitation.Passcode})
 		wantStatus(t, "previewRedemption", preview, err, 200)
@@ -198,6 +214,13 @@ func TestManagerToLearner(t *testing.T) {
 		if r := taken.JSON200.Data[0]; r.Email != email || r.FirstName != first || r.LastName != last || r.UserID != account.User.ID ||
 			len(r.UserGroups) != 1 || r.UserGroups[0].ID != group.ID {
 			t.Fatalf("listRedemptions answered %s", taken.Body)
+		}
+		// The same as CSV, for a spreadsheet.
+		asCSV := func(_ context.Context, r *http.Request) error { r.Header.Set("Accept", "text/csv"); return nil }
+		sheet, err := manager.ListRedemptionsWithResponse(ctx, invitation.ID, nil, asCSV)
+		if err != nil || sheet.StatusCode() != 200 || !strings.HasPrefix(string(sheet.Body), `"first_name","last_name","email","redeemed_at","user_groups"`) ||
+			!strings.Contains(string(sheet.Body), email) {
+			t.Fatalf("listRedemptions as CSV: %v %s", err, sheet.Body)
 		}
 	})
 }
