@@ -1,8 +1,10 @@
 // The manager-to-learner flow of README.md's curl walk-through, through the
 // typed client: a Full Manager signs in, makes a user group and two courses,
 // finds one course in the catalog, adds it to the group and invites to the
-// group; an employee previews the passcode, redeems it, signs in and sees the
-// course among their enrollments; the manager sees the seat taken.
+// group, previews the invitation email and sends a copy to their own address; an
+// employee previews the passcode, redeems it, signs in and sees the course
+// among their enrollments; the manager sees the seat taken and exports the
+// redemptions as CSV.
 //
 // Needs ENROLLKIT_BASE_URL (the server's origin; the API is under /api/v1),
 // MANAGER_EMAIL and MANAGER_PASSWORD (a Full Manager). Prints one line per
@@ -191,7 +193,38 @@ async function main(): Promise<void> {
   );
   done(step, `${invitation.name}, passcode ${invitation.passcode}, ${invitation.registrations_remaining} seats`);
 
-  // 8. The employee sees where the passcode leads.
+  // 8. The manager previews the invitation email: what a delivery sends now.
+  step = "preview email";
+  const email = expectStatus(
+    step,
+    await manager.GET("/invitations/{id}/email", { params: { path: { id: invitation.id } } }),
+    200,
+  );
+  check(step, email.subject !== "", "no subject", email);
+  check(step, email.text.includes(invitation.passcode), "the passcode is not in the text", email);
+  check(step, email.html.includes(invitation.passcode), "the passcode is not in the HTML", email);
+  done(step, `subject ${JSON.stringify(email.subject)}, passcode in the text and the HTML`);
+
+  // 9. ...and sends a copy to their own address, to forward it: one delivery, queued.
+  step = "send a copy";
+  const accepted = expectStatus(
+    step,
+    await manager.POST("/invitations/{id}/deliveries", {
+      params: { path: { id: invitation.id } },
+      body: { send_copy: true },
+    }),
+    202,
+  );
+  check(step, accepted.data.length === 1, `${accepted.data.length} deliveries, want 1`, accepted);
+  const [delivery] = accepted.data;
+  if (delivery === undefined || delivery.recipient.toLowerCase() !== managerEmail.toLowerCase()) {
+    throw new FlowError(step, "the delivery is not to the manager", accepted);
+  }
+  check(step, delivery.copy, "the delivery is not marked as the manager's copy", accepted);
+  check(step, delivery.status === "queued", `status is ${delivery.status}, want queued`, accepted);
+  done(step, `delivery ${delivery.id} to ${delivery.recipient}, ${delivery.status}`);
+
+  // 10. The employee sees where the passcode leads.
   step = "preview passcode";
   const preview = expectStatus(
     step,
@@ -205,7 +238,7 @@ async function main(): Promise<void> {
   check(step, !preview.courses.some((c) => c.id === firstAid.id), "a course outside the group is listed", preview);
   done(step, `${preview.organization_name}: ${preview.invitation_name}, courses ${preview.courses.map((c) => c.name).join(", ")}`);
 
-  // 9. ...and registers with it: a new account, active and enrolled at once.
+  // 11. ...and registers with it: a new account, active and enrolled at once.
   step = "redeem passcode";
   const learnerEmail = `learner-${suffix}@flow.example`;
   const learnerPassword = `Learner-passphrase-${suffix}`;
@@ -227,7 +260,7 @@ async function main(): Promise<void> {
   check(step, redemption.enrollments.some((e) => e.course_id === forklift.id), "not enrolled in the course", redemption);
   done(step, `${redemption.email} is ${redemption.status}, ${redemption.enrollments.length} enrollment(s)`);
 
-  // 10. The learner signs in and lists their enrollments.
+  // 12. The learner signs in and lists their enrollments.
   step = "learner login";
   const learnerTokens = expectStatus(
     step,
@@ -248,7 +281,7 @@ async function main(): Promise<void> {
   check(step, enrollments.data.length === 1, `${enrollments.data.length} enrollments, want 1`, enrollments);
   done(step, `${enrollment.course_name} (${enrollment.course_code ?? "no code"}) through ${group.name}`);
 
-  // 11. The manager sees who redeemed, and the seat taken.
+  // 13. The manager sees who redeemed, and the seat taken.
   step = "list redemptions";
   const listed = expectStatus(
     step,
@@ -279,6 +312,26 @@ async function main(): Promise<void> {
     after,
   );
   done(step, `${record.first_name} ${record.last_name} <${record.email}>; seats used ${after.registrations_used}, remaining ${after.registrations_remaining}`);
+
+  // 14. ...and exports the redemptions as CSV: the header row, then the learner.
+  step = "export redemptions as CSV";
+  const exported = await manager.GET("/invitations/{id}/redemptions", {
+    params: { path: { id: invitation.id } },
+    headers: { Accept: "text/csv" },
+    parseAs: "text",
+  });
+  const csv = expectStatus(step, exported, 200);
+  const contentType = exported.response.headers.get("Content-Type") ?? "";
+  check(step, contentType.startsWith("text/csv"), `Content-Type is ${contentType}, want text/csv`, csv);
+  const rows = csv.split("\r\n").filter((row) => row !== "");
+  const header = '"first_name","last_name","email","redeemed_at","user_groups"';
+  check(step, rows[0] === header, `the header row is ${JSON.stringify(rows[0])}, want ${header}`, csv);
+  check(step, rows.length === 2, `${rows.length - 1} rows after the header, want 1`, csv);
+  const row = rows[1] ?? "";
+  check(step, row.startsWith('"Grace","Hopper",'), "the row is not the learner's name", csv);
+  check(step, row.includes(`"${learnerEmail}"`), "the learner's email is not in the row", csv);
+  check(step, row.includes(group.name), "the group is not in the row", csv);
+  done(step, `${rows.length - 1} row: ${row}`);
 
   console.log("flow passed");
 }
