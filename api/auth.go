@@ -40,7 +40,7 @@ func (s *Server) authenticate(c *gin.Context) {
 // authenticateReads is authenticate for routes that only read and whose
 // answers do not depend on the caller's role beyond requireRole's gate. On
 // GET the caller's row is read in the same round trip as the handler's
-// first query (lms.PendingActor) instead of one of its own; settleFirst
+// first query (lms.PendingCaller) instead of one of its own; settleFirst
 // holds the answer back until the row has been judged, so a disabled user
 // or a changed role is refused on the next request exactly as with
 // authenticate. Other methods go through authenticate.
@@ -59,7 +59,7 @@ func (s *Server) authenticateReads(c *gin.Context) {
 		return
 	}
 	c.Request = c.Request.WithContext(ctx)
-	pending := lms.PendingActorFromContext(ctx)
+	pending := lms.PendingCallerFromContext(ctx)
 	if pending == nil { // an actor read at once (an integration client)
 		c.Next()
 		return
@@ -87,9 +87,16 @@ func bearerToken(c *gin.Context) (string, bool) {
 	return strings.TrimSpace(token), true
 }
 
-// routeRolesKey is where requireRole leaves the roles a route admits, for
-// settleFirst to judge the settled caller by.
-const routeRolesKey = "enrollkit.route-roles"
+// routeRolesKey is where requireRole leaves the roles a route admits in the
+// request's context, for settleFirst to judge the settled caller by.
+type routeRolesKey struct{}
+
+// routeRoles returns the roles requireRole admitted the request on, if it
+// did.
+func routeRoles(ctx context.Context) ([]lms.Role, bool) {
+	roles, ok := ctx.Value(routeRolesKey{}).([]lms.Role)
+	return roles, ok
+}
 
 // requireRole admits only actors holding one of roles. A pending caller
 // (authenticateReads) is admitted on the role its token claims and judged
@@ -99,9 +106,9 @@ func requireRole(roles ...lms.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
 		a := lms.ActorFromContext(ctx)
-		if p := lms.PendingActorFromContext(ctx); p != nil {
-			a = p.Claimed
-			if p.Settled() || !hasRole(a, roles) {
+		if p := lms.PendingCallerFromContext(ctx); p != nil {
+			a = p.Claimed()
+			if _, settled := p.Settled(); settled || !hasRole(a, roles) {
 				settled, err := p.Settle(ctx)
 				if err != nil {
 					writeError(c, err)
@@ -115,7 +122,7 @@ func requireRole(roles ...lms.Role) gin.HandlerFunc {
 			writeError(c, errInsufficientRole(roles))
 			return
 		}
-		c.Set(routeRolesKey, roles)
+		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), routeRolesKey{}, roles))
 		c.Next()
 	}
 }
@@ -222,68 +229,25 @@ func (s *Server) guarded(c *gin.Context, guards []guard, attempt func() error) {
 // guardedWith is guarded with its own error writer.
 func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() error, write func(*gin.Context, error)) {
 	ctx := c.Request.Context()
-	var held, slowing []guard
-	var heldDecisions []ratelimit.Decision
-	var wait, slow time.Duration
-	for _, g := range guards {
-		if g.slows {
-			slowing = append(slowing, g)
-			d, err := s.Throttle.Check(ctx, g.rule, g.key)
-			if err != nil {
-				s.throttleUnavailable(c, g.rule, err)
-			} else if !d.Allowed {
-				slow = max(slow, min(d.RetryAfter, maxSlowdown))
-			}
-			continue
-		}
-		d, err := s.Throttle.Reserve(ctx, g.rule, g.key)
-		switch {
-		case err != nil:
-			s.throttleUnavailable(c, g.rule, err)
-		case !d.Allowed:
-			reportLimit(c, g.rule, d)
-			wait = max(wait, d.RetryAfter)
-		default:
-			reportLimit(c, g.rule, d)
-			held, heldDecisions = append(held, g), append(heldDecisions, d)
-		}
-	}
-	release := func(keep func(guard) bool) {
-		for i, g := range held {
-			if keep(g) {
-				continue
-			}
-			if err := s.Throttle.Refund(context.WithoutCancel(ctx), g.rule, g.key); err != nil {
-				s.throttleUnavailable(c, g.rule, err)
-				continue
-			}
-			reportLimit(c, g.rule, refunded(heldDecisions[i], g.rule)) // too late for an answer already written
-		}
-	}
-	if wait > 0 {
-		release(func(guard) bool { return false })
-		write(c, errTooMany(wait))
+	j := s.judgeAttempt(c, guards)
+	if j.wait > 0 {
+		j.release(func(guard) bool { return false })
+		write(c, errTooMany(j.wait))
 		return
 	}
-	if slow > 0 {
-		t := time.NewTimer(slow)
+	if j.slow > 0 {
+		t := time.NewTimer(j.slow)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			release(func(guard) bool { return false })
+			j.release(func(guard) bool { return false })
 			return
 		}
 	}
 	err := attempt()
-	release(func(g guard) bool { return err != nil && g.counts(err) })
-	for _, g := range slowing {
-		if err != nil && g.counts(err) {
-			if _, ferr := s.Throttle.Fail(context.WithoutCancel(ctx), g.rule, g.key); ferr != nil {
-				s.throttleUnavailable(c, g.rule, ferr)
-			}
-		}
-	}
+	j.release(func(g guard) bool { return err != nil && g.counts(err) })
+	j.failSlowing(err)
 	var limited *rateLimited
 	var done answered
 	switch {
@@ -292,6 +256,80 @@ func (s *Server) guardedWith(c *gin.Context, guards []guard, attempt func() erro
 	case errors.As(err, &done):
 	case err != nil:
 		write(c, err)
+	}
+}
+
+// judged is where an attempt stands with its guards before it runs: the
+// reservations it holds, the slowing guards to tell of a failure, and how
+// long it must wait (refused) or be slowed down.
+type judged struct {
+	s         *Server
+	c         *gin.Context
+	held      []guard
+	decisions []ratelimit.Decision // of held, in order
+	slowing   []guard
+	wait      time.Duration
+	slow      time.Duration
+}
+
+// judgeAttempt reserves the attempt under each refusing guard and checks
+// each slowing one, reporting the refusing guards' limits on the answer.
+func (s *Server) judgeAttempt(c *gin.Context, guards []guard) *judged {
+	ctx := c.Request.Context()
+	j := &judged{s: s, c: c}
+	for _, g := range guards {
+		if g.slows {
+			j.slowing = append(j.slowing, g)
+			d, err := s.Throttle.Check(ctx, g.rule, g.key)
+			if err != nil {
+				s.throttleUnavailable(c, g.rule, err)
+			} else if !d.Allowed {
+				j.slow = max(j.slow, min(d.RetryAfter, maxSlowdown))
+			}
+			continue
+		}
+		d, err := s.Throttle.Reserve(ctx, g.rule, g.key)
+		if err != nil {
+			s.throttleUnavailable(c, g.rule, err)
+			continue
+		}
+		reportLimit(c, g.rule, d)
+		if !d.Allowed {
+			j.wait = max(j.wait, d.RetryAfter)
+			continue
+		}
+		j.held, j.decisions = append(j.held, g), append(j.decisions, d)
+	}
+	return j
+}
+
+// release gives back every reservation keep does not keep.
+func (j *judged) release(keep func(guard) bool) {
+	for i, g := range j.held {
+		if keep(g) {
+			continue
+		}
+		if err := j.s.Throttle.Refund(context.WithoutCancel(j.c.Request.Context()), g.rule, g.key); err != nil {
+			j.s.throttleUnavailable(j.c, g.rule, err)
+			continue
+		}
+		reportLimit(j.c, g.rule, refunded(j.decisions[i], g.rule)) // too late for an answer already written
+	}
+}
+
+// failSlowing counts the attempt's failure err against each slowing guard
+// that counts it.
+func (j *judged) failSlowing(err error) {
+	if err == nil {
+		return
+	}
+	for _, g := range j.slowing {
+		if !g.counts(err) {
+			continue
+		}
+		if _, ferr := j.s.Throttle.Fail(context.WithoutCancel(j.c.Request.Context()), g.rule, g.key); ferr != nil {
+			j.s.throttleUnavailable(j.c, g.rule, ferr)
+		}
 	}
 }
 

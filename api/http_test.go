@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/enrollkit/enrollkit/api"
@@ -783,5 +785,38 @@ func TestNobodyCanLockTheOwnerOut(t *testing.T) {
 	if res := e.do(req{method: "POST", path: "/api/v1/redemptions", remote: "203.0.113.50:1", body: map[string]string{"passcode": "Lock-Out-5510",
 		"email": owner, "password": storetest.Password}}); res.Status != 201 {
 		t.Fatalf("the owner redeeming from their own address: %d %s", res.Status, res.Body)
+	}
+}
+
+// TestAReadThatBranchesOnTheRoleFailsLoudly: under the reads' shortcut the
+// caller's row is not read yet when the handler starts, so its context has
+// no actor to take a role from. A handler (or a service) that reads one
+// anyway gets nil and fails with a 500 in its first test, not a silent
+// empty role; one that settles the caller first (lms.CallerFromContext)
+// gets the role the row holds.
+func TestAReadThatBranchesOnTheRoleFailsLoudly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	e.srv.ReadRoute("/api/v1/role-unsettled", func(c *gin.Context) {
+		c.String(http.StatusOK, string(lms.ActorFromContext(c.Request.Context()).Role))
+	})
+	e.srv.ReadRoute("/api/v1/role-settled", func(c *gin.Context) {
+		a, err := lms.CallerFromContext(c.Request.Context())
+		if err != nil {
+			c.String(http.StatusUnauthorized, err.Error())
+			return
+		}
+		c.String(http.StatusOK, string(a.Role))
+	})
+	get := func(path string) *response {
+		hr := httptest.NewRequest("GET", path, nil)
+		hr.Header.Set("Authorization", "Bearer "+e.tokens["full"])
+		return serve(e.handler, hr) // not an operation of the document
+	}
+	if res := get("/api/v1/role-unsettled"); res.Status != http.StatusInternalServerError {
+		t.Errorf("a handler reading the unsettled caller's role answered %d %s, want a 500", res.Status, res.Body)
+	}
+	if res := get("/api/v1/role-settled"); res.Status != http.StatusOK || string(res.Body) != string(lms.RoleFullManager) {
+		t.Errorf("a handler settling the caller first answered %d %s", res.Status, res.Body)
 	}
 }

@@ -19,7 +19,7 @@ type settleFirst struct {
 	gin.ResponseWriter
 	c       *gin.Context
 	header  http.Header // the headers before the handler ran (a shallow copy: Set and Add never change the values it holds)
-	pending *lms.PendingActor
+	pending lms.PendingCaller
 	state   settleState
 }
 
@@ -61,10 +61,8 @@ func (w *settleFirst) judge() error {
 	if err != nil {
 		return err
 	}
-	if v, ok := w.c.Get(routeRolesKey); ok {
-		if roles := v.([]lms.Role); !hasRole(a, roles) {
-			return errInsufficientRole(roles)
-		}
+	if roles, ok := routeRoles(w.c.Request.Context()); ok && !hasRole(a, roles) {
+		return errInsufficientRole(roles)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package lms
 
 import (
 	"context"
-	"sync"
 )
 
 // Role is what an actor may do inside its organization.
@@ -53,17 +52,27 @@ func NewContextWithActor(ctx context.Context, a *Actor) context.Context {
 }
 
 // ActorFromContext returns the actor of ctx, or nil when the caller is
-// anonymous.
+// anonymous or pending (NewContextWithPendingCaller) and not yet settled.
 func ActorFromContext(ctx context.Context) *Actor {
-	a, _ := ctx.Value(actorKey{}).(*Actor)
-	return a
+	switch v := ctx.Value(actorKey{}).(type) {
+	case *Actor:
+		return v
+	case PendingCaller:
+		a, _ := v.Settled()
+		return a
+	}
+	return nil
 }
 
 // OrganizationIDFromContext returns the organization the caller belongs to, or
-// "" for an anonymous caller. Every store query is scoped by it.
+// "" for an anonymous caller. Every store query is scoped by it; a pending
+// caller's is the one its token claims, which its row check confirms.
 func OrganizationIDFromContext(ctx context.Context) string {
-	if a := ActorFromContext(ctx); a != nil {
-		return a.OrganizationID
+	switch v := ctx.Value(actorKey{}).(type) {
+	case *Actor:
+		return v.OrganizationID
+	case PendingCaller:
+		return v.Claimed().OrganizationID
 	}
 	return ""
 }
@@ -82,73 +91,48 @@ func RequestIDFromContext(ctx context.Context) string {
 	return id
 }
 
-// PendingActor is the caller of a read whose access token is verified but
+// A PendingCaller is the caller of a read whose access token is verified but
 // whose row (still active? same role?) has not been read yet. The store
 // reads the row in the same round trip as the request's first query when
-// it can; Settle reads it alone when that did not happen. Whatever reads
-// it, nothing of the request may be answered until Settle has succeeded.
-type PendingActor struct {
-	// Claimed is the actor as the token describes it. A gate may admit the
+// it can; Settle reads it alone when that did not happen. Whatever reads it,
+// nothing of the request may be answered until Settle has succeeded. The
+// store implements it; the API judges the caller by it.
+type PendingCaller interface {
+	// Claimed is the caller as its token describes it. A gate may admit the
 	// request on its role, to be judged again once settled.
-	Claimed *Actor
-
-	read    func(context.Context) (*Actor, error)
-	mu      sync.Mutex
-	settled bool
-	actor   *Actor
-	err     error
+	Claimed() *Actor
+	// Settle returns the caller as its row is now, reading the row unless
+	// it was read already.
+	Settle(ctx context.Context) (*Actor, error)
+	// Settled returns the caller once its row was read (nil if the token no
+	// longer holds), and false while it is unread.
+	Settled() (*Actor, bool)
 }
 
-// NewPendingActor returns the pending caller claimed, whose row read reads.
-func NewPendingActor(claimed *Actor, read func(context.Context) (*Actor, error)) *PendingActor {
-	return &PendingActor{Claimed: claimed, read: read}
+// NewContextWithPendingCaller returns a copy of ctx whose caller is p. Until
+// p is settled ctx has no actor (ActorFromContext is nil), so code that
+// would branch on the caller's role cannot see one the row may no longer
+// hold: it finds no caller and refuses, loudly, instead of a silent guess.
+// Queries are scoped by the claimed organization (OrganizationIDFromContext),
+// which the row check then confirms.
+func NewContextWithPendingCaller(ctx context.Context, p PendingCaller) context.Context {
+	return context.WithValue(ctx, actorKey{}, p)
 }
 
-// Settle returns the caller as its row is now, reading the row unless
-// Resolve already recorded it.
-func (p *PendingActor) Settle(ctx context.Context) (*Actor, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.settled {
-		p.actor, p.err = p.read(ctx)
-		p.settled = true
+// CallerFromContext returns the caller of ctx as its row is now: a pending
+// caller is settled first (reading its row unless the request's first query
+// did). Code that needs a GET's caller's role calls it rather than
+// ActorFromContext.
+func CallerFromContext(ctx context.Context) (*Actor, error) {
+	if p := PendingCallerFromContext(ctx); p != nil {
+		return p.Settle(ctx)
 	}
-	return p.actor, p.err
+	return ActorFromContext(ctx), nil
 }
 
-// Settled reports whether the caller's row has been read.
-func (p *PendingActor) Settled() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.settled
-}
-
-// Resolve records the caller's row as read by other means: the actor, or
-// why the token no longer holds. The first outcome recorded stands.
-func (p *PendingActor) Resolve(a *Actor, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.settled {
-		p.actor, p.err, p.settled = a, err, true
-	}
-}
-
-type pendingKey struct{}
-
-// NewContextWithPendingActor returns a copy of ctx pending p's row check.
-// Its actor is p.Claimed without a role: queries are scoped by the
-// claimed organization, which the row check then confirms, but code that
-// branches on the role finds none rather than one the row may no longer
-// hold.
-func NewContextWithPendingActor(ctx context.Context, p *PendingActor) context.Context {
-	a := *p.Claimed
-	a.Role = ""
-	return context.WithValue(NewContextWithActor(ctx, &a), pendingKey{}, p)
-}
-
-// PendingActorFromContext returns the pending caller of ctx, or nil when
+// PendingCallerFromContext returns the pending caller of ctx, or nil when
 // its actor was read before the request went on.
-func PendingActorFromContext(ctx context.Context) *PendingActor {
-	p, _ := ctx.Value(pendingKey{}).(*PendingActor)
+func PendingCallerFromContext(ctx context.Context) PendingCaller {
+	p, _ := ctx.Value(actorKey{}).(PendingCaller)
 	return p
 }

@@ -241,10 +241,10 @@ type AuthService interface {
 	// Returns unauthorized.
 	Authenticate(ctx context.Context, accessToken string) (*Actor, error)
 	// AuthenticateLater verifies an access token and returns a copy of ctx
-	// whose actor is pending (see PendingActor): the caller's row is read
+	// whose caller is pending (see PendingCaller): the caller's row is read
 	// with the first query made with the context, or when settled. For
 	// reads, where that saves a round trip. An actor it reads at once is
-	// in the context as Authenticate's would be, with no PendingActor.
+	// in the context as Authenticate's would be, with no PendingCaller.
 	// Returns unauthorized.
 	AuthenticateLater(ctx context.Context, accessToken string) (context.Context, error)
 	// Me returns the calling user. Returns not_found for clients.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -303,18 +304,59 @@ func (s *Store) AuthenticateLater(ctx context.Context, token string) (context.Co
 		return nil, err
 	}
 	claimed := &lms.Actor{ID: claims.Subject, Kind: lms.ActorUser, OrganizationID: claims.OrganizationID, Role: lms.Role(claims.Role)}
-	p := lms.NewPendingActor(claimed, func(ctx context.Context) (*lms.Actor, error) {
+	p := &pendingCaller{claimed: claimed, read: func(ctx context.Context) (*lms.Actor, error) {
 		// The lookup alone: settling must not wait for itself.
 		return s.userActor(context.WithValue(ctx, pendingUserKey{}, (*pendingUser)(nil)), claims)
-	})
-	ctx = lms.NewContextWithPendingActor(ctx, p)
+	}}
+	ctx = lms.NewContextWithPendingCaller(ctx, p)
 	return context.WithValue(ctx, pendingUserKey{}, &pendingUser{p: p, claims: claims, lookup: lookup}), nil
+}
+
+// pendingCaller is the lms.PendingCaller of a person's GET: its row is read
+// once, by the request's first query (queryAfterUser, which resolves it) or
+// alone (Settle), whichever comes first.
+type pendingCaller struct {
+	claimed *lms.Actor
+	read    func(context.Context) (*lms.Actor, error)
+
+	mu      sync.Mutex
+	settled bool
+	actor   *lms.Actor
+	err     error
+}
+
+func (p *pendingCaller) Claimed() *lms.Actor { return p.claimed }
+
+func (p *pendingCaller) Settle(ctx context.Context) (*lms.Actor, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.settled {
+		p.actor, p.err = p.read(ctx)
+		p.settled = true
+	}
+	return p.actor, p.err
+}
+
+func (p *pendingCaller) Settled() (*lms.Actor, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.actor, p.settled
+}
+
+// resolve records the caller's row as the request's first query read it:
+// the actor, or why the token no longer holds. The first outcome stands.
+func (p *pendingCaller) resolve(a *lms.Actor, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.settled {
+		p.actor, p.err, p.settled = a, err, true
+	}
 }
 
 // pendingUser is what the store needs to read a pending person's row
 // together with another statement.
 type pendingUser struct {
-	p      *lms.PendingActor
+	p      *pendingCaller
 	claims *auth.AccessClaims
 	lookup builtStatement
 }
@@ -325,7 +367,10 @@ type pendingUserKey struct{}
 // or nil.
 func pendingUserOf(ctx context.Context) *pendingUser {
 	u, _ := ctx.Value(pendingUserKey{}).(*pendingUser)
-	if u == nil || u.p.Settled() {
+	if u == nil {
+		return nil
+	}
+	if _, settled := u.p.Settled(); settled {
 		return nil
 	}
 	return u
@@ -358,7 +403,7 @@ func (u *pendingUser) queryAfterUser(ctx context.Context, conn *pgx.Conn, text s
 		err = gorm.ErrRecordNotFound
 	}
 	a, err := judgeUser(row, err, u.claims)
-	u.p.Resolve(a, err)
+	u.p.resolve(a, err)
 	if err != nil {
 		return err
 	}

@@ -146,7 +146,7 @@ func BenchmarkHotQueries(b *testing.B) {
 			if _, err := st.FindUserGroups(rctx, lms.UserGroupFilter{PageRequest: lms.PageRequest{Limit: 50}}); err != nil {
 				return err
 			}
-			_, err = lms.PendingActorFromContext(rctx).Settle(rctx)
+			_, err = lms.PendingCallerFromContext(rctx).Settle(rctx)
 			return err
 		}, func() {
 			batch := &pgx.Batch{}
