@@ -28,64 +28,78 @@ var examplesJSON []byte
 // answer and every 422 problem, and fails on a body or answer without one.
 // The document's validation then checks each example against its schema.
 func attachExamples(doc *openapi3.T) error {
-	var examples map[string]any
+	var examples exampleSet
 	if err := json.Unmarshal(examplesJSON, &examples); err != nil {
 		return fmt.Errorf("examples.json: %w", err)
 	}
-	attach := func(where string, mt *openapi3.MediaType) error {
-		if mt == nil || mt.Schema == nil {
-			return nil
-		}
-		if ex, ok := examples[where]; ok { // one operation's own
-			mt.Example = ex
-			return nil
-		}
-		if mt.Schema.Ref == "" {
-			if ex, ok := documentExamples[where]; ok {
-				mt.Example = ex
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if err := examples.attachOperation(method+" "+path, op); err != nil {
+				return err
 			}
-			return nil
 		}
-		name := strings.TrimPrefix(mt.Schema.Ref, "#/components/schemas/")
-		ex, ok := examples[name]
-		if !ok {
-			return fmt.Errorf("examples.json has no %s, for %s", name, where)
+	}
+	return nil
+}
+
+// exampleSet is examples.json: by schema name, or by the answer of one
+// operation.
+type exampleSet map[string]any
+
+// attachOperation sets the examples of one operation's request body and
+// answers.
+func (examples exampleSet) attachOperation(where string, op *openapi3.Operation) error {
+	if op.RequestBody != nil {
+		for _, mt := range op.RequestBody.Value.Content {
+			if err := examples.attach(where, mt); err != nil {
+				return err
+			}
 		}
-		if strings.Contains(where, " 201 ") {
-			ex = made(ex)
+	}
+	for status, ref := range op.Responses.Map() {
+		if ref.Value == nil {
+			continue
 		}
+		if !strings.HasPrefix(status, "2") {
+			if mt := ref.Value.Content.Get("application/problem+json"); mt != nil && ref.Value.Description != nil {
+				mt.Example = problemExample(status, *ref.Value.Description, examples["Problem"])
+			}
+			continue
+		}
+		for ct, mt := range ref.Value.Content {
+			if err := examples.attach(where+" "+status+" "+ct, mt); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// attach sets one media type's example: the operation's own if it has one,
+// else its schema's (a creation's as made), else a document's.
+func (examples exampleSet) attach(where string, mt *openapi3.MediaType) error {
+	if mt == nil || mt.Schema == nil {
+		return nil
+	}
+	if ex, ok := examples[where]; ok {
 		mt.Example = ex
 		return nil
 	}
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			where := method + " " + path
-			if op.RequestBody != nil {
-				for _, mt := range op.RequestBody.Value.Content {
-					if err := attach(where, mt); err != nil {
-						return err
-					}
-				}
-			}
-			for status, ref := range op.Responses.Map() {
-				if ref.Value == nil {
-					continue
-				}
-				switch {
-				case strings.HasPrefix(status, "2"):
-					for ct, mt := range ref.Value.Content {
-						if err := attach(where+" "+status+" "+ct, mt); err != nil {
-							return err
-						}
-					}
-				default:
-					if mt := ref.Value.Content.Get("application/problem+json"); mt != nil && ref.Value.Description != nil {
-						mt.Example = problemExample(status, *ref.Value.Description, examples["Problem"])
-					}
-				}
-			}
+	if mt.Schema.Ref == "" {
+		if ex, ok := documentExamples[where]; ok {
+			mt.Example = ex
 		}
+		return nil
 	}
+	name := strings.TrimPrefix(mt.Schema.Ref, "#/components/schemas/")
+	ex, ok := examples[name]
+	if !ok {
+		return fmt.Errorf("examples.json has no %s, for %s", name, where)
+	}
+	if strings.Contains(where, " 201 ") {
+		ex = made(ex)
+	}
+	mt.Example = ex
 	return nil
 }
 

@@ -123,58 +123,71 @@ var byParameter = map[string]constrain{
 // gives every integer a format.
 func applyLimits(doc *openapi3.T) {
 	for name, ref := range doc.Components.Schemas {
-		if ref.Value == nil {
-			continue
-		}
-		own := bySchema[name]
-		for prop, p := range ref.Value.Properties {
-			if p.Ref != "" || p.Value == nil {
-				continue
-			}
-			c, ok := own[prop]
-			if !ok && !unlimited[name] {
-				c = byProperty[prop]
-			}
-			if c != nil {
-				c(p.Value)
-			}
-			formatBound(p.Value)
-			if p.Value.Items != nil && p.Value.Items.Ref == "" {
-				formatBound(p.Value.Items.Value)
-			}
+		if ref.Value != nil {
+			limitSchema(name, ref.Value)
 		}
 	}
 	for _, item := range doc.Paths.Map() {
 		for _, op := range item.Operations() {
 			if op.RequestBody != nil {
 				for _, mt := range op.RequestBody.Value.Content {
-					if mt.Schema == nil || mt.Schema.Ref != "" || mt.Schema.Value == nil {
-						continue
-					}
-					for prop, p := range mt.Schema.Value.Properties { // a form's fields
-						if c := byProperty[prop]; c != nil && p.Value != nil {
-							c(p.Value)
-							p.Value.MinLength = 0 // a browser sends an empty field as empty: the page says what it needs
-						}
+					if mt.Schema != nil && mt.Schema.Ref == "" && mt.Schema.Value != nil {
+						limitForm(mt.Schema.Value)
 					}
 				}
 			}
 			for _, p := range op.Parameters {
-				if p.Value == nil || p.Value.Schema == nil {
-					continue
+				if p.Value != nil && p.Value.Schema != nil {
+					limitParameter(p.Value)
 				}
-				if p.Value.In == openapi3.ParameterInPath && (p.Value.Name == "id" || strings.HasSuffix(p.Value.Name, "_id")) {
-					uuid(p.Value.Schema.Value)
-				}
-				if p.Value.In != openapi3.ParameterInQuery {
-					formatBound(p.Value.Schema.Value)
-					continue
-				}
-				if c := byParameter[p.Value.Name]; c != nil {
-					c(p.Value.Schema.Value)
-				}
-				formatBound(p.Value.Schema.Value)
 			}
 		}
 	}
+}
+
+// limitSchema states the limits of a component schema's properties: its
+// own (bySchema), else those of the property's name, unless the schema is
+// the server's own words.
+func limitSchema(name string, s *openapi3.Schema) {
+	own := bySchema[name]
+	for prop, p := range s.Properties {
+		if p.Ref != "" || p.Value == nil {
+			continue
+		}
+		c, ok := own[prop]
+		if !ok && !unlimited[name] {
+			c = byProperty[prop]
+		}
+		if c != nil {
+			c(p.Value)
+		}
+		formatBound(p.Value)
+		if p.Value.Items != nil && p.Value.Items.Ref == "" {
+			formatBound(p.Value.Items.Value)
+		}
+	}
+}
+
+// limitForm states the limits of a form's fields (the enrollment page's),
+// without a lower one: a browser sends an empty field as empty, and the
+// page says what it needs.
+func limitForm(s *openapi3.Schema) {
+	for prop, p := range s.Properties {
+		if c := byProperty[prop]; c != nil && p.Value != nil {
+			c(p.Value)
+			p.Value.MinLength = 0
+		}
+	}
+}
+
+// limitParameter states a parameter's limits: a path's IDs are UUIDs, a
+// query's by name.
+func limitParameter(p *openapi3.Parameter) {
+	if p.In == openapi3.ParameterInPath && (p.Name == "id" || strings.HasSuffix(p.Name, "_id")) {
+		uuid(p.Schema.Value)
+	}
+	if c := byParameter[p.Name]; c != nil && p.In == openapi3.ParameterInQuery {
+		c(p.Schema.Value)
+	}
+	formatBound(p.Schema.Value)
 }

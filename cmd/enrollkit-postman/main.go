@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"regexp"
@@ -497,15 +498,46 @@ func (b *builder) request(o operation, s *step) (*request, error) {
 	if public(b.doc, o.op) {
 		req.Auth = &auth{Type: "noauth"}
 	}
-
-	var stepVars map[string]string
-	var stepQuery []query
-	if s != nil {
-		stepVars, stepQuery = s.PathVariables, s.Query
-	}
-
-	// Path: {name} becomes :name, valued {{name}} or the step's value.
 	u := url{Host: []string{host}}
+	if err := pathOf(&u, o, params, s); err != nil {
+		return nil, err
+	}
+	if err := queryAndHeaders(&u, req, o, params, s); err != nil {
+		return nil, err
+	}
+	u.Raw = rawURL(u)
+	req.URL = u
+	if accept := acceptOf(o.op); accept != "" {
+		req.Header = append(req.Header, header{Key: "Accept", Value: accept, Type: "text"})
+	}
+	if s != nil {
+		for _, h := range s.Headers {
+			h.Type = "text"
+			if i := slices.IndexFunc(req.Header, func(have header) bool { return strings.EqualFold(have.Key, h.Key) }); i >= 0 {
+				req.Header[i] = h
+			} else {
+				req.Header = append(req.Header, h)
+			}
+		}
+	}
+	bd, contentType, err := b.requestBody(o, s)
+	if err != nil {
+		return nil, err
+	}
+	if bd != nil {
+		req.Body = bd
+		req.Header = append(req.Header, header{Key: "Content-Type", Value: contentType, Type: "text"})
+	}
+	return req, nil
+}
+
+// pathOf writes o's path into u: {name} becomes :name, valued {{name}} or
+// the step's value, and a step must value every path variable and no other.
+func pathOf(u *url, o operation, params []*openapi3.Parameter, s *step) error {
+	var stepVars map[string]string
+	if s != nil {
+		stepVars = s.PathVariables
+	}
 	pathParams := map[string]*openapi3.Parameter{}
 	for _, p := range params {
 		if p.In == openapi3.ParameterInPath {
@@ -523,7 +555,7 @@ func (b *builder) request(o operation, s *step) (*request, error) {
 			if s != nil {
 				v, ok := stepVars[name]
 				if !ok {
-					return nil, fmt.Errorf("no value for the path variable %s", name)
+					return fmt.Errorf("no value for the path variable %s", name)
 				}
 				value = v
 			}
@@ -539,19 +571,25 @@ func (b *builder) request(o operation, s *step) (*request, error) {
 	}
 	for name := range stepVars {
 		if !used[name] {
-			return nil, fmt.Errorf("%s has no path variable %s", o.location, name)
+			return fmt.Errorf("%s has no path variable %s", o.location, name)
 		}
 	}
+	return nil
+}
 
-	// Query and header parameters: disabled unless required or set by the step.
+// queryAndHeaders adds o's query and header parameters, disabled unless
+// required or set by the step, which may set only o's own.
+func queryAndHeaders(u *url, req *request, o operation, params []*openapi3.Parameter, s *step) error {
 	stepSets := map[string]string{}
-	for _, q := range stepQuery {
-		if !slices.ContainsFunc(params, func(p *openapi3.Parameter) bool {
-			return p.In == openapi3.ParameterInQuery && p.Name == q.Key
-		}) {
-			return nil, fmt.Errorf("%s has no query parameter %s", o.location, q.Key)
+	if s != nil {
+		for _, q := range s.Query {
+			if !slices.ContainsFunc(params, func(p *openapi3.Parameter) bool {
+				return p.In == openapi3.ParameterInQuery && p.Name == q.Key
+			}) {
+				return fmt.Errorf("%s has no query parameter %s", o.location, q.Key)
+			}
+			stepSets[q.Key] = q.Value
 		}
-		stepSets[q.Key] = q.Value
 	}
 	for _, p := range params {
 		switch p.In {
@@ -565,33 +603,7 @@ func (b *builder) request(o operation, s *step) (*request, error) {
 			req.Header = append(req.Header, header{Key: p.Name, Value: parameterValue(p), Type: "text", Description: p.Description, Disabled: !p.Required})
 		}
 	}
-	u.Raw = rawURL(u)
-	req.URL = u
-
-	if accept := acceptOf(o.op); accept != "" {
-		req.Header = append(req.Header, header{Key: "Accept", Value: accept, Type: "text"})
-	}
-	if s != nil {
-		for _, h := range s.Headers {
-			h.Type = "text"
-			i := slices.IndexFunc(req.Header, func(have header) bool { return strings.EqualFold(have.Key, h.Key) })
-			if i >= 0 {
-				req.Header[i] = h
-			} else {
-				req.Header = append(req.Header, h)
-			}
-		}
-	}
-
-	bd, contentType, err := b.requestBody(o, s)
-	if err != nil {
-		return nil, err
-	}
-	if bd != nil {
-		req.Body = bd
-		req.Header = append(req.Header, header{Key: "Content-Type", Value: contentType, Type: "text"})
-	}
-	return req, nil
+	return nil
 }
 
 // parameters are the path item's parameters overridden by the operation's.
@@ -856,6 +868,29 @@ func mediaExample(mt *openapi3.MediaType, compose bool) (any, bool) {
 // composeExample builds a value from a schema's example or, for an object,
 // from its properties' examples (through allOf, and the first of oneOf or
 // anyOf that gives one), leaving out what has none and what is read-only.
+// composeObject is an object schema's example from its parts' (allOf) and
+// its properties' examples; read-only properties are left out.
+func composeObject(s *openapi3.Schema, visiting map[*openapi3.Schema]bool) map[string]any {
+	obj := map[string]any{}
+	for _, part := range s.AllOf {
+		if v, ok := composeExample(part, visiting); ok {
+			if m, isObject := v.(map[string]any); isObject {
+				maps.Copy(obj, m)
+			}
+		}
+	}
+	for _, name := range sortedKeys(s.Properties) {
+		prop := s.Properties[name]
+		if prop == nil || prop.Value == nil || prop.Value.ReadOnly {
+			continue
+		}
+		if v, ok := composeExample(prop, visiting); ok {
+			obj[name] = v
+		}
+	}
+	return obj
+}
+
 func composeExample(ref *openapi3.SchemaRef, visiting map[*openapi3.Schema]bool) (any, bool) {
 	if ref == nil || ref.Value == nil {
 		return nil, false
@@ -875,26 +910,7 @@ func composeExample(ref *openapi3.SchemaRef, visiting map[*openapi3.Schema]bool)
 	visiting[s] = true
 	defer delete(visiting, s)
 
-	obj := map[string]any{}
-	for _, part := range s.AllOf {
-		if v, ok := composeExample(part, visiting); ok {
-			if m, isObject := v.(map[string]any); isObject {
-				for k, pv := range m {
-					obj[k] = pv
-				}
-			}
-		}
-	}
-	for _, name := range sortedKeys(s.Properties) {
-		prop := s.Properties[name]
-		if prop == nil || prop.Value == nil || prop.Value.ReadOnly {
-			continue
-		}
-		if v, ok := composeExample(prop, visiting); ok {
-			obj[name] = v
-		}
-	}
-	if len(obj) > 0 {
+	if obj := composeObject(s, visiting); len(obj) > 0 {
 		return obj, true
 	}
 	for _, alt := range append(slices.Clone(s.OneOf), s.AnyOf...) {
