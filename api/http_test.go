@@ -595,9 +595,21 @@ func TestOperations(t *testing.T) {
 		t.Fatalf("openapi = %v", doc["openapi"])
 	}
 	// Swagger UI: the page, and its static files read from the binary.
-	if res := e.do(req{method: "GET", path: "/swagger/index.html"}); res.Status != 200 || !strings.Contains(string(res.Body), "Swagger UI") {
-		t.Fatalf("swagger index = %d %.200s", res.Status, res.Body)
+	if res := e.do(req{method: "GET", path: "/swagger/index.html"}); res.Status != 200 || !strings.Contains(string(res.Body), "Swagger UI") ||
+		!strings.Contains(res.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+		t.Fatalf("swagger index = %d %v %.200s", res.Status, res.Header, res.Body)
 	}
+	// The UI reads this server's document, not the bundle's example.
+	if res := e.do(req{method: "GET", path: "/swagger/swagger-initializer.js"}); res.Status != 200 ||
+		!strings.Contains(string(res.Body), `url: "/openapi.json"`) || strings.Contains(string(res.Body), "petstore") {
+		t.Fatalf("swagger initializer = %d %.300s", res.Status, res.Body)
+	}
+	for _, file := range []string{"swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"} {
+		if res := e.do(req{method: "GET", path: "/swagger/" + file}); res.Status != 200 || len(res.Body) < 1000 {
+			t.Fatalf("swagger %s = %d", file, res.Status)
+		}
+	}
+	wantProblem(t, e.do(req{method: "GET", path: "/swagger/../openapi.json"}), 404, lms.ENotFound)
 	for _, path := range []string{"/swagger", "/swagger/"} {
 		if res := e.do(req{method: "GET", path: path}); res.Status != 302 || res.Header.Get("Location") != "/swagger/index.html" {
 			t.Fatalf("GET %s: %d, Location %q", path, res.Status, res.Header.Get("Location"))
@@ -607,14 +619,13 @@ func TestOperations(t *testing.T) {
 		t.Fatalf("swagger initializer = %d %.200s", res.Status, res.Body)
 	}
 	res := e.do(req{method: "GET", path: "/swagger/swagger-ui-bundle.js"})
-	if res.Status != 200 || len(res.Body) < 100_000 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/javascript") {
+	if res.Status != 200 || len(res.Body) < 100_000 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/javascript") {
 		t.Fatalf("swagger bundle = %d, %d bytes, %s", res.Status, len(res.Body), res.Header.Get("Content-Type"))
 	}
 	if res := e.do(req{method: "GET", path: "/swagger/swagger-ui.css"}); res.Status != 200 || len(res.Body) == 0 {
 		t.Fatalf("swagger css = %d, %d bytes", res.Status, len(res.Body))
 	}
-	// gin-swagger learns where its files live from the first request it
-	// sees; an odd first request must not break them for everyone after.
+	// An odd first request must not break the files for everyone after.
 	for _, first := range []string{"/swagger/x/swagger-ui.css", "/swagger/swagger-ui.css?v=/swagger-ui.js"} {
 		odd := newEnv(t, "sqlite")
 		odd.do(req{method: "GET", path: first})

@@ -2,18 +2,15 @@ package api
 
 import (
 	"context"
+	_ "embed"
 	"io/fs"
 	"net/http"
-	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	swaggerFiles "github.com/swaggo/files/v2"
-	ginSwagger "github.com/swaggo/gin-swagger"
-	"golang.org/x/net/webdav"
 
 	"github.com/enrollkit/enrollkit/pkg/lms"
 )
@@ -89,20 +86,14 @@ func (s *Server) openapi(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json; charset=utf-8", s.OpenAPI)
 }
 
-// swaggerUI serves Swagger UI pointed at /openapi.json. Its files are read
-// from the binary (swaggo/files/v2 embeds them): the first version of that
-// module wrote all of them, 7.7 MB, into an in-memory file system at start,
-// a live heap the collector then let double.
+// swaggerUI serves Swagger UI pointed at /openapi.json: the files of
+// swaggo/files/v2 (embedded in the binary, served as they are by
+// http.FileServerFS) but its initializer, which is this server's own
+// (swaggerui/swagger-initializer.js). The page's policy lets it run only its
+// own scripts and reach only this origin.
 func (s *Server) swaggerUI() gin.HandlerFunc {
-	files := &webdav.Handler{FileSystem: readOnlyFS{http.FS(swaggerFiles.FS)}, LockSystem: webdav.NewMemLS()}
-	ui := ginSwagger.WrapHandler(files, ginSwagger.URL("/openapi.json"))
-	// gin-swagger takes the prefix it serves files under from the first
-	// request it sees, for good: a first GET /swagger/x/swagger-ui.css
-	// would break every file after it. It sees the canonical one first.
-	prime, _ := gin.CreateTestContext(&discardResponse{})
-	prime.Request = &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/swagger/index.html"},
-		RequestURI: "/swagger/index.html", Header: http.Header{}}
-	ui(prime)
+	files := http.StripPrefix("/swagger/", http.FileServerFS(swaggerFiles.FS))
+	index, _ := fs.ReadFile(swaggerFiles.FS, "index.html")
 	return func(c *gin.Context) {
 		// Only the UI's own files (one flat directory, so a name with a
 		// slash is none of them); anything else is a problem document like
@@ -112,54 +103,35 @@ func (s *Server) swaggerUI() gin.HandlerFunc {
 			c.Redirect(http.StatusFound, "/swagger/index.html") // the UI's own address
 			return
 		}
+		h := c.Writer.Header()
+		h.Set("Content-Security-Policy", swaggerUIPolicy)
+		h.Set("Cache-Control", "public, max-age=3600")
+		if name == "swagger-initializer.js" {
+			c.Data(http.StatusOK, "text/javascript; charset=utf-8", swaggerInitializer)
+			return
+		}
 		if fi, err := fs.Stat(swaggerFiles.FS, name); err != nil || fi.IsDir() {
+			h.Del("Content-Security-Policy")
+			h.Del("Cache-Control")
 			abortWith(c, lms.ENotFound, "no such Swagger UI file")
 			return
 		}
-		ui(c)
+		if name == "index.html" {
+			// FileServerFS answers index.html with a redirect to the
+			// directory; the page is served under its own name instead.
+			c.Data(http.StatusOK, "text/html; charset=utf-8", index)
+			return
+		}
+		files.ServeHTTP(c.Writer, c.Request)
 	}
 }
 
-// discardResponse is a ResponseWriter that keeps nothing.
-type discardResponse struct{ h http.Header }
+// swaggerUIPolicy is Swagger UI's Content-Security-Policy: its scripts and
+// styles from this server only (it sets inline style attributes, hence
+// 'unsafe-inline' for styles alone), its icons inline, and calls to this
+// origin only ("Try it out").
+const swaggerUIPolicy = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-func (d *discardResponse) Header() http.Header {
-	if d.h == nil {
-		d.h = http.Header{}
-	}
-	return d.h
-}
-func (*discardResponse) Write(b []byte) (int, error) { return len(b), nil }
-func (*discardResponse) WriteHeader(int)             {}
-
-// readOnlyFS is the webdav.FileSystem gin-swagger serves files from, over
-// a read-only http.FileSystem. gin-swagger answers only GET.
-type readOnlyFS struct{ fs http.FileSystem }
-
-func (readOnlyFS) Mkdir(context.Context, string, os.FileMode) error { return os.ErrPermission }
-func (readOnlyFS) RemoveAll(context.Context, string) error          { return os.ErrPermission }
-func (readOnlyFS) Rename(context.Context, string, string) error     { return os.ErrPermission }
-
-func (r readOnlyFS) OpenFile(_ context.Context, name string, flag int, _ os.FileMode) (webdav.File, error) {
-	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND) != 0 {
-		return nil, os.ErrPermission
-	}
-	f, err := r.fs.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	return readOnlyFile{f}, nil
-}
-
-func (r readOnlyFS) Stat(_ context.Context, name string) (os.FileInfo, error) {
-	f, err := r.fs.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return f.Stat()
-}
-
-type readOnlyFile struct{ http.File }
-
-func (readOnlyFile) Write([]byte) (int, error) { return 0, os.ErrPermission }
+//go:embed swaggerui/swagger-initializer.js
+var swaggerInitializer []byte
