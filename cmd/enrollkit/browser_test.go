@@ -244,4 +244,19 @@ func TestEnrollmentInABrowser(t *testing.T) {
 			t.Fatalf("without JavaScript:\n%s", text)
 		}
 	})
+	// Swagger UI runs under its Content-Security-Policy: its scripts load,
+	// it reads this server's document and lists the operations by tag.
+	t.Run("Swagger UI", func(t *testing.T) {
+		var title, ops string
+		browse(t, true, 1280, 900,
+			chromedp.Navigate("http://"+p.addr+"/swagger/index.html"),
+			chromedp.WaitVisible(".swagger-ui .info .title", chromedp.ByQuery),
+			chromedp.Text(".swagger-ui .info .title", &title, chromedp.ByQuery),
+			chromedp.WaitVisible(`[id="operations-invitations-createInvitation"]`, chromedp.ByQuery),
+			chromedp.Text(".swagger-ui", &ops, chromedp.ByQuery),
+		)
+		if !strings.Contains(title, "enrollkit API") || !strings.Contains(ops, "/redemptions") {
+			t.Fatalf("Swagger UI: title %q\n%.500s", title, ops)
+		}
+	})
 }
