@@ -56,6 +56,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/enrollkit/enrollkit/pkg/config"
 	"github.com/enrollkit/enrollkit/pkg/lms"
 	"github.com/enrollkit/enrollkit/pkg/ratelimit"
 )
@@ -142,7 +143,7 @@ func New(o Options) (*Server, error) {
 		o.Logger = slog.Default()
 	}
 	if o.BodyLimit == 0 {
-		o.BodyLimit = 1 << 20
+		o.BodyLimit = config.DefaultBodyLimit
 	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
@@ -152,20 +153,24 @@ func New(o Options) (*Server, error) {
 		o.Registry.MustRegister(collectors.NewDBStatsCollector(o.DB, "enrollkit"))
 	}
 	o.Registry.MustRegister(o.Collectors...)
+	// The rules a deployment sets default to the configuration's defaults.
 	if o.Rules.LoginIP.Limit == 0 {
-		o.Rules.LoginIP = ratelimit.Rule{Name: "login-ip", Limit: 30, Period: 15 * time.Minute}
+		o.Rules.LoginIP = ratelimit.Rule{Name: "login-ip", Limit: config.DefaultLoginIPLimit, Period: config.DefaultThrottleWindow}
 	}
 	if o.Rules.LoginAccount.Limit == 0 {
-		o.Rules.LoginAccount = ratelimit.Rule{Name: "login-account", Limit: 10, Period: 15 * time.Minute}
+		o.Rules.LoginAccount = ratelimit.Rule{Name: "login-account", Limit: config.DefaultLoginAccountLimit,
+			Period: config.DefaultThrottleWindow}
 	}
 	if o.Rules.LoginAccountAny.Limit == 0 {
-		o.Rules.LoginAccountAny = ratelimit.Rule{Name: "login-account-any", Limit: 100, Period: 15 * time.Minute}
+		o.Rules.LoginAccountAny = ratelimit.Rule{Name: "login-account-any", Limit: config.DefaultLoginAccountAnyLimit,
+			Period: config.DefaultThrottleWindow}
 	}
 	if o.Rules.RedeemIP.Limit == 0 {
-		o.Rules.RedeemIP = ratelimit.Rule{Name: "redeem-ip", Limit: 10, Period: 15 * time.Minute}
+		o.Rules.RedeemIP = ratelimit.Rule{Name: "redeem-ip", Limit: config.DefaultRedeemIPLimit, Period: config.DefaultThrottleWindow}
 	}
 	if o.Rules.RedeemSite.Limit == 0 {
-		o.Rules.RedeemSite = ratelimit.Rule{Name: "redeem-site", Limit: 100, Period: 15 * time.Minute}
+		o.Rules.RedeemSite = ratelimit.Rule{Name: "redeem-site", Limit: config.DefaultRedeemSiteLimit,
+			Period: config.DefaultThrottleWindow}
 	}
 	if o.Rules.PasscodeConflict.Limit == 0 {
 		o.Rules.PasscodeConflict = ratelimit.Rule{Name: "passcode-conflict", Limit: 10, Period: time.Hour}

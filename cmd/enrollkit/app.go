@@ -151,7 +151,13 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	})
 	if err != nil {
 		a.Close()
-		return nil, usageError{"configuration: ENROLLKIT_TRUSTED_PROXIES: " + err.Error()}
+		// Only a proxy that does not parse is the setting's fault (config
+		// checks them as well); anything else is not the configuration's.
+		var pe *net.ParseError
+		if errors.As(err, &pe) {
+			return nil, usageError{"configuration: ENROLLKIT_TRUSTED_PROXIES: " + err.Error()}
+		}
+		return nil, fmt.Errorf("build the HTTP API: %w", err)
 	}
 	return a, nil
 }

@@ -16,12 +16,35 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/enrollkit/enrollkit/pkg/auth"
+	"github.com/enrollkit/enrollkit/pkg/lms"
 )
 
 // Environments.
 const (
 	Development = "development"
 	Production  = "production"
+)
+
+// Defaults of the settings that api.New and store.New fill in too, where
+// their callers (tests among them) leave a field zero: all three read
+// these, so that each default is written once. The defaults of the
+// verification TTL, the mail quota and the password wait are the domain's
+// and the hasher's own (lms.DefaultVerificationTTL, lms.DefaultMailQuota,
+// auth.DefaultMaxWait), which Load reads.
+const (
+	DefaultAddr       = ":8080"
+	DefaultBodyLimit  = 1 << 20
+	DefaultRefreshTTL = 30 * 24 * time.Hour
+	// Failed attempts allowed per DefaultThrottleWindow (see the Config
+	// fields of the same names).
+	DefaultLoginIPLimit         = 30
+	DefaultLoginAccountLimit    = 10
+	DefaultLoginAccountAnyLimit = 100
+	DefaultRedeemIPLimit        = 10
+	DefaultRedeemSiteLimit      = 100
+	DefaultThrottleWindow       = 15 * time.Minute
 )
 
 // Config is the whole configuration of one enrollkit process.
@@ -112,7 +135,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	r := reader{getenv: getenv}
 	c := &Config{
 		Env:                  r.str("ENROLLKIT_ENV", Development),
-		Addr:                 r.str("ENROLLKIT_ADDR", ":8080"),
+		Addr:                 r.str("ENROLLKIT_ADDR", DefaultAddr),
 		MetricsAddr:          r.str("ENROLLKIT_METRICS_ADDR", "127.0.0.1:9090"),
 		DataDir:              r.str("ENROLLKIT_DATA_DIR", "./data"),
 		PublicURL:            r.str("ENROLLKIT_PUBLIC_URL", ""),
@@ -120,7 +143,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		LogFormat:            r.str("ENROLLKIT_LOG_FORMAT", "json"),
 		CORSOrigins:          r.list("ENROLLKIT_CORS_ORIGINS"),
 		TrustedProxies:       r.list("ENROLLKIT_TRUSTED_PROXIES"),
-		BodyLimit:            r.int64("ENROLLKIT_BODY_LIMIT", 1<<20),
+		BodyLimit:            r.int64("ENROLLKIT_BODY_LIMIT", DefaultBodyLimit),
 		RedisURL:             r.str("ENROLLKIT_REDIS_URL", ""),
 		SMTPURL:              r.str("ENROLLKIT_SMTP_URL", ""),
 		SMTPInsecure:         r.bool("ENROLLKIT_SMTP_INSECURE"),
@@ -128,18 +151,18 @@ func Load(getenv func(string) string) (*Config, error) {
 		BootstrapEmail:       r.str("ENROLLKIT_BOOTSTRAP_EMAIL", ""),
 		BootstrapPassword:    r.str("ENROLLKIT_BOOTSTRAP_PASSWORD", ""),
 		AccessTTL:            r.duration("ENROLLKIT_ACCESS_TTL", 15*time.Minute),
-		RefreshTTL:           r.duration("ENROLLKIT_REFRESH_TTL", 30*24*time.Hour),
-		VerificationTTL:      r.duration("ENROLLKIT_VERIFICATION_TTL", 48*time.Hour),
-		LoginIPLimit:         int(r.int64("ENROLLKIT_LOGIN_IP_LIMIT", 30)),
-		LoginAccountLimit:    int(r.int64("ENROLLKIT_LOGIN_ACCOUNT_LIMIT", 10)),
-		LoginAccountAnyLimit: int(r.int64("ENROLLKIT_LOGIN_ACCOUNT_ANY_LIMIT", 100)),
-		RedeemIPLimit:        int(r.int64("ENROLLKIT_REDEEM_IP_LIMIT", 10)),
-		RedeemSiteLimit:      int(r.int64("ENROLLKIT_REDEEM_SITE_LIMIT", 100)),
-		MailOrgHourly:        int(r.int64("ENROLLKIT_MAIL_ORG_HOURLY", 1000)),
-		MailOrgDaily:         int(r.int64("ENROLLKIT_MAIL_ORG_DAILY", 5000)),
-		MailOrgRate:          int(r.int64("ENROLLKIT_MAIL_ORG_RATE", 10)),
-		ThrottleWindow:       r.duration("ENROLLKIT_THROTTLE_WINDOW", 15*time.Minute),
-		PasswordWait:         r.duration("ENROLLKIT_PASSWORD_WAIT", 2*time.Second),
+		RefreshTTL:           r.duration("ENROLLKIT_REFRESH_TTL", DefaultRefreshTTL),
+		VerificationTTL:      r.duration("ENROLLKIT_VERIFICATION_TTL", lms.DefaultVerificationTTL),
+		LoginIPLimit:         int(r.int64("ENROLLKIT_LOGIN_IP_LIMIT", DefaultLoginIPLimit)),
+		LoginAccountLimit:    int(r.int64("ENROLLKIT_LOGIN_ACCOUNT_LIMIT", DefaultLoginAccountLimit)),
+		LoginAccountAnyLimit: int(r.int64("ENROLLKIT_LOGIN_ACCOUNT_ANY_LIMIT", DefaultLoginAccountAnyLimit)),
+		RedeemIPLimit:        int(r.int64("ENROLLKIT_REDEEM_IP_LIMIT", DefaultRedeemIPLimit)),
+		RedeemSiteLimit:      int(r.int64("ENROLLKIT_REDEEM_SITE_LIMIT", DefaultRedeemSiteLimit)),
+		MailOrgHourly:        int(r.int64("ENROLLKIT_MAIL_ORG_HOURLY", int64(lms.DefaultMailQuota.PerHour))),
+		MailOrgDaily:         int(r.int64("ENROLLKIT_MAIL_ORG_DAILY", int64(lms.DefaultMailQuota.PerDay))),
+		MailOrgRate:          int(r.int64("ENROLLKIT_MAIL_ORG_RATE", int64(lms.DefaultMailQuota.Rate))),
+		ThrottleWindow:       r.duration("ENROLLKIT_THROTTLE_WINDOW", DefaultThrottleWindow),
+		PasswordWait:         r.duration("ENROLLKIT_PASSWORD_WAIT", auth.DefaultMaxWait),
 		ReadHeaderTimeout:    r.duration("ENROLLKIT_READ_HEADER_TIMEOUT", 5*time.Second),
 		ReadTimeout:          r.duration("ENROLLKIT_READ_TIMEOUT", 30*time.Second),
 		WriteTimeout:         r.duration("ENROLLKIT_WRITE_TIMEOUT", 30*time.Second),
@@ -189,11 +212,45 @@ func Load(getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
+// checks are the checks of Config.check, in the order they are made: each
+// returns the error of the first of its settings that is wrong, or nil.
+var checks = []func(c *Config) error{
+	checkEnv,
+	checkAddrs,
+	checkPublicURL,
+	checkLogFormat,
+	checkCORSOrigins,
+	checkTrustedProxies,
+	checkSizes,
+	checkServiceURLs,
+	checkLifetimes,
+	checkQuotas,
+	checkPasswordWait,
+}
+
+// check returns the first error of checks, so that one wrong setting is
+// reported as one line.
 func (c *Config) check() error {
-	bad := func(name, msg string) error { return fmt.Errorf("%s: %s", name, msg) }
+	for _, check := range checks {
+		if err := check(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bad is the error of the setting name: its variable, then msg.
+func bad(name, msg string) error { return fmt.Errorf("%s: %s", name, msg) }
+
+func checkEnv(c *Config) error {
 	if c.Env != Development && c.Env != Production {
 		return bad("ENROLLKIT_ENV", "must be development or production")
 	}
+	return nil
+}
+
+// checkAddrs checks the addresses the API and the metrics listen on.
+func checkAddrs(c *Config) error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return bad("ENROLLKIT_ADDR", "must be host:port or :port")
 	}
@@ -203,17 +260,33 @@ func (c *Config) check() error {
 	if _, port, _ := net.SplitHostPort(c.Addr); c.MetricsAddr == c.Addr && port != "0" {
 		return bad("ENROLLKIT_METRICS_ADDR", "must differ from ENROLLKIT_ADDR: metrics are not served to the API's clients")
 	}
+	return nil
+}
+
+func checkPublicURL(c *Config) error {
 	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		return bad("ENROLLKIT_PUBLIC_URL", "must be an absolute http(s) URL")
 	}
+	return nil
+}
+
+func checkLogFormat(c *Config) error {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return bad("ENROLLKIT_LOG_FORMAT", "must be json or text")
 	}
+	return nil
+}
+
+func checkCORSOrigins(c *Config) error {
 	for _, o := range c.CORSOrigins {
 		if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "" || u.Path != "") {
 			return bad("ENROLLKIT_CORS_ORIGINS", fmt.Sprintf("%q is not an origin like https://app.example.com", o))
 		}
 	}
+	return nil
+}
+
+func checkTrustedProxies(c *Config) error {
 	for _, p := range c.TrustedProxies {
 		if net.ParseIP(p) == nil {
 			if _, _, err := net.ParseCIDR(p); err != nil {
@@ -221,12 +294,23 @@ func (c *Config) check() error {
 			}
 		}
 	}
+	return nil
+}
+
+// checkSizes checks the memory limit and the request body limit.
+func checkSizes(c *Config) error {
 	if c.MemoryLimit < 0 || (c.MemoryLimit > 0 && c.MemoryLimit < 16<<20) {
 		return bad("ENROLLKIT_MEMORY_LIMIT", "must be 0 (no limit) or at least 16777216 bytes")
 	}
 	if c.BodyLimit < 1024 {
 		return bad("ENROLLKIT_BODY_LIMIT", "must be at least 1024 bytes")
 	}
+	return nil
+}
+
+// checkServiceURLs checks the URLs of Redis, the SMTP server and the
+// database.
+func checkServiceURLs(c *Config) error {
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 			return bad("ENROLLKIT_REDIS_URL", "must be a redis:// or rediss:// URL")
@@ -240,6 +324,12 @@ func (c *Config) check() error {
 	if strings.Contains(c.DatabaseURL, "://") && !IsPostgresURL(c.DatabaseURL) {
 		return bad("ENROLLKIT_DATABASE_URL", "must be a postgres:// URL or a SQLite file path")
 	}
+	return nil
+}
+
+// checkLifetimes checks the lifetimes of tokens and of pending
+// redemptions.
+func checkLifetimes(c *Config) error {
 	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
 		return bad("ENROLLKIT_ACCESS_TTL", "must be between 1m and 24h")
 	}
@@ -249,6 +339,11 @@ func (c *Config) check() error {
 	if c.VerificationTTL < time.Minute || c.VerificationTTL > 30*24*time.Hour {
 		return bad("ENROLLKIT_VERIFICATION_TTL", "must be between 1m and 720h")
 	}
+	return nil
+}
+
+// checkQuotas checks the mail quota and the throttles.
+func checkQuotas(c *Config) error {
 	if c.MailOrgHourly < 1 || c.MailOrgDaily < c.MailOrgHourly || c.MailOrgRate < 1 || c.MailOrgRate > 1000 {
 		return bad("ENROLLKIT_MAIL_ORG_*", "the hourly quota must be at least 1, the daily one at least the hourly one, the rate 1 to 1000 a second")
 	}
@@ -258,6 +353,10 @@ func (c *Config) check() error {
 	if c.ThrottleWindow < time.Second {
 		return bad("ENROLLKIT_THROTTLE_WINDOW", "must be at least 1s")
 	}
+	return nil
+}
+
+func checkPasswordWait(c *Config) error {
 	if c.PasswordWait < time.Millisecond || c.PasswordWait > time.Minute {
 		return bad("ENROLLKIT_PASSWORD_WAIT", "must be from 1ms to 1m")
 	}

@@ -111,3 +111,37 @@ func TestLoadProduction(t *testing.T) {
 		t.Errorf("unexpected: %+v", c)
 	}
 }
+
+// TestSharedDefaults pins the defaults that api.New and store.New apply
+// as well: they read the same constants, so a change here changes the
+// server's behaviour in all three.
+func TestSharedDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"ENROLLKIT_DATA_DIR": t.TempDir()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct {
+		name      string
+		got, want any
+	}{
+		{"ENROLLKIT_ADDR", c.Addr, ":8080"},
+		{"ENROLLKIT_BODY_LIMIT", c.BodyLimit, int64(1 << 20)},
+		{"ENROLLKIT_REFRESH_TTL", c.RefreshTTL, 30 * 24 * time.Hour},
+		{"ENROLLKIT_VERIFICATION_TTL", c.VerificationTTL, 48 * time.Hour},
+		{"ENROLLKIT_LOGIN_IP_LIMIT", c.LoginIPLimit, 30},
+		{"ENROLLKIT_LOGIN_ACCOUNT_LIMIT", c.LoginAccountLimit, 10},
+		{"ENROLLKIT_LOGIN_ACCOUNT_ANY_LIMIT", c.LoginAccountAnyLimit, 100},
+		{"ENROLLKIT_REDEEM_IP_LIMIT", c.RedeemIPLimit, 10},
+		{"ENROLLKIT_REDEEM_SITE_LIMIT", c.RedeemSiteLimit, 100},
+		{"ENROLLKIT_THROTTLE_WINDOW", c.ThrottleWindow, 15 * time.Minute},
+		{"ENROLLKIT_MAIL_ORG_HOURLY", c.MailOrgHourly, 1000},
+		{"ENROLLKIT_MAIL_ORG_DAILY", c.MailOrgDaily, 5000},
+		{"ENROLLKIT_MAIL_ORG_RATE", c.MailOrgRate, 10},
+		{"ENROLLKIT_PASSWORD_WAIT", c.PasswordWait, 2 * time.Second},
+	} {
+		if d.got != d.want {
+			t.Errorf("%s defaults to %v, want %v", d.name, d.got, d.want)
+		}
+	}
+}

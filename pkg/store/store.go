@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/enrollkit/enrollkit/pkg/auth"
+	"github.com/enrollkit/enrollkit/pkg/config"
 	"github.com/enrollkit/enrollkit/pkg/lms"
 )
 
@@ -39,8 +40,10 @@ type Store struct {
 
 // Deps are what the services need besides the database.
 type Deps struct {
-	Hasher     *auth.Hasher
-	Tokens     *auth.TokenIssuer
+	Hasher *auth.Hasher
+	Tokens *auth.TokenIssuer
+	// RefreshTTL is how long a refresh token lives;
+	// config.DefaultRefreshTTL when zero.
 	RefreshTTL time.Duration
 	// Secret is the application secret; keys for passcodes derive from it.
 	Secret []byte
@@ -57,7 +60,7 @@ type Deps struct {
 // New returns the services backed by db.
 func New(db *DB, d Deps) *Store {
 	if d.RefreshTTL == 0 {
-		d.RefreshTTL = 30 * 24 * time.Hour
+		d.RefreshTTL = config.DefaultRefreshTTL
 	}
 	if d.VerificationTTL == 0 {
 		d.VerificationTTL = lms.DefaultVerificationTTL
@@ -72,7 +75,8 @@ func New(db *DB, d Deps) *Store {
 		d.MailQuota.Rate = lms.DefaultMailQuota.Rate
 	}
 	if d.PublicURL == "" {
-		d.PublicURL = "http://localhost:8080"
+		// What development gives: the server itself on its default address.
+		d.PublicURL = "http://localhost" + config.DefaultAddr
 	}
 	return &Store{db: db, hasher: passwords{d.Hasher}, tokens: d.Tokens, refreshTTL: d.RefreshTTL, verificationTTL: d.VerificationTTL, mailQuota: d.MailQuota,
 		passcodeKey:   auth.DeriveKey(d.Secret, "enrollkit passcode lookup v1"),
