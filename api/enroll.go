@@ -194,6 +194,8 @@ func (v *enrollView) showPreview(p *lms.RedemptionPreview) {
 // enrollFailed shows err on the page, next to the field it concerns.
 func (s *Server) enrollFailed(c *gin.Context, v *enrollView, err error) {
 	p := problemFor(c, err) // the status, Retry-After and the log of an internal error
+	// A page asks for a password, not for a token: no bearer challenge.
+	c.Writer.Header().Del("WWW-Authenticate")
 	switch p.Code {
 	case lms.EPasscodeInvalid:
 		v.Step, v.Title, v.Preview = "passcode", "Enroll", nil

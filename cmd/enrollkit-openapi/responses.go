@@ -82,7 +82,9 @@ func documentProblems(doc *openapi3.T) {
 				}
 				switch status {
 				case "401":
-					set("WWW-Authenticate")
+					if r.Content.Get("text/html") == nil { // a page asks for a password, not a token
+						set("WWW-Authenticate")
+					}
 				case "429", "503":
 					set("Retry-After")
 				case "201":
