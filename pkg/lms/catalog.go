@@ -2,6 +2,9 @@ package lms
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -54,6 +57,26 @@ type ImportRejection struct {
 type ImportResult struct {
 	Created  int
 	Rejected []ImportRejection
+}
+
+// Reject records that the row of line was refused, and why.
+func (r *ImportResult) Reject(line int, format string, args ...any) {
+	r.Rejected = append(r.Rejected, ImportRejection{Line: line, Reason: fmt.Sprintf(format, args...)})
+}
+
+// RejectInvalid records that the row of line was refused for the fields
+// err, a validation_failed error, names: each field and its problem.
+func (r *ImportResult) RejectInvalid(line int, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		r.Reject(line, "%s", ErrorMessage(err))
+		return
+	}
+	reasons := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		reasons[i] = f.Field + " " + f.Message
+	}
+	r.Reject(line, "%s", strings.Join(reasons, "; "))
 }
 
 // UserGroup gathers people of one organization group who take the same

@@ -125,5 +125,26 @@ func (v *Validation) Err() error {
 	if len(v.fields) == 0 {
 		return nil
 	}
-	return &Error{Code: EInvalid, Message: "the request has invalid fields", Fields: v.fields}
+	return &Error{Code: EInvalid, Message: invalidMessage, Fields: v.fields}
+}
+
+// invalidMessage is the message of every validation_failed error; its
+// fields say what is wrong.
+const invalidMessage = "the request has invalid fields"
+
+// Invalid returns a validation_failed error about one field.
+func Invalid(field, message string) error {
+	return &Error{Code: EInvalid, Message: invalidMessage, Fields: []FieldError{{Field: field, Message: message}}}
+}
+
+// PasswordRule judges a new password for the account of email, returning
+// what is wrong with it (shown to the person who chose it) or nil. The
+// policy lives beside the password hashing, outside the domain.
+type PasswordRule func(password, email string) error
+
+// Password records what rule finds wrong with a new password.
+func (v *Validation) Password(field, password, email string, rule PasswordRule) {
+	if err := rule(password, email); err != nil {
+		v.Add(field, err.Error())
+	}
 }

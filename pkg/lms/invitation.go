@@ -109,7 +109,18 @@ func CanTransition(from, to InvitationStatus) bool {
 const PasscodeClaimGrace = 90 * 24 * time.Hour
 
 // NormalizePasscode returns the form in which passcodes are matched:
-// trimmed, upper-cased, without spaces and dashes.
+// upper-cased rune by rune (with no other Unicode normalization), without
+// white space and without the dashes -, U+2010 and U+2013.
+//
+// Its output is what the store hashes into every invitation's stored
+// lookup hash (the passcode_hash and passcode_claim columns), and a
+// redemption finds its invitation by the hash of the normalized passcode
+// typed. Changing what it returns for any input therefore silently
+// orphans every stored passcode that input normalizes differently: those
+// invitations can no longer be redeemed and their passcodes no longer
+// collide with new ones. Such a change needs a data migration that
+// rehashes the stored passcodes (from their sealed copies); the table in
+// passcode_test.go pins the current output.
 func NormalizePasscode(s string) string {
 	return strings.Map(func(r rune) rune {
 		if unicode.IsSpace(r) || r == '-' || r == '‐' || r == '–' {
@@ -153,14 +164,12 @@ func CheckPasscode(passcode string, names ...string) error {
 	n := NormalizePasscode(passcode)
 	l := len([]rune(n))
 	if !ValidText(passcode, false) {
-		return &Error{Code: EInvalid, Message: "the request has invalid fields",
-			Fields: []FieldError{{Field: "passcode", Message: TextRule}}}
+		return Invalid("passcode", TextRule)
 	}
 	if l < MinPasscodeLen || l > MaxPasscodeLen || utf8.RuneCountInString(passcode) > MaxPasscodeInputLen {
-		return &Error{Code: EInvalid, Message: "the request has invalid fields",
-			Fields: []FieldError{{Field: "passcode", Message: fmt.Sprintf(
-				"must be %d to %d characters, not counting spaces and dashes, and at most %d with them",
-				MinPasscodeLen, MaxPasscodeLen, MaxPasscodeInputLen)}}}
+		return Invalid("passcode", fmt.Sprintf(
+			"must be %d to %d characters, not counting spaces and dashes, and at most %d with them",
+			MinPasscodeLen, MaxPasscodeLen, MaxPasscodeInputLen))
 	}
 	weak := func(why string) error {
 		return &Error{Code: EPasscodeWeak, Message: "the passcode is too easy to guess: " + why,

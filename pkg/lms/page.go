@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"slices"
 )
 
@@ -35,7 +36,7 @@ func (p *PageRequest) Normalize(sorts ...string) error {
 	if p.Limit == 0 {
 		p.Limit = DefaultPageLimit
 	}
-	v.Check(p.Limit >= 1 && p.Limit <= MaxPageLimit, "limit", "must be between 1 and 200")
+	v.Check(p.Limit >= 1 && p.Limit <= MaxPageLimit, "limit", fmt.Sprintf("must be between 1 and %d", MaxPageLimit))
 	if p.Sort == "" && len(sorts) > 0 {
 		p.Sort = sorts[0]
 	}

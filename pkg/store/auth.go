@@ -485,10 +485,7 @@ func (s *Store) CreateIntegrationClient(ctx context.Context, in lms.NewIntegrati
 	if err != nil {
 		return nil, err
 	}
-	var v lms.Validation
-	v.Name("name", in.Name, lms.MaxNameLen)
-	v.Check(in.Role == lms.RoleFullManager || in.Role == lms.RoleLimitedManager, "role", "must be full_manager or limited_manager")
-	if err := v.Err(); err != nil {
+	if err := in.Validate(); err != nil {
 		return nil, err
 	}
 	secret, err := auth.NewOpaqueToken()

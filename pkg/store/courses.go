@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -68,30 +67,9 @@ func (c *course) setSearch() {
 	}
 }
 
-// checkCourseName, checkCourseCode and checkDescription trim a field and
-// record what is wrong with it.
-func checkCourseName(v *lms.Validation, name *string) {
-	*name = strings.TrimSpace(*name)
-	v.Name("name", *name, lms.MaxNameLen)
-}
-
-func checkCourseCode(v *lms.Validation, code *string) {
-	*code = strings.TrimSpace(*code)
-	v.Text("code", *code, lms.MaxCourseCodeLen, false)
-}
-
-func checkDescription(v *lms.Validation, d *string) {
-	*d = strings.TrimSpace(*d)
-	v.Text("description", *d, lms.MaxDescriptionLen, true)
-}
-
 // newCourse validates in and returns the row to insert.
 func newCourse(org string, in lms.NewCourse, now time.Time) (*course, error) {
-	var v lms.Validation
-	checkCourseName(&v, &in.Name)
-	checkCourseCode(&v, &in.Code)
-	checkDescription(&v, &in.Description)
-	if err := v.Err(); err != nil {
+	if err := in.Validate(); err != nil {
 		return nil, err
 	}
 	c := &course{ID: newID(), OrganizationID: org, Description: in.Description, CreatedAt: now, UpdatedAt: now}
@@ -196,17 +174,7 @@ func (s *Store) UpdateCourse(ctx context.Context, id string, upd lms.CourseUpdat
 	if err != nil {
 		return nil, err
 	}
-	var v lms.Validation
-	if upd.Name != nil {
-		checkCourseName(&v, upd.Name)
-	}
-	if upd.Code != nil {
-		checkCourseCode(&v, upd.Code)
-	}
-	if upd.Description != nil {
-		checkDescription(&v, upd.Description)
-	}
-	if err := v.Err(); err != nil {
+	if err := upd.Validate(); err != nil {
 		return nil, err
 	}
 	var c *course
@@ -258,6 +226,36 @@ func (s *Store) DeleteCourse(ctx context.Context, id string) error {
 	return translate(err, "course")
 }
 
+// importRows checks rows in memory and returns the courses to insert with
+// the line of each, recording in res the rows refused: invalid fields, or a
+// code an earlier row has.
+func importRows(org string, rows []lms.NewCourse, now time.Time, res *lms.ImportResult) ([]*course, []int) {
+	valid := make([]*course, 0, len(rows))
+	validLines := make([]int, 0, len(rows))
+	codeLines := map[string]int{} // code key -> line of its first row
+	for i, in := range rows {
+		line := in.Line
+		if line == 0 {
+			line = i + 1
+		}
+		c, err := newCourse(org, in, now)
+		if err != nil {
+			res.RejectInvalid(line, err)
+			continue
+		}
+		if c.CodeKey != nil {
+			if first, ok := codeLines[*c.CodeKey]; ok {
+				res.Reject(line, "code %q repeats line %d", *c.Code, first)
+				continue
+			}
+			codeLines[*c.CodeKey] = line
+		}
+		valid = append(valid, c)
+		validLines = append(validLines, line)
+	}
+	return valid, validLines
+}
+
 // importBatch is how many rows one INSERT or IN list of ImportCourses
 // carries: well under both dialects' limits on bound parameters.
 const importBatch = 500
@@ -270,37 +268,7 @@ func (s *Store) ImportCourses(ctx context.Context, orgID string, rows []lms.NewC
 		return nil, lms.Errorf(lms.ENotFound, "organization not found")
 	}
 	res := &lms.ImportResult{}
-	reject := func(line int, format string, args ...any) {
-		res.Rejected = append(res.Rejected, lms.ImportRejection{Line: line, Reason: fmt.Sprintf(format, args...)})
-	}
-	now := s.now()
-	valid := make([]*course, 0, len(rows))
-	validLines := make([]int, 0, len(rows))
-	codeLines := map[string]int{} // code key -> line of its first row
-	for i, in := range rows {
-		line := in.Line
-		if line == 0 {
-			line = i + 1
-		}
-		c, err := newCourse(orgID, in, now)
-		if err != nil {
-			var reasons []string
-			for _, f := range err.(*lms.Error).Fields {
-				reasons = append(reasons, f.Field+" "+f.Message)
-			}
-			reject(line, "%s", strings.Join(reasons, "; "))
-			continue
-		}
-		if c.CodeKey != nil {
-			if first, ok := codeLines[*c.CodeKey]; ok {
-				reject(line, "code %q repeats line %d", *c.Code, first)
-				continue
-			}
-			codeLines[*c.CodeKey] = line
-		}
-		valid = append(valid, c)
-		validLines = append(validLines, line)
-	}
+	valid, validLines := importRows(orgID, rows, s.now(), res)
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var n int64
 		if err := tx.Model(&organization{}).Where("id = ?", orgID).Count(&n).Error; err != nil {
@@ -329,7 +297,7 @@ func (s *Store) ImportCourses(ctx context.Context, orgID string, rows []lms.NewC
 		insert := valid[:0:0]
 		for i, c := range valid {
 			if c.CodeKey != nil && taken[*c.CodeKey] {
-				reject(validLines[i], "code %q already exists in the organization", *c.Code)
+				res.Reject(validLines[i], "code %q already exists in the organization", *c.Code)
 				continue
 			}
 			insert = append(insert, c)

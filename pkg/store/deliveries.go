@@ -110,9 +110,6 @@ type DeliveryArgs struct {
 // Kind names the job in River.
 func (DeliveryArgs) Kind() string { return "invitation_delivery" }
 
-// maxNamedBadRecipients bounds the field errors of one recipient list.
-const maxNamedBadRecipients = 20
-
 // CreateDeliveries implements lms.DeliveryService.
 func (s *Store) CreateDeliveries(ctx context.Context, id string, sendCopy bool, recipients []string) ([]*lms.Delivery, error) {
 	org, err := orgID(ctx)
@@ -123,40 +120,8 @@ func (s *Store) CreateDeliveries(ctx context.Context, id string, sendCopy bool, 
 		return nil, errors.New("store: no job queue configured")
 	}
 	actor := lms.ActorFromContext(ctx)
-	if len(recipients) > lms.MaxRecipients {
-		// Judged first and alone, so that the answer to a huge list stays
-		// small: no error per entry.
-		return nil, invalidField("recipients", fmt.Sprintf("must list at most %d addresses", lms.MaxRecipients))
-	}
-	var v lms.Validation
-	seen := map[string]bool{}
-	var addrs []string
-	bad := 0
-	for i, r := range recipients {
-		e := lms.NormalizeEmail(r)
-		if !lms.ValidEmail(e) {
-			// The first few are named; the rest are counted, so the answer
-			// stays a few kilobytes whatever was sent.
-			if bad++; bad <= maxNamedBadRecipients {
-				v.Add(fmt.Sprintf("recipients[%d]", i), "must be an email address")
-			}
-			continue
-		}
-		if !seen[e] {
-			seen[e] = true
-			addrs = append(addrs, e)
-		}
-	}
-	if bad > maxNamedBadRecipients {
-		v.Add("recipients", fmt.Sprintf("%d more addresses are not email addresses", bad-maxNamedBadRecipients))
-	}
-	v.Check(sendCopy || len(recipients) > 0, "recipients", "name at least one recipient or set send_copy")
-	if n := len(addrs) + btoi(sendCopy); n > s.mailQuota.PerHour || n > s.mailQuota.PerDay {
-		v.Add("recipients", fmt.Sprintf("must list at most %d addresses: the organization may send %d invitation emails an hour and %d a day",
-			min(s.mailQuota.PerHour, s.mailQuota.PerDay), s.mailQuota.PerHour, s.mailQuota.PerDay))
-	}
-	v.Check(!sendCopy || actor.Kind == lms.ActorUser, "send_copy", "only a signed-in manager can receive a copy")
-	if err := v.Err(); err != nil {
+	addrs, err := lms.CheckSend(recipients, sendCopy, actor.Kind == lms.ActorUser, s.mailQuota)
+	if err != nil {
 		return nil, err
 	}
 	var out []*lms.Delivery
@@ -165,8 +130,8 @@ func (s *Store) CreateDeliveries(ctx context.Context, id string, sendCopy bool, 
 		if err != nil {
 			return err
 		}
-		if st := (&lms.Invitation{Status: lms.InvitationStatus(inv.Status), ExpiresAt: inv.ExpiresAt}).EffectiveStatus(s.now()); st == lms.InvitationRevoked || st == lms.InvitationExpired {
-			return lms.Errorf(lms.EConflict, "the invitation is %s; it cannot be sent", st)
+		if now := s.now(); !inv.state().Sendable(now) {
+			return lms.Errorf(lms.EConflict, "the invitation is %s; it cannot be sent", inv.state().EffectiveStatus(now))
 		}
 		now := s.now()
 		var rows []invitationDelivery
@@ -250,7 +215,7 @@ func (s *Store) mailSlot(tx *gorm.DB, org string, n int, now time.Time) (time.Ti
 		if over > int(sent) {
 			// More than the whole quota: no wait makes room (CreateDeliveries
 			// refuses such a send before; a quota lowered since may not).
-			return time.Time{}, invalidField("recipients", fmt.Sprintf("must list at most %d addresses", w.limit))
+			return time.Time{}, lms.ErrTooManyRecipients(w.limit)
 		}
 		// Room comes back as the window's oldest emails leave it: the
 		// over-th oldest is the last that must.
@@ -264,9 +229,7 @@ func (s *Store) mailSlot(tx *gorm.DB, org string, n int, now time.Time) (time.Ti
 		}
 	}
 	if wait > 0 {
-		return time.Time{}, &lms.Error{Code: lms.ERateLimited, RetryAfter: wait, Message: fmt.Sprintf(
-			"the organization may send %d invitation emails an hour and %d a day; these would pass that",
-			s.mailQuota.PerHour, s.mailQuota.PerDay)}
+		return time.Time{}, s.mailQuota.ErrOver(wait)
 	}
 	var last []time.Time
 	if err := tx.Model(&invitationDelivery{}).Where("organization_id = ? AND scheduled_at IS NOT NULL", org).
@@ -278,13 +241,6 @@ func (s *Store) mailSlot(tx *gorm.DB, org string, n int, now time.Time) (time.Ti
 		start = maxTime(start, last[0].Add(time.Duration(float64(time.Second)/s.mailQuota.Rate)))
 	}
 	return start, nil
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -347,7 +303,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	if err := s.q(ctx).Select("status", "expires_at").Where("id = ?", d.InvitationID).Take(&inv).Error; err != nil {
 		return err
 	}
-	if inv.Status == string(lms.InvitationRevoked) || (inv.ExpiresAt != nil && !inv.ExpiresAt.After(now)) {
+	if !inv.state().Sendable(now) {
 		// Its passcode may already serve another invitation: never send it.
 		err := errors.New("the invitation was revoked or expired before the email was sent")
 		return w.finish(ctx, &d, map[string]any{"status": string(lms.DeliveryFailed), "last_error": err.Error(), "updated_at": now}, river.JobCancel(err))

@@ -90,29 +90,12 @@ func (c *integrationClient) domain() *lms.IntegrationClient {
 		Role: lms.Role(c.Role), CreatedBy: by, CreatedAt: c.CreatedAt}
 }
 
-// checkPassword turns the password policy's verdict into a field error.
-func checkPassword(v *lms.Validation, field, password, email string) {
-	if err := auth.CheckPassword(password, email); err != nil {
-		v.Add(field, err.Error())
-	}
-}
-
 // CreateOrganization implements lms.OrganizationService.
 func (s *Store) CreateOrganization(ctx context.Context, in lms.NewOrganization) (*lms.OrganizationSetup, error) {
-	email := lms.NormalizeEmail(in.ManagerEmail)
-	if in.ManagerFirstName == "" {
-		in.ManagerFirstName = "Full"
-	}
-	if in.ManagerLastName == "" {
-		in.ManagerLastName = "Manager"
-	}
-	var v lms.Validation
-	v.Name("name", in.Name, lms.MaxNameLen)
-	v.Check(lms.ValidEmail(email), "manager_email", "must be an email address")
-	checkPassword(&v, "manager_password", in.ManagerPassword, email)
-	if err := v.Err(); err != nil {
+	if err := in.Validate(auth.CheckPassword); err != nil {
 		return nil, err
 	}
+	email := in.ManagerEmail
 	hash, err := s.hasher.Hash(ctx, in.ManagerPassword)
 	if err != nil {
 		return nil, err
@@ -214,11 +197,7 @@ func (s *Store) CreateOrganizationGroup(ctx context.Context, name, parentID stri
 	if err != nil {
 		return nil, err
 	}
-	name = strings.TrimSpace(name)
-	var v lms.Validation
-	v.Name("name", name, lms.MaxNameLen)
-	v.Check(parentID == "" || lms.ValidID(parentID), "parent_id", "must be an organization group ID")
-	if err := v.Err(); err != nil {
+	if err := lms.ValidateOrganizationGroup(&name, parentID); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -232,8 +211,7 @@ func (s *Store) CreateOrganizationGroup(ctx context.Context, name, parentID stri
 			q = q.Where("id = ?", parentID)
 		}
 		if err := q.Take(&parent).Error; errors.Is(err, gorm.ErrRecordNotFound) {
-			return &lms.Error{Code: lms.EInvalid, Message: "the request has invalid fields",
-				Fields: []lms.FieldError{{Field: "parent_id", Message: "no such organization group"}}}
+			return lms.ErrNoSuchOrganizationGroup("parent_id")
 		} else if err != nil {
 			return err
 		}
@@ -252,15 +230,7 @@ func (s *Store) UpdateOrganizationGroup(ctx context.Context, id string, upd lms.
 	if err != nil {
 		return nil, err
 	}
-	var v lms.Validation
-	if upd.Name != nil {
-		*upd.Name = strings.TrimSpace(*upd.Name)
-		v.Name("name", *upd.Name, lms.MaxNameLen)
-	}
-	if upd.ParentID != nil {
-		v.Check(lms.ValidID(*upd.ParentID), "parent_id", "must be an organization group ID")
-	}
-	if err := v.Err(); err != nil {
+	if err := upd.Validate(); err != nil {
 		return nil, err
 	}
 	var g *organizationGroup
@@ -304,16 +274,13 @@ func (s *Store) UpdateOrganizationGroup(ctx context.Context, id string, upd lms.
 // checkNoCycle refuses to move group id under newParent when newParent is the
 // group itself or one of its descendants.
 func checkNoCycle(tx *gorm.DB, org, id, newParent string) error {
-	invalid := &lms.Error{Code: lms.EInvalid, Message: "the request has invalid fields",
-		Fields: []lms.FieldError{{Field: "parent_id", Message: "must be an organization group outside this one's subtree"}}}
 	for cur, depth := newParent, 0; ; depth++ {
 		if cur == id || depth > 1000 {
-			return invalid
+			return lms.ErrOrganizationGroupCycle()
 		}
 		p, err := findOrganizationGroup(tx, org, cur)
 		if lms.ErrorCode(err) == lms.ENotFound {
-			invalid.Fields[0].Message = "no such organization group"
-			return invalid
+			return lms.ErrNoSuchOrganizationGroup("parent_id")
 		} else if err != nil {
 			return err
 		}

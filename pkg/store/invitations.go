@@ -3,9 +3,7 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -51,6 +49,31 @@ func (i *invitation) allowedDomains() []string {
 	}
 	return strings.Split(i.AllowedEmailDomains, ",")
 }
+
+// state is the part of the row the invitation's rules judge: its status,
+// seats and expiry.
+func (i *invitation) state() *lms.Invitation {
+	return &lms.Invitation{Status: lms.InvitationStatus(i.Status), MaxRegistrations: i.MaxRegistrations,
+		RegistrationsUsed: i.RegistrationsUsed, ExpiresAt: i.ExpiresAt}
+}
+
+// The invitation rules of lms.Invitation that SQL states again, over the
+// invitations table at the named argument @now: the seat UPDATE must judge
+// the row's latest version itself, so that no seat is ever given twice,
+// and lists filter by derived status in the database. TestSeatRuleMatchesDomain
+// holds each to the Go rule.
+const (
+	// notExpiredSQL: no expiry, or a later one.
+	notExpiredSQL = "(expires_at IS NULL OR expires_at > @now)"
+	// liveSQL is lms.Invitation.Live.
+	liveSQL = "status = 'active' AND " + notExpiredSQL
+	// redeemableSQL is lms.Invitation.Redeemable: EffectiveStatus active.
+	redeemableSQL = liveSQL + " AND registrations_used < max_registrations"
+	// fullSQL is EffectiveStatus full.
+	fullSQL = liveSQL + " AND registrations_used >= max_registrations"
+	// expiredSQL is EffectiveStatus expired.
+	expiredSQL = "status <> 'revoked' AND expires_at <= @now"
+)
 
 func (*invitation) columns() string {
 	return "id, organization_id, organization_group_id, name, search, passcode_hash, passcode_claim, passcode_sealed, " +
@@ -206,19 +229,18 @@ func (s *Store) FindInvitations(ctx context.Context, f lms.InvitationFilter) (*l
 	}
 	q := s.q(ctx).Where("organization_id = ?", org)
 	if f.Status != nil {
-		now := s.now()
-		live := "(expires_at IS NULL OR expires_at > ?)"
+		at := map[string]any{"now": s.now(), "status": string(*f.Status)}
 		switch *f.Status {
 		case lms.InvitationRevoked:
 			q = q.Where("status = ?", "revoked")
 		case lms.InvitationExpired:
-			q = q.Where("status <> ? AND expires_at <= ?", "revoked", now)
+			q = q.Where(expiredSQL, at)
 		case lms.InvitationFull:
-			q = q.Where("status = ? AND registrations_used >= max_registrations AND "+live, "active", now)
+			q = q.Where(fullSQL, at)
 		case lms.InvitationActive:
-			q = q.Where("status = ? AND registrations_used < max_registrations AND "+live, "active", now)
+			q = q.Where(redeemableSQL, at)
 		case lms.InvitationDraft, lms.InvitationPaused:
-			q = q.Where("status = ? AND "+live, string(*f.Status), now)
+			q = q.Where("status = @status AND "+notExpiredSQL, at)
 		default:
 			return nil, lms.Errorf(lms.EBadRequest, "status must be draft, active, paused, revoked, expired or full")
 		}
@@ -250,51 +272,6 @@ func (s *Store) FindInvitations(ctx context.Context, f lms.InvitationFilter) (*l
 	return page, nil
 }
 
-func invalidField(field, message string) *lms.Error {
-	return &lms.Error{Code: lms.EInvalid, Message: "the request has invalid fields",
-		Fields: []lms.FieldError{{Field: field, Message: message}}}
-}
-
-// checkInvitationFields validates what create and update share.
-func (s *Store) checkInvitationFields(v *lms.Validation, name *string, maxReg *int, groups *[]string, message *string, expires *time.Time, domains *[]string) {
-	if domains != nil {
-		norm, bad := lms.NormalizeEmailDomains(*domains)
-		switch {
-		case len(*domains) > lms.MaxAllowedEmailDomains:
-			v.Add("allowed_email_domains", fmt.Sprintf("must list at most %d domains", lms.MaxAllowedEmailDomains))
-		case bad >= 0:
-			v.Add(fmt.Sprintf("allowed_email_domains[%d]", bad), "must be a domain name such as example.com")
-		default:
-			*domains = norm
-		}
-	}
-	if name != nil {
-		*name = strings.TrimSpace(*name)
-		v.Name("name", *name, lms.MaxNameLen)
-	}
-	if maxReg != nil {
-		v.Check(*maxReg >= 1 && *maxReg <= lms.MaxRegistrations, "max_registrations", fmt.Sprintf("must be from 1 to %d", lms.MaxRegistrations))
-	}
-	if groups != nil {
-		ok := len(*groups) >= 1 && len(*groups) <= lms.MaxInvitationGroups
-		for _, id := range *groups {
-			ok = ok && lms.ValidID(id)
-		}
-		v.Check(ok, "user_group_ids", "must list 1 to 50 user group IDs")
-		slices.Sort(*groups)
-		*groups = slices.Compact(*groups)
-	}
-	if message != nil {
-		v.Text("message", *message, lms.MaxMessageLen, true)
-	}
-	if expires != nil {
-		// Stored in UTC: SQLite compares times as text, so every stored
-		// time must share one offset.
-		*expires = expires.UTC().Truncate(time.Microsecond)
-		v.Check(expires.After(s.now()), "expires_at", "must be in the future")
-	}
-}
-
 // checkUserGroups verifies that every group belongs to the organization and
 // to the invitation's organization group.
 func checkUserGroups(tx *gorm.DB, org, orgGroup string, ids []string) error {
@@ -305,7 +282,7 @@ func checkUserGroups(tx *gorm.DB, org, orgGroup string, ids []string) error {
 		return err
 	}
 	if len(found) != len(ids) {
-		return invalidField("user_group_ids", "every user group must exist and belong to the invitation's organization group")
+		return lms.Invalid("user_group_ids", "every user group must exist and belong to the invitation's organization group")
 	}
 	return nil
 }
@@ -355,17 +332,7 @@ func (s *Store) CreateInvitation(ctx context.Context, in lms.NewInvitation) (*lm
 	if err != nil {
 		return nil, err
 	}
-	if in.Status == "" {
-		in.Status = lms.InvitationDraft
-	}
-	var v lms.Validation
-	s.checkInvitationFields(&v, &in.Name, &in.MaxRegistrations, &in.UserGroupIDs, &in.Message, in.ExpiresAt, &in.AllowedEmailDomains)
-	if in.UserGroupIDs == nil {
-		v.Add("user_group_ids", "must list 1 to 50 user group IDs")
-	}
-	v.Check(lms.ValidID(in.OrganizationGroupID), "organization_group_id", "must be an organization group ID")
-	v.Check(in.Status == lms.InvitationDraft || in.Status == lms.InvitationActive, "status", "must be draft or active")
-	if err := v.Err(); err != nil {
+	if err := in.Validate(s.now()); err != nil {
 		return nil, err
 	}
 	orgName, err := s.organizationName(s.q(ctx), org)
@@ -393,31 +360,7 @@ func (s *Store) CreateInvitation(ctx context.Context, in lms.NewInvitation) (*lm
 				return nil, err
 			}
 		}
-		inv.PasscodeHash = s.passcodeHash(in.Passcode)
-		if inv.PasscodeSealed, err = auth.Seal(s.sealKey, in.Passcode); err != nil {
-			return nil, err
-		}
-		err = s.tx(ctx, func(tx *gorm.DB) error {
-			if _, err := groupOrRoot(tx, org, in.OrganizationGroupID, "organization_group_id"); err != nil {
-				return err
-			}
-			if err := checkUserGroups(tx, org, in.OrganizationGroupID, in.UserGroupIDs); err != nil {
-				return err
-			}
-			if err := s.claimPasscode(tx, &inv); err != nil {
-				return err
-			}
-			if err := tx.Create(&inv).Error; err != nil {
-				return err
-			}
-			if err := linkUserGroups(tx, inv.ID, in.UserGroupIDs); err != nil {
-				return err
-			}
-			return s.audit(ctx, tx, "invitation.create", "invitation", inv.ID)
-		})
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			err = errPasscodeTaken()
-		}
+		err = s.insertInvitation(ctx, &inv, in.Passcode, in.UserGroupIDs)
 		if generated && lms.ErrorCode(err) == lms.EConflict && attempt < 5 {
 			continue // a generated passcode collided: draw another
 		}
@@ -429,6 +372,38 @@ func (s *Store) CreateInvitation(ctx context.Context, in lms.NewInvitation) (*lm
 	return s.invitationDomain(&inv, in.UserGroupIDs)
 }
 
+// insertInvitation writes a new invitation with passcode and its user
+// groups in one transaction, once the passcode is claimed.
+func (s *Store) insertInvitation(ctx context.Context, inv *invitation, passcode string, groups []string) error {
+	inv.PasscodeHash = s.passcodeHash(passcode)
+	var err error
+	if inv.PasscodeSealed, err = auth.Seal(s.sealKey, passcode); err != nil {
+		return err
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if _, err := groupOrRoot(tx, inv.OrganizationID, inv.OrganizationGroupID, "organization_group_id"); err != nil {
+			return err
+		}
+		if err := checkUserGroups(tx, inv.OrganizationID, inv.OrganizationGroupID, groups); err != nil {
+			return err
+		}
+		if err := s.claimPasscode(tx, inv); err != nil {
+			return err
+		}
+		if err := tx.Create(inv).Error; err != nil {
+			return err
+		}
+		if err := linkUserGroups(tx, inv.ID, groups); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "invitation.create", "invitation", inv.ID)
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return errPasscodeTaken()
+	}
+	return err
+}
+
 func linkUserGroups(tx *gorm.DB, invID string, groups []string) error {
 	links := make([]invitationUserGroup, len(groups))
 	for i, g := range groups {
@@ -437,121 +412,28 @@ func linkUserGroups(tx *gorm.DB, invID string, groups []string) error {
 	return tx.Create(&links).Error
 }
 
-// UpdateInvitation implements lms.InvitationService.
+// UpdateInvitation implements lms.InvitationService: the invitation's
+// rules decide (lms.Invitation.Apply), the store claims the passcode and
+// writes, under the row's lock.
 func (s *Store) UpdateInvitation(ctx context.Context, id string, upd lms.InvitationUpdate) (*lms.Invitation, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var v lms.Validation
-	s.checkInvitationFields(&v, upd.Name, upd.MaxRegistrations, upd.UserGroupIDs, upd.Message, upd.ExpiresAt, upd.AllowedEmailDomains)
-	if upd.Status != nil {
-		st := *upd.Status
-		v.Check(st == lms.InvitationDraft || st == lms.InvitationActive || st == lms.InvitationPaused || st == lms.InvitationRevoked,
-			"status", "must be draft, active, paused or revoked")
-	}
-	if err := v.Err(); err != nil {
+	if err := upd.Validate(s.now()); err != nil {
 		return nil, err
 	}
-	var out *lms.Invitation
-	err = s.tx(ctx, func(tx *gorm.DB) error {
-		inv, err := lockInvitation(tx, org, id)
-		if err != nil {
-			return err
+	orgName := ""
+	if upd.SetsPasscode() {
+		// A passcode may not contain the organization's name, which never
+		// changes.
+		if orgName, err = s.organizationName(s.q(ctx), org); err != nil {
+			return nil, err
 		}
-		if inv.Status == string(lms.InvitationRevoked) {
-			return lms.Errorf(lms.EConflict, "the invitation is revoked; revoked invitations cannot change")
-		}
-		changes := map[string]any{"updated_at": s.now()}
-		if upd.Name != nil {
-			changes["name"], changes["search"] = *upd.Name, strings.ToLower(*upd.Name)
-			inv.Name = *upd.Name
-		}
-		if upd.Message != nil {
-			changes["message"] = *upd.Message
-		}
-		if upd.RequireEmailVerification != nil {
-			// Redemptions pending already stay pending: their links were sent.
-			changes["require_email_verification"] = *upd.RequireEmailVerification
-		}
-		if upd.AllowedEmailDomains != nil {
-			changes["allowed_email_domains"] = strings.Join(*upd.AllowedEmailDomains, ",")
-		}
-		if upd.ExpiresAt != nil {
-			changes["expires_at"] = *upd.ExpiresAt
-			inv.ExpiresAt = upd.ExpiresAt
-		} else if upd.ClearExpiry {
-			changes["expires_at"] = nil
-			inv.ExpiresAt = nil
-		}
-		if upd.Status != nil {
-			if !lms.CanTransition(lms.InvitationStatus(inv.Status), *upd.Status) {
-				return lms.Errorf(lms.EConflict, "an invitation cannot go from %s to %s", inv.Status, *upd.Status)
-			}
-			changes["status"] = string(*upd.Status)
-			if *upd.Status == lms.InvitationRevoked {
-				changes["passcode_claim"] = nil
-			}
-		}
-		if upd.Passcode != nil && (upd.Status == nil || *upd.Status != lms.InvitationRevoked) {
-			orgName, err := s.organizationName(tx, org)
-			if err != nil {
-				return err
-			}
-			p := strings.TrimSpace(*upd.Passcode)
-			if err := lms.CheckPasscode(p, inv.Name, orgName); err != nil {
-				return err
-			}
-			inv.PasscodeHash = s.passcodeHash(p)
-			if inv.PasscodeSealed, err = auth.Seal(s.sealKey, p); err != nil {
-				return err
-			}
-			changes["passcode_hash"], changes["passcode_sealed"] = inv.PasscodeHash, inv.PasscodeSealed
-		}
-		revived := (upd.ExpiresAt != nil || upd.ClearExpiry) && inv.PasscodeClaim == nil &&
-			changes["status"] != string(lms.InvitationRevoked) && inv.Status != string(lms.InvitationRevoked)
-		if _, ok := changes["passcode_hash"]; ok || revived {
-			// A new passcode, or a revived expired invitation that gave its
-			// passcode up (a later expiry or none), must (re)claim it.
-			if err := s.claimPasscode(tx, inv); err != nil {
-				return err
-			}
-			changes["passcode_claim"] = inv.PasscodeHash
-		}
-		q := tx.Model(&invitation{}).Where("id = ?", inv.ID)
-		if upd.MaxRegistrations != nil {
-			changes["max_registrations"] = *upd.MaxRegistrations
-			// Conditional, so a redemption racing this change cannot leave
-			// more seats used than exist.
-			q = q.Where("registrations_used <= ?", *upd.MaxRegistrations)
-		}
-		res := q.Updates(changes)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return lms.Errorf(lms.EConflict, "max_registrations cannot be below the %d registrations already used", inv.RegistrationsUsed)
-		}
-		if upd.UserGroupIDs != nil {
-			if err := checkUserGroups(tx, org, inv.OrganizationGroupID, *upd.UserGroupIDs); err != nil {
-				return err
-			}
-			if err := tx.Where("invitation_id = ?", inv.ID).Delete(&invitationUserGroup{}).Error; err != nil {
-				return err
-			}
-			if err := linkUserGroups(tx, inv.ID, *upd.UserGroupIDs); err != nil {
-				return err
-			}
-		}
-		action := "invitation.update"
-		if upd.Status != nil && string(*upd.Status) != inv.Status {
-			action = "invitation.status." + string(*upd.Status)
-		}
-		if err := s.audit(ctx, tx, action, "invitation", inv.ID); err != nil {
-			return err
-		}
-		out, err = s.loadInvitation(tx, org, inv.ID)
-		return err
+	}
+	now := s.now()
+	out, err := s.updateInvitation(ctx, org, id, upd, func(inv *lms.Invitation) error {
+		return inv.Apply(upd, now, orgName)
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return nil, errPasscodeTaken()
@@ -560,6 +442,134 @@ func (s *Store) UpdateInvitation(ctx context.Context, id string, upd lms.Invitat
 		return nil, translate(err, "invitation")
 	}
 	return out, nil
+}
+
+// updateInvitation reads the invitation locked, lets apply change it, and
+// writes the fields upd names, in one transaction. A new passcode, or a
+// revived expired invitation that gave its passcode up (a later expiry or
+// none), (re)claims the passcode before the seats are judged.
+func (s *Store) updateInvitation(ctx context.Context, org, id string, upd lms.InvitationUpdate,
+	apply func(*lms.Invitation) error) (*lms.Invitation, error) {
+	var out *lms.Invitation
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		row, err := lockInvitation(tx, org, id)
+		if err != nil {
+			return err
+		}
+		groups, err := invitationGroups(tx, []string{row.ID})
+		if err != nil {
+			return err
+		}
+		inv, err := s.invitationDomain(row, groups[row.ID])
+		if err != nil {
+			return err
+		}
+		if err := apply(inv); err != nil {
+			return err
+		}
+		if err := s.writeInvitation(tx, row, inv, upd); err != nil {
+			return err
+		}
+		if upd.UserGroupIDs != nil {
+			if err := relinkUserGroups(tx, org, inv); err != nil {
+				return err
+			}
+		}
+		action := "invitation.update"
+		if string(inv.Status) != row.Status {
+			action = "invitation.status." + string(inv.Status)
+		}
+		if err := s.audit(ctx, tx, action, "invitation", inv.ID); err != nil {
+			return err
+		}
+		out, err = s.loadInvitation(tx, org, inv.ID)
+		return err
+	})
+	return out, err
+}
+
+// writeInvitation writes the columns of row that upd changes to their
+// values in inv, claiming the passcode first when it must be.
+func (s *Store) writeInvitation(tx *gorm.DB, row *invitation, inv *lms.Invitation, upd lms.InvitationUpdate) error {
+	changes := invitationChanges(inv, upd)
+	if upd.SetsPasscode() {
+		row.PasscodeHash = s.passcodeHash(inv.Passcode)
+		var err error
+		if row.PasscodeSealed, err = auth.Seal(s.sealKey, inv.Passcode); err != nil {
+			return err
+		}
+		changes["passcode_hash"], changes["passcode_sealed"] = row.PasscodeHash, row.PasscodeSealed
+	}
+	revived := upd.SetsExpiry() && row.PasscodeClaim == nil && !upd.Revokes()
+	if upd.SetsPasscode() || revived {
+		if err := s.claimPasscode(tx, row); err != nil {
+			return err
+		}
+		changes["passcode_claim"] = row.PasscodeHash
+	}
+	if err := inv.CheckSeats(); err != nil {
+		return err
+	}
+	q := tx.Model(&invitation{}).Where("id = ?", row.ID)
+	if upd.MaxRegistrations != nil {
+		// Conditional as well, so that a redemption racing this change
+		// could never leave more seats used than exist.
+		q = q.Where("registrations_used <= ?", inv.MaxRegistrations)
+	}
+	res := q.Updates(changes)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return lms.ErrSeatsBelowUsed(row.RegistrationsUsed)
+	}
+	return nil
+}
+
+// invitationChanges are the columns upd changes, with their values in inv
+// (the passcode's aside).
+func invitationChanges(inv *lms.Invitation, upd lms.InvitationUpdate) map[string]any {
+	changes := map[string]any{"updated_at": inv.UpdatedAt}
+	if upd.Name != nil {
+		changes["name"], changes["search"] = inv.Name, strings.ToLower(inv.Name)
+	}
+	if upd.Message != nil {
+		changes["message"] = inv.Message
+	}
+	if upd.RequireEmailVerification != nil {
+		changes["require_email_verification"] = inv.RequireEmailVerification
+	}
+	if upd.AllowedEmailDomains != nil {
+		changes["allowed_email_domains"] = strings.Join(inv.AllowedEmailDomains, ",")
+	}
+	if upd.SetsExpiry() {
+		changes["expires_at"] = nil
+		if inv.ExpiresAt != nil {
+			changes["expires_at"] = *inv.ExpiresAt
+		}
+	}
+	if upd.Status != nil {
+		changes["status"] = string(inv.Status)
+		if upd.Revokes() {
+			changes["passcode_claim"] = nil
+		}
+	}
+	if upd.MaxRegistrations != nil {
+		changes["max_registrations"] = inv.MaxRegistrations
+	}
+	return changes
+}
+
+// relinkUserGroups replaces the user groups of inv with inv.UserGroupIDs,
+// which must belong to its organization group.
+func relinkUserGroups(tx *gorm.DB, org string, inv *lms.Invitation) error {
+	if err := checkUserGroups(tx, org, inv.OrganizationGroupID, inv.UserGroupIDs); err != nil {
+		return err
+	}
+	if err := tx.Where("invitation_id = ?", inv.ID).Delete(&invitationUserGroup{}).Error; err != nil {
+		return err
+	}
+	return linkUserGroups(tx, inv.ID, inv.UserGroupIDs)
 }
 
 // DeleteInvitation implements lms.InvitationService.

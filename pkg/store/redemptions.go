@@ -3,12 +3,11 @@ package store
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
 
+	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
 )
 
@@ -35,8 +34,7 @@ func errInvitationFull() error {
 // redeem it now. Unknown, draft, paused, revoked and expired passcodes are
 // one indistinguishable error, found by the same single indexed lookup.
 func (s *Store) liveInvitation(tx *gorm.DB, passcode string) (*invitation, error) {
-	n := lms.NormalizePasscode(passcode)
-	if len(n) < lms.MinPasscodeLen || utf8.RuneCountInString(n) > lms.MaxPasscodeLen || utf8.RuneCountInString(passcode) > lms.MaxPasscodeInputLen {
+	if !lms.CouldBePasscode(passcode) {
 		return nil, errPasscodeInvalid()
 	}
 	var inv invitation
@@ -46,10 +44,28 @@ func (s *Store) liveInvitation(tx *gorm.DB, passcode string) (*invitation, error
 	} else if err != nil {
 		return nil, err
 	}
-	if inv.Status != string(lms.InvitationActive) || (inv.ExpiresAt != nil && !inv.ExpiresAt.After(s.now())) {
+	if !inv.state().Live(s.now()) {
 		return nil, errPasscodeInvalid()
 	}
 	return &inv, nil
+}
+
+// takeSeatSQL takes one seat of invitation @inv at @now, if it is
+// redeemable.
+const takeSeatSQL = `UPDATE invitations SET registrations_used = registrations_used + 1
+	WHERE id = @inv AND ` + redeemableSQL
+
+// takeSeat takes one seat of an invitation at now, or says why there was
+// none (see noSeat).
+func takeSeat(tx *gorm.DB, invitationID string, now time.Time) error {
+	seat := tx.Exec(takeSeatSQL, map[string]any{"inv": invitationID, "now": now})
+	if seat.Error != nil {
+		return seat.Error
+	}
+	if seat.RowsAffected == 0 {
+		return noSeat(tx, invitationID, now)
+	}
+	return nil
 }
 
 // invitationGroupRefs lists an invitation's user groups by name.
@@ -63,8 +79,8 @@ func invitationGroupRefs(tx *gorm.DB, invID string) ([]lms.GroupRef, error) {
 
 // PreviewRedemption implements lms.RedemptionService.
 func (s *Store) PreviewRedemption(ctx context.Context, passcode string) (*lms.RedemptionPreview, error) {
-	if !lms.ValidText(passcode, false) {
-		return nil, invalidField("passcode", lms.TextRule)
+	if err := lms.CheckPreviewPasscode(passcode); err != nil {
+		return nil, err
 	}
 	q := s.q(ctx)
 	inv, err := s.liveInvitation(q, passcode)
@@ -88,7 +104,7 @@ func (s *Store) PreviewRedemption(ctx context.Context, passcode string) (*lms.Re
 		return nil, err
 	}
 	return &lms.RedemptionPreview{OrganizationName: orgName, InvitationName: inv.Name, UserGroups: groups,
-		Courses: courses, RegistrationsRemaining: max(0, inv.MaxRegistrations-inv.RegistrationsUsed), ExpiresAt: inv.ExpiresAt}, nil
+		Courses: courses, RegistrationsRemaining: inv.state().RegistrationsRemaining(), ExpiresAt: inv.ExpiresAt}, nil
 }
 
 // errRaced marks a transaction that lost a race on a unique key to a
@@ -100,34 +116,9 @@ var errRaced = errors.New("store: lost a redemption race")
 // conditional UPDATE, so the hot invitation row stays locked only for the
 // end of the transaction, and never more seats are used than exist.
 func (s *Store) Redeem(ctx context.Context, in lms.NewRedemption) (*lms.Redemption, bool, error) {
-	email := lms.NormalizeEmail(in.Email)
-	in.FirstName, in.LastName = strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
-	var v lms.Validation
-	v.Check(strings.TrimSpace(in.Passcode) != "", "passcode", "is required")
-	v.Check(lms.ValidText(in.Passcode, false), "passcode", lms.TextRule)
-	if lms.ValidText(email, false) {
-		v.Check(lms.ValidEmail(email), "email", "must be an email address")
-	} else {
-		v.Add("email", lms.TextRule)
-	}
-	// Every field is judged before any lookup, the password by the policy
-	// of new accounts too: an answer that came before the lookup for some
-	// addresses and after it for others would tell them apart.
-	if in.Password == "" {
-		v.Add("password", "is required")
-	} else if v.Err() == nil {
-		checkPassword(&v, "password", in.Password, email)
-	}
-	if in.FirstName != "" {
-		v.Name("first_name", in.FirstName, lms.MaxPersonNameLen)
-	}
-	if in.LastName != "" {
-		v.Name("last_name", in.LastName, lms.MaxPersonNameLen)
-	}
-	if err := v.Err(); err != nil {
+	if err := in.Validate(auth.CheckPassword); err != nil {
 		return nil, false, err
 	}
-	in.Email = email
 	for attempt := 0; ; attempt++ {
 		r, created, err := s.redeemOnce(ctx, in)
 		in.OnPasscode = nil // judged once: a retry's lookup is the same attempt
@@ -151,8 +142,8 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 	if err != nil {
 		return nil, false, err
 	}
-	if !lms.EmailDomainAllowed(in.Email, inv.allowedDomains()) {
-		return nil, false, invalidField("email", "must be an address at "+strings.Join(inv.allowedDomains(), ", "))
+	if err := lms.CheckEmailDomain(in.Email, inv.allowedDomains()); err != nil {
+		return nil, false, err
 	}
 	// The password work happens before the transaction: it is the slowest
 	// step and must not hold locks.
@@ -160,64 +151,72 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 	if err := s.q(ctx).Where("organization_id = ? AND email = ?", inv.OrganizationID, in.Email).Limit(1).Find(&existing).Error; err != nil {
 		return nil, false, err
 	}
-	named := in.FirstName != "" && in.LastName != ""
-	var u *user
-	if len(existing) == 1 {
-		if u, err = s.verifyAny(ctx, existing, in.Password); err != nil {
-			return nil, false, err
-		}
-		switch {
-		case u != nil:
-		case !named:
-			// As for an address without an account, below.
-			return nil, false, &lms.Concealed{Err: errBadCredentials(), Shown: errNamesRequired(in)}
-		case inv.RequireEmailVerification:
-			return s.redeemPending(ctx, inv, in, true)
-		default:
-			// Without verification, registering is instant, so an account's
-			// wrong password cannot be answered as a registration.
-			return nil, false, errBadCredentials()
-		}
-	} else {
-		if !named {
-			// The same work and answer as for an account's wrong password.
-			if err := s.hasher.VerifyDummy(ctx, in.Password); err != nil {
-				return nil, false, err
-			}
-			return nil, false, &lms.Concealed{Err: errBadCredentials(), Shown: errNamesRequired(in)}
-		}
-		if err := checkLookAlike(s.q(ctx), inv.OrganizationID, in.Email); err != nil {
-			return nil, false, err
-		}
-		if inv.RequireEmailVerification {
-			return s.redeemPending(ctx, inv, in, false)
-		}
-		// A new person cannot be replaying an earlier redemption, so a full
-		// invitation turns them away before the hash, the one expensive
-		// step: once the seats of an all-hands invitation are gone, the
-		// rest of the rush costs a lookup each. The seat UPDATE below still
-		// decides, so a seat freed meanwhile is not missed for long and none
-		// is ever given twice.
-		if inv.RegistrationsUsed >= inv.MaxRegistrations {
-			return nil, false, errInvitationFull()
-		}
-		hash, err := s.hasher.Hash(ctx, in.Password)
-		if err != nil {
-			return nil, false, err
-		}
-		now := s.now()
-		u = &user{ID: newID(), OrganizationID: inv.OrganizationID, OrganizationGroupID: inv.OrganizationGroupID,
-			Email: in.Email, FirstName: in.FirstName, LastName: in.LastName, Search: userSearch(in.Email, in.FirstName, in.LastName),
-			Role: string(lms.RoleLearner), Status: string(lms.UserActive), PasswordHash: &hash, CreatedAt: now, UpdatedAt: now}
+	if len(existing) == 0 {
+		return s.redeemNew(ctx, inv, in)
 	}
-	isNew := len(existing) == 0
+	u, err := s.verifyAny(ctx, existing, in.Password)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case u != nil:
+		return s.redeemSeat(ctx, inv, in, u, false)
+	case !in.Named():
+		// As for an address without an account, in redeemNew.
+		return nil, false, &lms.Concealed{Err: errBadCredentials(), Shown: in.NamesRequired()}
+	case inv.RequireEmailVerification:
+		return s.redeemPending(ctx, inv, in, true)
+	}
+	// Without verification, registering is instant, so an account's wrong
+	// password cannot be answered as a registration.
+	return nil, false, errBadCredentials()
+}
+
+// redeemNew is the redemption of an address without an account.
+func (s *Store) redeemNew(ctx context.Context, inv *invitation, in lms.NewRedemption) (*lms.Redemption, bool, error) {
+	if !in.Named() {
+		// The same work and answer as for an account's wrong password.
+		if err := s.hasher.VerifyDummy(ctx, in.Password); err != nil {
+			return nil, false, err
+		}
+		return nil, false, &lms.Concealed{Err: errBadCredentials(), Shown: in.NamesRequired()}
+	}
+	if err := checkLookAlike(s.q(ctx), inv.OrganizationID, in.Email); err != nil {
+		return nil, false, err
+	}
+	if inv.RequireEmailVerification {
+		return s.redeemPending(ctx, inv, in, false)
+	}
+	// A new person cannot be replaying an earlier redemption, so a full
+	// invitation turns them away before the hash, the one expensive step:
+	// once the seats of an all-hands invitation are gone, the rest of the
+	// rush costs a lookup each. The seat UPDATE still decides, so a seat
+	// freed meanwhile is not missed for long and none is ever given twice.
+	if inv.state().RegistrationsRemaining() == 0 {
+		return nil, false, errInvitationFull()
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, false, err
+	}
+	now := s.now()
+	u := &user{ID: newID(), OrganizationID: inv.OrganizationID, OrganizationGroupID: inv.OrganizationGroupID,
+		Email: in.Email, FirstName: in.FirstName, LastName: in.LastName, Search: userSearch(in.Email, in.FirstName, in.LastName),
+		Role: string(lms.RoleLearner), Status: string(lms.UserActive), PasswordHash: &hash, CreatedAt: now, UpdatedAt: now}
+	return s.redeemSeat(ctx, inv, in, u, true)
+}
+
+// redeemSeat takes a seat of inv for u, a new account (isNew) or one whose
+// password was checked: on PostgreSQL a new account's redemption is one
+// statement, otherwise one transaction of several.
+func (s *Store) redeemSeat(ctx context.Context, inv *invitation, in lms.NewRedemption, u *user, isNew bool) (*lms.Redemption, bool, error) {
 	var red redemption
 	var tokens *lms.TokenPair
 	replay := false
 	var out *lms.Redemption
+	var err error
 	newRedemption := func() {
 		red = redemption{ID: newID(), InvitationID: inv.ID, OrganizationID: inv.OrganizationID, UserID: u.ID,
-			Email: in.Email, ClientIP: truncate(in.ClientIP, 64), UserAgent: truncate(in.UserAgent, 512), CreatedAt: s.now()}
+			Email: in.Email, ClientIP: truncate(in.ClientIP, maxClientIPLen), UserAgent: truncate(in.UserAgent, maxUserAgentLen), CreatedAt: s.now()}
 	}
 	if isNew && s.db.dialect == Postgres {
 		newRedemption()
@@ -290,7 +289,7 @@ func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitati
 			return nil, false, held.Error
 		}
 		heldSeat = held.RowsAffected == 1
-		if !heldSeat && inv.RegistrationsUsed >= inv.MaxRegistrations {
+		if !heldSeat && inv.state().RegistrationsRemaining() == 0 {
 			return nil, false, errInvitationFull()
 		}
 	}
@@ -309,14 +308,8 @@ func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitati
 	if heldSeat {
 		return tokens, false, nil
 	}
-	seat := tx.Exec(`UPDATE invitations SET registrations_used = registrations_used + 1
-		WHERE id = ? AND status = 'active' AND registrations_used < max_registrations
-		AND (expires_at IS NULL OR expires_at > ?)`, inv.ID, now)
-	if seat.Error != nil {
-		return nil, false, seat.Error
-	}
-	if seat.RowsAffected == 0 {
-		return nil, false, noSeat(tx, inv.ID, now)
+	if err := takeSeat(tx, inv.ID, now); err != nil {
+		return nil, false, err
 	}
 	return tokens, false, nil
 }
@@ -330,21 +323,20 @@ func noSeat(tx *gorm.DB, invitationID string, now time.Time) error {
 	} else if err != nil {
 		return err
 	}
-	if cur.Status == string(lms.InvitationActive) && (cur.ExpiresAt == nil || cur.ExpiresAt.After(now)) {
+	if cur.state().Live(now) {
 		return errInvitationFull()
 	}
 	return errPasscodeInvalid()
 }
 
-// errNamesRequired is the answer to a redemption without the names a new
-// account needs, given whether or not the address has an account.
-func errNamesRequired(in lms.NewRedemption) error {
-	var v lms.Validation
-	v.Check(in.FirstName != "", "first_name", "is required, unless you sign in with the password of an existing account")
-	v.Check(in.LastName != "", "last_name", "is required, unless you sign in with the password of an existing account")
-	return v.Err()
-}
+// Bounds of what a redemption records of its client: enough for any IP
+// address, and for the user agents browsers send.
+const (
+	maxClientIPLen  = 64
+	maxUserAgentLen = 512
+)
 
+// truncate cuts s to at most n bytes.
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n]

@@ -28,9 +28,7 @@ func (s *Store) redeemNewInOneStatement(tx *gorm.DB, inv *invitation, u *user, r
 	}
 	var rows []row
 	err := tx.Raw(`WITH seat AS (
-		UPDATE invitations SET registrations_used = registrations_used + 1
-		WHERE id = @inv AND status = 'active' AND registrations_used < max_registrations
-		AND (expires_at IS NULL OR expires_at > @now)
+		`+takeSeatSQL+`
 		RETURNING id
 	), u AS (
 		INSERT INTO users (id, organization_id, organization_group_id, email, first_name, last_name, search,

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -153,11 +152,6 @@ func (s *Store) FindUserGroups(ctx context.Context, f lms.UserGroupFilter) (*lms
 	return page, nil
 }
 
-func checkUserGroupName(v *lms.Validation, name *string) {
-	*name = strings.TrimSpace(*name)
-	v.Name("name", *name, lms.MaxNameLen)
-}
-
 // errUserGroupNameTaken is the conflict of a duplicate user group name.
 func errUserGroupNameTaken() error {
 	return lms.Errorf(lms.EConflict, "a user group with this name already exists in the organization group")
@@ -169,11 +163,7 @@ func (s *Store) CreateUserGroup(ctx context.Context, in lms.NewUserGroup) (*lms.
 	if err != nil {
 		return nil, err
 	}
-	var v lms.Validation
-	checkUserGroupName(&v, &in.Name)
-	v.Check(lms.ValidID(in.OrganizationGroupID), "organization_group_id", "must be an organization group ID")
-	checkDescription(&v, &in.Description)
-	if err := v.Err(); err != nil {
+	if err := in.Validate(); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -200,14 +190,7 @@ func (s *Store) UpdateUserGroup(ctx context.Context, id string, upd lms.UserGrou
 	if err != nil {
 		return nil, err
 	}
-	var v lms.Validation
-	if upd.Name != nil {
-		checkUserGroupName(&v, upd.Name)
-	}
-	if upd.Description != nil {
-		checkDescription(&v, upd.Description)
-	}
-	if err := v.Err(); err != nil {
+	if err := upd.Validate(); err != nil {
 		return nil, err
 	}
 	var g *userGroup
@@ -271,51 +254,6 @@ func (s *Store) DeleteUserGroup(ctx context.Context, id string) error {
 		return tx.Where("id = ?", g.ID).Delete(&userGroup{}).Error
 	})
 	return translate(err, "user group")
-}
-
-// checkIDList validates the IDs of a request that adds courses or members:
-// 1 to lms.MaxUserGroupAddition of them, each an ID. It returns them
-// lower-cased without repeats, with the request index of each, for field
-// errors.
-func checkIDList(field string, ids []string) ([]string, map[string]int, error) {
-	var v lms.Validation
-	if len(ids) == 0 || len(ids) > lms.MaxUserGroupAddition {
-		v.Add(field, fmt.Sprintf("must list 1 to %d IDs", lms.MaxUserGroupAddition))
-		return nil, nil, v.Err()
-	}
-	out := make([]string, 0, len(ids))
-	index := make(map[string]int, len(ids))
-	for i, id := range ids {
-		id = strings.ToLower(id)
-		if !lms.ValidID(id) {
-			v.Add(fmt.Sprintf("%s[%d]", field, i), "must be an ID")
-			continue
-		}
-		if _, dup := index[id]; !dup {
-			index[id] = i
-			out = append(out, id)
-		}
-	}
-	return out, index, v.Err()
-}
-
-// checkAllFound reports, as field errors, the IDs the caller sent that are
-// not among found (they do not exist or belong to another organization).
-func checkAllFound(field, what string, ids []string, index map[string]int, found []string) error {
-	if len(found) == len(ids) {
-		return nil
-	}
-	have := make(map[string]bool, len(found))
-	for _, id := range found {
-		have[strings.ToLower(id)] = true
-	}
-	var v lms.Validation
-	for _, id := range ids {
-		if !have[id] {
-			v.Add(fmt.Sprintf("%s[%d]", field, index[id]), "no such "+what+": "+id)
-		}
-	}
-	return v.Err()
 }
 
 // FindUserGroupCourses implements lms.UserGroupService.
@@ -387,7 +325,7 @@ func (s *Store) addToUserGroup(ctx context.Context, id string, l groupLink, reqI
 	if err != nil {
 		return nil, err
 	}
-	ids, index, err := checkIDList(l.field, reqIDs)
+	ids, index, err := lms.CheckIDList(l.field, reqIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -402,7 +340,7 @@ func (s *Store) addToUserGroup(ctx context.Context, id string, l groupLink, reqI
 		if err := tx.Model(l.model).Where("organization_id = ? AND id IN ?", org, ids).Pluck("id", &found).Error; err != nil {
 			return err
 		}
-		if err := checkAllFound(l.field, l.what, ids, index, found); err != nil {
+		if err := lms.CheckAllFound(l.field, l.what, ids, index, found); err != nil {
 			return err
 		}
 		linked := tx.Exec(l.link, g.ID, now, org, ids)

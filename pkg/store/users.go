@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
 )
 
@@ -86,8 +86,7 @@ func groupOrRoot(tx *gorm.DB, org, id, field string) (string, error) {
 	}
 	var found string
 	if err := q.Select("id").Take(&found).Error; errors.Is(err, gorm.ErrRecordNotFound) {
-		return "", &lms.Error{Code: lms.EInvalid, Message: "the request has invalid fields",
-			Fields: []lms.FieldError{{Field: field, Message: "no such organization group"}}}
+		return "", lms.ErrNoSuchOrganizationGroup(field)
 	} else if err != nil {
 		return "", err
 	}
@@ -100,20 +99,10 @@ func (s *Store) CreateUser(ctx context.Context, in lms.NewUser) (*lms.User, erro
 	if err != nil {
 		return nil, err
 	}
-	email := lms.NormalizeEmail(in.Email)
-	in.FirstName, in.LastName = strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
-	var v lms.Validation
-	v.Check(lms.ValidEmail(email), "email", "must be an email address")
-	v.Name("first_name", in.FirstName, lms.MaxPersonNameLen)
-	v.Name("last_name", in.LastName, lms.MaxPersonNameLen)
-	v.Check(in.Role.Valid(), "role", "must be full_manager, limited_manager or learner")
-	v.Check(in.OrganizationGroupID == "" || lms.ValidID(in.OrganizationGroupID), "organization_group_id", "must be an organization group ID")
-	if in.Password != "" {
-		checkPassword(&v, "password", in.Password, email)
-	}
-	if err := v.Err(); err != nil {
+	if err := in.Validate(auth.CheckPassword); err != nil {
 		return nil, err
 	}
+	email := in.Email
 	var hash *string
 	if in.Password != "" {
 		h, err := s.hasher.Hash(ctx, in.Password)
@@ -149,96 +138,81 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd lms.UserUpdate) (
 	if err != nil {
 		return nil, err
 	}
-	var v lms.Validation
-	if upd.FirstName != nil {
-		*upd.FirstName = strings.TrimSpace(*upd.FirstName)
-		v.Name("first_name", *upd.FirstName, lms.MaxPersonNameLen)
-	}
-	if upd.LastName != nil {
-		*upd.LastName = strings.TrimSpace(*upd.LastName)
-		v.Name("last_name", *upd.LastName, lms.MaxPersonNameLen)
-	}
-	if upd.Role != nil {
-		v.Check(upd.Role.Valid(), "role", "must be full_manager, limited_manager or learner")
-	}
-	if upd.Status != nil {
-		v.Check(*upd.Status == lms.UserActive || *upd.Status == lms.UserDisabled, "status", "must be active or disabled")
-	}
-	if upd.OrganizationGroupID != nil {
-		v.Check(lms.ValidID(*upd.OrganizationGroupID), "organization_group_id", "must be an organization group ID")
-	}
-	if err := v.Err(); err != nil {
+	if err := upd.Validate(); err != nil {
 		return nil, err
 	}
-	var hash string
-	var u *user
+	var u *lms.User
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		if u, err = findUser(tx, org, id); err != nil {
+		row, err := findUser(tx, org, id)
+		if err != nil {
 			return err
 		}
-		if upd.Password != nil {
-			var pv lms.Validation
-			checkPassword(&pv, "password", *upd.Password, u.Email)
-			if err := pv.Err(); err != nil {
-				return err
-			}
+		if err := upd.ValidatePassword(row.Email, auth.CheckPassword); err != nil {
+			return err
 		}
-		changes := map[string]any{"updated_at": s.now()}
-		if upd.FirstName != nil {
-			u.FirstName, changes["first_name"] = *upd.FirstName, *upd.FirstName
-		}
-		if upd.LastName != nil {
-			u.LastName, changes["last_name"] = *upd.LastName, *upd.LastName
-		}
-		u.Search, changes["search"] = userSearch(u.Email, u.FirstName, u.LastName), userSearch(u.Email, u.FirstName, u.LastName)
-		wasFull := u.Role == string(lms.RoleFullManager) && u.Status == string(lms.UserActive)
-		// A disabled account, a new role or a new password ends every
-		// session: the access tokens carry the old token version, and the
-		// refresh tokens are revoked, so re-enabling an account does not
-		// bring its sessions back, and a session never outlives the role it
-		// was opened with. (Every request reads the caller's row too, so a
-		// role is never judged from a token alone.)
-		endSessions := upd.Password != nil || (upd.Role != nil && string(*upd.Role) != u.Role)
-		if upd.Role != nil {
-			u.Role, changes["role"] = string(*upd.Role), string(*upd.Role)
-		}
-		if upd.Status != nil && string(*upd.Status) != u.Status {
-			u.Status, changes["status"] = string(*upd.Status), string(*upd.Status)
-			endSessions = endSessions || *upd.Status == lms.UserDisabled
-		}
-		if wasFull && (u.Role != string(lms.RoleFullManager) || u.Status != string(lms.UserActive)) {
+		u = row.domain()
+		wasFull := u.ActiveFullManager()
+		// Every request reads the caller's row too, so a role is never
+		// judged from a token alone.
+		endSessions := u.Apply(upd, s.now())
+		if wasFull && !u.ActiveFullManager() {
 			if err := keepOneFullManager(tx, org, u.ID); err != nil {
 				return err
 			}
 		}
 		if upd.OrganizationGroupID != nil {
-			gid, err := groupOrRoot(tx, org, *upd.OrganizationGroupID, "organization_group_id")
-			if err != nil {
-				return err
-			}
-			u.OrganizationGroupID, changes["organization_group_id"] = gid, gid
-		}
-		if upd.Password != nil {
-			// Hashing inside the transaction would hold a write lock for
-			// the length of a hash; it is short and rare enough here.
-			if hash, err = s.hasher.Hash(tx.Statement.Context, *upd.Password); err != nil {
-				return err
-			}
-			changes["password_hash"] = hash
-		}
-		if endSessions {
-			changes["token_version"] = gorm.Expr("token_version + 1")
-			if err := revokeUserRefreshTokens(tx, u.ID, s.now()); err != nil {
+			if u.OrganizationGroupID, err = groupOrRoot(tx, org, *upd.OrganizationGroupID, "organization_group_id"); err != nil {
 				return err
 			}
 		}
-		u.UpdatedAt = changes["updated_at"].(time.Time)
+		changes, err := s.userChanges(tx, row, u, upd, endSessions)
+		if err != nil {
+			return err
+		}
 		return tx.Model(&user{}).Where("id = ?", u.ID).Updates(changes).Error
 	})
 	if err != nil {
 		return nil, translate(err, "user")
 	}
-	return u.domain(), nil
+	return u, nil
+}
+
+// userChanges are the columns of row that upd changes, with their values
+// in u: a new password hashed, and, when the change ends u's sessions, a
+// new token version with every refresh token revoked.
+func (s *Store) userChanges(tx *gorm.DB, row *user, u *lms.User, upd lms.UserUpdate, endSessions bool) (map[string]any, error) {
+	changes := map[string]any{"updated_at": u.UpdatedAt, "search": userSearch(u.Email, u.FirstName, u.LastName)}
+	if upd.FirstName != nil {
+		changes["first_name"] = u.FirstName
+	}
+	if upd.LastName != nil {
+		changes["last_name"] = u.LastName
+	}
+	if upd.Role != nil {
+		changes["role"] = string(u.Role)
+	}
+	if string(u.Status) != row.Status {
+		changes["status"] = string(u.Status)
+	}
+	if upd.OrganizationGroupID != nil {
+		changes["organization_group_id"] = u.OrganizationGroupID
+	}
+	if upd.Password != nil {
+		// Hashing inside the transaction would hold a write lock for the
+		// length of a hash; it is short and rare enough here.
+		hash, err := s.hasher.Hash(tx.Statement.Context, *upd.Password)
+		if err != nil {
+			return nil, err
+		}
+		changes["password_hash"] = hash
+	}
+	if endSessions {
+		changes["token_version"] = gorm.Expr("token_version + 1")
+		if err := revokeUserRefreshTokens(tx, u.ID, s.now()); err != nil {
+			return nil, err
+		}
+	}
+	return changes, nil
 }
 
 // keepOneFullManager refuses a change that would leave the organization with

@@ -143,18 +143,8 @@ func (s *Store) takePending(ctx context.Context, inv *invitation, in lms.NewRede
 		}
 		return nil, false, err
 	}
-	now := s.now()
-	if len(prev) == 1 {
-		if prev[0].Resends >= maxResends {
-			return early(&lms.Error{Code: lms.ERateLimited, RetryAfter: max(prev[0].ExpiresAt.Sub(now), time.Second),
-				Message: "every verification link this address may be sent was sent; open the last one, or redeem again once it has expired"})
-		}
-		if wait := prev[0].SentAt.Add(resendInterval).Sub(now); wait > 0 {
-			return early(&lms.Error{Code: lms.ERateLimited, RetryAfter: wait,
-				Message: "a verification link was sent to this address a moment ago; check the inbox or try again later"})
-		}
-	} else if inv.RegistrationsUsed >= inv.MaxRegistrations {
-		return early(errInvitationFull())
+	if err := pendingRefusal(inv, prev, s.now()); err != nil {
+		return early(err)
 	}
 	hash := ""
 	if !notice {
@@ -171,51 +161,17 @@ func (s *Store) takePending(ctx context.Context, inv *invitation, in lms.NewRede
 	if err != nil {
 		return nil, false, err
 	}
-	now = s.now()
+	now := s.now()
 	p := pendingRedemption{ID: newID(), InvitationID: inv.ID, OrganizationID: inv.OrganizationID, Email: in.Email,
 		EmailSkeleton: lms.EmailSkeleton(in.Email), FirstName: in.FirstName, LastName: in.LastName, Notice: notice,
-		PasswordHash: hash, TokenHash: auth.HashOpaqueToken(token), TokenSealed: sealed, ClientIP: truncate(in.ClientIP, 64),
-		UserAgent: truncate(in.UserAgent, 512), ExpiresAt: now.Add(s.verificationTTL), SentAt: now, CreatedAt: now}
+		PasswordHash: hash, TokenHash: auth.HashOpaqueToken(token), TokenSealed: sealed, ClientIP: truncate(in.ClientIP, maxClientIPLen),
+		UserAgent: truncate(in.UserAgent, maxUserAgentLen), ExpiresAt: now.Add(s.verificationTTL), SentAt: now, CreatedAt: now}
 	replaced := len(prev) == 1
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		jobs := []river.InsertManyParams{{Args: VerificationArgs{PendingID: p.ID, TokenHash: p.TokenHash}}}
 		if replaced {
-			p.ID, p.CreatedAt, p.ExpiresAt, p.Resends = prev[0].ID, prev[0].CreatedAt, prev[0].ExpiresAt, prev[0].Resends+1
-			jobs[0].Args = VerificationArgs{PendingID: p.ID, TokenHash: p.TokenHash}
-			res := tx.Model(&pendingRedemption{}).Where("id = ? AND token_hash = ?", p.ID, prev[0].TokenHash).Updates(map[string]any{
-				"first_name": p.FirstName, "last_name": p.LastName, "notice": p.Notice, "password_hash": p.PasswordHash,
-				"token_hash": p.TokenHash, "token_sealed": p.TokenSealed, "client_ip": p.ClientIP, "user_agent": p.UserAgent,
-				"resends": p.Resends, "sent_at": p.SentAt})
-			if res.Error != nil {
-				return res.Error
-			}
-			if res.RowsAffected == 0 {
-				return errRaced // verified, expired or replaced meanwhile
-			}
-			return s.enqueue(ctx, tx, jobs...)
+			return s.replacePending(ctx, tx, &p, &prev[0])
 		}
-		if err := tx.Create(&p).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
-			return errRaced // the same address concurrently: the retry replaces
-		} else if err != nil {
-			return err
-		}
-		// The jobs before the seat, which locks the invitation's row until
-		// the end of the transaction.
-		jobs = append(jobs, river.InsertManyParams{Args: ExpiryArgs{PendingID: p.ID},
-			InsertOpts: &river.InsertOpts{ScheduledAt: time.Now().Add(p.ExpiresAt.Sub(now))}})
-		if err := s.enqueue(ctx, tx, jobs...); err != nil {
-			return err
-		}
-		seat := tx.Exec(`UPDATE invitations SET registrations_used = registrations_used + 1
-			WHERE id = ? AND status = 'active' AND registrations_used < max_registrations
-			AND (expires_at IS NULL OR expires_at > ?)`, inv.ID, now)
-		if seat.Error != nil {
-			return seat.Error
-		}
-		if seat.RowsAffected == 0 {
-			return noSeat(tx, inv.ID, now)
-		}
-		return nil
+		return s.insertPending(ctx, tx, &p, now)
 	})
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		return nil, false, errPasscodeInvalid() // the invitation was deleted meanwhile
@@ -233,6 +189,65 @@ func (s *Store) takePending(ctx context.Context, inv *invitation, in lms.NewRede
 	return &lms.Redemption{ID: p.ID, InvitationID: inv.ID, Status: lms.RedemptionPendingVerification,
 		Email: p.Email, FirstName: p.FirstName, LastName: p.LastName, UserGroups: groups,
 		Enrollments: []*lms.Enrollment{}, CreatedAt: p.CreatedAt, VerificationExpiresAt: &p.ExpiresAt}, !replaced, nil
+}
+
+// pendingRefusal says why a pending redemption of inv may not be taken, or
+// prev (the address's pending redemption, if any) replaced, at now: a
+// replacement sends a new link, at most maxResends of them and one a
+// resendInterval; a new one needs a seat.
+func pendingRefusal(inv *invitation, prev []pendingRedemption, now time.Time) error {
+	if len(prev) == 0 {
+		if inv.state().RegistrationsRemaining() == 0 {
+			return errInvitationFull()
+		}
+		return nil
+	}
+	if prev[0].Resends >= maxResends {
+		return &lms.Error{Code: lms.ERateLimited, RetryAfter: max(prev[0].ExpiresAt.Sub(now), time.Second),
+			Message: "every verification link this address may be sent was sent; open the last one, or redeem again once it has expired"}
+	}
+	if wait := prev[0].SentAt.Add(resendInterval).Sub(now); wait > 0 {
+		return &lms.Error{Code: lms.ERateLimited, RetryAfter: wait,
+			Message: "a verification link was sent to this address a moment ago; check the inbox or try again later"}
+	}
+	return nil
+}
+
+// replacePending gives prev the names, password and link of p, keeping its
+// seat and its first link's expiry, and queues the new link's email.
+func (s *Store) replacePending(ctx context.Context, tx *gorm.DB, p, prev *pendingRedemption) error {
+	p.ID, p.CreatedAt, p.ExpiresAt, p.Resends = prev.ID, prev.CreatedAt, prev.ExpiresAt, prev.Resends+1
+	res := tx.Model(&pendingRedemption{}).Where("id = ? AND token_hash = ?", p.ID, prev.TokenHash).Updates(map[string]any{
+		"first_name": p.FirstName, "last_name": p.LastName, "notice": p.Notice, "password_hash": p.PasswordHash,
+		"token_hash": p.TokenHash, "token_sealed": p.TokenSealed, "client_ip": p.ClientIP, "user_agent": p.UserAgent,
+		"resends": p.Resends, "sent_at": p.SentAt})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return errRaced // verified, expired or replaced meanwhile
+	}
+	return s.enqueue(ctx, tx, river.InsertManyParams{Args: VerificationArgs{PendingID: p.ID, TokenHash: p.TokenHash}})
+}
+
+// insertPending writes p, queues its link's email and its expiry, and
+// takes its seat at now.
+func (s *Store) insertPending(ctx context.Context, tx *gorm.DB, p *pendingRedemption, now time.Time) error {
+	if err := tx.Create(p).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
+		return errRaced // the same address concurrently: the retry replaces
+	} else if err != nil {
+		return err
+	}
+	// The jobs before the seat, which locks the invitation's row until the
+	// end of the transaction.
+	err := s.enqueue(ctx, tx,
+		river.InsertManyParams{Args: VerificationArgs{PendingID: p.ID, TokenHash: p.TokenHash}},
+		river.InsertManyParams{Args: ExpiryArgs{PendingID: p.ID},
+			InsertOpts: &river.InsertOpts{ScheduledAt: time.Now().Add(p.ExpiresAt.Sub(now))}})
+	if err != nil {
+		return err
+	}
+	return takeSeat(tx, p.InvitationID, now)
 }
 
 // enqueue inserts jobs in tx, the transaction of the rows they are about.
@@ -259,7 +274,7 @@ func errVerificationPassword() error {
 // redeem the address again, which sends the address a new link, but only
 // the person who reads that address and chose the password can complete it.
 func (s *Store) VerifyRedemption(ctx context.Context, token, password string) (*lms.Redemption, error) {
-	if token == "" || len(token) > 128 || !lms.ValidText(token, false) {
+	if token == "" || len(token) > lms.MaxTokenLen || !lms.ValidText(token, false) {
 		return nil, errVerificationInvalid()
 	}
 	hash := auth.HashOpaqueToken(token)
