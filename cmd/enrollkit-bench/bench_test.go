@@ -80,7 +80,7 @@ func TestFinishJudgesTargets(t *testing.T) {
 		return &scaleResult{Name: name, PeakRSSBytes: 50 << 20, Workloads: []*workloadResult{
 			{Name: "list_user_groups", Read: true, Peak: stats(1000, 1, 2), Latency: stats(500, 1, 5),
 				Light: stats(200, p50, 3), ReferenceRate: 1500, Ratio: 1000.0 / 1500},
-			{Name: "redeem_hot", Checks: []check{{Name: name + "/redeem_hot/peak: exactly the seats succeed", Pass: true}}},
+			{Name: "redeem_hot", Checks: []check{{Name: name + "/redeem_hot/peak: exactly the seats succeed", Pass: true, exactSeats: true}}},
 		}}
 	}
 	r := &results{Config: &config{}, Scales: []*scaleResult{scale("small", 1), scale("large", 1.5)}}
@@ -97,6 +97,10 @@ func TestFinishJudgesTargets(t *testing.T) {
 	}
 	if len(r.Growth) != 1 || r.Growth[0].Factor != 1.5 || r.Growth[0].HalfPeakFactor != 1 {
 		t.Errorf("growth: %+v", r.Growth)
+	}
+	if i := slices.IndexFunc(r.Targets, func(t target) bool { return t.Name == "hot invitation: exactly the seats succeed" }); i < 0 ||
+		!r.Targets[i].Judged || !r.Targets[i].Pass {
+		t.Errorf("hot invitation target: %+v", r.Targets)
 	}
 	// The target holds only when both measurements meet it: a growth seen
 	// at half of each peak alone misses it too.
@@ -171,5 +175,36 @@ func TestFinishJudgesTheFloorsAndTheBurst(t *testing.T) {
 		if f := find(r, name); !f.Judged || f.Pass {
 			t.Errorf("%s with three 429s should be judged and fail: %+v", name, f)
 		}
+	}
+}
+
+// TestWorkloadFields checks what the workloads' fields promise one another:
+// the workload whose peak sizes the hot invitation runs before it, a hash
+// floor names its target, a growth workload has a light rate, an office
+// burst runs on its own server.
+func TestWorkloadFields(t *testing.T) {
+	sizers, hot := -1, -1
+	for i, w := range workloads {
+		if w.sizesHot {
+			if sizers >= 0 {
+				t.Errorf("%s and %s both size the hot invitation", workloads[sizers].Name, w.Name)
+			}
+			sizers = i
+		}
+		if w.Name == "redeem_hot" {
+			hot = i
+		}
+		if w.hashFloor != nil && (w.hashTarget == "" || !w.Hashing) {
+			t.Errorf("%s: a hash floor needs a hashing workload and a target name", w.Name)
+		}
+		if w.officeBurst && w.own == nil {
+			t.Errorf("%s: an office burst runs on a server of its own", w.Name)
+		}
+	}
+	if sizers < 0 || hot < 0 || sizers > hot {
+		t.Errorf("the workload that sizes the hot invitation (%d) must run before it (%d)", sizers, hot)
+	}
+	if got := growthWorkloads(); !slices.Equal(got, []string{"list_user_groups", "search_courses", "get_invitation", "redeem_spread"}) {
+		t.Errorf("growth workloads %v", got)
 	}
 }

@@ -194,50 +194,65 @@ func runBurst(ctx context.Context, plan *burstPlan, serverPID int) *burstResult 
 	first, registered := make([]time.Time, n), make([]time.Time, n)
 	cpu0 := sampleCPU(serverPID)
 	for r := range atk.Attack(s.target, s, 0, "office-burst") {
-		_, frag, _ := strings.Cut(r.URL, "#")
-		e, err := strconv.Atoi(frag)
-		if err != nil || e < 0 || e >= n {
-			res.Codes["error"]++
-			res.Unexpected = append(res.Unexpected, "an answer to no employee: "+r.Error)
-			continue
-		}
-		res.Attempts++
-		key := strconv.Itoa(int(r.Code))
-		if r.Code == 0 {
-			key = "error"
-		}
-		res.Codes[key]++
-		if first[e].IsZero() {
-			first[e] = r.Timestamp
-		}
-		switch r.Code {
-		case http.StatusCreated:
-			registered[e] = r.End()
-		case http.StatusServiceUnavailable:
-		default:
-			if len(res.Unexpected) < 5 {
-				msg := r.Error
-				if len(r.Body) > 0 {
-					msg += " " + strings.TrimSpace(string(r.Body))
-				}
-				res.Unexpected = append(res.Unexpected, fmt.Sprintf("employee %d: %s", e, msg))
-			}
-		}
-		retryAfter := time.Second
-		if secs, err := strconv.Atoi(r.Headers.Get("Retry-After")); err == nil && secs >= 0 {
-			retryAfter = time.Duration(secs) * time.Second
-		}
-		if s.answered(e, int(r.Code), r.End(), retryAfter) {
-			res.Retries++
-		}
+		res.record(r, s, first, registered)
 	}
 	res.CPU = sampleCPU(serverPID).since(cpu0, -1)
 	res.NeverArrived, res.GaveUp = s.neverArrived, s.gaveUp
 	res.Count429, res.Count503 = res.Codes["429"], res.Codes["503"]
+	res.summarize(first, registered)
+	res.ServerCPUMsPer201 = perOp(res.CPU.Server, res.Registered)
+	return res
+}
 
+// record counts one answer of the burst, notes when its employee first
+// tried (first) and was registered (registered), and has the schedule
+// retry it after a 503.
+func (res *burstResult) record(r *vegeta.Result, s *burstSchedule, first, registered []time.Time) {
+	_, frag, _ := strings.Cut(r.URL, "#")
+	e, err := strconv.Atoi(frag)
+	if err != nil || e < 0 || e >= len(first) {
+		res.Codes["error"]++
+		res.Unexpected = append(res.Unexpected, "an answer to no employee: "+r.Error)
+		return
+	}
+	res.Attempts++
+	key := strconv.Itoa(int(r.Code))
+	if r.Code == 0 {
+		key = "error"
+	}
+	res.Codes[key]++
+	if first[e].IsZero() {
+		first[e] = r.Timestamp
+	}
+	switch r.Code {
+	case http.StatusCreated:
+		registered[e] = r.End()
+	case http.StatusServiceUnavailable:
+	default:
+		if len(res.Unexpected) < 5 {
+			msg := r.Error
+			if len(r.Body) > 0 {
+				msg += " " + strings.TrimSpace(string(r.Body))
+			}
+			res.Unexpected = append(res.Unexpected, fmt.Sprintf("employee %d: %s", e, msg))
+		}
+	}
+	retryAfter := time.Second
+	if secs, err := strconv.Atoi(r.Headers.Get("Retry-After")); err == nil && secs >= 0 {
+		retryAfter = time.Duration(secs) * time.Second
+	}
+	if s.answered(e, int(r.Code), r.End(), retryAfter) {
+		res.Retries++
+	}
+}
+
+// summarize turns the employees' first attempts and registrations into
+// the burst's times: the arrivals' span, the first arrival to the last
+// 201, and the quantiles per registered employee.
+func (res *burstResult) summarize(first, registered []time.Time) {
 	var firstArrival, lastArrival, last201 time.Time
-	lat := make([]float64, 0, n)
-	for e := range n {
+	lat := make([]float64, 0, len(first))
+	for e := range first {
 		if first[e].IsZero() {
 			continue
 		}
@@ -261,8 +276,6 @@ func runBurst(ctx context.Context, plan *burstPlan, serverPID int) *burstResult 
 		slices.Sort(lat)
 		res.P50Ms, res.P99Ms, res.MaxMs = quantile(lat, 0.50), quantile(lat, 0.99), lat[len(lat)-1]
 	}
-	res.ServerCPUMsPer201 = perOp(res.CPU.Server, res.Registered)
-	return res
 }
 
 func later(a, b time.Time) time.Time {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/store"
 )
 
 // The stack floor is the least a server on enrollkit's stack does to
@@ -33,26 +34,14 @@ import (
 // server can skip: the bearer token read from the Authorization header and
 // verified by the server's own token issuer (remembered verified tokens
 // included); the caller's row and the page or the invitation in one pgx
-// batch, the same statements as the server's and the pgbench scripts'; the
-// row judged as the server judges it (organization, status, token version,
-// the route's roles); the answer encoded with the API's field names, a
-// page with the API's cursor and Link header. The benchmark measures it
+// batch, the server's own statements (store.PostgresStatements, which the
+// pgbench scripts are tested against too); the row judged as the server
+// judges it (organization, status, token version, the route's roles); the
+// answer encoded with the API's field names, a page with the API's cursor
+// and Link header. The benchmark measures it
 // beside the API as the throughput the API could reach if its own layers
 // cost nothing, and holds the API to a share of it: a ratio to pgbench
 // that even the floor cannot reach is the machine's, not the API's.
-
-const floorActorSQL = `SELECT id, organization_id, role, status, token_version FROM users WHERE id = $1 LIMIT $2`
-
-const floorGroupsSQL = `SELECT user_groups.id, user_groups.organization_id, user_groups.organization_group_id,
-	user_groups.name, user_groups.description, user_groups.created_at, user_groups.updated_at,
-	(SELECT count(*) FROM user_group_courses gc WHERE gc.user_group_id = user_groups.id) AS course_count,
-	(SELECT count(*) FROM user_group_members gm WHERE gm.user_group_id = user_groups.id) AS member_count
-	FROM user_groups WHERE organization_id = $1 ORDER BY id ASC LIMIT $2`
-
-// floorCoursesSQL is the server's search page statement, every column it
-// reads included (store.FindCourses).
-const floorCoursesSQL = `SELECT id, organization_id, name, name_key, code, code_key, description, search, created_at, updated_at
-	FROM courses WHERE organization_id = $1 AND search LIKE $2 ESCAPE '\' ORDER BY id ASC LIMIT $3`
 
 // floorGroup is one user group as the API encodes it.
 type floorGroup struct {
@@ -69,8 +58,9 @@ type floorGroup struct {
 
 func scanFloorGroup(rows pgx.Rows) (floorGroup, string, error) {
 	var g floorGroup
+	var nameKey string
 	var created, updated time.Time
-	err := rows.Scan(&g.ID, &g.OrganizationID, &g.OrganizationGroupID, &g.Name, &g.Description,
+	err := rows.Scan(&g.ID, &g.OrganizationID, &g.OrganizationGroupID, &g.Name, &nameKey, &g.Description,
 		&created, &updated, &g.CourseCount, &g.MemberCount)
 	g.CreatedAt, g.UpdatedAt = floorStamp(created), floorStamp(updated)
 	return g, g.ID, err
@@ -98,18 +88,6 @@ func scanFloorCourse(rows pgx.Rows) (floorCourse, string, error) {
 	return c, c.ID, err
 }
 
-// floorInvitationSQL and floorInvitationGroupsSQL are the server's
-// statements for one invitation and its user groups
-// (store.FindInvitationByID).
-const (
-	floorInvitationSQL = `SELECT id, organization_id, organization_group_id, name, search, passcode_hash, passcode_claim,
-	passcode_sealed, max_registrations, registrations_used, message, status, expires_at, require_email_verification,
-	allowed_email_domains, created_by, created_at, updated_at
-	FROM invitations WHERE organization_id = $1 AND id = $2 LIMIT $3`
-	floorInvitationGroupsSQL = `SELECT invitation_id, user_group_id FROM invitation_user_groups
-	WHERE invitation_id IN ($1) ORDER BY user_group_id`
-)
-
 // floorInvitation is an invitation as the API encodes it, passcode and
 // enrollment link included.
 type floorInvitation struct {
@@ -133,10 +111,6 @@ type floorInvitation struct {
 }
 
 func floorStamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-// floorLikeEscaper and the pattern built with it copy store.searchPattern:
-// the floor imports nothing of the API's, and floorAgrees catches a drift.
-var floorLikeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // floorSealKeyEnv and floorSecretEnv name the environment variables that
 // hand the stack floor the server's passcode seal key and its application
@@ -186,6 +160,11 @@ func serveFloor(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The server's statements, as its store builds them.
+	stmts, err := store.PostgresStatements()
+	if err != nil {
+		return err
+	}
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
@@ -201,7 +180,7 @@ func serveFloor(args []string) error {
 	if err != nil {
 		return err
 	}
-	f := floor{pool: pool, tokens: tokens, sealKey: sealKey, enrollPage: enrollPage}
+	f := floor{pool: pool, sql: stmts, tokens: tokens, sealKey: sealKey, enrollPage: enrollPage}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/user-groups", func(w http.ResponseWriter, r *http.Request) {
 		claims, err := f.verify(r)
@@ -210,7 +189,7 @@ func serveFloor(args []string) error {
 			return
 		}
 		n := floorLimit(r)
-		floorReply(&f, w, r, claims, floorManagers, floorGroupsSQL, []any{claims.OrganizationID, n + 1}, n, scanFloorGroup)
+		floorReply(&f, w, r, claims, floorManagers, f.sql.UserGroupsPage, []any{claims.OrganizationID, n + 1}, n, scanFloorGroup)
 	})
 	mux.HandleFunc("GET /api/v1/courses", func(w http.ResponseWriter, r *http.Request) {
 		claims, err := f.verify(r)
@@ -219,8 +198,8 @@ func serveFloor(args []string) error {
 			return
 		}
 		n := floorLimit(r)
-		pattern := "%" + floorLikeEscaper.Replace(strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))) + "%"
-		floorReply(&f, w, r, claims, floorManagers, floorCoursesSQL, []any{claims.OrganizationID, pattern, n + 1}, n, scanFloorCourse)
+		pattern := store.SearchPattern(r.URL.Query().Get("q"))
+		floorReply(&f, w, r, claims, floorManagers, f.sql.CoursesSearch, []any{claims.OrganizationID, pattern, n + 1}, n, scanFloorCourse)
 	})
 	mux.HandleFunc("GET /api/v1/invitations/{id}", func(w http.ResponseWriter, r *http.Request) {
 		claims, err := f.verify(r)
@@ -244,11 +223,12 @@ func serveFloor(args []string) error {
 	return srv.Serve(ln)
 }
 
-// floor is the stack floor's state: the pool, the server's token issuer,
-// and what an invitation's answer needs: the key its passcode is sealed
-// with and the enrollment page.
+// floor is the stack floor's state: the pool, the server's statements,
+// the server's token issuer, and what an invitation's answer needs: the
+// key its passcode is sealed with and the enrollment page.
 type floor struct {
 	pool       *pgxpool.Pool
+	sql        *store.Statements
 	tokens     *auth.TokenIssuer
 	sealKey    []byte
 	enrollPage string
@@ -356,7 +336,7 @@ func floorReply[T any](f *floor, w http.ResponseWriter, r *http.Request, claims 
 func floorPage[T any](ctx context.Context, f *floor, claims *auth.AccessClaims, roles []lms.Role,
 	sql string, args []any, n int, scan func(pgx.Rows) (T, string, error)) ([]byte, string, error) {
 	b := &pgx.Batch{}
-	b.Queue(floorActorSQL, claims.Subject, 1)
+	b.Queue(f.sql.Actor, claims.Subject, 1)
 	b.Queue(sql, args...)
 	br := f.pool.SendBatch(ctx, b)
 	defer br.Close()
@@ -400,8 +380,8 @@ func floorPage[T any](ctx context.Context, f *floor, claims *auth.AccessClaims, 
 // the server does.
 func (f *floor) invitation(ctx context.Context, claims *auth.AccessClaims, id string) ([]byte, error) {
 	b := &pgx.Batch{}
-	b.Queue(floorActorSQL, claims.Subject, 1)
-	b.Queue(floorInvitationSQL, claims.OrganizationID, id, 1)
+	b.Queue(f.sql.Actor, claims.Subject, 1)
+	b.Queue(f.sql.Invitation, claims.OrganizationID, id, 1)
 	br := f.pool.SendBatch(ctx, b)
 	if err := judge(br, claims, floorFullManagers); err != nil {
 		br.Close()
@@ -420,7 +400,7 @@ func (f *floor) invitation(ctx context.Context, claims *auth.AccessClaims, id st
 	} else if err != nil {
 		return nil, err
 	}
-	rows, err := f.pool.Query(ctx, floorInvitationGroupsSQL, inv.ID)
+	rows, err := f.pool.Query(ctx, f.sql.InvitationGroups, inv.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -279,53 +279,19 @@ const (
 func runScale(ctx context.Context, cfg *config, spec scale, bin, work, runID string, hash *hashRate, log *logger) (*scaleResult, error) {
 	log.Printf("scale %s", spec.Name)
 	sr := &scaleResult{Name: spec.Name, Database: "enrollkit_bench_" + runID + "_" + spec.Name}
-	admin, err := pgx.Connect(ctx, cfg.AdminURL)
+	drop, err := createDatabase(ctx, cfg, sr.Database, log)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", redact(cfg.AdminURL), err)
+		return nil, err
 	}
-	defer admin.Close(context.WithoutCancel(ctx))
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+sr.Database); err != nil {
-		return nil, fmt.Errorf("create database: %w", err)
+	defer drop()
+	run, err := prepareScale(ctx, cfg, spec, sr, bin, work, runID, log)
+	if run != nil && run.db != nil {
+		defer run.db.Close(context.WithoutCancel(ctx))
 	}
-	defer func() {
-		if cfg.Keep {
-			log.Printf("kept database %s (-keep)", sr.Database)
-			return
-		}
-		if _, err := admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE "+sr.Database+" WITH (FORCE)"); err != nil {
-			log.Printf("drop database %s: %v", sr.Database, err)
-		}
-	}()
-	dbURL, err := databaseURL(cfg.AdminURL, sr.Database)
 	if err != nil {
 		return sr, err
 	}
-
-	secret := randomHex(24) // 48 bytes
-	dataDir := filepath.Join(work, spec.Name+"-data")
-	env := serverEnv(dbURL, secret, dataDir, false, cfg.ServerEnv)
-	setup, err := createOrganization(ctx, bin, env, "Bench Organization", managerEmail, managerPassword)
-	if err != nil {
-		return sr, err
-	}
-	t := newTenant(setup, secret, managerEmail, managerPassword)
-	db, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return sr, err
-	}
-	defer db.Close(context.WithoutCancel(ctx))
-	t0 := time.Now()
-	if err := seed(ctx, db, t, spec, log); err != nil {
-		return sr, err
-	}
-	sr.SeedSeconds = time.Since(t0).Seconds()
-	sr.Rows, sr.TotalRows = t.Rows, t.TotalRows
-
-	if err := os.MkdirAll(filepath.Dir(cfg.Out), 0o755); err != nil {
-		return sr, err
-	}
-	logPath := filepath.Join(filepath.Dir(cfg.Out), "server-"+spec.Name+".log")
-	srv, err := startServer(ctx, bin, []string{"serve"}, env, logPath)
+	srv, err := run.startServer(ctx)
 	if err != nil {
 		return sr, err
 	}
@@ -335,80 +301,170 @@ func runScale(ctx context.Context, cfg *config, spec scale, bin, work, runID str
 			_ = srv.stop()
 		}
 	}()
-	log.Printf("  server listening on %s (log: %s)", srv.addr, logPath)
-
-	run := &scaleRun{cfg: cfg, spec: spec, log: log, runID: runID, api: "http://" + srv.addr + "/api/v1", t: t,
-		db: db, dbURL: dbURL, dir: work, client: &http.Client{Timeout: 60 * time.Second}, serverPID: srv.cmd.Process.Pid,
-		bin: bin, defaultThrottleEnv: serverEnv(dbURL, secret, dataDir, true, cfg.ServerEnv),
-		throttles: throttleSettings(cfg.ServerEnv), logDir: filepath.Dir(cfg.Out)}
 	if err := run.login(ctx); err != nil {
 		return sr, err
 	}
-	// The server's peak RSS is sampled after every workload, and reset
-	// before the next where the kernel allows it, so that the figure of
-	// each workload is its own peak; the scale's is the highest.
-	if sr.IdleRSSBytes, err = srv.peakRSS(); err != nil {
-		return sr, fmt.Errorf("peak RSS: %w", err)
+	if err := run.measureWorkloads(ctx, sr, srv, hash); err != nil {
+		return sr, err
 	}
-	sr.PeakRSSBytes = sr.IdleRSSBytes
-	selected := func(w workload) bool { return len(cfg.Workloads) == 0 || slices.Contains(cfg.Workloads, w.Name) }
-	for _, w := range workloads {
-		if ctx.Err() != nil {
-			break
-		}
-		if !selected(w) || w.own != nil {
-			continue
-		}
-		srv.resetPeakRSS()
-		wr := run.measure(ctx, w, hash)
-		if wr.PeakRSSBytes, err = srv.peakRSS(); err != nil {
-			return sr, fmt.Errorf("peak RSS: %w", err)
-		}
-		sr.PeakRSSBytes = max(sr.PeakRSSBytes, wr.PeakRSSBytes)
-		sr.Workloads = append(sr.Workloads, wr)
-	}
-	log.Printf("  server peak RSS (VmHWM) %.1f MB", float64(sr.PeakRSSBytes)/(1<<20))
 	// Last, so that neither the other figures nor the peak RSS above
 	// include them: the idle connections.
-	for _, w := range workloads {
-		wr := sr.workload(w.Name)
-		if !w.besideIdle || wr == nil || wr.Peak == nil || ctx.Err() != nil {
-			continue
-		}
-		log.Printf("  %s: closed loop without, then beside %d idle keep-alive connections", w.Name, idleConns)
-		srv.resetPeakRSS()
-		without, with, checks, err := run.measureBesideIdle(ctx, w, srv.addr)
-		wr.Checks = append(wr.Checks, checks...)
-		if err != nil {
-			wr.Checks = append(wr.Checks, check{Name: spec.Name + "/" + w.Name + "/beside idle connections", Detail: err.Error()})
-			continue
-		}
-		wr.WithoutIdle, wr.BesideIdle = without, with
-		if wr.BesideIdlePeakRSSBytes, err = srv.peakRSS(); err != nil {
-			return sr, fmt.Errorf("peak RSS: %w", err)
-		}
-		log.Printf("    %.1f req/s beside them, %.1f without; CPU ms/request: server %.2f (%.2f without); peak RSS %.1f MB",
-			with.Throughput, without.Throughput, with.ServerCPUMsPerReq, without.ServerCPUMsPerReq, float64(wr.BesideIdlePeakRSSBytes)/(1<<20))
+	if err := run.measureIdleConnections(ctx, sr, srv); err != nil {
+		return sr, err
 	}
 	stopped = true
 	if err := srv.stop(); err != nil {
 		sr.Checks = append(sr.Checks, check{Name: spec.Name + ": server stops cleanly", Detail: err.Error()})
 	}
-	// The workloads with a server of their own run with the scale's
-	// stopped, so that theirs has the cores to itself. Its peak RSS is
-	// reported with the workload, not as the scale's: a burst holds a
-	// connection for every employee waiting, as the idle connections do.
-	for _, w := range workloads {
-		if w.own == nil || !selected(w) || ctx.Err() != nil {
-			continue
-		}
-		if w.scale != "" && w.scale != spec.Name {
-			log.Printf("  %s: runs at the %s scale only", w.Name, w.scale)
-			continue
-		}
-		sr.Workloads = append(sr.Workloads, w.own(ctx, run, w, hash))
-	}
+	run.measureOwnServers(ctx, sr, hash)
 	return sr, nil
+}
+
+// createDatabase creates the scale's database and returns what drops it
+// (unless -keep) and closes the administrative connection.
+func createDatabase(ctx context.Context, cfg *config, name string, log *logger) (drop func(), err error) {
+	admin, err := pgx.Connect(ctx, cfg.AdminURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", redact(cfg.AdminURL), err)
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("create database: %w", err)
+	}
+	return func() {
+		defer admin.Close(context.WithoutCancel(ctx))
+		if cfg.Keep {
+			log.Printf("kept database %s (-keep)", name)
+			return
+		}
+		if _, err := admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			log.Printf("drop database %s: %v", name, err)
+		}
+	}, nil
+}
+
+// prepareScale creates the measured organization in the scale's database
+// and seeds it. The scaleRun it returns has no server yet; its db, when
+// set, is the caller's to close, even with an error.
+func prepareScale(ctx context.Context, cfg *config, spec scale, sr *scaleResult, bin, work, runID string, log *logger) (*scaleRun, error) {
+	dbURL, err := databaseURL(cfg.AdminURL, sr.Database)
+	if err != nil {
+		return nil, err
+	}
+	secret := randomHex(24) // 48 bytes
+	dataDir := filepath.Join(work, spec.Name+"-data")
+	env := serverEnv(dbURL, secret, dataDir, false, cfg.ServerEnv)
+	setup, err := createOrganization(ctx, bin, env, "Bench Organization", managerEmail, managerPassword)
+	if err != nil {
+		return nil, err
+	}
+	run := &scaleRun{cfg: cfg, spec: spec, log: log, runID: runID, t: newTenant(setup, secret, managerEmail, managerPassword),
+		dbURL: dbURL, dir: work, client: &http.Client{Timeout: 60 * time.Second}, env: env,
+		bin: bin, defaultThrottleEnv: serverEnv(dbURL, secret, dataDir, true, cfg.ServerEnv),
+		throttles: throttleSettings(cfg.ServerEnv), logDir: filepath.Dir(cfg.Out)}
+	if run.db, err = pgx.Connect(ctx, dbURL); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if err := seed(ctx, run.db, run.t, spec, log); err != nil {
+		return run, err
+	}
+	sr.SeedSeconds = time.Since(t0).Seconds()
+	sr.Rows, sr.TotalRows = run.t.Rows, run.t.TotalRows
+	return run, nil
+}
+
+// startServer starts the scale's server, logging next to the results.
+func (sr *scaleRun) startServer(ctx context.Context) (*server, error) {
+	if err := os.MkdirAll(sr.logDir, 0o755); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(sr.logDir, "server-"+sr.spec.Name+".log")
+	srv, err := startServer(ctx, sr.bin, []string{"serve"}, sr.env, logPath)
+	if err != nil {
+		return nil, err
+	}
+	sr.log.Printf("  server listening on %s (log: %s)", srv.addr, logPath)
+	sr.api, sr.serverPID = "http://"+srv.addr+"/api/v1", srv.cmd.Process.Pid
+	return srv, nil
+}
+
+// selected reports whether -workloads selects w.
+func (c *config) selected(w workload) bool {
+	return len(c.Workloads) == 0 || slices.Contains(c.Workloads, w.Name)
+}
+
+// measureWorkloads measures every selected workload that runs against the
+// scale's server. The server's peak RSS is sampled after every workload,
+// and reset before the next where the kernel allows it, so that the figure
+// of each workload is its own peak; the scale's is the highest.
+func (sr *scaleRun) measureWorkloads(ctx context.Context, res *scaleResult, srv *server, hash *hashRate) error {
+	var err error
+	if res.IdleRSSBytes, err = srv.peakRSS(); err != nil {
+		return fmt.Errorf("peak RSS: %w", err)
+	}
+	res.PeakRSSBytes = res.IdleRSSBytes
+	for _, w := range workloads {
+		if ctx.Err() != nil {
+			break
+		}
+		if !sr.cfg.selected(w) || w.own != nil {
+			continue
+		}
+		srv.resetPeakRSS()
+		wr := sr.measure(ctx, w, hash)
+		if wr.PeakRSSBytes, err = srv.peakRSS(); err != nil {
+			return fmt.Errorf("peak RSS: %w", err)
+		}
+		res.PeakRSSBytes = max(res.PeakRSSBytes, wr.PeakRSSBytes)
+		res.Workloads = append(res.Workloads, wr)
+	}
+	sr.log.Printf("  server peak RSS (VmHWM) %.1f MB", float64(res.PeakRSSBytes)/(1<<20))
+	return nil
+}
+
+// measureIdleConnections repeats the closed loop of the workloads measured
+// beside idle connections, without them and then beside them, and reads
+// the server's peak RSS over the two.
+func (sr *scaleRun) measureIdleConnections(ctx context.Context, res *scaleResult, srv *server) error {
+	for _, w := range workloads {
+		wr := res.workload(w.Name)
+		if !w.besideIdle || wr == nil || wr.Peak == nil || ctx.Err() != nil {
+			continue
+		}
+		sr.log.Printf("  %s: closed loop without, then beside %d idle keep-alive connections", w.Name, idleConns)
+		srv.resetPeakRSS()
+		without, with, checks, err := sr.measureBesideIdle(ctx, w, srv.addr)
+		wr.Checks = append(wr.Checks, checks...)
+		if err != nil {
+			wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/beside idle connections", Detail: err.Error()})
+			continue
+		}
+		wr.WithoutIdle, wr.BesideIdle = without, with
+		if wr.BesideIdlePeakRSSBytes, err = srv.peakRSS(); err != nil {
+			return fmt.Errorf("peak RSS: %w", err)
+		}
+		sr.log.Printf("    %.1f req/s beside them, %.1f without; CPU ms/request: server %.2f (%.2f without); peak RSS %.1f MB",
+			with.Throughput, without.Throughput, with.ServerCPUMsPerReq, without.ServerCPUMsPerReq, float64(wr.BesideIdlePeakRSSBytes)/(1<<20))
+	}
+	return nil
+}
+
+// measureOwnServers runs the workloads with a server of their own, with
+// the scale's stopped, so that theirs has the cores to itself. Its peak
+// RSS is reported with the workload, not as the scale's: a burst holds a
+// connection for every employee waiting, as the idle connections do.
+func (sr *scaleRun) measureOwnServers(ctx context.Context, res *scaleResult, hash *hashRate) {
+	for _, w := range workloads {
+		if w.own == nil || !sr.cfg.selected(w) || ctx.Err() != nil {
+			continue
+		}
+		if w.scale != "" && w.scale != sr.spec.Name {
+			sr.log.Printf("  %s: runs at the %s scale only", w.Name, w.scale)
+			continue
+		}
+		res.Workloads = append(res.Workloads, w.own(ctx, sr, w, hash))
+	}
 }
 
 // databaseURL is adminURL pointed at database name.

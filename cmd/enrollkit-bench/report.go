@@ -41,9 +41,6 @@ const (
 	infoReadVsPgbench = 0.5  // list, search, get throughput / pgbench
 )
 
-// growthWorkloads are held to the growth target.
-var growthWorkloads = []string{"list_user_groups", "search_courses", "get_invitation", "redeem_spread"}
-
 // results is everything one run found; it is written as JSON.
 type results struct {
 	StartedAt  time.Time      `json:"started_at"`
@@ -170,6 +167,9 @@ type check struct {
 	Name   string `json:"name"`
 	Pass   bool   `json:"pass"`
 	Detail string `json:"detail,omitempty"`
+	// exactSeats marks the hot invitation's count of its seats, which
+	// the hot invitation's target is judged by.
+	exactSeats bool
 }
 
 // growth compares a workload's p50 latency at the large scale with the
@@ -210,80 +210,144 @@ type target struct {
 // finish computes the growth factors and targets and gathers the checks.
 func (r *results) finish() {
 	r.FinishedAt = time.Now().UTC()
-	judged := !r.Config.Quick
-	add := func(name, scale string, value float64, op string, threshold float64, measured bool, note string) {
-		pass := value >= threshold
-		if op == "<" {
-			pass = value < threshold
-		} else if op == "<=" {
-			pass = value <= threshold
-		}
-		if !measured {
-			note = "not measured"
-		}
-		r.Targets = append(r.Targets, target{Name: name, Scale: scale, Value: value, Op: op, Threshold: threshold,
-			Pass: pass && measured, Judged: judged && measured, Note: note})
+	r.Targets = nil
+	for _, s := range r.Scales {
+		r.floorTargets(s)
 	}
-	info := func(name, scale string, value float64, op string, threshold float64, measured bool) {
-		add(name, scale, value, op, threshold, measured, "information, not judged")
-		t := &r.Targets[len(r.Targets)-1]
-		t.Judged, t.Info = false, true
+	r.growthTargets()
+	r.memoryTargets()
+	r.hotTarget()
+	for _, s := range r.Scales {
+		r.burstTargets(s)
 	}
+	r.findDisturbed()
+	for _, s := range r.Scales {
+		r.Checks = append(r.Checks, s.Checks...)
+		for _, w := range s.Workloads {
+			r.Checks = append(r.Checks, w.Checks...)
+		}
+	}
+	r.CorrectnessPass = len(r.Scales) > 0 && !slices.ContainsFunc(r.Checks, failed)
+	r.TargetsPass = !slices.ContainsFunc(r.Targets, func(t target) bool { return t.Judged && !t.Pass })
+}
+
+// add records a target: value op threshold, judged unless -quick or not
+// measured.
+func (r *results) add(name, scale string, value float64, op string, threshold float64, measured bool, note string) {
+	pass := value >= threshold
+	if op == "<" {
+		pass = value < threshold
+	} else if op == "<=" {
+		pass = value <= threshold
+	}
+	if !measured {
+		note = "not measured"
+	}
+	r.Targets = append(r.Targets, target{Name: name, Scale: scale, Value: value, Op: op, Threshold: threshold,
+		Pass: pass && measured, Judged: !r.Config.Quick && measured, Note: note})
+}
+
+// info records a figure beside its former threshold, never judged.
+func (r *results) info(name, scale string, value float64, op string, threshold float64, measured bool) {
+	r.add(name, scale, value, op, threshold, measured, "information, not judged")
+	t := &r.Targets[len(r.Targets)-1]
+	t.Judged, t.Info = false, true
+}
+
+// floorTargets are one scale's ratios to the floors: a hashing workload's
+// to its hash floor, then every read's to its stack floor, with the ratios
+// to pgbench and to the bare hash rate as information, and the reads' p99.
+func (r *results) floorTargets(s *scaleResult) {
+	for _, def := range workloads {
+		w := s.workload(def.Name)
+		if def.hashFloor == nil || w == nil {
+			continue
+		}
+		measured := w.Peak != nil && w.HashFloor != nil && w.HashFloor.Hashes != nil && w.HashFloor.Hashes.PerSecond > 0
+		ratio, note := 0.0, ""
+		if measured {
+			ratio = w.PeakThroughput / w.HashFloor.Hashes.PerSecond
+			note = fmt.Sprintf("%.1f redemptions/s, hash floor %.1f hashes/s", w.PeakThroughput, w.HashFloor.Hashes.PerSecond)
+		}
+		r.add(def.hashTarget+" throughput / hash floor", s.Name, ratio, ">=", targetRedeemVsHashFloor, measured, note)
+		r.info(def.hashTarget+" throughput / hash rate", s.Name, w.Ratio, ">=", infoRedeemVsHash, w.Peak != nil && w.ReferenceRate > 0)
+	}
+	for _, w := range s.Workloads {
+		if !w.Read {
+			continue
+		}
+		// The floor's run is right after the first peak run, and is
+		// compared with it alone: the machine's speed drifts.
+		measured := w.Peak != nil && w.Floor != nil && w.Floor.Throughput > 0
+		ratio, note := 0.0, ""
+		if measured {
+			ratio = w.Peak.Throughput / w.Floor.Throughput
+			note = fmt.Sprintf("%.0f vs %.0f req/s", w.Peak.Throughput, w.Floor.Throughput)
+		}
+		r.add(w.Name+" throughput / stack floor", s.Name, ratio, ">=", targetReadVsFloor, measured, note)
+		r.info(w.Name+" throughput / pgbench", s.Name, w.Ratio, ">=", infoReadVsPgbench, w.Peak != nil && w.ReferenceRate > 0)
+		p99, rate := 0.0, 0.0
+		if w.Latency != nil {
+			p99, rate = w.Latency.P99Ms, w.Latency.Rate
+		}
+		r.add(w.Name+" p99 ms at half of peak", s.Name, p99, "<", targetReadP99Ms, w.Latency != nil,
+			fmt.Sprintf("at %.0f req/s", rate))
+	}
+}
+
+// growthWorkloads are held to the growth target: the workloads with a
+// light rate, which is there to measure growth.
+func growthWorkloads() []string {
+	var names []string
+	for _, w := range workloads {
+		if w.lightRate > 0 {
+			names = append(names, w.Name)
+		}
+	}
+	return names
+}
+
+// growthTargets compare the large scale's medians with the small one's.
+func (r *results) growthTargets() {
+	small, large := r.scale("small"), r.scale("large")
+	if small == nil || large == nil {
+		return
+	}
+	for _, name := range growthWorkloads() {
+		ws, wl := small.workload(name), large.workload(name)
+		if !growthMeasured(ws, wl) {
+			r.add(name+" p50 growth 1M/10k", "", 0, "<=", targetGrowth, false, "")
+			continue
+		}
+		g := growth{Workload: name, Rate: ws.Light.Rate, P50SmallMs: ws.Light.P50Ms, P50LargeMs: wl.Light.P50Ms,
+			Factor: wl.Light.P50Ms / ws.Light.P50Ms, HalfPeakSmall: ws.Latency.P50Ms, HalfPeakLarge: wl.Latency.P50Ms,
+			HalfPeakFactor: wl.Latency.P50Ms / ws.Latency.P50Ms}
+		r.Growth = append(r.Growth, g)
+		r.add(name+" p50 growth 1M/10k", "", max(g.Factor, g.HalfPeakFactor), "<=", targetGrowth, true,
+			fmt.Sprintf("x%.2f at %.0f req/s at both scales (%.2f -> %.2f ms), x%.2f at half of each peak (%.2f -> %.2f ms)",
+				g.Factor, g.Rate, g.P50SmallMs, g.P50LargeMs, g.HalfPeakFactor, g.HalfPeakSmall, g.HalfPeakLarge))
+	}
+}
+
+// growthMeasured reports whether a workload's light and half-peak medians
+// were measured at both scales.
+func growthMeasured(small, large *workloadResult) bool {
+	for _, w := range []*workloadResult{small, large} {
+		if w == nil || w.Light == nil || w.Latency == nil || w.Light.P50Ms <= 0 || w.Latency.P50Ms <= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// memoryTargets are the server's peak RSS over every scale, and each
+// scale's throughput beside the idle connections over without them.
+func (r *results) memoryTargets() {
 	var maxRSS int64
 	for _, s := range r.Scales {
 		maxRSS = max(maxRSS, s.PeakRSSBytes)
-		if w := s.workload("redeem_spread"); w != nil {
-			measured := w.Peak != nil && w.HashFloor != nil && w.HashFloor.Hashes != nil && w.HashFloor.Hashes.PerSecond > 0
-			ratio, note := 0.0, ""
-			if measured {
-				ratio = w.PeakThroughput / w.HashFloor.Hashes.PerSecond
-				note = fmt.Sprintf("%.1f redemptions/s, hash floor %.1f hashes/s", w.PeakThroughput, w.HashFloor.Hashes.PerSecond)
-			}
-			add("redemption throughput / hash floor", s.Name, ratio, ">=", targetRedeemVsHashFloor, measured, note)
-			info("redemption throughput / hash rate", s.Name, w.Ratio, ">=", infoRedeemVsHash, w.Peak != nil && w.ReferenceRate > 0)
-		}
-		for _, w := range s.Workloads {
-			if !w.Read {
-				continue
-			}
-			// The floor's run is right after the first peak run, and is
-			// compared with it alone: the machine's speed drifts.
-			measured := w.Peak != nil && w.Floor != nil && w.Floor.Throughput > 0
-			ratio, note := 0.0, ""
-			if measured {
-				ratio = w.Peak.Throughput / w.Floor.Throughput
-				note = fmt.Sprintf("%.0f vs %.0f req/s", w.Peak.Throughput, w.Floor.Throughput)
-			}
-			add(w.Name+" throughput / stack floor", s.Name, ratio, ">=", targetReadVsFloor, measured, note)
-			info(w.Name+" throughput / pgbench", s.Name, w.Ratio, ">=", infoReadVsPgbench, w.Peak != nil && w.ReferenceRate > 0)
-			p99, rate := 0.0, 0.0
-			if w.Latency != nil {
-				p99, rate = w.Latency.P99Ms, w.Latency.Rate
-			}
-			add(w.Name+" p99 ms at half of peak", s.Name, p99, "<", targetReadP99Ms, w.Latency != nil,
-				fmt.Sprintf("at %.0f req/s", rate))
-		}
 	}
-	small, large := r.scale("small"), r.scale("large")
-	if small != nil && large != nil {
-		for _, name := range growthWorkloads {
-			ws, wl := small.workload(name), large.workload(name)
-			measured := ws != nil && wl != nil && ws.Light != nil && wl.Light != nil && ws.Latency != nil &&
-				wl.Latency != nil && ws.Light.P50Ms > 0 && ws.Latency.P50Ms > 0 && wl.Light.P50Ms > 0 && wl.Latency.P50Ms > 0
-			if !measured {
-				add(name+" p50 growth 1M/10k", "", 0, "<=", targetGrowth, false, "")
-				continue
-			}
-			g := growth{Workload: name, Rate: ws.Light.Rate, P50SmallMs: ws.Light.P50Ms, P50LargeMs: wl.Light.P50Ms,
-				Factor: wl.Light.P50Ms / ws.Light.P50Ms, HalfPeakSmall: ws.Latency.P50Ms, HalfPeakLarge: wl.Latency.P50Ms,
-				HalfPeakFactor: wl.Latency.P50Ms / ws.Latency.P50Ms}
-			r.Growth = append(r.Growth, g)
-			add(name+" p50 growth 1M/10k", "", max(g.Factor, g.HalfPeakFactor), "<=", targetGrowth, true,
-				fmt.Sprintf("x%.2f at %.0f req/s at both scales (%.2f -> %.2f ms), x%.2f at half of each peak (%.2f -> %.2f ms)",
-					g.Factor, g.Rate, g.P50SmallMs, g.P50LargeMs, g.HalfPeakFactor, g.HalfPeakSmall, g.HalfPeakLarge))
-		}
-	}
-	add("server peak RSS MB", "", float64(maxRSS)/(1<<20), "<", targetPeakRSSMB, maxRSS > 0, "VmHWM after load")
+	r.add("server peak RSS MB", "", float64(maxRSS)/(1<<20), "<", targetPeakRSSMB, maxRSS > 0, "VmHWM after load")
 	for _, s := range r.Scales {
 		for _, w := range s.Workloads {
 			if !slices.ContainsFunc(workloads, func(x workload) bool { return x.Name == w.Name && x.besideIdle }) {
@@ -295,18 +359,20 @@ func (r *results) finish() {
 				ratio = w.BesideIdle.Throughput / w.WithoutIdle.Throughput
 				note = fmt.Sprintf("%.0f vs %.0f req/s", w.BesideIdle.Throughput, w.WithoutIdle.Throughput)
 			}
-			add(fmt.Sprintf("%s throughput beside %d idle connections / without", w.Name, idleConns), s.Name,
+			r.add(fmt.Sprintf("%s throughput beside %d idle connections / without", w.Name, idleConns), s.Name,
 				ratio, ">=", targetBesideIdle, measured, note)
 		}
 	}
+}
 
-	// Exact seats on the hot invitation is correctness: it is judged in
-	// every mode.
+// hotTarget is correctness, judged in every mode: exactly the seats of
+// the hot invitation succeed, in every run that counted them.
+func (r *results) hotTarget() {
 	var hotChecks []check
 	for _, s := range r.Scales {
 		for _, w := range s.Workloads {
 			for _, c := range w.Checks {
-				if strings.Contains(c.Name, "exactly the seats succeed") {
+				if c.exactSeats {
 					hotChecks = append(hotChecks, c)
 				}
 			}
@@ -318,33 +384,19 @@ func (r *results) finish() {
 		hot.Note = "not measured"
 	}
 	r.Targets = append(r.Targets, hot)
+}
 
-	// The office burst's figures are correctness too, judged in every
-	// mode; at a scale it did not run at, or in a run without it, they are
-	// not measured.
-	for _, s := range r.Scales {
-		w := s.workload("office_burst")
-		if w == nil {
+// burstTargets are the office burst's figures at one scale: correctness
+// too, judged in every mode; at a scale it did not run at, or in a run
+// without it, they are not measured.
+func (r *results) burstTargets(s *scaleResult) {
+	for _, def := range workloads {
+		w := s.workload(def.Name)
+		if !def.officeBurst || w == nil {
 			continue
 		}
 		b := w.Burst
-		for _, c := range []struct {
-			name   string
-			pass   func(*burstResult) bool
-			detail func(*burstResult) string
-		}{
-			{"office burst: no answer 429", func(b *burstResult) bool { return b.Count429 == 0 },
-				func(b *burstResult) string { return fmt.Sprintf("%d of %d answers 429", b.Count429, b.Attempts) }},
-			{"office burst: every employee registered", func(b *burstResult) bool { return b.AllRegistered },
-				func(b *burstResult) string {
-					return fmt.Sprintf("%d of %d answered 201, %d redemptions", b.Registered, b.Employees, b.Redemptions)
-				}},
-			{"office burst: registrations_used equals the seats", func(b *burstResult) bool {
-				return b.RegistrationsUsed == b.Employees && b.MaxRegistrations == b.Employees
-			}, func(b *burstResult) string {
-				return fmt.Sprintf("registrations_used %d of %d seats", b.RegistrationsUsed, b.MaxRegistrations)
-			}},
-		} {
+		for _, c := range burstChecks {
 			t := target{Name: c.name, Scale: s.Name, Op: "==", Judged: b != nil, Note: "not measured"}
 			if b != nil {
 				t.Pass, t.Note = c.pass(b), c.detail(b)
@@ -353,9 +405,32 @@ func (r *results) finish() {
 		}
 		// Its server's peak is apart from the scale's, as the idle
 		// connections' is: it holds every waiting employee's connection.
-		info("office burst: its server's peak RSS MB", s.Name, float64(w.PeakRSSBytes)/(1<<20), "<", targetPeakRSSMB, w.PeakRSSBytes > 0)
+		r.info("office burst: its server's peak RSS MB", s.Name, float64(w.PeakRSSBytes)/(1<<20), "<", targetPeakRSSMB, w.PeakRSSBytes > 0)
 	}
+}
 
+// burstChecks are the office burst's correctness targets.
+var burstChecks = []struct {
+	name   string
+	pass   func(*burstResult) bool
+	detail func(*burstResult) string
+}{
+	{"office burst: no answer 429", func(b *burstResult) bool { return b.Count429 == 0 },
+		func(b *burstResult) string { return fmt.Sprintf("%d of %d answers 429", b.Count429, b.Attempts) }},
+	{"office burst: every employee registered", func(b *burstResult) bool { return b.AllRegistered },
+		func(b *burstResult) string {
+			return fmt.Sprintf("%d of %d answered 201, %d redemptions", b.Registered, b.Employees, b.Redemptions)
+		}},
+	{"office burst: registrations_used equals the seats", func(b *burstResult) bool {
+		return b.RegistrationsUsed == b.Employees && b.MaxRegistrations == b.Employees
+	}, func(b *burstResult) string {
+		return fmt.Sprintf("registrations_used %d of %d seats", b.RegistrationsUsed, b.MaxRegistrations)
+	}},
+}
+
+// findDisturbed lists the runs during which other processes used more than
+// a tenth of the machine.
+func (r *results) findDisturbed() {
 	r.Disturbed = []string{}
 	disturbed := func(name string, u *cpuUse) {
 		if u.disturbed() {
@@ -368,14 +443,13 @@ func (r *results) finish() {
 	}
 	for _, s := range r.Scales {
 		for _, w := range s.Workloads {
-			if w.Peak != nil {
-				disturbed(s.Name+"/"+w.Name+"/peak", w.Peak.CPU)
-			}
-			if w.Latency != nil {
-				disturbed(s.Name+"/"+w.Name+"/rate", w.Latency.CPU)
-			}
-			if w.Light != nil {
-				disturbed(s.Name+"/"+w.Name+"/light", w.Light.CPU)
+			for _, run := range []struct {
+				phase string
+				st    *runStats
+			}{{"peak", w.Peak}, {"rate", w.Latency}, {"light", w.Light}} {
+				if run.st != nil {
+					disturbed(s.Name+"/"+w.Name+"/"+run.phase, run.st.CPU)
+				}
 			}
 			for _, ref := range w.References {
 				if ref.Pgbench != nil {
@@ -387,15 +461,6 @@ func (r *results) finish() {
 			}
 		}
 	}
-
-	for _, s := range r.Scales {
-		r.Checks = append(r.Checks, s.Checks...)
-		for _, w := range s.Workloads {
-			r.Checks = append(r.Checks, w.Checks...)
-		}
-	}
-	r.CorrectnessPass = len(r.Scales) > 0 && !slices.ContainsFunc(r.Checks, failed)
-	r.TargetsPass = !slices.ContainsFunc(r.Targets, func(t target) bool { return t.Judged && !t.Pass })
 }
 
 func failed(c check) bool { return !c.Pass }
@@ -420,88 +485,7 @@ func (r *results) print(w io.Writer) {
 		fmt.Fprintf(w, "reference: argon2id (%s) on %d cores: %.1f hashes/s\n", r.HashRate.Params, r.HashRate.Cores, r.HashRate.PerSecond)
 	}
 	for _, s := range r.Scales {
-		fmt.Fprintf(w, "\nscale %s: %d rows, server RSS %.1f MB after start, peak %.1f MB; %d closed-loop workers / pgbench clients\n",
-			s.Name, s.TotalRows, float64(s.IdleRSSBytes)/(1<<20), float64(s.PeakRSSBytes)/(1<<20), r.Config.Concurrency)
-		// Throughput is the closed loop's; p50 and p99 are the fixed-rate
-		// run's at half of it.
-		fmt.Fprintf(w, "%-24s %10s %10s %9s %9s %11s %7s %7s  %s\n", "workload", "peak req/s", "half-peak", "p50 ms",
-			"p99 ms", "reference/s", "ratio", "RSS MB", "primary reference")
-		for _, wr := range s.Workloads {
-			if wr.Burst != nil {
-				fmt.Fprintf(w, "%-24s %10s %10s %9s %9s %11s %7s %7.0f  %s\n", wr.Name, "-", "-", "-", "-", "-", "-",
-					float64(wr.PeakRSSBytes)/(1<<20), "open loop at twice the hash rate (below)")
-				continue
-			}
-			if wr.Skipped != "" || wr.Peak == nil || wr.Latency == nil {
-				fmt.Fprintf(w, "%-24s %10s %10s %9s %9s %11s %7s %7s  %s\n", wr.Name, "-", "-", "-", "-", "-", "-", "-",
-					orDash(wr.Skipped))
-				continue
-			}
-			fmt.Fprintf(w, "%-24s %10.1f %10.1f %9.2f %9.2f %11s %7s %7.0f  %s\n", wr.Name, wr.PeakThroughput,
-				wr.Latency.Rate, wr.Latency.P50Ms, wr.Latency.P99Ms, num(wr.ReferenceRate, "%.1f"), num(wr.Ratio, "%.3f"),
-				float64(wr.PeakRSSBytes)/(1<<20), orDash(wr.Reference))
-		}
-		fmt.Fprintf(w, "CPU per request in the peak run (ms) vs per pgbench transaction:\n")
-		fmt.Fprintf(w, "%-24s %9s %9s %9s %7s   %12s %12s\n", "workload", "server", "postgres", "generator", "other",
-			"ref postgres", "ref pgbench")
-		for _, wr := range s.Workloads {
-			if wr.Peak == nil || wr.Peak.CPU == nil || wr.Peak.Requests == 0 {
-				continue
-			}
-			c := wr.Peak.CPU
-			refPg, refGen := "-", "-"
-			for _, ref := range wr.References {
-				if p := ref.Pgbench; p != nil && p.CPU != nil && p.Transactions > 0 {
-					refPg = fmt.Sprintf("%.3f", p.PgCPUMsPerTx)
-					refGen = fmt.Sprintf("%.3f", perOp(p.CPU.Generator, int(p.Transactions)))
-					break
-				}
-			}
-			fmt.Fprintf(w, "%-24s %9.3f %9.3f %9.3f %6.0f%%   %12s %12s\n", wr.Name, wr.Peak.ServerCPUMsPerReq,
-				wr.Peak.PgCPUMsPerReq, perOp(c.Generator, wr.Peak.Requests), 100*c.Other/max(c.Capacity, 1e-9), refPg, refGen)
-		}
-		for _, wr := range s.Workloads {
-			for i, ref := range wr.References {
-				if i == 0 && ref.Error == "" {
-					continue
-				}
-				switch {
-				case ref.Error != "":
-					fmt.Fprintf(w, "  %s: %s failed: %s\n", wr.Name, ref.Name, firstLine(ref.Error))
-				case wr.Peak != nil:
-					fmt.Fprintf(w, "  %s: also %s %.1f/s (ratio %.3f)\n", wr.Name, ref.Name, ref.PerSecond, wr.PeakThroughput/ref.PerSecond)
-				}
-			}
-			if f := wr.HashFloor; f != nil && wr.ReferenceRate > 0 {
-				fmt.Fprintf(w, "  %s: hash floor %.1f hashes/s beside pgbench running its statement at %.1f/s (ratio %.3f); the API reaches %.2f of it\n",
-					wr.Name, f.Hashes.PerSecond, f.Pgbench.TPS, f.Ratio, wr.PeakThroughput/f.Hashes.PerSecond)
-			}
-			if b, o := wr.BesideIdle, wr.WithoutIdle; b != nil && o != nil && o.Throughput > 0 {
-				fmt.Fprintf(w, "  %s: beside %d idle keep-alive connections %.1f req/s, %.1f right before without them (%.2f; server CPU %.3f and %.3f ms per request; server peak RSS %.1f MB)\n",
-					wr.Name, idleConns, b.Throughput, o.Throughput, b.Throughput/o.Throughput, b.ServerCPUMsPerReq, o.ServerCPUMsPerReq,
-					float64(wr.BesideIdlePeakRSSBytes)/(1<<20))
-			}
-			if f := wr.Floor; f != nil && f.Throughput > 0 && wr.Peak != nil {
-				fmt.Fprintf(w, "  %s: stack floor %.1f req/s (ratio %s; server CPU %.3f ms, postgres %.3f ms per request); the API reaches %.2f of it\n",
-					wr.Name, f.Throughput, num(ratioOf(f.Throughput, wr.ReferenceRate), "%.3f"), f.ServerCPUMsPerReq, f.PgCPUMsPerReq,
-					wr.Peak.Throughput/f.Throughput)
-			}
-			if b := wr.Burst; b != nil {
-				yes := "no"
-				if b.AllRegistered {
-					yes = "yes"
-				}
-				fmt.Fprintf(w, "  %s: %d employees, one invitation of %d seats, one address, throttles at %s; arriving at %.1f/s (twice %.1f hashes/s) over %.1f s\n",
-					wr.Name, b.Employees, b.MaxRegistrations, b.Throttles, b.ArrivalRate, b.HashRate, b.ArrivalSeconds)
-				fmt.Fprintf(w, "    all registered: %s (%d; %d redemptions); registrations_used %d of %d; %d × 429, %d × 503, %d retries; answers %v\n",
-					yes, b.Registered, b.Redemptions, b.RegistrationsUsed, b.MaxRegistrations, b.Count429, b.Count503, b.Retries, b.Codes)
-				fmt.Fprintf(w, "    first arrival to last 201: %.1f s; per employee, first attempt to 201: p50 %.0f ms, p99 %.0f ms, max %.0f ms; server %.1f ms CPU per 201, peak RSS %.1f MB\n",
-					b.FirstArrivalToLast201Seconds, b.P50Ms, b.P99Ms, b.MaxMs, b.ServerCPUMsPer201, float64(wr.PeakRSSBytes)/(1<<20))
-				if b.NeverArrived > 0 || b.GaveUp > 0 {
-					fmt.Fprintf(w, "    %d never arrived within %s, %d gave up at the %s deadline\n", b.NeverArrived, burstArrivals, b.GaveUp, burstDeadline)
-				}
-			}
-		}
+		r.printScale(w, s)
 	}
 	if len(r.Growth) > 0 {
 		fmt.Fprintln(w, "\ngrowth of p50, large / small: at the same light rate at both scales | at half of each scale's peak")
@@ -519,6 +503,119 @@ func (r *results) print(w io.Writer) {
 			fmt.Fprintln(w, "  "+d)
 		}
 	}
+	r.printTargets(w)
+}
+
+// printScale writes one scale's tables and its workloads' other figures.
+func (r *results) printScale(w io.Writer, s *scaleResult) {
+	fmt.Fprintf(w, "\nscale %s: %d rows, server RSS %.1f MB after start, peak %.1f MB; %d closed-loop workers / pgbench clients\n",
+		s.Name, s.TotalRows, float64(s.IdleRSSBytes)/(1<<20), float64(s.PeakRSSBytes)/(1<<20), r.Config.Concurrency)
+	// Throughput is the closed loop's; p50 and p99 are the fixed-rate
+	// run's at half of it.
+	fmt.Fprintf(w, "%-24s %10s %10s %9s %9s %11s %7s %7s  %s\n", "workload", "peak req/s", "half-peak", "p50 ms",
+		"p99 ms", "reference/s", "ratio", "RSS MB", "primary reference")
+	for _, wr := range s.Workloads {
+		printWorkloadRow(w, wr)
+	}
+	fmt.Fprintf(w, "CPU per request in the peak run (ms) vs per pgbench transaction:\n")
+	fmt.Fprintf(w, "%-24s %9s %9s %9s %7s   %12s %12s\n", "workload", "server", "postgres", "generator", "other",
+		"ref postgres", "ref pgbench")
+	for _, wr := range s.Workloads {
+		printCPURow(w, wr)
+	}
+	for _, wr := range s.Workloads {
+		printNotes(w, wr)
+	}
+}
+
+// printWorkloadRow is a workload's line of the scale's table.
+func printWorkloadRow(w io.Writer, wr *workloadResult) {
+	switch {
+	case wr.Burst != nil:
+		fmt.Fprintf(w, "%-24s %10s %10s %9s %9s %11s %7s %7.0f  %s\n", wr.Name, "-", "-", "-", "-", "-", "-",
+			float64(wr.PeakRSSBytes)/(1<<20), "open loop at twice the hash rate (below)")
+	case wr.Skipped != "" || wr.Peak == nil || wr.Latency == nil:
+		fmt.Fprintf(w, "%-24s %10s %10s %9s %9s %11s %7s %7s  %s\n", wr.Name, "-", "-", "-", "-", "-", "-", "-",
+			orDash(wr.Skipped))
+	default:
+		fmt.Fprintf(w, "%-24s %10.1f %10.1f %9.2f %9.2f %11s %7s %7.0f  %s\n", wr.Name, wr.PeakThroughput,
+			wr.Latency.Rate, wr.Latency.P50Ms, wr.Latency.P99Ms, num(wr.ReferenceRate, "%.1f"), num(wr.Ratio, "%.3f"),
+			float64(wr.PeakRSSBytes)/(1<<20), orDash(wr.Reference))
+	}
+}
+
+// printCPURow is a workload's line of the CPU table: its peak run's CPU
+// per request beside its first pgbench reference's per transaction.
+func printCPURow(w io.Writer, wr *workloadResult) {
+	if wr.Peak == nil || wr.Peak.CPU == nil || wr.Peak.Requests == 0 {
+		return
+	}
+	c := wr.Peak.CPU
+	refPg, refGen := "-", "-"
+	for _, ref := range wr.References {
+		if p := ref.Pgbench; p != nil && p.CPU != nil && p.Transactions > 0 {
+			refPg = fmt.Sprintf("%.3f", p.PgCPUMsPerTx)
+			refGen = fmt.Sprintf("%.3f", perOp(p.CPU.Generator, int(p.Transactions)))
+			break
+		}
+	}
+	fmt.Fprintf(w, "%-24s %9.3f %9.3f %9.3f %6.0f%%   %12s %12s\n", wr.Name, wr.Peak.ServerCPUMsPerReq,
+		wr.Peak.PgCPUMsPerReq, perOp(c.Generator, wr.Peak.Requests), 100*c.Other/max(c.Capacity, 1e-9), refPg, refGen)
+}
+
+// printNotes writes a workload's figures beside the table: its other
+// references, its floors, the idle connections' run, the office burst.
+func printNotes(w io.Writer, wr *workloadResult) {
+	for i, ref := range wr.References {
+		if i == 0 && ref.Error == "" {
+			continue
+		}
+		switch {
+		case ref.Error != "":
+			fmt.Fprintf(w, "  %s: %s failed: %s\n", wr.Name, ref.Name, firstLine(ref.Error))
+		case wr.Peak != nil:
+			fmt.Fprintf(w, "  %s: also %s %.1f/s (ratio %.3f)\n", wr.Name, ref.Name, ref.PerSecond, wr.PeakThroughput/ref.PerSecond)
+		}
+	}
+	if f := wr.HashFloor; f != nil && wr.ReferenceRate > 0 {
+		fmt.Fprintf(w, "  %s: hash floor %.1f hashes/s beside pgbench running its statement at %.1f/s (ratio %.3f); the API reaches %.2f of it\n",
+			wr.Name, f.Hashes.PerSecond, f.Pgbench.TPS, f.Ratio, wr.PeakThroughput/f.Hashes.PerSecond)
+	}
+	if b, o := wr.BesideIdle, wr.WithoutIdle; b != nil && o != nil && o.Throughput > 0 {
+		fmt.Fprintf(w, "  %s: beside %d idle keep-alive connections %.1f req/s, %.1f right before without them (%.2f; server CPU %.3f and %.3f ms per request; server peak RSS %.1f MB)\n",
+			wr.Name, idleConns, b.Throughput, o.Throughput, b.Throughput/o.Throughput, b.ServerCPUMsPerReq, o.ServerCPUMsPerReq,
+			float64(wr.BesideIdlePeakRSSBytes)/(1<<20))
+	}
+	if f := wr.Floor; f != nil && f.Throughput > 0 && wr.Peak != nil {
+		fmt.Fprintf(w, "  %s: stack floor %.1f req/s (ratio %s; server CPU %.3f ms, postgres %.3f ms per request); the API reaches %.2f of it\n",
+			wr.Name, f.Throughput, num(ratioOf(f.Throughput, wr.ReferenceRate), "%.3f"), f.ServerCPUMsPerReq, f.PgCPUMsPerReq,
+			wr.Peak.Throughput/f.Throughput)
+	}
+	if wr.Burst != nil {
+		printBurst(w, wr)
+	}
+}
+
+// printBurst writes the office burst's account.
+func printBurst(w io.Writer, wr *workloadResult) {
+	b := wr.Burst
+	yes := "no"
+	if b.AllRegistered {
+		yes = "yes"
+	}
+	fmt.Fprintf(w, "  %s: %d employees, one invitation of %d seats, one address, throttles at %s; arriving at %.1f/s (twice %.1f hashes/s) over %.1f s\n",
+		wr.Name, b.Employees, b.MaxRegistrations, b.Throttles, b.ArrivalRate, b.HashRate, b.ArrivalSeconds)
+	fmt.Fprintf(w, "    all registered: %s (%d; %d redemptions); registrations_used %d of %d; %d × 429, %d × 503, %d retries; answers %v\n",
+		yes, b.Registered, b.Redemptions, b.RegistrationsUsed, b.MaxRegistrations, b.Count429, b.Count503, b.Retries, b.Codes)
+	fmt.Fprintf(w, "    first arrival to last 201: %.1f s; per employee, first attempt to 201: p50 %.0f ms, p99 %.0f ms, max %.0f ms; server %.1f ms CPU per 201, peak RSS %.1f MB\n",
+		b.FirstArrivalToLast201Seconds, b.P50Ms, b.P99Ms, b.MaxMs, b.ServerCPUMsPer201, float64(wr.PeakRSSBytes)/(1<<20))
+	if b.NeverArrived > 0 || b.GaveUp > 0 {
+		fmt.Fprintf(w, "    %d never arrived within %s, %d gave up at the %s deadline\n", b.NeverArrived, burstArrivals, b.GaveUp, burstDeadline)
+	}
+}
+
+// printTargets writes every target, every failed check and the count.
+func (r *results) printTargets(w io.Writer) {
 	fmt.Fprintln(w, "\ntargets:")
 	for _, t := range r.Targets {
 		status := "PASS"

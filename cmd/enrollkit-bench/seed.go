@@ -10,11 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/store"
 )
 
 // scale sizes the measured organization. Memberships, group courses and
@@ -69,12 +69,6 @@ const (
 	firstNames = `'Ada','Grace','Alan','Edsger','Barbara','Donald','Frances','Ken'`
 	lastNames  = `'Lovelace','Hopper','Turing','Dijkstra','Liskov','Knuth','Allen','Thompson'`
 )
-
-// newIDSQL is the server's SQL for a new UUIDv7 (store.newIDSQL), for the
-// rows seeded without a deterministic ID.
-const newIDSQL = `encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing ` +
-	`substring(int8send(floor(extract(epoch from clock_timestamp()) * 1000)::bigint) from 3) ` +
-	`from 1 for 6), 52, 1), 53, 1), 'hex')::uuid`
 
 // idPrefix namespaces the deterministic IDs of seeded rows.
 const idPrefix = "enrollkit-bench:"
@@ -158,10 +152,11 @@ func seed(ctx context.Context, db *pgx.Conn, t *tenant, s scale, log *logger) er
 		log.Printf("  seeded %-22s %9d rows in %s", what, tag.RowsAffected(), time.Since(t0).Round(time.Millisecond))
 		return nil
 	}
-	steps := []struct {
+	type step struct {
 		what, sql string
 		args      []any
-	}{
+	}
+	helpers := []step{
 		// Helpers of the seeding SQL and of the pgbench scripts, in their
 		// own schema: bench.id is benchID, bench.claim the passcode lookup
 		// value of the pgbench-only invitations (see seedInvitations).
@@ -174,6 +169,8 @@ func seed(ctx context.Context, db *pgx.Conn, t *tenant, s scale, log *logger) er
 		{"bench.claim()", `CREATE OR REPLACE FUNCTION bench.claim(tag text, i bigint) RETURNS text
 			LANGUAGE sql IMMUTABLE PARALLEL SAFE
 			AS $$ SELECT encode(sha256(convert_to('` + idPrefix + `pgbench-claim:' || tag || ':' || i, 'UTF8')), 'hex') $$`, nil},
+	}
+	tables := []step{
 		// Learners: no password (they never sign in during the run), and no
 		// email skeleton (which SQL cannot compute): nobody redeems with a
 		// look-alike of theirs.
@@ -226,21 +223,25 @@ func seed(ctx context.Context, db *pgx.Conn, t *tenant, s scale, log *logger) er
 			SELECT $1, bench.id('course', i), now() FROM generate_series(0, $2::int - 1) AS i`,
 			[]any{t.LargeGroupID, largeGroupCourses}},
 		// Every member is enrolled in every course of each of its groups,
-		// as adding them through the API would have done.
+		// as adding them through the API would have done, with IDs made by
+		// the server's expression.
 		{"enrollments", `INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, created_at)
-			SELECT ` + newIDSQL + `, $1, m.user_id, gc.course_id, m.user_group_id, now()
+			SELECT ` + store.PostgresNewIDSQL() + `, $1, m.user_id, gc.course_id, m.user_group_id, now()
 			FROM user_group_members m JOIN user_group_courses gc USING (user_group_id)
 			ON CONFLICT (user_id, course_id) DO NOTHING`,
 			[]any{t.OrganizationID}},
 	}
-	for _, st := range steps {
+	for _, st := range helpers {
 		if err := exec(st.what, st.sql, st.args...); err != nil {
 			return err
 		}
-		if st.what == "bench.claim()" {
-			if err := checkHelpers(ctx, db); err != nil {
-				return err
-			}
+	}
+	if err := checkHelpers(ctx, db); err != nil {
+		return err
+	}
+	for _, st := range tables {
+		if err := exec(st.what, st.sql, st.args...); err != nil {
+			return err
 		}
 	}
 	if err := seedInvitations(ctx, db, t, s, log); err != nil {
@@ -368,7 +369,7 @@ func seedInvitations(ctx context.Context, db *pgx.Conn, t *tenant, s scale, log 
 // invitation, the office burst) use it, and returns its ID and passcode,
 // a random one starting with codePrefix.
 func createInvitation(ctx context.Context, db *pgx.Conn, t *tenant, name, codePrefix string, seats int) (id, code string, err error) {
-	id = uuid.Must(uuid.NewV7()).String()
+	id = store.NewID()
 	code = codePrefix + strings.ToUpper(randomHex(6))
 	sealed, err := auth.Seal(t.sealKey, code)
 	if err != nil {

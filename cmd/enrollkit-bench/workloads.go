@@ -26,15 +26,17 @@ const redeemPassword = "Bench-redemption-password-2026"
 // scaleRun is one scale's running server and seeded organization, as the
 // workloads see them.
 type scaleRun struct {
-	cfg    *config
-	spec   scale
-	log    *logger
-	runID  string
-	api    string // http://127.0.0.1:port/api/v1
-	token  string // the Full Manager's access token
-	t      *tenant
-	db     *pgx.Conn
-	dbURL  string
+	cfg   *config
+	spec  scale
+	log   *logger
+	runID string
+	api   string // http://127.0.0.1:port/api/v1
+	token string // the Full Manager's access token
+	t     *tenant
+	db    *pgx.Conn
+	dbURL string
+	// env is the scale's server's environment.
+	env    []string
 	dir    string // scratch directory for the pgbench scripts
 	client *http.Client
 	// serverPID is the server process, whose CPU time is recorded.
@@ -93,8 +95,13 @@ type workload struct {
 	besideIdle bool
 	// hashFloor, for a hashing workload, is the pgbench script of its
 	// statement: the hash rate is measured once more while pgbench runs it
-	// at the peak's rate (see measureHashFloor).
-	hashFloor *pgbenchSpec
+	// at the peak's rate (see measureHashFloor). Its throughput over the
+	// floor's hash rate is the target named after hashTarget.
+	hashFloor  *pgbenchSpec
+	hashTarget string
+	// sizesHot: the peak run's throughput sizes the hot invitation
+	// (planHotRedemption), so the workload must run before the hot one.
+	sizesHot bool
 	// lightRate, for the workloads held to the growth target, is the rate
 	// of a fixed-rate run that is the same at both scales, so that between
 	// the scales' runs nothing but the data changes (see growth).
@@ -113,6 +120,9 @@ type workload struct {
 	// scale, when set, is the only scale it runs at.
 	own   func(ctx context.Context, sr *scaleRun, w workload, hash *hashRate) *workloadResult
 	scale string
+	// officeBurst: the workload's result carries an office burst
+	// (burstResult), judged by the burst's correctness targets.
+	officeBurst bool
 }
 
 // runPlan is what one run of a workload needs.
@@ -208,7 +218,8 @@ var workloads = []workload{
 	},
 	{
 		Name: "redeem_spread", Endpoint: "POST /api/v1/redemptions (200 invitations)", Hashing: true,
-		hashFloor: &pgbenchSpec{Script: "redeem_tx.sql", Vars: map[string]string{"tag": "pgbinv", "n": strconv.Itoa(pgbenchPool)}},
+		hashFloor:  &pgbenchSpec{Script: "redeem_tx.sql", Vars: map[string]string{"tag": "pgbinv", "n": strconv.Itoa(pgbenchPool)}},
+		hashTarget: "redemption", sizesHot: true,
 		lightRate: redeemLightRate,
 		probe:     func(sr *scaleRun) (string, string, []byte) { return "POST", "/redemptions", []byte(`{}`) },
 		plan: func(_ context.Context, sr *scaleRun, phase string, _ uint64) (*runPlan, error) {
@@ -250,7 +261,7 @@ var workloads = []workload{
 		// One scale only: the burst is about the hash path and the
 		// throttle, which the size of the tables does not change.
 		Name: "office_burst", Endpoint: "POST /api/v1/redemptions (one office: one invitation, one address)",
-		own: runOfficeBurst, scale: "small",
+		own: runOfficeBurst, scale: "small", officeBurst: true,
 	},
 }
 
@@ -303,11 +314,11 @@ func planHotRedemption(ctx context.Context, sr *scaleRun, phase string, hits uin
 			used, maxSeats, reds, err := seatState(ctx, sr.db, id)
 			name := sr.spec.Name + "/redeem_hot/" + phase + ": exactly the seats succeed"
 			if err != nil {
-				return []check{{Name: name, Detail: err.Error()}}
+				return []check{{Name: name, Detail: err.Error(), exactSeats: true}}
 			}
 			ok := st.count(201) == seats && used == seats && reds == seats && maxSeats == seats &&
 				st.count(409) == st.Requests-seats
-			return []check{{Name: name, Pass: ok, Detail: fmt.Sprintf(
+			return []check{{Name: name, Pass: ok, exactSeats: true, Detail: fmt.Sprintf(
 				"seats %d: %d answered 201, %d answered 409 of %d requests; registrations_used %d, redemptions %d",
 				seats, st.count(201), st.count(409), st.Requests, used, reds)}}
 		},
@@ -430,52 +441,108 @@ func (sr *scaleRun) pgbenchVars() map[string]string {
 }
 
 // measure runs one workload: probe, closed-loop peak, fixed-rate latency at
-// half of the peak, then its references.
+// half of the peak, then its references (see measurement for the phases).
 func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *workloadResult {
-	wr := &workloadResult{Name: w.Name, Endpoint: w.Endpoint, Read: w.Read}
-	fail := func(phase string, err error) *workloadResult {
-		wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/" + phase, Detail: err.Error()})
-		return wr
-	}
-	if w.probe != nil {
-		method, path, body := w.probe(sr)
-		status, b, err := sr.request(ctx, method, path, sr.token, body)
+	m := &measurement{sr: sr, w: w, hash: hash, wr: &workloadResult{Name: w.Name, Endpoint: w.Endpoint, Read: w.Read}}
+	for _, phase := range []func(context.Context) error{m.probe, m.referencesBefore, m.peak, m.stackFloor,
+		m.hashAfter, m.latency, m.peakAgain} {
+		err := phase(ctx)
+		var failed *phaseError
+		if errors.As(err, &failed) {
+			m.wr.Checks = append(m.wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/" + failed.phase, Detail: failed.err.Error()})
+		}
 		if err != nil {
-			return fail("probe", err)
-		}
-		if status == http.StatusNotFound && bytes.Contains(b, []byte("no route")) {
-			wr.Skipped = "the server has no route " + method + " " + path
-			sr.log.Printf("  %s: skipped, %s", w.Name, wr.Skipped)
-			return fail("endpoint present", fmt.Errorf("%s", wr.Skipped))
+			return m.wr
 		}
 	}
+	m.references(ctx)
+	return m.wr
+}
 
-	// The hash rate of a hashing workload is measured again just before
-	// and just after its peak run, and the mean is its reference: on a
-	// shared (virtual) machine the CPU's speed drifts by a fifth within
-	// minutes, and a reference taken at another time would move the ratio
-	// with it. For the same reason a read workload's primary pgbench
-	// reference runs both before the peak run and after the latency run.
-	var hashBefore *hashRate
-	var err error
-	bracket := 0.0
+// measurement is one workload measured at one scale, phase by phase: the
+// probe; the references taken before the peak run; the peak run; the stack
+// floor; the hash rate after the peak run (and the hash floor); the
+// fixed-rate runs; a read's second peak run; the references. A phase that
+// fails ends the workload with a failed check named after it.
+type measurement struct {
+	sr *scaleRun
+	w  workload
+	// hash is the hash rate measured at the start of the run.
+	hash *hashRate
+	wr   *workloadResult
+	// hashBefore is a hashing workload's hash rate right before its peak
+	// run, bracket the mean of it and the one right after.
+	hashBefore *hashRate
+	bracket    float64
+	// pgbenchBefore is a read workload's primary reference taken before
+	// its peak run.
+	pgbenchBefore *reference
+}
+
+// phaseError is the failure of the phase that ends a workload.
+type phaseError struct {
+	phase string
+	err   error
+}
+
+func (e *phaseError) Error() string { return e.phase + ": " + e.err.Error() }
+
+// errInterrupted ends a workload whose run was interrupted, without a
+// check of its own (the run records one).
+var errInterrupted = errors.New("interrupted")
+
+// probe checks that the endpoint exists.
+func (m *measurement) probe(ctx context.Context) error {
+	sr, w, wr := m.sr, m.w, m.wr
+	if w.probe == nil {
+		return nil
+	}
+	method, path, body := w.probe(sr)
+	status, b, err := sr.request(ctx, method, path, sr.token, body)
+	if err != nil {
+		return &phaseError{"probe", err}
+	}
+	if status == http.StatusNotFound && bytes.Contains(b, []byte("no route")) {
+		wr.Skipped = "the server has no route " + method + " " + path
+		sr.log.Printf("  %s: skipped, %s", w.Name, wr.Skipped)
+		return &phaseError{"endpoint present", errors.New(wr.Skipped)}
+	}
+	return nil
+}
+
+// referencesBefore takes the references that bracket the peak run.
+//
+// The hash rate of a hashing workload is measured again just before and
+// just after its peak run, and the mean is its reference: on a shared
+// (virtual) machine the CPU's speed drifts by a fifth within minutes, and
+// a reference taken at another time would move the ratio with it. For the
+// same reason a read workload's primary pgbench reference runs both before
+// the peak run and after the latency run.
+func (m *measurement) referencesBefore(ctx context.Context) error {
+	sr, w := m.sr, m.w
 	if w.Hashing && !sr.cfg.Quick {
-		if hashBefore, err = measureHashRate(ctx, sr.cfg.HashDuration); err != nil {
-			return fail("hash rate", err)
+		var err error
+		if m.hashBefore, err = measureHashRate(ctx, sr.cfg.HashDuration); err != nil {
+			return &phaseError{"hash rate", err}
 		}
 	}
-	var pgbenchBefore *reference
 	if w.Read && !sr.cfg.Quick && sr.cfg.Pgbench != "" && w.refs != nil {
 		if specs := w.refs(sr); len(specs) > 0 {
 			sr.log.Printf("  %s: reference before the peak run", w.Name)
-			r := sr.pgbench(ctx, w.Name, specs[0], &wr.Checks)
-			pgbenchBefore = &r
+			r := sr.pgbench(ctx, w.Name, specs[0], &m.wr.Checks)
+			m.pgbenchBefore = &r
 		}
 	}
+	return nil
+}
+
+// peak is the closed-loop run.
+func (m *measurement) peak(ctx context.Context) error {
+	sr, w, wr := m.sr, m.w, m.wr
 	sr.log.Printf("  %s: peak, %d workers", w.Name, sr.cfg.Concurrency)
 	plan, err := w.plan(ctx, sr, "peak", 0)
 	if err != nil {
-		return fail("peak", err)
+		return &phaseError{"peak", err}
 	}
 	mode := runMode{Closed: true, Workers: sr.cfg.Concurrency, Duration: sr.cfg.PeakDuration, MaxHits: plan.maxHits}
 	if plan.untilMaxHits {
@@ -486,78 +553,115 @@ func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *wo
 	wr.PeakThroughput = wr.Peak.Throughput
 	sr.log.Printf("    %.1f req/s, p50 %.1f ms, p99 %.1f ms, %v; CPU ms/request: server %.2f, postgres %.2f",
 		wr.Peak.Throughput, wr.Peak.P50Ms, wr.Peak.P99Ms, wr.Peak.Codes, wr.Peak.ServerCPUMsPerReq, wr.Peak.PgCPUMsPerReq)
-	if w.Name == "redeem_spread" {
+	if w.sizesHot {
 		sr.spreadPeak = wr.Peak.Throughput
 	}
-	if w.floor != nil {
-		sr.log.Printf("  %s: stack floor, %d workers", w.Name, sr.cfg.Concurrency)
-		st, err := sr.measureFloor(ctx, w)
-		if err != nil {
-			wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/stack floor", Detail: err.Error()})
-		} else {
-			wr.Floor = st
-			wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/stack floor answers", Pass: true})
-			sr.log.Printf("    %.1f req/s; CPU ms/request: server %.2f, postgres %.2f", st.Throughput, st.ServerCPUMsPerReq, st.PgCPUMsPerReq)
-		}
-	}
-	if hashBefore != nil {
-		after, err := measureHashRate(ctx, sr.cfg.HashDuration)
-		if err != nil {
-			return fail("hash rate", err)
-		}
-		bracket = (hashBefore.PerSecond + after.PerSecond) / 2
-		sr.log.Printf("    argon2id hash rate %.1f/s before, %.1f/s after the peak run (%.1f at the start of the run)",
-			hashBefore.PerSecond, after.PerSecond, hash.PerSecond)
-		if w.hashFloor != nil && sr.cfg.Pgbench != "" && wr.Peak.Throughput > 0 {
-			sr.log.Printf("  %s: hash floor, the hash rate beside pgbench running the statement at %.1f/s", w.Name, wr.Peak.Throughput)
-			f, err := sr.measureHashFloor(ctx, *w.hashFloor, wr.Peak.Throughput)
-			if err != nil {
-				wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/hash floor", Detail: err.Error()})
-			} else {
-				f.Ratio = f.Hashes.PerSecond / bracket
-				wr.HashFloor = f
-				sr.log.Printf("    %.1f hashes/s (%.3f of the bare rate) beside %.1f statements/s", f.Hashes.PerSecond, f.Ratio, f.Pgbench.TPS)
-			}
-		}
-	}
-	if ctx.Err() != nil {
-		return wr
-	}
+	return nil
+}
 
+// stackFloor drives the stack floor as the peak run was driven, for the
+// workloads it answers; its failure is recorded, and the workload goes on.
+func (m *measurement) stackFloor(ctx context.Context) error {
+	sr, w, wr := m.sr, m.w, m.wr
+	if w.floor == nil {
+		return nil
+	}
+	sr.log.Printf("  %s: stack floor, %d workers", w.Name, sr.cfg.Concurrency)
+	st, err := sr.measureFloor(ctx, w)
+	if err != nil {
+		wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/stack floor", Detail: err.Error()})
+		return nil
+	}
+	wr.Floor = st
+	wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/stack floor answers", Pass: true})
+	sr.log.Printf("    %.1f req/s; CPU ms/request: server %.2f, postgres %.2f", st.Throughput, st.ServerCPUMsPerReq, st.PgCPUMsPerReq)
+	return nil
+}
+
+// hashAfter measures a hashing workload's hash rate after its peak run,
+// then, for the workload that has one, its hash floor.
+func (m *measurement) hashAfter(ctx context.Context) error {
+	sr, w, wr := m.sr, m.w, m.wr
+	if m.hashBefore == nil {
+		return nil
+	}
+	after, err := measureHashRate(ctx, sr.cfg.HashDuration)
+	if err != nil {
+		return &phaseError{"hash rate", err}
+	}
+	m.bracket = (m.hashBefore.PerSecond + after.PerSecond) / 2
+	sr.log.Printf("    argon2id hash rate %.1f/s before, %.1f/s after the peak run (%.1f at the start of the run)",
+		m.hashBefore.PerSecond, after.PerSecond, m.hash.PerSecond)
+	if w.hashFloor == nil || sr.cfg.Pgbench == "" || wr.Peak.Throughput <= 0 {
+		return nil
+	}
+	sr.log.Printf("  %s: hash floor, the hash rate beside pgbench running the statement at %.1f/s", w.Name, wr.Peak.Throughput)
+	f, err := sr.measureHashFloor(ctx, *w.hashFloor, wr.Peak.Throughput)
+	if err != nil {
+		wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/hash floor", Detail: err.Error()})
+		return nil
+	}
+	f.Ratio = f.Hashes.PerSecond / m.bracket
+	wr.HashFloor = f
+	sr.log.Printf("    %.1f hashes/s (%.3f of the bare rate) beside %.1f statements/s", f.Hashes.PerSecond, f.Ratio, f.Pgbench.TPS)
+	return nil
+}
+
+// latency is the fixed-rate run at half of the peak, and the light one for
+// the workloads that have a light rate.
+func (m *measurement) latency(ctx context.Context) error {
+	sr, w, wr := m.sr, m.w, m.wr
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
 	rate := max(1, wr.Peak.Throughput/2)
+	var err error
 	if wr.Latency, err = sr.fixedRate(ctx, w, "rate", rate, fmt.Sprintf("%.1f req/s (half of peak)", rate), &wr.Checks); err != nil {
-		return fail("rate", err)
+		return &phaseError{"rate", err}
 	}
 	if w.lightRate > 0 && ctx.Err() == nil {
 		desc := fmt.Sprintf("%.0f req/s (light load, the same at every scale)", w.lightRate)
 		if wr.Light, err = sr.fixedRate(ctx, w, "light", w.lightRate, desc, &wr.Checks); err != nil {
-			return fail("light", err)
+			return &phaseError{"light", err}
 		}
 	}
+	return nil
+}
 
-	if pgbenchBefore != nil && ctx.Err() == nil {
-		// The peak once more, right before the reference is taken again:
-		// the machine's speed drifts, and two peaks each next to one of
-		// the two references are judged against their mean.
-		sr.log.Printf("  %s: peak again, %d workers", w.Name, sr.cfg.Concurrency)
-		if plan, err = w.plan(ctx, sr, "peak", 0); err != nil {
-			return fail("peak again", err)
-		}
-		wr.PeakAgain = attack(ctx, w.Name+"-peak-again", plan.targeter,
-			runMode{Closed: true, Workers: sr.cfg.Concurrency, Duration: sr.cfg.PeakDuration, MaxHits: plan.maxHits}, plan.expect, sr.serverPID)
-		wr.Checks = append(wr.Checks, sr.runChecks(ctx, w.Name, "peak again", wr.PeakAgain, plan)...)
-		sr.log.Printf("    %.1f req/s (%.1f in the first peak run); CPU ms/request: server %.2f, postgres %.2f",
-			wr.PeakAgain.Throughput, wr.Peak.Throughput, wr.PeakAgain.ServerCPUMsPerReq, wr.PeakAgain.PgCPUMsPerReq)
-		if wr.PeakAgain.Throughput > 0 {
-			wr.PeakThroughput = (wr.Peak.Throughput + wr.PeakAgain.Throughput) / 2
-		}
+// peakAgain is a read workload's second peak run, right before its
+// reference is taken again: the machine's speed drifts, and two peaks each
+// next to one of the two references are judged against their mean.
+func (m *measurement) peakAgain(ctx context.Context) error {
+	sr, w, wr := m.sr, m.w, m.wr
+	if m.pgbenchBefore == nil || ctx.Err() != nil {
+		return nil
 	}
+	sr.log.Printf("  %s: peak again, %d workers", w.Name, sr.cfg.Concurrency)
+	plan, err := w.plan(ctx, sr, "peak", 0)
+	if err != nil {
+		return &phaseError{"peak again", err}
+	}
+	wr.PeakAgain = attack(ctx, w.Name+"-peak-again", plan.targeter,
+		runMode{Closed: true, Workers: sr.cfg.Concurrency, Duration: sr.cfg.PeakDuration, MaxHits: plan.maxHits}, plan.expect, sr.serverPID)
+	wr.Checks = append(wr.Checks, sr.runChecks(ctx, w.Name, "peak again", wr.PeakAgain, plan)...)
+	sr.log.Printf("    %.1f req/s (%.1f in the first peak run); CPU ms/request: server %.2f, postgres %.2f",
+		wr.PeakAgain.Throughput, wr.Peak.Throughput, wr.PeakAgain.ServerCPUMsPerReq, wr.PeakAgain.PgCPUMsPerReq)
+	if wr.PeakAgain.Throughput > 0 {
+		wr.PeakThroughput = (wr.Peak.Throughput + wr.PeakAgain.Throughput) / 2
+	}
+	return nil
+}
 
+// references lists the hash rates of a hashing workload, runs the pgbench
+// references (a read's primary one a second time, averaged with the first)
+// and takes the ratio to the primary reference.
+func (m *measurement) references(ctx context.Context) {
+	sr, w, wr := m.sr, m.w, m.wr
 	if w.Hashing {
-		if bracket > 0 {
-			wr.References = append(wr.References, reference{Name: "argon2id hash rate", PerSecond: bracket})
+		if m.bracket > 0 {
+			wr.References = append(wr.References, reference{Name: "argon2id hash rate", PerSecond: m.bracket})
 		}
-		wr.References = append(wr.References, reference{Name: "argon2id hash rate at the start of the run", PerSecond: hash.PerSecond})
+		wr.References = append(wr.References, reference{Name: "argon2id hash rate at the start of the run", PerSecond: m.hash.PerSecond})
 	}
 	if sr.cfg.Pgbench != "" && w.refs != nil {
 		for _, spec := range w.refs(sr) {
@@ -565,9 +669,9 @@ func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *wo
 				break
 			}
 			ref := sr.pgbench(ctx, w.Name, spec, &wr.Checks)
-			if len(wr.References) == 0 && pgbenchBefore != nil && pgbenchBefore.PerSecond > 0 && ref.PerSecond > 0 {
-				ref.Runs = []float64{pgbenchBefore.PerSecond, ref.PerSecond}
-				ref.PerSecond = (pgbenchBefore.PerSecond + ref.PerSecond) / 2
+			if before := m.pgbenchBefore; len(wr.References) == 0 && before != nil && before.PerSecond > 0 && ref.PerSecond > 0 {
+				ref.Runs = []float64{before.PerSecond, ref.PerSecond}
+				ref.PerSecond = (before.PerSecond + ref.PerSecond) / 2
 				sr.log.Printf("    reference %.1f/s before, %.1f/s after: %.1f/s", ref.Runs[0], ref.Runs[1], ref.PerSecond)
 			}
 			wr.References = append(wr.References, ref)
@@ -578,7 +682,6 @@ func (sr *scaleRun) measure(ctx context.Context, w workload, hash *hashRate) *wo
 		wr.ReferenceRate = wr.References[0].PerSecond
 		wr.Ratio = wr.PeakThroughput / wr.ReferenceRate
 	}
-	return wr
 }
 
 // fixedRate runs w at rate requests per second for -rate (or until its

@@ -4,6 +4,9 @@
 \set i random(0, :n_inv - 1)
 \startpipeline
 SELECT id, organization_id, role, status, token_version FROM users WHERE id = :manager LIMIT :one;
-SELECT * FROM invitations WHERE organization_id = :org AND id = bench.id('inv', :i) LIMIT :one;
+SELECT id, organization_id, organization_group_id, name, search, passcode_hash, passcode_claim, passcode_sealed,
+       max_registrations, registrations_used, message, status, expires_at, require_email_verification,
+       allowed_email_domains, created_by, created_at, updated_at
+FROM invitations WHERE organization_id = :org AND id = bench.id('inv', :i) LIMIT :one;
 \endpipeline
-SELECT * FROM invitation_user_groups WHERE invitation_id IN (bench.id('inv', :i)) ORDER BY user_group_id;
+SELECT invitation_id, user_group_id FROM invitation_user_groups WHERE invitation_id = bench.id('inv', :i) ORDER BY user_group_id;

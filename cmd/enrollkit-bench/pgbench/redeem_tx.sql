@@ -11,8 +11,8 @@ SELECT * FROM invitations WHERE passcode_claim = bench.claim(:tag, :i) LIMIT :on
 SELECT * FROM users WHERE organization_id = :org AND email = 'pgbench-' || :r || '@redeem.example' LIMIT :one;
 WITH seat AS (
     UPDATE invitations SET registrations_used = registrations_used + 1
-    WHERE id = bench.id(:tag, :i) AND status = 'active' AND registrations_used < max_registrations
-    AND (expires_at IS NULL OR expires_at > now())
+    WHERE id = bench.id(:tag, :i) AND status = 'active' AND (expires_at IS NULL OR expires_at > now())
+    AND registrations_used < max_registrations
     RETURNING id
 ), u AS (
     INSERT INTO users (id, organization_id, organization_group_id, email, first_name, last_name, search,

@@ -5,7 +5,8 @@
 \set k random(1, 8)
 \startpipeline
 SELECT id, organization_id, role, status, token_version FROM users WHERE id = :manager LIMIT :one;
-SELECT * FROM courses
+SELECT id, organization_id, name, name_key, code, code_key, description, search, created_at, updated_at
+FROM courses
 WHERE organization_id = :org
   AND search LIKE '%' || (ARRAY['safety','excel','leadership','onboarding','python','compliance','negotiation','privacy'])[:k] || '%' ESCAPE '\'
 ORDER BY id ASC LIMIT :page;

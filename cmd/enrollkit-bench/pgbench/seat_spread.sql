@@ -3,5 +3,5 @@
 -- contend.
 \set i random(0, :n - 1)
 UPDATE invitations SET registrations_used = registrations_used + 1
-WHERE id = bench.id('pgbinv', :i) AND status = 'active' AND registrations_used < max_registrations
-  AND (expires_at IS NULL OR expires_at > now());
+WHERE id = bench.id('pgbinv', :i) AND status = 'active' AND (expires_at IS NULL OR expires_at > now())
+  AND registrations_used < max_registrations;
