@@ -59,7 +59,10 @@ func TestBurstRetriesAfterRetryAfter(t *testing.T) {
 	if d := time.Since(t0); d > 2500*time.Millisecond {
 		t.Errorf("the burst took %s: the retries were not sent on time", d)
 	}
-	if b.ArrivalSeconds < 0.15 || b.ArrivalSeconds > 0.5 {
+	// 39 gaps of 5 ms: 0.195 s when paced exactly. The pacer catches up
+	// after a late first hit (a loaded machine), so the span can come out
+	// shorter; half of it still tells paced arrivals from all at once.
+	if b.ArrivalSeconds < 0.095 || b.ArrivalSeconds > 0.5 {
 		t.Errorf("%d arrivals at 200/s took %.2f s", n, b.ArrivalSeconds)
 	}
 }
