@@ -21,8 +21,10 @@ import (
 )
 
 // testWait bounds every wait in this package's tests. It is well above the
-// SMTP client's own limits (10 s for the dial, then 10 s for each later stage),
-// so a slow but working exchange still reports its own error, and far below
+// SMTP client's own limits (10 s for the dial, then 10 s for each later stage;
+// the tests that wait for the reply to the end of the data, 10 minutes in
+// production, set a limit of seconds), so a slow but working exchange still
+// reports its own error, and far below
 // go test's 10-minute timeout: whatever never ends fails the test that waits
 // for it, with a message, instead of hanging the package until the timeout
 // panic, which prints a goroutine dump and drops every message the tests
@@ -45,8 +47,9 @@ func await[T any](tb testing.TB, ch <-chan T, what string) T {
 	}
 }
 
-// send calls s.Send and waits at most testWait for it to return. go-mail
-// watches ctx only while dialling, so ctx alone cannot bound an SMTP send.
+// send calls s.Send and waits at most testWait for it to return. Send looks
+// at ctx only while dialling and between commands, so ctx alone cannot bound
+// an SMTP send.
 // On timeout the send is left running; it only writes to a buffered channel,
 // so it cannot touch tb after the test ends.
 func send(tb testing.TB, s Sender, ctx context.Context, m Message) error {

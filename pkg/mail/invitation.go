@@ -21,6 +21,9 @@ type Invitation struct {
 	InvitationName   string
 	// ManagerName is who sends the invitation, e.g. "Ada Lovelace".
 	ManagerName string
+	// FirstName is the recipient's first name, which the email greets
+	// them by; "" when it is not known, and the email has no greeting.
+	FirstName string
 	// Message is the manager's own text: plain text with line breaks, never
 	// HTML. It may be empty.
 	Message  string
@@ -71,6 +74,7 @@ type invitationView struct {
 	OrganizationName string
 	InvitationName   string
 	ManagerName      string
+	FirstName        string
 	Message          string
 	MessageLines     []string
 	Passcode         string
@@ -79,8 +83,9 @@ type invitationView struct {
 	Expires          string
 }
 
-// RenderInvitation renders the invitation email: the manager's message first,
-// then the part added automatically (passcode, enrollment link, user groups
+// RenderInvitation renders the invitation email: a greeting when the
+// recipient's first name is known, the manager's message, then the part
+// added automatically (passcode, enrollment link, user groups
 // with their courses, expiry). The same input always gives the same bytes, so
 // a preview shows exactly what will be sent. The HTML part escapes every
 // field, the message included: a manager's text is shown, never interpreted.
@@ -100,6 +105,7 @@ func RenderInvitation(inv Invitation) (Rendered, error) {
 		OrganizationName: inv.OrganizationName,
 		InvitationName:   inv.InvitationName,
 		ManagerName:      inv.ManagerName,
+		FirstName:        strings.TrimSpace(inv.FirstName),
 		Message:          message,
 		Passcode:         inv.Passcode,
 		EnrollURL:        inv.EnrollURL,

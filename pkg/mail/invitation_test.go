@@ -199,3 +199,36 @@ func TestSingleLine(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderInvitationGreetsByFirstName: an email to a recipient whose
+// first name is known opens with a greeting, escaped in the HTML part, and
+// is otherwise the email without a name, which has no greeting at all.
+func TestRenderInvitationGreetsByFirstName(t *testing.T) {
+	t.Parallel()
+	plain, err := RenderInvitation(testInvitation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(plain.Text, "Hello ") && !strings.HasPrefix(plain.Text, "Hello team") {
+		t.Fatalf("an email without a name greets someone:\n%s", plain.Text)
+	}
+	inv := testInvitation()
+	inv.FirstName = "  Priya & <Co>  "
+	named, err := RenderInvitation(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Hello Priya & <Co>,\n\n"; named.Text != want+plain.Text {
+		t.Errorf("text part is not the greeting %q and the email without a name:\n%s", want, named.Text)
+	}
+	greeting := "\n<p>Hello Priya &amp; &lt;Co&gt;,</p>"
+	if !strings.Contains(named.HTML, greeting) || strings.Replace(named.HTML, greeting, "", 1) != plain.HTML {
+		t.Errorf("HTML part is not the email without a name with the greeting %q:\n%s", greeting, named.HTML)
+	}
+	if i, j := strings.Index(named.HTML, "Hello Priya"), strings.Index(named.HTML, "Hello team"); i < 0 || i > j {
+		t.Errorf("the greeting does not come before the manager's message:\n%s", named.HTML)
+	}
+	if named.Subject != plain.Subject {
+		t.Errorf("subject %q changed with the name, want %q", named.Subject, plain.Subject)
+	}
+}

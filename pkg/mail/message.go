@@ -33,8 +33,11 @@ type Message struct {
 // Sender delivers messages. Implementations are safe for concurrent use, so
 // one Sender can serve every worker of a job queue.
 type Sender interface {
-	// Send delivers m or returns why not; IsPermanent on the error tells
-	// whether another attempt could succeed.
+	// Send delivers m or returns why not. IsOutcomeUnknown on the error
+	// tells whether the server may have the message all the same (another
+	// attempt could deliver a second copy); any other error was met before
+	// the message was handed over, and IsPermanent tells whether another
+	// attempt could succeed.
 	Send(ctx context.Context, m Message) error
 }
 
@@ -43,19 +46,36 @@ type Sender interface {
 // true for it.
 var ErrInvalidAddress = errors.New("mail: invalid address")
 
+// ErrOutcomeUnknown is returned (wrapped) when the whole message was handed
+// to the server but its answer never came: the reply to the end of the
+// data timed out or the connection was lost while it was awaited. The
+// server may have accepted the message and be delivering it, or not;
+// sending it again could deliver it twice.
+var ErrOutcomeUnknown = errors.New("mail: the server may or may not have accepted the message")
+
 // errInvalidMessageID marks a Message-ID that would corrupt the header; it
 // is the caller's mistake, so it counts as permanent too.
 var errInvalidMessageID = errors.New("mail: invalid message ID")
 
+// IsOutcomeUnknown reports whether err left it open whether the message was
+// delivered (ErrOutcomeUnknown). A job queue must not simply retry such a
+// send. Every other error of a Sender was met before the server could have
+// the message, so retrying it never delivers a second copy.
+func IsOutcomeUnknown(err error) bool {
+	return errors.Is(err, ErrOutcomeUnknown)
+}
+
 // IsPermanent reports whether err is a failure that retrying will not fix:
 // an invalid address or Message-ID, or a 5xx reply from the server to the
-// message's own transaction (MAIL FROM, RCPT TO, DATA), such as 550 for an
-// unknown mailbox. A job queue stops retrying on true.
+// message's own transaction (MAIL FROM, RCPT TO, DATA, the end of the
+// data), such as 550 for an unknown mailbox. A job queue stops retrying on
+// true.
 //
 // It reports false for everything else: 4xx replies, refused or broken
-// connections, timeouts, cancelled contexts, and failures while setting up
+// connections, timeouts, cancelled contexts, failures while setting up
 // the session (greeting, STARTTLS, AUTH), since those describe the relay or
-// its configuration rather than the message and succeed once that is fixed.
+// its configuration rather than the message and succeed once that is fixed,
+// and errors whose outcome is unknown (see IsOutcomeUnknown).
 func IsPermanent(err error) bool {
 	if err == nil {
 		return false
@@ -63,18 +83,11 @@ func IsPermanent(err error) bool {
 	if errors.Is(err, ErrInvalidAddress) || errors.Is(err, errInvalidMessageID) {
 		return true
 	}
-	var sendErr *gomail.SendError
-	if !errors.As(err, &sendErr) {
+	var refused *refusedError
+	if !errors.As(err, &refused) {
 		return false
 	}
-	switch sendErr.Reason {
-	case gomail.ErrGetSender, gomail.ErrGetRcpts:
-		// go-mail could not read an address from the message: the same
-		// message will fail the same way every time.
-		return true
-	}
-	code := sendErr.ErrorCode()
-	return code >= 500 && code <= 599
+	return refused.reply.Code >= 500 && refused.reply.Code <= 599
 }
 
 // buildMsg turns m into a go-mail message, validating the addresses first so

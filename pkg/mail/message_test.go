@@ -27,6 +27,28 @@ func TestIsPermanentWithoutSMTP(t *testing.T) {
 	}
 }
 
+func TestIsOutcomeUnknownWithoutSMTP(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"deadline", fmt.Errorf("send: %w", context.DeadlineExceeded), false},
+		{"invalid address", fmt.Errorf("queue: %w", ErrInvalidAddress), false},
+		{"no reply", fmt.Errorf("%w: no reply: %w", ErrOutcomeUnknown, context.DeadlineExceeded), true},
+	}
+	for _, tt := range tests {
+		if got := IsOutcomeUnknown(tt.err); got != tt.want {
+			t.Errorf("%s: IsOutcomeUnknown(%v) = %v, want %v", tt.name, tt.err, got, tt.want)
+		}
+		if tt.want && IsPermanent(tt.err) {
+			t.Errorf("%s: IsPermanent(%v) = true for an unknown outcome", tt.name, tt.err)
+		}
+	}
+}
+
 func TestMessageID(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

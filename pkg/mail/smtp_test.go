@@ -32,6 +32,11 @@ type testBackend struct {
 	rcptErr  error  // returned for every RCPT when set
 	user     string // accepted PLAIN credentials; "" for a server without AUTH
 	password string
+	// dataErr, when set, refuses every message at the end of its data;
+	// dataDelay is how long the server takes before it replies there (and
+	// keeps the message, whether the client is still waiting or not).
+	dataErr   error
+	dataDelay time.Duration
 
 	mu           sync.Mutex
 	messages     []received
@@ -82,6 +87,10 @@ func (s *testSession) Data(r io.Reader) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	time.Sleep(s.backend.dataDelay)
+	if s.backend.dataErr != nil {
+		return s.backend.dataErr
 	}
 	s.backend.mu.Lock()
 	defer s.backend.mu.Unlock()
@@ -298,6 +307,9 @@ func TestSMTPSenderConnectionRefusedIsTemporary(t *testing.T) {
 	if IsPermanent(err) {
 		t.Errorf("IsPermanent(%v) = true, want false", err)
 	}
+	if IsOutcomeUnknown(err) {
+		t.Errorf("IsOutcomeUnknown(%v) = true; nothing was handed over", err)
+	}
 }
 
 func TestSMTPSenderInvalidAddressIsPermanent(t *testing.T) {
@@ -401,8 +413,8 @@ func TestSMTPSenderHonoursCancelledContext(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Send = %v, want context.Canceled", err)
 	}
-	if IsPermanent(err) {
-		t.Error("a cancelled send is permanent")
+	if IsPermanent(err) || IsOutcomeUnknown(err) {
+		t.Errorf("a send cancelled before dialling is permanent or of unknown outcome: %v", err)
 	}
 	if len(be.received()) != 0 {
 		t.Error("server received a message")
@@ -559,5 +571,226 @@ func TestSMTPRequiresTLS(t *testing.T) {
 	}
 	if err := send(t, sender, context.Background(), mustRenderMessage(t)); err != nil || len(secure.received()) != 1 {
 		t.Fatalf("Send over STARTTLS = %v with %d messages received, want one", err, len(secure.received()))
+	}
+}
+
+// mustNewFastSMTPSender is mustNewSMTPSender with limits of a test's scale:
+// command for the dial and each command, data for the reply to the end of
+// the message data.
+func mustNewFastSMTPSender(tb testing.TB, addr string, command, data time.Duration) *SMTPSender {
+	tb.Helper()
+	s, err := newSMTPSender("smtp://"+addr, nil, true, WithSMTPCommandTimeout(command), WithSMTPDataTimeout(data))
+	if err != nil {
+		tb.Fatalf("newSMTPSender: %v", err)
+	}
+	return s
+}
+
+// TestSMTPSenderWaitsForTheDataReply: a relay that takes longer than the
+// command timeout to accept the message, but less than the data timeout,
+// is waited for, and gets the message once.
+func TestSMTPSenderWaitsForTheDataReply(t *testing.T) {
+	t.Parallel()
+	be := &testBackend{dataDelay: time.Second}
+	sender := mustNewFastSMTPSender(t, startSMTPServer(t, be, noTLS, nil), 200*time.Millisecond, 20*time.Second)
+
+	start := time.Now()
+	if err := send(t, sender, context.Background(), mustRenderMessage(t)); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("Send returned after %v, before the relay replied", took)
+	}
+	if n := len(be.received()); n != 1 {
+		t.Errorf("server received %d messages, want 1", n)
+	}
+}
+
+// TestSMTPSenderDataReplyTimeoutIsOutcomeUnknown: when the reply to the end
+// of the data does not come in time, the relay may still deliver the
+// message (here it does), so the error says the outcome is unknown and is
+// neither permanent nor a failure that retrying would cure.
+func TestSMTPSenderDataReplyTimeoutIsOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	be := &testBackend{dataDelay: 2 * time.Second}
+	sender := mustNewFastSMTPSender(t, startSMTPServer(t, be, noTLS, nil), 5*time.Second, 300*time.Millisecond)
+
+	start := time.Now()
+	err := send(t, sender, context.Background(), mustRenderMessage(t))
+	if !IsOutcomeUnknown(err) || !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("Send = %v, want ErrOutcomeUnknown", err)
+	}
+	if IsPermanent(err) {
+		t.Errorf("IsPermanent(%v) = true", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Send waited %v, past its data timeout", took)
+	}
+	for deadline := time.Now().Add(testWait); len(be.received()) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the relay never kept the message")
+		}
+	}
+}
+
+// TestSMTPSenderCommandTimeoutIsShortAndSafe: a relay that stops answering
+// before the message is handed over is given up on after the command
+// timeout, not the data timeout, and the error is one retrying is safe for.
+func TestSMTPSenderCommandTimeoutIsShortAndSafe(t *testing.T) {
+	t.Parallel()
+	for _, verb := range []string{"MAIL", "RCPT", "DATA"} {
+		t.Run(verb, func(t *testing.T) {
+			t.Parallel()
+			addr := startRawRelay(t, func(conn net.Conn) { silentFrom(conn, verb, false) })
+			sender := mustNewFastSMTPSender(t, addr, 300*time.Millisecond, time.Minute)
+
+			start := time.Now()
+			err := send(t, sender, context.Background(), mustRenderMessage(t))
+			if err == nil {
+				t.Fatal("Send succeeded, want a timeout")
+			}
+			if IsOutcomeUnknown(err) || IsPermanent(err) {
+				t.Errorf("Send = %v: unknown %v, permanent %v; want a failure safe to retry", err, IsOutcomeUnknown(err), IsPermanent(err))
+			}
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("Send waited %v for a silent %s", took, verb)
+			}
+		})
+	}
+}
+
+// TestSMTPSenderLostAfterTheDataIsOutcomeUnknown: a connection lost while
+// the reply to the end of the data is awaited leaves the outcome unknown;
+// one lost before the data's end is safe to retry.
+func TestSMTPSenderLostAfterTheDataIsOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		at          string
+		wantUnknown bool
+	}{
+		{"DATA", false},
+		{".", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.at, func(t *testing.T) {
+			t.Parallel()
+			addr := startRawRelay(t, func(conn net.Conn) { silentFrom(conn, tt.at, true) })
+			sender := mustNewFastSMTPSender(t, addr, 5*time.Second, time.Minute)
+			err := send(t, sender, context.Background(), mustRenderMessage(t))
+			if err == nil {
+				t.Fatal("Send succeeded, want an error")
+			}
+			if IsOutcomeUnknown(err) != tt.wantUnknown || IsPermanent(err) {
+				t.Errorf("Send = %v: unknown %v, permanent %v; want unknown %v", err, IsOutcomeUnknown(err), IsPermanent(err), tt.wantUnknown)
+			}
+		})
+	}
+}
+
+// TestSMTPSenderRefusedAtTheEndOfData: a reply refusing the message at the
+// end of its data is a known outcome: the relay did not take it.
+func TestSMTPSenderRefusedAtTheEndOfData(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		reply         *smtp.SMTPError
+		wantPermanent bool
+	}{
+		{"rejected as spam", &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Rejected"}, true},
+		{"queue full", &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient storage"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			be := &testBackend{dataErr: tt.reply}
+			sender := mustNewSMTPSender(t, "smtp://"+startSMTPServer(t, be, noTLS, nil), nil)
+			err := send(t, sender, context.Background(), mustRenderMessage(t))
+			if err == nil {
+				t.Fatal("Send succeeded, want an error")
+			}
+			if IsOutcomeUnknown(err) {
+				t.Errorf("IsOutcomeUnknown(%v) = true for a reply", err)
+			}
+			if got := IsPermanent(err); got != tt.wantPermanent {
+				t.Errorf("IsPermanent(%v) = %v, want %v", err, got, tt.wantPermanent)
+			}
+		})
+	}
+}
+
+// startRawRelay serves each connection to a free 127.0.0.1 port with serve
+// until the test ends.
+func startRawRelay(tb testing.TB, serve func(net.Conn)) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	tb.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(conn)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// silentFrom speaks SMTP as acceptDataThenHangUp does until the command
+// verb, or with "." the end of the message data, and then answers nothing:
+// it hangs up with hangUp, and otherwise keeps the connection open until the
+// client leaves (at most testWait).
+func silentFrom(conn net.Conn, verb string, hangUp bool) {
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(testWait))
+	r := bufio.NewReader(conn)
+	reply := func(s string) { _, _ = io.WriteString(conn, s+"\r\n") }
+	silent := func() {
+		if !hangUp {
+			_, _ = io.Copy(io.Discard, r)
+		}
+	}
+	reply("220 localhost ESMTP test")
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		cmd, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		cmd = strings.ToUpper(cmd)
+		if cmd == verb {
+			silent()
+			return
+		}
+		switch cmd {
+		case "EHLO":
+			reply("250-localhost\r\n250 8BITMIME")
+		case "HELO", "NOOP", "MAIL", "RCPT", "RSET":
+			reply("250 OK")
+		case "DATA":
+			reply("354 End data with <CR><LF>.<CR><LF>")
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if line == ".\r\n" {
+					break
+				}
+			}
+			if verb == "." {
+				silent()
+				return
+			}
+			reply("250 Queued")
+		case "QUIT":
+			reply("221 Bye")
+			return
+		default:
+			reply("502 Command not implemented")
+		}
 	}
 }

@@ -1,6 +1,7 @@
 // Package mailtest runs a real SMTP server on 127.0.0.1 inside a test, to
 // receive what enrollkit sends. It can be told to refuse mail for a while,
-// to test retries.
+// to refuse connections until it is opened, and to be slow to accept a
+// message, to test retries and timeouts.
 package mailtest
 
 import (
@@ -79,8 +80,13 @@ type Server struct {
 	mu   sync.Mutex
 	msgs []Message
 	down bool
+	// dataDelay is how long the server takes to accept a message.
+	dataDelay time.Duration
 	// changed is signalled on every received message.
 	changed chan struct{}
+	// listen starts a server made by NewClosedServer; nil once done.
+	listen func() (net.Listener, error)
+	tb     testing.TB
 }
 
 // NewServer starts a server on a free loopback port, closed when tb ends.
@@ -90,7 +96,37 @@ func NewServer(tb testing.TB) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &Server{Addr: ln.Addr().String(), changed: make(chan struct{}, 1)}
+	s := &Server{Addr: ln.Addr().String(), changed: make(chan struct{}, 1), tb: tb}
+	s.serve(ln)
+	return s
+}
+
+// NewClosedServer returns a server whose address refuses connections, as a
+// relay that is down does, until Open. Nothing else can take the port
+// meanwhile (on Unix: elsewhere it is only closed, and could be given to
+// another listener before Open).
+func NewClosedServer(tb testing.TB) *Server {
+	tb.Helper()
+	addr, listen := reserve(tb)
+	return &Server{Addr: addr, changed: make(chan struct{}, 1), listen: listen, tb: tb}
+}
+
+// Open makes a server from NewClosedServer accept connections.
+func (s *Server) Open() {
+	s.tb.Helper()
+	if s.listen == nil {
+		s.tb.Fatal("mailtest: Open on a server that is open already")
+	}
+	ln, err := s.listen()
+	s.listen = nil
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	s.serve(ln)
+}
+
+// serve answers SMTP on ln until the test ends.
+func (s *Server) serve(ln net.Listener) {
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true
@@ -98,11 +134,10 @@ func NewServer(tb testing.TB) *Server {
 	go srv.Serve(ln)
 	// Close the listener too: if cleanup runs before Serve registered it,
 	// srv.Close alone would leave Serve blocked in Accept.
-	tb.Cleanup(func() {
+	s.tb.Cleanup(func() {
 		srv.Close()
 		ln.Close()
 	})
-	return s
 }
 
 // URL is the ENROLLKIT_SMTP_URL of the server.
@@ -114,6 +149,18 @@ func (s *Server) SetDown(down bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.down = down
+}
+
+// SetDataDelay makes the server wait d after the end of a message's data
+// before it accepts the message and replies, as a relay that scans or
+// relays a message before taking responsibility for it does. The message
+// is kept, and counted as arrived, only when the wait is over, whether the
+// client is still there to hear the reply or not: as with a real relay, a
+// client that gave up cannot know whether the message will be delivered.
+func (s *Server) SetDataDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dataDelay = d
 }
 
 // Messages returns what arrived so far.
@@ -179,6 +226,10 @@ func (se *session) Data(r io.Reader) error {
 	} else {
 		return errors.New("unparseable message")
 	}
+	se.s.mu.Lock()
+	delay := se.s.dataDelay
+	se.s.mu.Unlock()
+	time.Sleep(delay)
 	se.s.mu.Lock()
 	se.s.msgs = append(se.s.msgs, m)
 	se.s.mu.Unlock()
