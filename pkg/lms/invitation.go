@@ -333,18 +333,77 @@ type Email struct {
 	HTML    string
 }
 
-// DeliveryStatus tells where one invitation email stands.
+// DeliveryStatus tells where one invitation email stands. An email goes
+// from queued to sending, and from sending to sent, failed or unknown, or
+// back to queued when an attempt failed before the mail server could have
+// the message. Sent and failed are final, and unknown too (but that the
+// attempt it is about may still record the server's late acceptance as
+// sent): no email is sent twice because an attempt's end went unrecorded.
 type DeliveryStatus string
 
 // Delivery statuses.
 const (
+	// DeliveryQueued is an email waiting for its turn, or for its next
+	// attempt after one that failed before the mail server had the message.
 	DeliveryQueued DeliveryStatus = "queued"
-	DeliverySent   DeliveryStatus = "sent"
+	// DeliverySending is an email an attempt is sending now. It is recorded
+	// before the mail server is contacted, so an attempt cut off by a crash
+	// leaves it so, and the next attempt ends it as DeliveryUnknown instead
+	// of sending a second copy.
+	DeliverySending DeliveryStatus = "sending"
+	// DeliverySent is an email the mail server accepted.
+	DeliverySent DeliveryStatus = "sent"
+	// DeliveryFailed is an email that was not delivered: refused by the
+	// mail server, undeliverable after every attempt, or left unsent because
+	// its invitation was revoked or expired.
 	DeliveryFailed DeliveryStatus = "failed"
+	// DeliveryUnknown is an email the mail server may or may not have
+	// accepted: its attempt was cut off while sending (a crash or a lost
+	// process), or the server's answer to the whole message never came. It
+	// is not retried, since the recipient may have it already; last_error
+	// says what happened.
+	DeliveryUnknown DeliveryStatus = "unknown"
 )
+
+// Resendable reports whether an email in status st may be queued again by
+// a manager: not while it waits or is being sent, since that would queue a
+// second copy of an email that is on its way.
+func (st DeliveryStatus) Resendable() bool {
+	return st != DeliveryQueued && st != DeliverySending
+}
 
 // MaxRecipients bounds the addresses of one send.
 const MaxRecipients = 1000
+
+// MaxRecipientRows bounds the rows of one recipient file (a CSV upload): a
+// whole department's staff list, at most ten hours of the default hourly
+// quota, and well inside the default body limit at normal lengths.
+const MaxRecipientRows = 10_000
+
+// Recipient is one row of a recipient file: the address and, when the file
+// has them, the names the email greets the person by. Line is the row's
+// line in the file, which a rejection names.
+type Recipient struct {
+	Email     string
+	FirstName string
+	LastName  string
+	Line      int
+}
+
+// RecipientRejection is a row of a recipient file that was not queued:
+// its line, its email cell as written, and why.
+type RecipientRejection struct {
+	Line   int
+	Email  string
+	Reason string
+}
+
+// RecipientSend is what CreateRecipientDeliveries did: the deliveries it
+// queued, in the file's order, and the rows it refused, in line order.
+type RecipientSend struct {
+	Deliveries []*Delivery
+	Rejected   []RecipientRejection
+}
 
 // MailQuota bounds the invitation emails of one organization: at most
 // PerHour in any hour and PerDay in any day (more is rate_limited, with how
@@ -364,6 +423,10 @@ type Delivery struct {
 	ID           string
 	InvitationID string
 	Recipient    string
+	// FirstName and LastName are the recipient's names when the send
+	// gave them (a recipient file with those columns), else "".
+	FirstName string
+	LastName  string
 	// Copy marks the "send me a copy" email to the manager who sent it.
 	Copy      bool
 	Status    DeliveryStatus
@@ -386,6 +449,18 @@ type DeliveryService interface {
 	// job written in the same transaction. Returns validation_failed,
 	// not_found and conflict (revoked or expired invitation).
 	CreateDeliveries(ctx context.Context, invitationID string, sendCopy bool, recipients []string) ([]*Delivery, error)
+	// CreateRecipientDeliveries is CreateDeliveries for the rows of a
+	// recipient file: rows that are not a valid, new address are rejected
+	// one by one (CheckRecipients) and the others queued in one
+	// transaction. Returns validation_failed (no row to queue, more than
+	// the quota could ever take), not_found, conflict (revoked or expired
+	// invitation) and rate_limited.
+	CreateRecipientDeliveries(ctx context.Context, invitationID string, rows []Recipient) (*RecipientSend, error)
+	// ResendDelivery queues a delivery that is sent, failed or unknown
+	// again, with a new job and its attempts kept, paced and counted like a
+	// send of one. Returns not_found, conflict (the delivery is queued or
+	// sending, the invitation revoked or expired) and rate_limited.
+	ResendDelivery(ctx context.Context, deliveryID string) (*Delivery, error)
 	// Returns not_found and bad_request.
 	FindDeliveries(ctx context.Context, invitationID string, p PageRequest) (*Page[*Delivery], error)
 }

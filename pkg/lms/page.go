@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Page sizes for every list.
@@ -67,9 +68,18 @@ func cursorSum(sort, key, id string) string {
 
 // EncodeCursor returns the opaque cursor that continues after the row with
 // the given sort key and ID.
+//
+// The JSON inside is written without HTML escaping: json.Marshal would
+// write each & < > of a key as six bytes, and the cursor after an email of
+// 254 ampersands would pass MaxCursorLen, which the lists refuse. Unescaped,
+// the longest key a list sorts by (a name of MaxNameLen characters, an
+// email of MaxEmailLen) makes a cursor well under it.
 func EncodeCursor(sort, key, id string) string {
-	b, _ := json.Marshal(cursor{Sort: sort, Key: key, ID: id, Sum: cursorSum(sort, key, id)})
-	return base64.RawURLEncoding.EncodeToString(b)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(cursor{Sort: sort, Key: key, ID: id, Sum: cursorSum(sort, key, id)})
+	return base64.RawURLEncoding.EncodeToString([]byte(strings.TrimSuffix(b.String(), "\n")))
 }
 
 // DecodeCursor returns the sort key and ID held by an opaque cursor made for

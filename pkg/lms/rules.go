@@ -1,6 +1,7 @@
 package lms
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -136,6 +137,24 @@ func (upd *OrganizationGroupUpdate) Validate() error {
 	return v.Err()
 }
 
+// Apply changes g as upd says, at now. The root group has no parent and
+// cannot be given one; whether the new parent exists and lies outside g's
+// subtree is for the store to check against the other groups.
+func (g *OrganizationGroup) Apply(upd OrganizationGroupUpdate, now time.Time) error {
+	if upd.ParentID != nil {
+		if g.ParentID == nil {
+			return Errorf(EConflict, "the root organization group cannot be moved")
+		}
+		parent := *upd.ParentID
+		g.ParentID = &parent
+	}
+	if upd.Name != nil {
+		g.Name = *upd.Name
+	}
+	g.UpdatedAt = now
+	return nil
+}
+
 // ErrNoSuchOrganizationGroup is the field error of an organization group
 // ID that names no group of the caller's organization.
 func ErrNoSuchOrganizationGroup(field string) error {
@@ -180,6 +199,20 @@ func (upd *CourseUpdate) Validate() error {
 	return v.Err()
 }
 
+// Apply changes c as upd says, at now; an empty code removes it.
+func (c *Course) Apply(upd CourseUpdate, now time.Time) {
+	if upd.Name != nil {
+		c.Name = *upd.Name
+	}
+	if upd.Code != nil {
+		c.Code = *upd.Code
+	}
+	if upd.Description != nil {
+		c.Description = *upd.Description
+	}
+	c.UpdatedAt = now
+}
+
 // checkCourseName, checkCourseCode and checkDescription trim a field and
 // record what is wrong with it.
 func checkCourseName(v *Validation, name *string) {
@@ -216,6 +249,17 @@ func (upd *UserGroupUpdate) Validate() error {
 		checkDescription(&v, upd.Description)
 	}
 	return v.Err()
+}
+
+// Apply changes g as upd says, at now.
+func (g *UserGroup) Apply(upd UserGroupUpdate, now time.Time) {
+	if upd.Name != nil {
+		g.Name = *upd.Name
+	}
+	if upd.Description != nil {
+		g.Description = *upd.Description
+	}
+	g.UpdatedAt = now
 }
 
 func checkUserGroupName(v *Validation, name *string) {
@@ -300,12 +344,93 @@ func CheckSend(recipients []string, sendCopy, byUser bool, quota MailQuota) ([]s
 		v.Add("recipients", fmt.Sprintf("%d more addresses are not email addresses", bad-maxNamedBadRecipients))
 	}
 	v.Check(sendCopy || len(recipients) > 0, "recipients", "name at least one recipient or set send_copy")
-	if n := len(addrs) + btoi(sendCopy); n > quota.PerHour || n > quota.PerDay {
-		v.Add("recipients", fmt.Sprintf("must list at most %d addresses: the organization may send %d invitation emails an hour and %d a day",
-			min(quota.PerHour, quota.PerDay), quota.PerHour, quota.PerDay))
-	}
+	quota.check(&v, len(addrs)+btoi(sendCopy))
 	v.Check(!sendCopy || byUser, "send_copy", "only a signed-in manager can receive a copy")
 	return addrs, v.Err()
+}
+
+// check refuses a send of n emails that no wait would let through: more
+// than the organization's hourly or daily quota.
+func (q MailQuota) check(v *Validation, n int) {
+	if n > q.PerHour || n > q.PerDay {
+		v.Add("recipients", fmt.Sprintf("must list at most %d addresses: the organization may send %d invitation emails an hour and %d a day",
+			min(q.PerHour, q.PerDay), q.PerHour, q.PerDay))
+	}
+}
+
+// CheckRecipients judges the rows of a recipient file one by one, unlike
+// CheckSend, which refuses a list with one bad address whole: a staff
+// list of thousands is sent with its good rows, and the bad ones come back
+// with their lines to be fixed. A row is rejected when its email is not an
+// address, a name it gives is not a valid name, or its address is on an
+// earlier row (case-insensitively, as deliveries are de-duplicated). The
+// rows kept are returned normalized (the email as stored, the names
+// trimmed), in the file's order. The send as a whole is refused when the
+// file has more than MaxRecipientRows rows, when no row is left to queue
+// (the first few rejections are named), or when the rows left are more
+// than the quota could ever take.
+func CheckRecipients(rows []Recipient, quota MailQuota) ([]Recipient, []RecipientRejection, error) {
+	if len(rows) > MaxRecipientRows {
+		return nil, nil, ErrTooManyRecipients(MaxRecipientRows)
+	}
+	var kept []Recipient
+	var rejected []RecipientRejection
+	first := map[string]int{} // address -> the line that has it
+	for _, r := range rows {
+		raw := r.Email
+		r.Email = NormalizeEmail(r.Email)
+		r.FirstName, r.LastName = strings.TrimSpace(r.FirstName), strings.TrimSpace(r.LastName)
+		var v Validation
+		v.Check(ValidEmail(r.Email), "email", emailRule)
+		if r.FirstName != "" {
+			v.Name("first_name", r.FirstName, MaxPersonNameLen)
+		}
+		if r.LastName != "" {
+			v.Name("last_name", r.LastName, MaxPersonNameLen)
+		}
+		reason := fieldReasons(v.Err())
+		if line, dup := first[r.Email]; reason == "" && dup {
+			reason = fmt.Sprintf("the address is on line %d already", line)
+		}
+		if reason != "" {
+			rejected = append(rejected, RecipientRejection{Line: r.Line, Email: strings.TrimSpace(raw), Reason: reason})
+			continue
+		}
+		first[r.Email] = r.Line
+		kept = append(kept, r)
+	}
+	var v Validation
+	if len(kept) == 0 {
+		if len(rejected) == 0 {
+			v.Add("recipients", "the file has no rows; give one address a row, after the header")
+		}
+		for i, r := range rejected {
+			if i == maxNamedBadRecipients {
+				v.Add("recipients", fmt.Sprintf("%d more rows are rejected too", len(rejected)-i))
+				break
+			}
+			v.Add("recipients", fmt.Sprintf("line %d: %s", r.Line, r.Reason))
+		}
+	}
+	quota.check(&v, len(kept))
+	if err := v.Err(); err != nil {
+		return nil, nil, err
+	}
+	return kept, rejected, nil
+}
+
+// fieldReasons says what a validation_failed error finds wrong, field by
+// field, in one line ("" for nil).
+func fieldReasons(err error) string {
+	var e *Error
+	if !errors.As(err, &e) {
+		return ""
+	}
+	reasons := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		reasons[i] = f.Field + " " + f.Message
+	}
+	return strings.Join(reasons, "; ")
 }
 
 // ErrOver is the rate_limited error of a send that would pass q now but
@@ -376,6 +501,40 @@ func (in *NewRedemption) NamesRequired() error {
 func CheckPreviewPasscode(passcode string) error {
 	if !ValidText(passcode, false) {
 		return Invalid("passcode", TextRule)
+	}
+	return nil
+}
+
+// MaxVerificationResends bounds the links one pending redemption is sent
+// after the first; its seat returns at the first link's expiry whatever
+// happens.
+const MaxVerificationResends = 5
+
+// VerificationResendInterval is how soon a pending redemption may be
+// replaced, and a new link sent to the same address: a passcode is not a
+// licence to flood someone's mailbox.
+const VerificationResendInterval = time.Minute
+
+// PendingLink is what the resend rule reads of a pending redemption: how
+// many links it was sent after the first, when the last went out and when
+// the first expires.
+type PendingLink struct {
+	Resends   int
+	SentAt    time.Time
+	ExpiresAt time.Time
+}
+
+// CheckResend says why the pending redemption may not be sent a new link at
+// now: at most MaxVerificationResends of them, one a
+// VerificationResendInterval.
+func (p PendingLink) CheckResend(now time.Time) error {
+	if p.Resends >= MaxVerificationResends {
+		return &Error{Code: ERateLimited, RetryAfter: max(p.ExpiresAt.Sub(now), time.Second),
+			Message: "every verification link this address may be sent was sent; open the last one, or redeem again once it has expired"}
+	}
+	if wait := p.SentAt.Add(VerificationResendInterval).Sub(now); wait > 0 {
+		return &Error{Code: ERateLimited, RetryAfter: wait,
+			Message: "a verification link was sent to this address a moment ago; check the inbox or try again later"}
 	}
 	return nil
 }

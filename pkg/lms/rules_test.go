@@ -248,6 +248,37 @@ func TestInvitationApply(t *testing.T) {
 	}
 }
 
+// TestApplyUpdates: an update changes exactly the fields it names and
+// stamps the time; the root organization group stays where it is.
+func TestApplyUpdates(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	c := &Course{Name: "Safety", Code: "SAF-1", Description: "old"}
+	c.Apply(CourseUpdate{Code: ptr(""), Description: ptr("new")}, now)
+	if *c != (Course{Name: "Safety", Description: "new", UpdatedAt: now}) {
+		t.Errorf("course: %+v", c)
+	}
+	g := &UserGroup{Name: "Sales", Description: "d", MemberCount: 3}
+	g.Apply(UserGroupUpdate{Name: ptr("Sales EU")}, now)
+	if *g != (UserGroup{Name: "Sales EU", Description: "d", MemberCount: 3, UpdatedAt: now}) {
+		t.Errorf("user group: %+v", g)
+	}
+	root := &OrganizationGroup{Name: "Acme"}
+	if err := root.Apply(OrganizationGroupUpdate{Name: ptr("Acme Inc"), ParentID: ptr(id)}, now); ErrorCode(err) != EConflict ||
+		root.ParentID != nil || root.Name != "Acme" {
+		t.Errorf("root moved: %v, %+v", err, root)
+	}
+	parent := id
+	og := &OrganizationGroup{Name: "Ops", ParentID: ptr("other")}
+	if err := og.Apply(OrganizationGroupUpdate{ParentID: &parent}, now); err != nil || *og.ParentID != id || og.Name != "Ops" ||
+		!og.UpdatedAt.Equal(now) {
+		t.Errorf("moved: %v, %+v", err, og)
+	}
+	if parent = "changed"; *og.ParentID != id {
+		t.Error("the group shares the update's parent ID")
+	}
+}
+
 // TestInvitationRedeemable: a seat may be taken exactly when the status a
 // client sees is active.
 func TestInvitationRedeemable(t *testing.T) {
@@ -332,6 +363,39 @@ func TestPageRequestMessages(t *testing.T) {
 		if err := c.p.Normalize("created_at"); !errors.As(err, &e) || e.Code != EBadRequest ||
 			e.Message != c.want[0].Field+" "+c.want[0].Message || !slices.Equal(e.Fields, c.want) {
 			t.Errorf("%+v: %v", c.p, err)
+		}
+	}
+}
+
+// TestCheckResend: a pending redemption is sent a new link at most
+// MaxVerificationResends times, one a VerificationResendInterval, and a
+// refusal says when to come back.
+func TestCheckResend(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	expires := now.Add(time.Hour)
+	cases := []struct {
+		name  string
+		link  PendingLink
+		retry time.Duration
+		msg   string
+	}{
+		{"allowed", PendingLink{Resends: MaxVerificationResends - 1, SentAt: now.Add(-VerificationResendInterval), ExpiresAt: expires}, 0, ""},
+		{"too soon", PendingLink{SentAt: now.Add(-10 * time.Second), ExpiresAt: expires}, VerificationResendInterval - 10*time.Second, "a moment ago"},
+		{"all sent", PendingLink{Resends: MaxVerificationResends, SentAt: now.Add(-time.Hour), ExpiresAt: expires}, time.Hour, "every verification link"},
+		{"all sent, expired", PendingLink{Resends: MaxVerificationResends, ExpiresAt: now.Add(-time.Minute)}, time.Second, "every verification link"},
+	}
+	for _, c := range cases {
+		err := c.link.CheckResend(now)
+		if c.msg == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		var e *Error
+		if !errors.As(err, &e) || e.Code != ERateLimited || e.RetryAfter != c.retry || !strings.Contains(e.Message, c.msg) {
+			t.Errorf("%s: got %#v, want rate_limited after %v saying %q", c.name, err, c.retry, c.msg)
 		}
 	}
 }
