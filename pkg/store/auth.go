@@ -36,7 +36,7 @@ func errBadCredentials() error {
 const maxLoginCandidates = 5
 
 // Login implements lms.AuthService.
-func (s *Store) Login(ctx context.Context, email, password, organizationID string) (*lms.TokenPair, error) {
+func (s *Auth) Login(ctx context.Context, email, password, organizationID string) (*lms.TokenPair, error) {
 	email = lms.NormalizeEmail(email)
 	if !lms.ValidText(email, false) {
 		return nil, lms.Errorf(lms.EBadRequest, "the email %s", lms.TextRule)
@@ -68,7 +68,7 @@ func (s *Store) Login(ctx context.Context, email, password, organizationID strin
 // verifyAny returns the first active candidate whose password matches. With
 // no candidate it still spends one hash, so that unknown emails take as long
 // as wrong passwords.
-func (s *Store) verifyAny(ctx context.Context, candidates []user, password string) (*user, error) {
+func (s *Auth) verifyAny(ctx context.Context, candidates []user, password string) (*user, error) {
 	if len(candidates) == 0 {
 		return nil, s.hasher.VerifyDummy(ctx, password)
 	}
@@ -93,7 +93,7 @@ func (s *Store) verifyAny(ctx context.Context, candidates []user, password strin
 
 // issueTokens signs an access token for u and stores a new refresh token of
 // family through tx.
-func (s *Store) issueTokens(ctx context.Context, tx *gorm.DB, u *user, family string) (*lms.TokenPair, error) {
+func (s *Auth) issueTokens(ctx context.Context, tx *gorm.DB, u *user, family string) (*lms.TokenPair, error) {
 	pair, rt, err := s.newTokens(u, family)
 	if err != nil {
 		return nil, err
@@ -106,7 +106,7 @@ func (s *Store) issueTokens(ctx context.Context, tx *gorm.DB, u *user, family st
 
 // newTokens signs an access token for u and makes a refresh token of
 // family, returning the row the caller must store for it.
-func (s *Store) newTokens(u *user, family string) (*lms.TokenPair, *refreshToken, error) {
+func (s *Auth) newTokens(u *user, family string) (*lms.TokenPair, *refreshToken, error) {
 	access, ttl, err := s.tokens.Issue(auth.Subject{ID: u.ID, Kind: string(lms.ActorUser),
 		OrganizationID: u.OrganizationID, Role: u.Role, TokenVersion: u.TokenVersion})
 	if err != nil {
@@ -125,7 +125,7 @@ func (s *Store) newTokens(u *user, family string) (*lms.TokenPair, *refreshToken
 // Refresh implements lms.AuthService. The spend is one conditional update,
 // so two concurrent uses of one token cannot both succeed: the loser is
 // treated as reuse and the family is revoked.
-func (s *Store) Refresh(ctx context.Context, token string) (*lms.TokenPair, error) {
+func (s *Auth) Refresh(ctx context.Context, token string) (*lms.TokenPair, error) {
 	if token == "" || len(token) > 256 {
 		return nil, errBadCredentials()
 	}
@@ -186,7 +186,7 @@ func revokeUserRefreshTokens(tx *gorm.DB, userID string, now time.Time) error {
 }
 
 // Logout implements lms.AuthService.
-func (s *Store) Logout(ctx context.Context, token string) error {
+func (s *Auth) Logout(ctx context.Context, token string) error {
 	if token == "" || len(token) > 256 {
 		return nil
 	}
@@ -209,7 +209,7 @@ func (s *Store) Logout(ctx context.Context, token string) error {
 }
 
 // ClientCredentials implements lms.AuthService.
-func (s *Store) ClientCredentials(ctx context.Context, clientID, secret string) (*lms.TokenPair, error) {
+func (s *Auth) ClientCredentials(ctx context.Context, clientID, secret string) (*lms.TokenPair, error) {
 	if !lms.ValidID(clientID) || secret == "" || len(secret) > 256 {
 		return nil, errBadCredentials()
 	}
@@ -255,7 +255,7 @@ func (c *clientRow) fields(dst []any) []any {
 // Authenticate implements lms.AuthService. It reads the actor's current row
 // on every request: one primary-key lookup buys immediate effect for
 // disabling a user, changing a role or deleting a client.
-func (s *Store) Authenticate(ctx context.Context, token string) (*lms.Actor, error) {
+func (s *Auth) Authenticate(ctx context.Context, token string) (*lms.Actor, error) {
 	claims, err := s.verify(token)
 	if err != nil {
 		return nil, err
@@ -265,12 +265,12 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*lms.Actor, err
 
 // actorOf reads the row of a verified token's subject and judges the token
 // by it.
-func (s *Store) actorOf(ctx context.Context, claims *auth.AccessClaims) (*lms.Actor, error) {
+func (s *Auth) actorOf(ctx context.Context, claims *auth.AccessClaims) (*lms.Actor, error) {
 	switch lms.ActorKind(claims.Kind) {
 	case lms.ActorUser:
 		return s.userActor(ctx, claims)
 	case lms.ActorClient:
-		c, err := byID[clientRow](ctx, s, "integration_clients", claims.Subject)
+		c, err := byID[clientRow](ctx, s.core, "integration_clients", claims.Subject)
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, errRevoked()
 		} else if err != nil {
@@ -287,7 +287,7 @@ func (s *Store) actorOf(ctx context.Context, claims *auth.AccessClaims) (*lms.Ac
 // AuthenticateLater implements lms.AuthService. A person's row is read in
 // the same round trip as the first query made with the returned context
 // (see pendingUser); an integration client's is read at once.
-func (s *Store) AuthenticateLater(ctx context.Context, token string) (context.Context, error) {
+func (s *Auth) AuthenticateLater(ctx context.Context, token string) (context.Context, error) {
 	claims, err := s.verify(token)
 	if err != nil {
 		return nil, err
@@ -299,7 +299,7 @@ func (s *Store) AuthenticateLater(ctx context.Context, token string) (context.Co
 		}
 		return lms.NewContextWithActor(ctx, a), nil
 	}
-	lookup, err := byIDStatement[actorRow](s, "users")
+	lookup, err := byIDStatement[actorRow](s.core, "users")
 	if err != nil {
 		return nil, err
 	}
@@ -415,7 +415,7 @@ func (u *pendingUser) queryAfterUser(ctx context.Context, conn *pgx.Conn, text s
 }
 
 // verify checks an access token's signature, lifetime and subject.
-func (s *Store) verify(token string) (*auth.AccessClaims, error) {
+func (s *Auth) verify(token string) (*auth.AccessClaims, error) {
 	claims, err := s.tokens.Verify(token)
 	if err != nil || !lms.ValidID(claims.Subject) {
 		return nil, lms.Errorf(lms.EUnauthorized, "the access token is invalid or expired")
@@ -424,8 +424,8 @@ func (s *Store) verify(token string) (*auth.AccessClaims, error) {
 }
 
 // userActor reads a person's row and judges the token by it.
-func (s *Store) userActor(ctx context.Context, claims *auth.AccessClaims) (*lms.Actor, error) {
-	u, err := byID[actorRow](ctx, s, "users", claims.Subject)
+func (s *Auth) userActor(ctx context.Context, claims *auth.AccessClaims) (*lms.Actor, error) {
+	u, err := byID[actorRow](ctx, s.core, "users", claims.Subject)
 	return judgeUser(u, err, claims)
 }
 
@@ -450,16 +450,16 @@ func errRevoked() error {
 }
 
 // Me implements lms.AuthService.
-func (s *Store) Me(ctx context.Context) (*lms.User, error) {
+func (s *Auth) Me(ctx context.Context) (*lms.User, error) {
 	a := lms.ActorFromContext(ctx)
 	if a == nil || a.Kind != lms.ActorUser {
 		return nil, lms.Errorf(lms.ENotFound, "integration clients have no user profile")
 	}
-	return s.FindUserByID(ctx, a.ID)
+	return s.organizations.FindUserByID(ctx, a.ID)
 }
 
 // FindIntegrationClients implements lms.IntegrationClientService.
-func (s *Store) FindIntegrationClients(ctx context.Context, p lms.PageRequest) (*lms.Page[*lms.IntegrationClient], error) {
+func (s *Auth) FindIntegrationClients(ctx context.Context, p lms.PageRequest) (*lms.Page[*lms.IntegrationClient], error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -468,19 +468,11 @@ func (s *Store) FindIntegrationClients(ctx context.Context, p lms.PageRequest) (
 		return nil, err
 	}
 	spec := sortSpec[integrationClient]{desc: p.Sort == "-created_at", id: func(c *integrationClient) string { return c.ID }}
-	rows, next, err := paginate(s.q(ctx).Where("organization_id = ?", org), p, spec)
-	if err != nil {
-		return nil, err
-	}
-	page := &lms.Page[*lms.IntegrationClient]{NextCursor: next, Items: make([]*lms.IntegrationClient, len(rows))}
-	for i := range rows {
-		page.Items[i] = rows[i].domain()
-	}
-	return page, nil
+	return listPage(s.q(ctx).Where("organization_id = ?", org), p, spec, (*integrationClient).domain)
 }
 
 // CreateIntegrationClient implements lms.IntegrationClientService.
-func (s *Store) CreateIntegrationClient(ctx context.Context, in lms.NewIntegrationClient) (*lms.IntegrationClientSecret, error) {
+func (s *Auth) CreateIntegrationClient(ctx context.Context, in lms.NewIntegrationClient) (*lms.IntegrationClientSecret, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -497,14 +489,20 @@ func (s *Store) CreateIntegrationClient(ctx context.Context, in lms.NewIntegrati
 	if a := lms.ActorFromContext(ctx); a != nil && a.Kind == lms.ActorUser {
 		c.CreatedBy = &a.ID
 	}
-	if err := s.q(ctx).Create(&c).Error; err != nil {
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(&c).Error; err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "integration_client.create", "integration_client", c.ID)
+	})
+	if err != nil {
 		return nil, translate(err, "integration client")
 	}
 	return &lms.IntegrationClientSecret{Client: c.domain(), Secret: secret}, nil
 }
 
 // DeleteIntegrationClient implements lms.IntegrationClientService.
-func (s *Store) DeleteIntegrationClient(ctx context.Context, id string) error {
+func (s *Auth) DeleteIntegrationClient(ctx context.Context, id string) error {
 	org, err := orgID(ctx)
 	if err != nil {
 		return err
@@ -512,12 +510,14 @@ func (s *Store) DeleteIntegrationClient(ctx context.Context, id string) error {
 	if !lms.ValidID(id) {
 		return lms.Errorf(lms.ENotFound, "integration client not found")
 	}
-	res := s.q(ctx).Where("organization_id = ? AND id = ?", org, id).Delete(&integrationClient{})
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
-		return lms.Errorf(lms.ENotFound, "integration client not found")
-	}
-	return nil
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Where("organization_id = ? AND id = ?", org, id).Delete(&integrationClient{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return lms.Errorf(lms.ENotFound, "integration client not found")
+		}
+		return s.audit(ctx, tx, "integration_client.delete", "integration_client", id)
+	})
 }

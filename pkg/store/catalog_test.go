@@ -586,8 +586,8 @@ func TestPropagationIsSetBased(t *testing.T) {
 		mustAddMembers(t, st, ctx, small.ID, one...)
 		bigCost := measure(func() *lms.UserGroupAddition { return mustAddCourses(t, st, ctx, big.ID, courses...) }, 900)
 		smallCost := measure(func() *lms.UserGroupAddition { return mustAddCourses(t, st, ctx, small.ID, courses...) }, 3)
-		if bigCost != smallCost || bigCost > 4 {
-			t.Fatalf("adding 3 courses: %d statements for 300 members, %d for 1; want the same, at most 4", bigCost, smallCost)
+		if bigCost != smallCost || bigCost > 5 {
+			t.Fatalf("adding 3 courses: %d statements for 300 members, %d for 1; want the same, at most 5", bigCost, smallCost)
 		}
 		t.Logf("adding 3 courses to 300 members: %d statements", bigCost)
 
@@ -599,8 +599,8 @@ func TestPropagationIsSetBased(t *testing.T) {
 		mustAddCourses(t, st, ctx, smallLater.ID, courses...)
 		bigCost = measure(func() *lms.UserGroupAddition { return mustAddMembers(t, st, ctx, bigLater.ID, many2...) }, 900)
 		smallCost = measure(func() *lms.UserGroupAddition { return mustAddMembers(t, st, ctx, smallLater.ID, one2...) }, 3)
-		if bigCost != smallCost || bigCost > 4 {
-			t.Fatalf("adding members: %d statements for 300, %d for 1; want the same, at most 4", bigCost, smallCost)
+		if bigCost != smallCost || bigCost > 5 {
+			t.Fatalf("adding members: %d statements for 300, %d for 1; want the same, at most 5", bigCost, smallCost)
 		}
 		var total int64
 		db.Gorm().Table("enrollments").Count(&total)

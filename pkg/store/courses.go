@@ -95,7 +95,7 @@ func findCourse(tx *gorm.DB, org, id string) (*course, error) {
 }
 
 // FindCourseByID implements lms.CourseService.
-func (s *Store) FindCourseByID(ctx context.Context, id string) (*lms.Course, error) {
+func (s *Catalog) FindCourseByID(ctx context.Context, id string) (*lms.Course, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -117,16 +117,9 @@ var courseSorts = map[string]sortSpec[course]{
 var courseSortKeys = []string{"created_at", "-created_at", "name"}
 
 // coursePage turns rows into a page of domain courses.
-func coursePage(rows []course, next string) *lms.Page[*lms.Course] {
-	page := &lms.Page[*lms.Course]{NextCursor: next, Items: make([]*lms.Course, len(rows))}
-	for i := range rows {
-		page.Items[i] = rows[i].domain()
-	}
-	return page
-}
 
 // FindCourses implements lms.CourseService.
-func (s *Store) FindCourses(ctx context.Context, f lms.CourseFilter) (*lms.Page[*lms.Course], error) {
+func (s *Catalog) FindCourses(ctx context.Context, f lms.CourseFilter) (*lms.Page[*lms.Course], error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -141,15 +134,11 @@ func (s *Store) FindCourses(ctx context.Context, f lms.CourseFilter) (*lms.Page[
 	if strings.TrimSpace(f.Q) != "" {
 		q = q.Where(`search LIKE ? ESCAPE '\'`, searchPattern(f.Q))
 	}
-	rows, next, err := paginate(q, f.PageRequest, courseSorts[f.Sort])
-	if err != nil {
-		return nil, err
-	}
-	return coursePage(rows, next), nil
+	return listPage(q, f.PageRequest, courseSorts[f.Sort], (*course).domain)
 }
 
 // CreateCourse implements lms.CourseService.
-func (s *Store) CreateCourse(ctx context.Context, in lms.NewCourse) (*lms.Course, error) {
+func (s *Catalog) CreateCourse(ctx context.Context, in lms.NewCourse) (*lms.Course, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -158,45 +147,11 @@ func (s *Store) CreateCourse(ctx context.Context, in lms.NewCourse) (*lms.Course
 	if err != nil {
 		return nil, err
 	}
-	err = s.q(ctx).Create(c).Error
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return nil, errCourseCodeTaken()
-	}
-	if err != nil {
-		return nil, translate(err, "course")
-	}
-	return c.domain(), nil
-}
-
-// UpdateCourse implements lms.CourseService.
-func (s *Store) UpdateCourse(ctx context.Context, id string, upd lms.CourseUpdate) (*lms.Course, error) {
-	org, err := orgID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := upd.Validate(); err != nil {
-		return nil, err
-	}
-	var c *course
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		if c, err = findCourse(tx, org, id); err != nil {
+		if err := tx.Create(c).Error; err != nil {
 			return err
 		}
-		if upd.Name != nil {
-			c.setName(*upd.Name)
-		}
-		if upd.Code != nil {
-			c.setCode(*upd.Code)
-		}
-		if upd.Description != nil {
-			c.Description = *upd.Description
-		}
-		c.UpdatedAt = s.now()
-		// A map, so that an emptied description or removed code is written.
-		return tx.Model(&course{}).Where("id = ?", c.ID).Updates(map[string]any{
-			"name": c.Name, "name_key": c.NameKey, "code": c.Code, "code_key": c.CodeKey,
-			"description": c.Description, "search": c.Search, "updated_at": c.UpdatedAt,
-		}).Error
+		return s.audit(ctx, tx, "course.create", "course", c.ID)
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return nil, errCourseCodeTaken()
@@ -207,9 +162,59 @@ func (s *Store) UpdateCourse(ctx context.Context, id string, upd lms.CourseUpdat
 	return c.domain(), nil
 }
 
+// UpdateCourse implements lms.CourseService.
+func (s *Catalog) UpdateCourse(ctx context.Context, id string, upd lms.CourseUpdate) (*lms.Course, error) {
+	if err := upd.Validate(); err != nil {
+		return nil, err
+	}
+	return s.updateCourse(ctx, id, func(c *lms.Course) error {
+		c.Apply(upd, s.now())
+		return nil
+	})
+}
+
+// updateCourse reads the course locked, lets apply change it, and writes
+// it back with the columns computed from it, in one transaction.
+func (s *Catalog) updateCourse(ctx context.Context, id string, apply func(*lms.Course) error) (*lms.Course, error) {
+	org, err := orgID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out *lms.Course
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		row, err := findCourse(tx.Clauses(lockRow), org, id)
+		if err != nil {
+			return err
+		}
+		c := row.domain()
+		if err := apply(c); err != nil {
+			return err
+		}
+		row.setName(c.Name)
+		row.setCode(c.Code)
+		row.Description, row.UpdatedAt = c.Description, c.UpdatedAt
+		out = row.domain()
+		// A map, so that an emptied description or removed code is written.
+		if err := tx.Model(&course{}).Where("id = ?", row.ID).Updates(map[string]any{
+			"name": row.Name, "name_key": row.NameKey, "code": row.Code, "code_key": row.CodeKey,
+			"description": row.Description, "search": row.Search, "updated_at": row.UpdatedAt,
+		}).Error; err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "course.update", "course", row.ID)
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return nil, errCourseCodeTaken()
+	}
+	if err != nil {
+		return nil, translate(err, "course")
+	}
+	return out, nil
+}
+
 // DeleteCourse implements lms.CourseService. The enrollments' foreign key
 // refuses the delete, so no enrollment can slip in between a check and it.
-func (s *Store) DeleteCourse(ctx context.Context, id string) error {
+func (s *Catalog) DeleteCourse(ctx context.Context, id string) error {
 	org, err := orgID(ctx)
 	if err != nil {
 		return err
@@ -218,7 +223,10 @@ func (s *Store) DeleteCourse(ctx context.Context, id string) error {
 		if _, err := findCourse(tx, org, id); err != nil {
 			return err
 		}
-		return tx.Where("id = ?", id).Delete(&course{}).Error
+		if err := tx.Where("id = ?", id).Delete(&course{}).Error; err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "course.delete", "course", id)
 	})
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		return lms.Errorf(lms.EConflict, "the course has enrollments and cannot be deleted")
@@ -263,7 +271,7 @@ const importBatch = 500
 // ImportCourses implements lms.CourseImporter. Rows are checked in memory
 // first, existing codes are read in batches, and the valid rows are inserted
 // in batches, all in one transaction.
-func (s *Store) ImportCourses(ctx context.Context, orgID string, rows []lms.NewCourse) (*lms.ImportResult, error) {
+func (s *Catalog) ImportCourses(ctx context.Context, orgID string, rows []lms.NewCourse) (*lms.ImportResult, error) {
 	if !lms.ValidID(orgID) {
 		return nil, lms.Errorf(lms.ENotFound, "organization not found")
 	}
@@ -308,7 +316,12 @@ func (s *Store) ImportCourses(ctx context.Context, orgID string, rows []lms.NewC
 			}
 		}
 		res.Created = len(insert)
-		return nil
+		if res.Created == 0 {
+			return nil
+		}
+		// One event for the import: it is the organization's catalog
+		// that changed, by a command rather than a caller.
+		return s.auditCommand(ctx, tx, orgID, "course.import", "organization", orgID)
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return nil, lms.Errorf(lms.EConflict, "a course code was taken while importing; nothing was imported, run the import again")

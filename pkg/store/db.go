@@ -68,7 +68,11 @@ func Open(ctx context.Context, dsn string, o Options) (*DB, error) {
 	var dialector gorm.Dialector
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		db.dialect = Postgres
-		dialector = postgres.Open(dsn)
+		bounded, err := boundedPostgresURL(dsn)
+		if err != nil {
+			return nil, err
+		}
+		dialector = postgres.Open(bounded)
 		if o.MaxOpenConns == 0 {
 			o.MaxOpenConns = 20
 		}
@@ -105,6 +109,41 @@ func Open(ctx context.Context, dsn string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", db.dialect, err)
 	}
 	return db, nil
+}
+
+// The bounds every PostgreSQL connection gets unless its URL sets them:
+// a dial that gets no answer, a statement or a lock wait that runs on, or
+// a transaction left open, ends instead of holding a connection for as
+// long as the database stalls. Requests have a shorter deadline of their
+// own (api.Options.RequestTimeout); these also bound the job workers and
+// the commands.
+var postgresBounds = [][2]string{
+	{"connect_timeout", "5"},                         // seconds
+	{"statement_timeout", "60000"},                   // milliseconds
+	{"lock_timeout", "10000"},                        // milliseconds
+	{"idle_in_transaction_session_timeout", "60000"}, // milliseconds
+}
+
+// boundedPostgresURL adds postgresBounds to a postgres:// URL, keeping the
+// values it sets itself.
+func boundedPostgresURL(dsn string) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		// url.Error repeats the whole URL, password included.
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err
+		}
+		return "", fmt.Errorf("invalid PostgreSQL URL: %w", err)
+	}
+	q := u.Query()
+	for _, b := range postgresBounds {
+		if !q.Has(b[0]) {
+			q.Set(b[0], b[1])
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // sqliteDSN turns a file path into a DSN with the settings enrollkit relies

@@ -35,7 +35,7 @@ var enrollmentSorts = map[string]sortSpec[enrollment]{
 
 // FindMyEnrollments implements lms.EnrollmentService. The course's name and
 // code are read by subqueries of the page's one query, for its rows only.
-func (s *Store) FindMyEnrollments(ctx context.Context, p lms.PageRequest) (*lms.Page[*lms.Enrollment], error) {
+func (s *Catalog) FindMyEnrollments(ctx context.Context, p lms.PageRequest) (*lms.Page[*lms.Enrollment], error) {
 	a := lms.ActorFromContext(ctx)
 	if a == nil || a.Kind != lms.ActorUser {
 		return nil, lms.Errorf(lms.EInsufficientRole, "only people have enrollments; integration clients have none")
@@ -47,13 +47,17 @@ func (s *Store) FindMyEnrollments(ctx context.Context, p lms.PageRequest) (*lms.
 		"(SELECT c.name FROM courses c WHERE c.id = enrollments.course_id) AS course_name, "+
 		"(SELECT c.code FROM courses c WHERE c.id = enrollments.course_id) AS course_code").
 		Where("organization_id = ? AND user_id = ?", a.OrganizationID, a.ID)
-	rows, next, err := paginate(q, p, enrollmentSorts[p.Sort])
-	if err != nil {
-		return nil, err
-	}
-	page := &lms.Page[*lms.Enrollment]{NextCursor: next, Items: make([]*lms.Enrollment, len(rows))}
-	for i := range rows {
-		page.Items[i] = rows[i].domain()
-	}
-	return page, nil
+	return listPage(q, p, enrollmentSorts[p.Sort], (*enrollment).domain)
+}
+
+// enrollSQL is the one statement that enrolls people: every row that
+// selected yields (a FROM clause and what follows, after the values
+// organization, user, course, user group, invitation and time, in that
+// order) becomes an enrollment with a new ID, unless the person already
+// has the course, which stays as it was. Adding a course or members to a
+// group and joining an invitation's groups all enroll through it.
+func enrollSQL(newIDSQL, selected string) string {
+	return `INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, invitation_id, created_at)
+		SELECT ` + newIDSQL + `, ` + selected + `
+		ON CONFLICT (user_id, course_id) DO NOTHING`
 }

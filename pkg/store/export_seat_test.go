@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"errors"
 	"testing"
 	"time"
@@ -43,4 +44,15 @@ func TakesSeat(tb testing.TB, db *DB, id string, now time.Time) bool {
 		tb.Fatal(err)
 	}
 	return taken
+}
+
+// Sendable reports whether sendableSQL, the guard of the invitation email's
+// claim, holds for invitation id at now.
+func Sendable(tb testing.TB, db *DB, id string, now time.Time) bool {
+	tb.Helper()
+	var n int64
+	if err := db.gorm.Model(&invitation{}).Where("id = @id AND "+sendableSQL, sql.Named("id", id), sql.Named("now", now)).Count(&n).Error; err != nil {
+		tb.Fatal(err)
+	}
+	return n == 1
 }

@@ -91,7 +91,7 @@ func (c *integrationClient) domain() *lms.IntegrationClient {
 }
 
 // CreateOrganization implements lms.OrganizationService.
-func (s *Store) CreateOrganization(ctx context.Context, in lms.NewOrganization) (*lms.OrganizationSetup, error) {
+func (s *Organizations) CreateOrganization(ctx context.Context, in lms.NewOrganization) (*lms.OrganizationSetup, error) {
 	if err := in.Validate(auth.CheckPassword); err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (s *Store) CreateOrganization(ctx context.Context, in lms.NewOrganization) 
 }
 
 // CountOrganizations implements lms.OrganizationService.
-func (s *Store) CountOrganizations(ctx context.Context) (int64, error) {
+func (s *Organizations) CountOrganizations(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.q(ctx).Model(&organization{}).Count(&n).Error
 	return n, err
@@ -144,7 +144,7 @@ func findOrganizationGroup(tx *gorm.DB, org, id string) (*organizationGroup, err
 }
 
 // FindOrganizationGroupByID implements lms.OrganizationGroupService.
-func (s *Store) FindOrganizationGroupByID(ctx context.Context, id string) (*lms.OrganizationGroup, error) {
+func (s *Organizations) FindOrganizationGroupByID(ctx context.Context, id string) (*lms.OrganizationGroup, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -164,7 +164,7 @@ var organizationGroupSorts = map[string]sortSpec[organizationGroup]{
 }
 
 // FindOrganizationGroups implements lms.OrganizationGroupService.
-func (s *Store) FindOrganizationGroups(ctx context.Context, f lms.OrganizationGroupFilter) (*lms.Page[*lms.OrganizationGroup], error) {
+func (s *Organizations) FindOrganizationGroups(ctx context.Context, f lms.OrganizationGroupFilter) (*lms.Page[*lms.OrganizationGroup], error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -179,20 +179,12 @@ func (s *Store) FindOrganizationGroups(ctx context.Context, f lms.OrganizationGr
 		}
 		q = q.Where("parent_id = ?", *f.ParentID)
 	}
-	rows, next, err := paginate(q, f.PageRequest, organizationGroupSorts[f.Sort])
-	if err != nil {
-		return nil, err
-	}
-	page := &lms.Page[*lms.OrganizationGroup]{NextCursor: next, Items: make([]*lms.OrganizationGroup, len(rows))}
-	for i := range rows {
-		page.Items[i] = rows[i].domain()
-	}
-	return page, nil
+	return listPage(q, f.PageRequest, organizationGroupSorts[f.Sort], (*organizationGroup).domain)
 }
 
 // CreateOrganizationGroup implements lms.OrganizationGroupService. An empty
 // parentID places the group under the organization's root.
-func (s *Store) CreateOrganizationGroup(ctx context.Context, name, parentID string) (*lms.OrganizationGroup, error) {
+func (s *Organizations) CreateOrganizationGroup(ctx context.Context, name, parentID string) (*lms.OrganizationGroup, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -216,7 +208,10 @@ func (s *Store) CreateOrganizationGroup(ctx context.Context, name, parentID stri
 			return err
 		}
 		g.ParentID = &parent.ID
-		return tx.Create(&g).Error
+		if err := tx.Create(&g).Error; err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "organization_group.create", "organization_group", g.ID)
 	})
 	if err != nil {
 		return nil, translate(err, "organization group")
@@ -225,50 +220,64 @@ func (s *Store) CreateOrganizationGroup(ctx context.Context, name, parentID stri
 }
 
 // UpdateOrganizationGroup implements lms.OrganizationGroupService.
-func (s *Store) UpdateOrganizationGroup(ctx context.Context, id string, upd lms.OrganizationGroupUpdate) (*lms.OrganizationGroup, error) {
+func (s *Organizations) UpdateOrganizationGroup(ctx context.Context, id string, upd lms.OrganizationGroupUpdate) (*lms.OrganizationGroup, error) {
+	if err := upd.Validate(); err != nil {
+		return nil, err
+	}
+	return s.updateOrganizationGroup(ctx, id, func(g *lms.OrganizationGroup) error {
+		return g.Apply(upd, s.now())
+	})
+}
+
+// updateOrganizationGroup reads the group locked, lets apply change it,
+// checks a move against the organization's tree, and writes the group
+// back, in one transaction.
+func (s *Organizations) updateOrganizationGroup(ctx context.Context, id string,
+	apply func(*lms.OrganizationGroup) error) (*lms.OrganizationGroup, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := upd.Validate(); err != nil {
-		return nil, err
-	}
-	var g *organizationGroup
+	var out *lms.OrganizationGroup
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		if g, err = findOrganizationGroup(tx, org, id); err != nil {
+		row, err := findOrganizationGroup(tx.Clauses(lockRow), org, id)
+		if err != nil {
 			return err
 		}
-		changes := map[string]any{"updated_at": s.now()}
-		if upd.Name != nil {
-			g.Name, g.NameKey = *upd.Name, strings.ToLower(*upd.Name)
-			changes["name"], changes["name_key"] = g.Name, g.NameKey
+		g := row.domain()
+		if err := apply(g); err != nil {
+			return err
 		}
-		if upd.ParentID != nil {
-			if g.ParentID == nil {
-				return lms.Errorf(lms.EConflict, "the root organization group cannot be moved")
-			}
-			// Moves of one organization's groups take turns: two moves that
-			// each pass the cycle check on their own (A under B, B under A)
-			// would together make a cycle. SQLite's writes are serialized
-			// already; on PostgreSQL the organization's row is the lock.
-			if s.db.dialect == Postgres {
-				if err := tx.Exec("SELECT id FROM organizations WHERE id = ? FOR NO KEY UPDATE", org).Error; err != nil {
-					return err
-				}
-			}
-			if err := checkNoCycle(tx, org, id, *upd.ParentID); err != nil {
+		if g.ParentID != nil && (row.ParentID == nil || *g.ParentID != *row.ParentID) {
+			if err := s.checkMove(tx, org, id, *g.ParentID); err != nil {
 				return err
 			}
-			g.ParentID = upd.ParentID
-			changes["parent_id"] = *upd.ParentID
 		}
-		g.UpdatedAt = changes["updated_at"].(time.Time)
-		return tx.Model(&organizationGroup{}).Where("id = ?", id).Updates(changes).Error
+		out = g
+		if err := tx.Model(&organizationGroup{}).Where("id = ?", id).Updates(map[string]any{"name": g.Name,
+			"name_key": strings.ToLower(g.Name), "parent_id": g.ParentID, "updated_at": g.UpdatedAt}).Error; err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "organization_group.update", "organization_group", g.ID)
 	})
 	if err != nil {
 		return nil, translate(err, "organization group")
 	}
-	return g.domain(), nil
+	return out, nil
+}
+
+// checkMove refuses to move group id under newParent when that would make
+// a cycle. Moves of one organization's groups take turns: two moves that
+// each pass the cycle check on their own (A under B, B under A) would
+// together make a cycle. SQLite's writes are serialized already; on
+// PostgreSQL the organization's row is the lock.
+func (s *Organizations) checkMove(tx *gorm.DB, org, id, newParent string) error {
+	if s.db.dialect == Postgres {
+		if err := tx.Exec("SELECT id FROM organizations WHERE id = ? FOR NO KEY UPDATE", org).Error; err != nil {
+			return err
+		}
+	}
+	return checkNoCycle(tx, org, id, newParent)
 }
 
 // checkNoCycle refuses to move group id under newParent when newParent is the
@@ -292,7 +301,7 @@ func checkNoCycle(tx *gorm.DB, org, id, newParent string) error {
 }
 
 // DeleteOrganizationGroup implements lms.OrganizationGroupService.
-func (s *Store) DeleteOrganizationGroup(ctx context.Context, id string) error {
+func (s *Organizations) DeleteOrganizationGroup(ctx context.Context, id string) error {
 	org, err := orgID(ctx)
 	if err != nil {
 		return err
@@ -305,7 +314,10 @@ func (s *Store) DeleteOrganizationGroup(ctx context.Context, id string) error {
 		if g.ParentID == nil {
 			return lms.Errorf(lms.EConflict, "the root organization group cannot be deleted")
 		}
-		return tx.Where("id = ?", id).Delete(&organizationGroup{}).Error
+		if err := tx.Where("id = ?", id).Delete(&organizationGroup{}).Error; err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "organization_group.delete", "organization_group", g.ID)
 	})
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		return lms.Errorf(lms.EConflict, "the organization group still has groups, users or user groups in it")

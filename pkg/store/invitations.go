@@ -71,6 +71,8 @@ const (
 	redeemableSQL = liveSQL + " AND registrations_used < max_registrations"
 	// fullSQL is EffectiveStatus full.
 	fullSQL = liveSQL + " AND registrations_used >= max_registrations"
+	// sendableSQL is lms.Invitation.Sendable: neither revoked nor expired.
+	sendableSQL = "status <> 'revoked' AND " + notExpiredSQL
 	// expiredSQL is EffectiveStatus expired.
 	expiredSQL = "status <> 'revoked' AND expires_at <= @now"
 )
@@ -99,16 +101,16 @@ func (l *invitationUserGroup) fields(dst []any) []any {
 	return append(dst[:0], &l.InvitationID, &l.UserGroupID)
 }
 
-func (s *Store) passcodeHash(passcode string) string {
+func (s *core) passcodeHash(passcode string) string {
 	return auth.KeyedHash(s.passcodeKey, lms.NormalizePasscode(passcode))
 }
 
 // enrollURL is the frontend's enrollment page with the passcode prefilled.
-func (s *Store) enrollURL(passcode string) string {
+func (s *core) enrollURL(passcode string) string {
 	return s.publicURL + "/enroll?passcode=" + url.QueryEscape(passcode)
 }
 
-func (s *Store) invitationDomain(inv *invitation, groups []string) (*lms.Invitation, error) {
+func (s *Invitations) invitationDomain(inv *invitation, groups []string) (*lms.Invitation, error) {
 	passcode, err := auth.Open(s.sealKey, inv.PasscodeSealed)
 	if err != nil {
 		return nil, err
@@ -159,7 +161,7 @@ func lockInvitation(tx *gorm.DB, org, id string) (*invitation, error) {
 	return findInvitation(tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}), org, id)
 }
 
-func (s *Store) loadInvitation(tx *gorm.DB, org, id string) (*lms.Invitation, error) {
+func (s *Invitations) loadInvitation(tx *gorm.DB, org, id string) (*lms.Invitation, error) {
 	inv, err := findInvitation(tx, org, id)
 	if err != nil {
 		return nil, err
@@ -172,7 +174,7 @@ func (s *Store) loadInvitation(tx *gorm.DB, org, id string) (*lms.Invitation, er
 }
 
 // FindInvitationByID implements lms.InvitationService.
-func (s *Store) FindInvitationByID(ctx context.Context, id string) (*lms.Invitation, error) {
+func (s *Invitations) FindInvitationByID(ctx context.Context, id string) (*lms.Invitation, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -182,26 +184,26 @@ func (s *Store) FindInvitationByID(ctx context.Context, id string) (*lms.Invitat
 	}
 	// The two statements are built once: this is the hot read of an
 	// invitation (a frontend polls it for the seats used).
-	get, err := buildOnce[invitation](s, "invitation in organization", 2, func(q *gorm.DB) *gorm.DB {
+	get, err := buildOnce[invitation](s.core, "invitation in organization", 2, func(q *gorm.DB) *gorm.DB {
 		return q.Table("invitations").Where("organization_id = ? AND id = ?", "", "").Limit(1)
 	})
 	if err != nil {
 		return nil, err
 	}
-	found, err := readBuilt[invitation](ctx, s, get, 1, org, id)
+	found, err := readBuilt[invitation](ctx, s.core, get, 1, org, id)
 	if err != nil {
 		return nil, err
 	}
 	if len(found) == 0 {
 		return nil, lms.Errorf(lms.ENotFound, "invitation not found")
 	}
-	links, err := buildOnce[invitationUserGroup](s, "user groups of an invitation", 1, func(q *gorm.DB) *gorm.DB {
+	links, err := buildOnce[invitationUserGroup](s.core, "user groups of an invitation", 1, func(q *gorm.DB) *gorm.DB {
 		return q.Table("invitation_user_groups").Where("invitation_id = ?", "").Order("user_group_id")
 	})
 	if err != nil {
 		return nil, err
 	}
-	groups, err := readBuilt[invitationUserGroup](ctx, s, links, 4, id)
+	groups, err := readBuilt[invitationUserGroup](ctx, s.core, links, 4, id)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +221,7 @@ var invitationSorts = map[string]sortSpec[invitation]{
 }
 
 // FindInvitations implements lms.InvitationService.
-func (s *Store) FindInvitations(ctx context.Context, f lms.InvitationFilter) (*lms.Page[*lms.Invitation], error) {
+func (s *Invitations) FindInvitations(ctx context.Context, f lms.InvitationFilter) (*lms.Page[*lms.Invitation], error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -263,13 +265,9 @@ func (s *Store) FindInvitations(ctx context.Context, f lms.InvitationFilter) (*l
 	if err != nil {
 		return nil, err
 	}
-	page := &lms.Page[*lms.Invitation]{NextCursor: next, Items: make([]*lms.Invitation, len(rows))}
-	for i := range rows {
-		if page.Items[i], err = s.invitationDomain(&rows[i], groups[rows[i].ID]); err != nil {
-			return nil, err
-		}
-	}
-	return page, nil
+	return mapPage(rows, next, func(inv *invitation) (*lms.Invitation, error) {
+		return s.invitationDomain(inv, groups[inv.ID])
+	})
 }
 
 // checkUserGroups verifies that every group belongs to the organization and
@@ -295,7 +293,7 @@ func checkUserGroups(tx *gorm.DB, org, orgGroup string, ids []string) error {
 // register with another organization and hand it their details. Revoking or
 // deleting releases a claim at once. Two concurrent claims are settled by
 // the unique index.
-func (s *Store) claimPasscode(tx *gorm.DB, inv *invitation) error {
+func (s *Invitations) claimPasscode(tx *gorm.DB, inv *invitation) error {
 	var holder invitation
 	err := tx.Select("id", "organization_id", "expires_at").Where("passcode_claim = ? AND id <> ?", inv.PasscodeHash, inv.ID).Take(&holder).Error
 	now := s.now()
@@ -320,14 +318,14 @@ func errPasscodeTaken() error {
 		Fields: []lms.FieldError{{Field: "passcode", Message: "already in use"}}}
 }
 
-func (s *Store) organizationName(tx *gorm.DB, org string) (string, error) {
+func (s *core) organizationName(tx *gorm.DB, org string) (string, error) {
 	var name string
 	err := tx.Model(&organization{}).Where("id = ?", org).Pluck("name", &name).Error
 	return name, err
 }
 
 // CreateInvitation implements lms.InvitationService.
-func (s *Store) CreateInvitation(ctx context.Context, in lms.NewInvitation) (*lms.Invitation, error) {
+func (s *Invitations) CreateInvitation(ctx context.Context, in lms.NewInvitation) (*lms.Invitation, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -374,7 +372,7 @@ func (s *Store) CreateInvitation(ctx context.Context, in lms.NewInvitation) (*lm
 
 // insertInvitation writes a new invitation with passcode and its user
 // groups in one transaction, once the passcode is claimed.
-func (s *Store) insertInvitation(ctx context.Context, inv *invitation, passcode string, groups []string) error {
+func (s *Invitations) insertInvitation(ctx context.Context, inv *invitation, passcode string, groups []string) error {
 	inv.PasscodeHash = s.passcodeHash(passcode)
 	var err error
 	if inv.PasscodeSealed, err = auth.Seal(s.sealKey, passcode); err != nil {
@@ -415,7 +413,7 @@ func linkUserGroups(tx *gorm.DB, invID string, groups []string) error {
 // UpdateInvitation implements lms.InvitationService: the invitation's
 // rules decide (lms.Invitation.Apply), the store claims the passcode and
 // writes, under the row's lock.
-func (s *Store) UpdateInvitation(ctx context.Context, id string, upd lms.InvitationUpdate) (*lms.Invitation, error) {
+func (s *Invitations) UpdateInvitation(ctx context.Context, id string, upd lms.InvitationUpdate) (*lms.Invitation, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -448,7 +446,7 @@ func (s *Store) UpdateInvitation(ctx context.Context, id string, upd lms.Invitat
 // writes the fields upd names, in one transaction. A new passcode, or a
 // revived expired invitation that gave its passcode up (a later expiry or
 // none), (re)claims the passcode before the seats are judged.
-func (s *Store) updateInvitation(ctx context.Context, org, id string, upd lms.InvitationUpdate,
+func (s *Invitations) updateInvitation(ctx context.Context, org, id string, upd lms.InvitationUpdate,
 	apply func(*lms.Invitation) error) (*lms.Invitation, error) {
 	var out *lms.Invitation
 	err := s.tx(ctx, func(tx *gorm.DB) error {
@@ -478,6 +476,12 @@ func (s *Store) updateInvitation(ctx context.Context, org, id string, upd lms.In
 		action := "invitation.update"
 		if string(inv.Status) != row.Status {
 			action = "invitation.status." + string(inv.Status)
+			err := s.emitFor(ctx, tx, org, lms.EventInvitationStatusChanged, invitationEventData{ID: inv.ID, Name: inv.Name,
+				Status: string(inv.Status), PreviousStatus: row.Status, MaxRegistrations: inv.MaxRegistrations,
+				RegistrationsUsed: row.RegistrationsUsed})
+			if err != nil {
+				return err
+			}
 		}
 		if err := s.audit(ctx, tx, action, "invitation", inv.ID); err != nil {
 			return err
@@ -490,7 +494,7 @@ func (s *Store) updateInvitation(ctx context.Context, org, id string, upd lms.In
 
 // writeInvitation writes the columns of row that upd changes to their
 // values in inv, claiming the passcode first when it must be.
-func (s *Store) writeInvitation(tx *gorm.DB, row *invitation, inv *lms.Invitation, upd lms.InvitationUpdate) error {
+func (s *Invitations) writeInvitation(tx *gorm.DB, row *invitation, inv *lms.Invitation, upd lms.InvitationUpdate) error {
 	changes := invitationChanges(inv, upd)
 	if upd.SetsPasscode() {
 		row.PasscodeHash = s.passcodeHash(inv.Passcode)
@@ -573,7 +577,7 @@ func relinkUserGroups(tx *gorm.DB, org string, inv *lms.Invitation) error {
 }
 
 // DeleteInvitation implements lms.InvitationService.
-func (s *Store) DeleteInvitation(ctx context.Context, id string) error {
+func (s *Invitations) DeleteInvitation(ctx context.Context, id string) error {
 	org, err := orgID(ctx)
 	if err != nil {
 		return err
@@ -595,27 +599,4 @@ func (s *Store) DeleteInvitation(ctx context.Context, id string) error {
 		return lms.Errorf(lms.EConflict, "the invitation has redemptions; revoke it instead")
 	}
 	return translate(err, "invitation")
-}
-
-type auditEvent struct {
-	ID             string
-	OrganizationID string
-	ActorID        *string
-	ActorKind      string
-	Action         string
-	TargetType     string
-	TargetID       string
-	RequestID      string
-	CreatedAt      time.Time
-}
-
-// audit records who did what to which object, in the transaction of the
-// change itself, so that an event exists exactly when the change does.
-func (s *Store) audit(ctx context.Context, tx *gorm.DB, action, targetType, targetID string) error {
-	ev := auditEvent{ID: newID(), Action: action, TargetType: targetType, TargetID: targetID,
-		RequestID: lms.RequestIDFromContext(ctx), CreatedAt: s.now(), ActorKind: "system"}
-	if a := lms.ActorFromContext(ctx); a != nil {
-		ev.OrganizationID, ev.ActorID, ev.ActorKind = a.OrganizationID, &a.ID, string(a.Kind)
-	}
-	return tx.Create(&ev).Error
 }

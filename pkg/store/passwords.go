@@ -26,6 +26,12 @@ func (p passwords) Hash(ctx context.Context, password string) (string, error) {
 	return hash, busy(err)
 }
 
+// HashIfStill is auth.Hasher.HashIfStill with ErrBusy made unavailable.
+func (p passwords) HashIfStill(ctx context.Context, password string, still func(context.Context) error) (string, error) {
+	hash, err := p.h.HashIfStill(ctx, password, still)
+	return hash, busy(err)
+}
+
 func (p passwords) Verify(ctx context.Context, password, encoded string) (bool, error) {
 	ok, err := p.h.Verify(ctx, password, encoded)
 	return ok, busy(err)

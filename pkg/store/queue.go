@@ -54,7 +54,23 @@ type QueueOptions struct {
 	MaxAttempts int
 	// PollInterval is how often workers look for jobs. Default 1s.
 	PollInterval time.Duration
-	Logger       *slog.Logger
+	// SendingBeat is how often an invitation email being sent refreshes
+	// its delivery; one that has not for four beats is taken for
+	// interrupted (its process died) by a sweep every two beats, and
+	// recorded as unknown. Default 15s, so a crash mid-send is told within
+	// two minutes.
+	SendingBeat time.Duration
+	// WebhookTimeout bounds one webhook request, connection included.
+	// Default 10s.
+	WebhookTimeout time.Duration
+	// WebhookRetryBase is the first webhook retry's delay; each further
+	// one is four times the last, up to 12 h. Default 10s, which spreads
+	// the nine attempts over some 27 hours.
+	WebhookRetryBase time.Duration
+	// WebhookDisableAfter is how long an endpoint may fail every attempt
+	// before it is disabled. Default 24h.
+	WebhookDisableAfter time.Duration
+	Logger              *slog.Logger
 }
 
 // Queue is the durable job queue (River) on the store's database.
@@ -62,6 +78,25 @@ type Queue struct {
 	client *river.Client[*sql.Tx]
 	work   bool
 }
+
+// jobTimeout bounds a job's run: for an invitation email, rendering and
+// the SMTP session's setup and commands (each bounded by
+// mail.SMTPCommandTimeout), then the wait for the relay to accept the
+// message (mail.SMTPDataTimeout, 10 minutes by RFC 5321), with room to
+// spare. River cancels a job's context once it passes; the sender no
+// longer looks at the context after the message was handed over, but a
+// legitimate wait must not be cut short by River before it ends.
+const jobTimeout = mail.SMTPDataTimeout + 2*time.Minute
+
+// rescueStuckJobsAfter is how long a job may stay running before River
+// takes it for abandoned (its process was killed or lost its database) and
+// runs it again. It exceeds the longest legitimate run, jobTimeout and the
+// recording of its outcome, so that only an orphaned job is rescued; the
+// rescued delivery job then finds its delivery unknown (the sweep of
+// interrupted sends told it within two minutes of the crash) or still
+// sending, and records nothing more rather than send a second copy. River's
+// default, an hour, left an orphaned email waiting that long.
+const rescueStuckJobsAfter = jobTimeout + 3*time.Minute
 
 // backoff is an exponential retry policy with a configurable base, so
 // tests can retry in milliseconds what production retries in seconds.
@@ -87,30 +122,62 @@ func (s *Store) NewQueue(o QueueOptions) (*Queue, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.SendingBeat == 0 {
+		o.SendingBeat = 15 * time.Second
+	}
+	if o.WebhookTimeout == 0 {
+		o.WebhookTimeout = 10 * time.Second
+	}
+	if o.WebhookRetryBase == 0 {
+		o.WebhookRetryBase = 10 * time.Second
+	}
+	if o.WebhookDisableAfter == 0 {
+		o.WebhookDisableAfter = 24 * time.Hour
+	}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &deliveryWorker{store: s, sender: o.Sender, from: o.From, log: o.Logger}); err != nil {
+	if err := river.AddWorkerSafely(workers, &webhookWorker{store: s.Webhooks, client: s.guard.Client(o.WebhookTimeout), log: o.Logger,
+		base: o.WebhookRetryBase, disableAfter: o.WebhookDisableAfter}); err != nil {
 		return nil, err
 	}
-	if err := river.AddWorkerSafely(workers, &verificationWorker{store: s, sender: o.Sender, from: o.From, log: o.Logger}); err != nil {
+	if err := river.AddWorkerSafely(workers, &deliveryWorker{store: s.Deliveries, sender: o.Sender, from: o.From, log: o.Logger,
+		every: o.SendingBeat}); err != nil {
 		return nil, err
 	}
-	if err := river.AddWorkerSafely(workers, &expiryWorker{store: s}); err != nil {
+	if err := river.AddWorkerSafely(workers, &idempotencySweepWorker{store: s.Idempotency}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &deliverySweepWorker{store: s.Deliveries, stale: 4 * o.SendingBeat, log: o.Logger}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &verificationWorker{store: s.Redemptions, sender: o.Sender, from: o.From, log: o.Logger}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &expiryWorker{store: s.Redemptions}); err != nil {
 		return nil, err
 	}
 	cfg := &river.Config{
-		Workers:           workers,
-		MaxAttempts:       o.MaxAttempts,
-		RetryPolicy:       backoff{o.RetryBase},
-		FetchPollInterval: o.PollInterval,
-		FetchCooldown:     min(o.PollInterval, 100*time.Millisecond),
-		JobTimeout:        time.Minute,
-		Logger:            o.Logger,
-		PollOnly:          s.db.dialect == SQLite,
-		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(expirySweep),
-			func() (river.JobArgs, *river.InsertOpts) { return ExpiryArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
+		Workers:              workers,
+		MaxAttempts:          o.MaxAttempts,
+		RetryPolicy:          backoff{o.RetryBase},
+		FetchPollInterval:    o.PollInterval,
+		FetchCooldown:        min(o.PollInterval, 100*time.Millisecond),
+		JobTimeout:           jobTimeout,
+		RescueStuckJobsAfter: rescueStuckJobsAfter,
+		Logger:               o.Logger,
+		PollOnly:             s.db.dialect == SQLite,
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(expirySweep),
+				func() (river.JobArgs, *river.InsertOpts) { return ExpiryArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(idempotencySweep),
+				func() (river.JobArgs, *river.InsertOpts) { return IdempotencySweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(2*o.SendingBeat),
+				func() (river.JobArgs, *river.InsertOpts) { return DeliverySweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+		},
 	}
 	if o.Work {
-		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}}
+		// Webhooks have their own workers: a slow receiver (10 s each)
+		// never holds an email back.
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}, webhookQueue: {MaxWorkers: 16}}
 	}
 	client, err := river.NewClient(s.db.riverDriver(), cfg)
 	if err != nil {
@@ -129,10 +196,24 @@ func (q *Queue) Start(ctx context.Context) error {
 	return q.client.Start(ctx)
 }
 
-// Stop lets running jobs finish (within ctx) and stops the workers.
+// Stop lets running jobs finish (within ctx) and stops the workers. An
+// invitation email waiting for its relay's acceptance may take up to
+// mail.SMTPDataTimeout; one still running when ctx ends, and the process
+// with it, is left sending, and is recorded as unknown once River rescues
+// its job (after rescueStuckJobsAfter), never sent twice.
 func (q *Queue) Stop(ctx context.Context) error {
 	if !q.work {
 		return nil
 	}
 	return q.client.Stop(ctx)
+}
+
+// StopAndCancel cancels the running jobs' contexts, waits for them to
+// return (within ctx) and stops the workers: after a Stop that ran out of
+// time. A cancelled job is handed back to River, to run again.
+func (q *Queue) StopAndCancel(ctx context.Context) error {
+	if !q.work {
+		return nil
+	}
+	return q.client.StopAndCancel(ctx)
 }

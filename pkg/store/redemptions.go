@@ -33,7 +33,7 @@ func errInvitationFull() error {
 // liveInvitation finds the invitation a passcode leads to, if people may
 // redeem it now. Unknown, draft, paused, revoked and expired passcodes are
 // one indistinguishable error, found by the same single indexed lookup.
-func (s *Store) liveInvitation(tx *gorm.DB, passcode string) (*invitation, error) {
+func (s *Redemptions) liveInvitation(tx *gorm.DB, passcode string) (*invitation, error) {
 	if !lms.CouldBePasscode(passcode) {
 		return nil, errPasscodeInvalid()
 	}
@@ -78,7 +78,7 @@ func invitationGroupRefs(tx *gorm.DB, invID string) ([]lms.GroupRef, error) {
 }
 
 // PreviewRedemption implements lms.RedemptionService.
-func (s *Store) PreviewRedemption(ctx context.Context, passcode string) (*lms.RedemptionPreview, error) {
+func (s *Redemptions) PreviewRedemption(ctx context.Context, passcode string) (*lms.RedemptionPreview, error) {
 	if err := lms.CheckPreviewPasscode(passcode); err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ var errRaced = errors.New("store: lost a redemption race")
 // Redeem implements lms.RedemptionService. The seat is taken last, by one
 // conditional UPDATE, so the hot invitation row stays locked only for the
 // end of the transaction, and never more seats are used than exist.
-func (s *Store) Redeem(ctx context.Context, in lms.NewRedemption) (*lms.Redemption, bool, error) {
+func (s *Redemptions) Redeem(ctx context.Context, in lms.NewRedemption) (*lms.Redemption, bool, error) {
 	if err := in.Validate(auth.CheckPassword); err != nil {
 		return nil, false, err
 	}
@@ -132,7 +132,7 @@ func (s *Store) Redeem(ctx context.Context, in lms.NewRedemption) (*lms.Redempti
 	}
 }
 
-func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Redemption, bool, error) {
+func (s *Redemptions) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Redemption, bool, error) {
 	inv, err := s.liveInvitation(s.q(ctx), in.Passcode)
 	if in.OnPasscode != nil && (err == nil || lms.ErrorCode(err) == lms.EPasscodeInvalid) {
 		if err := in.OnPasscode(ctx, err == nil); err != nil {
@@ -154,7 +154,7 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 	if len(existing) == 0 {
 		return s.redeemNew(ctx, inv, in)
 	}
-	u, err := s.verifyAny(ctx, existing, in.Password)
+	u, err := s.auth.verifyAny(ctx, existing, in.Password)
 	switch {
 	case err != nil:
 		return nil, false, err
@@ -172,7 +172,7 @@ func (s *Store) redeemOnce(ctx context.Context, in lms.NewRedemption) (*lms.Rede
 }
 
 // redeemNew is the redemption of an address without an account.
-func (s *Store) redeemNew(ctx context.Context, inv *invitation, in lms.NewRedemption) (*lms.Redemption, bool, error) {
+func (s *Redemptions) redeemNew(ctx context.Context, inv *invitation, in lms.NewRedemption) (*lms.Redemption, bool, error) {
 	if !in.Named() {
 		// The same work and answer as for an account's wrong password.
 		if err := s.hasher.VerifyDummy(ctx, in.Password); err != nil {
@@ -194,7 +194,10 @@ func (s *Store) redeemNew(ctx context.Context, inv *invitation, in lms.NewRedemp
 	if inv.state().RegistrationsRemaining() == 0 {
 		return nil, false, errInvitationFull()
 	}
-	hash, err := s.hasher.Hash(ctx, in.Password)
+	// The rush may take the last seat while this request waits for a
+	// hashing slot: after a wait the seats are read again, so it is told
+	// "full" at once, not "retry" after the wait, and spends no hash.
+	hash, err := s.hasher.HashIfStill(ctx, in.Password, func(ctx context.Context) error { return s.seatLeft(ctx, inv, in.Email) })
 	if err != nil {
 		return nil, false, err
 	}
@@ -205,23 +208,56 @@ func (s *Store) redeemNew(ctx context.Context, inv *invitation, in lms.NewRedemp
 	return s.redeemSeat(ctx, inv, in, u, true)
 }
 
+// seatLeft reads the invitation's seats again: errInvitationFull when none
+// is left (or the invitation is gone, which the seat UPDATE answers). A copy
+// of this very request may have taken the last seat while this one waited:
+// then the address has an account now, and errRaced has the retry answer
+// as a replay, not as "full".
+func (s *Redemptions) seatLeft(ctx context.Context, inv *invitation, email string) error {
+	var now invitation
+	err := s.q(ctx).Select("max_registrations", "registrations_used").Where("id = ?", inv.ID).Take(&now).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if now.state().RegistrationsRemaining() > 0 {
+		return nil
+	}
+	var accounts int64
+	if err := s.q(ctx).Table("users").Where("organization_id = ? AND email = ?", inv.OrganizationID, email).Count(&accounts).Error; err != nil {
+		return err
+	}
+	if accounts > 0 {
+		return errRaced
+	}
+	return errInvitationFull()
+}
+
 // redeemSeat takes a seat of inv for u, a new account (isNew) or one whose
 // password was checked: on PostgreSQL a new account's redemption is one
 // statement, otherwise one transaction of several.
-func (s *Store) redeemSeat(ctx context.Context, inv *invitation, in lms.NewRedemption, u *user, isNew bool) (*lms.Redemption, bool, error) {
+func (s *Redemptions) redeemSeat(ctx context.Context, inv *invitation, in lms.NewRedemption, u *user, isNew bool) (*lms.Redemption, bool, error) {
 	var red redemption
 	var tokens *lms.TokenPair
 	replay := false
 	var out *lms.Redemption
-	var err error
 	newRedemption := func() {
 		red = redemption{ID: newID(), InvitationID: inv.ID, OrganizationID: inv.OrganizationID, UserID: u.ID,
 			Email: in.Email, ClientIP: truncate(in.ClientIP, maxClientIPLen), UserAgent: truncate(in.UserAgent, maxUserAgentLen), CreatedAt: s.now()}
 	}
-	if isNew && s.db.dialect == Postgres {
+	// The events of a redemption are written in its transaction: an
+	// organization with endpoints that take them has its redemptions take
+	// the step-by-step path, which has one.
+	subs, err := subscribersOf(s.q(ctx), inv.OrganizationID)
+	if err != nil {
+		return nil, false, err
+	}
+	hooked := subs.any(lms.EventRedemptionCreated, lms.EventUserCreated, lms.EventInvitationFull)
+	if isNew && s.db.dialect == Postgres && !hooked {
 		newRedemption()
 		var rt *refreshToken
-		if tokens, rt, err = s.newTokens(u, newID()); err != nil {
+		if tokens, rt, err = s.auth.newTokens(u, newID()); err != nil {
 			return nil, false, err
 		}
 		// One statement is atomic by itself: no BEGIN and COMMIT round trips
@@ -231,8 +267,11 @@ func (s *Store) redeemSeat(ctx context.Context, inv *invitation, in lms.NewRedem
 		err = s.tx(ctx, func(tx *gorm.DB) error {
 			newRedemption()
 			var err error
-			tokens, replay, err = s.redeemStepByStep(ctx, tx, inv, u, isNew, &red)
-			return err
+			tokens, replay, err = s.redeemStepByStep(ctx, tx, inv, u, isNew, &red, subs)
+			if err != nil || replay || !hooked {
+				return err
+			}
+			return s.emitRedemption(ctx, tx, subs, &red, u, isNew)
 		})
 	}
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
@@ -256,8 +295,8 @@ func (s *Store) redeemSeat(ctx context.Context, inv *invitation, in lms.NewRedem
 // own redemption). The seat is taken last, so the invitation row is locked
 // only for the end of the transaction. For a replay, red becomes the
 // earlier redemption.
-func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitation, u *user, isNew bool,
-	red *redemption) (*lms.TokenPair, bool, error) {
+func (s *Redemptions) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitation, u *user, isNew bool,
+	red *redemption, subs subscribers) (*lms.TokenPair, bool, error) {
 	now := red.CreatedAt
 	heldSeat := false
 	if isNew {
@@ -276,7 +315,7 @@ func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitati
 		err := tx.Where("invitation_id = ? AND email = ?", inv.ID, red.Email).Take(&earlier).Error
 		if err == nil {
 			*red = earlier
-			tokens, err := s.issueTokens(ctx, tx, u, newID())
+			tokens, err := s.auth.issueTokens(ctx, tx, u, newID())
 			return tokens, true, err
 		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, false, err
@@ -301,7 +340,7 @@ func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitati
 	if err := joinInvitation(tx, s.newIDSQL(), inv.OrganizationID, inv.ID, u.ID, now); err != nil {
 		return nil, false, err
 	}
-	tokens, err := s.issueTokens(ctx, tx, u, newID())
+	tokens, err := s.auth.issueTokens(ctx, tx, u, newID())
 	if err != nil {
 		return nil, false, err
 	}
@@ -311,7 +350,7 @@ func (s *Store) redeemStepByStep(ctx context.Context, tx *gorm.DB, inv *invitati
 	if err := takeSeat(tx, inv.ID, now); err != nil {
 		return nil, false, err
 	}
-	return tokens, false, nil
+	return tokens, false, s.emitIfFull(ctx, tx, subs, inv.OrganizationID, inv.ID)
 }
 
 // noSeat explains a seat UPDATE that matched no row: the invitation is
@@ -346,7 +385,7 @@ func truncate(s string, n int) string {
 
 // redemptionResult reads what a redemption gave its learner: the groups and
 // the enrollments in their courses.
-func (s *Store) redemptionResult(ctx context.Context, red *redemption, u *user) (*lms.Redemption, error) {
+func (s *Redemptions) redemptionResult(ctx context.Context, red *redemption, u *user) (*lms.Redemption, error) {
 	q := s.q(ctx)
 	groups, err := invitationGroupRefs(q, red.InvitationID)
 	if err != nil {
@@ -376,7 +415,7 @@ func (s *Store) redemptionResult(ctx context.Context, red *redemption, u *user) 
 }
 
 // FindRedemptions implements lms.RedemptionService.
-func (s *Store) FindRedemptions(ctx context.Context, invitationID string, p lms.PageRequest) (*lms.Page[*lms.RedemptionRecord], error) {
+func (s *Redemptions) FindRedemptions(ctx context.Context, invitationID string, p lms.PageRequest) (*lms.Page[*lms.RedemptionRecord], error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -399,14 +438,8 @@ func (s *Store) FindRedemptions(ctx context.Context, invitationID string, p lms.
 	spec := sortSpec[row]{desc: p.Sort == "-created_at", id: func(r *row) string { return r.ID }}
 	joined := q.Table("redemptions").Select("redemptions.*, users.first_name, users.last_name").
 		Joins("JOIN users ON users.id = redemptions.user_id").Where("redemptions.invitation_id = ?", invitationID)
-	rows, next, err := paginate(q.Table("(?) AS r", joined), p, spec)
-	if err != nil {
-		return nil, err
-	}
-	page := &lms.Page[*lms.RedemptionRecord]{NextCursor: next, Items: make([]*lms.RedemptionRecord, len(rows))}
-	for i, r := range rows {
-		page.Items[i] = &lms.RedemptionRecord{ID: r.ID, UserID: r.UserID, Email: r.Email, FirstName: r.FirstName,
+	return listPage(q.Table("(?) AS r", joined), p, spec, func(r *row) *lms.RedemptionRecord {
+		return &lms.RedemptionRecord{ID: r.ID, UserID: r.UserID, Email: r.Email, FirstName: r.FirstName,
 			LastName: r.LastName, UserGroups: groups, CreatedAt: r.CreatedAt}
-	}
-	return page, nil
+	})
 }

@@ -17,7 +17,7 @@ import (
 // redemption's lock, so seats are never given twice. Done step by step, as
 // on SQLite, the same work is fourteen round trips and twice the database
 // CPU, which competes with password hashing for the same cores.
-func (s *Store) redeemNewInOneStatement(tx *gorm.DB, inv *invitation, u *user, red *redemption, rt *refreshToken) (*lms.Redemption, error) {
+func (s *Redemptions) redeemNewInOneStatement(tx *gorm.DB, inv *invitation, u *user, red *redemption, rt *refreshToken) (*lms.Redemption, error) {
 	type row struct {
 		Kind        string
 		ID          string
@@ -44,11 +44,9 @@ func (s *Store) redeemNewInOneStatement(tx *gorm.DB, inv *invitation, u *user, r
 		SELECT iug.user_group_id, u.id, @now FROM u, invitation_user_groups iug WHERE iug.invitation_id = @inv
 		ON CONFLICT (user_group_id, user_id) DO NOTHING
 	), e AS (
-		INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, invitation_id, created_at)
-		SELECT `+s.newIDSQL()+`, @org, u.id, gc.course_id, gc.user_group_id, @inv, @now
+		`+enrollSQL(s.newIDSQL(), `@org, u.id, gc.course_id, gc.user_group_id, @inv, @now
 		FROM u, user_group_courses gc JOIN invitation_user_groups iug ON iug.user_group_id = gc.user_group_id
-		WHERE iug.invitation_id = @inv
-		ON CONFLICT (user_id, course_id) DO NOTHING
+		WHERE iug.invitation_id = @inv`)+`
 		RETURNING id, course_id, user_group_id
 	), t AS (
 		INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, created_at)

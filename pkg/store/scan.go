@@ -126,7 +126,7 @@ func pgxQuery(ctx context.Context, pool *sql.DB, text string, args []any, each f
 // byID reads one M by primary key from table with a statement GORM builds
 // once: on the per-request path of Authenticate, building it every time
 // cost as much as scanning it.
-func byID[M any](ctx context.Context, s *Store, table, id string) (*M, error) {
+func byID[M any](ctx context.Context, s *core, table, id string) (*M, error) {
 	b, err := byIDStatement[M](s, table)
 	if err != nil {
 		return nil, err
@@ -143,7 +143,7 @@ func byID[M any](ctx context.Context, s *Store, table, id string) (*M, error) {
 
 // byIDStatement returns byID's statement for M in table, building it the
 // first time.
-func byIDStatement[M any](s *Store, table string) (builtStatement, error) {
+func byIDStatement[M any](s *core, table string) (builtStatement, error) {
 	return buildOnce[M](s, "by ID in "+table, 1, func(q *gorm.DB) *gorm.DB {
 		return q.Table(table).Where("id = ?", "").Limit(1)
 	})
@@ -156,7 +156,7 @@ func byIDStatement[M any](s *Store, table string) (builtStatement, error) {
 // of the request). build must give every argument a placeholder value and
 // add at most a LIMIT of 1, which some dialects bind as one more argument;
 // nargs is how many arguments the caller passes.
-func buildOnce[M any](s *Store, name string, nargs int, build func(q *gorm.DB) *gorm.DB) (builtStatement, error) {
+func buildOnce[M any](s *core, name string, nargs int, build func(q *gorm.DB) *gorm.DB) (builtStatement, error) {
 	key := builtKey{name, reflect.TypeFor[M]()}
 	if built, ok := s.built.Load(key); ok {
 		return built.(builtStatement), nil
@@ -175,7 +175,7 @@ func buildOnce[M any](s *Store, name string, nargs int, build func(q *gorm.DB) *
 
 // readBuilt runs b with args and scans every row into an M, as find does;
 // size is how many rows to make room for.
-func readBuilt[M any](ctx context.Context, s *Store, b builtStatement, size int, args ...any) ([]M, error) {
+func readBuilt[M any](ctx context.Context, s *core, b builtStatement, size int, args ...any) ([]M, error) {
 	out := make([]M, 0, size)
 	err := run(ctx, s.db.sql, s.db.dialect == Postgres, b.text, b.args(args), scanInto(&out))
 	return out, err

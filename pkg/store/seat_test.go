@@ -10,9 +10,10 @@ import (
 	"github.com/enrollkit/enrollkit/pkg/store/storetest"
 )
 
-// TestSeatRuleMatchesDomain holds the SQL that takes a seat, and the SQL of
-// the list filters by derived status, to the domain's rules
-// (lms.Invitation.Redeemable and EffectiveStatus) over every kind of
+// TestSeatRuleMatchesDomain holds the SQL that takes a seat, the guard of
+// the invitation email's claim and the SQL of the list filters by derived
+// status to the domain's rules (lms.Invitation.Redeemable, Sendable and
+// EffectiveStatus) over every kind of
 // invitation state: stored status × seats left or not × expiry none, past,
 // this very instant or future.
 func TestSeatRuleMatchesDomain(t *testing.T) {
@@ -42,6 +43,9 @@ func TestSeatRuleMatchesDomain(t *testing.T) {
 			if got := store.TakesSeat(t, db, r.id, now); got != want {
 				t.Errorf("%s with %d of %d seats used, expiring %v: the seat UPDATE took a seat: %v, Redeemable: %v",
 					r.state.Status, r.state.RegistrationsUsed, r.state.MaxRegistrations, expiry(r.state.ExpiresAt, now), got, want)
+			}
+			if got, want := store.Sendable(t, db, r.id, now), r.state.Sendable(now); got != want {
+				t.Errorf("%s expiring %v: the email claim's guard holds: %v, Sendable: %v", r.state.Status, expiry(r.state.ExpiresAt, now), got, want)
 			}
 			if want != (r.state.EffectiveStatus(now) == lms.InvitationActive) {
 				t.Errorf("%+v: Redeemable is not EffectiveStatus active", r.state)

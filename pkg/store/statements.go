@@ -45,6 +45,10 @@ type Statements struct {
 	// without the RETURNING that feeds the next step.
 	RedeemNew string
 	Seat      string
+	// EnrollGroupCourse is the enrollment INSERT of AddUserGroupCourses
+	// (enrollSQL): the time, the group, the organization, then the course
+	// IDs, here one.
+	EnrollGroupCourse string
 	// Login is Login's lookup of the candidate accounts of an email in one
 	// organization: the email, the organization, then the LIMIT.
 	Login string
@@ -67,13 +71,13 @@ func PostgresStatements() (*Statements, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: &DB{gorm: g, sql: pool, dialect: Postgres, now: cfg.NowFunc}}
+	s := compose(&core{db: &DB{gorm: g, sql: pool, dialect: Postgres, now: cfg.NowFunc}})
 	org, id := newID(), newID()
 	ctx := lms.NewContextWithActor(context.Background(), &lms.Actor{ID: newID(), Kind: lms.ActorUser,
 		OrganizationID: org, Role: lms.RoleFullManager})
 	var st Statements
 
-	actor, err := byIDStatement[actorRow](s, "users")
+	actor, err := byIDStatement[actorRow](s.core, "users")
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +96,7 @@ func PostgresStatements() (*Statements, error) {
 	}
 	// readBuilt asks a PostgreSQL pool for a pgx connection; under another
 	// dialect name it queries through database/sql, which records.
-	reads := &Store{db: &DB{gorm: g, sql: pool, dialect: "recorded " + Postgres, now: cfg.NowFunc}}
+	reads := compose(&core{db: &DB{gorm: g, sql: pool, dialect: "recorded " + Postgres, now: cfg.NowFunc}})
 	now := s.now()
 	rec.answer = (&invitation{ID: id, OrganizationID: org, Status: string(lms.InvitationActive), CreatedAt: now,
 		UpdatedAt: now}).fields(nil)
@@ -119,6 +123,11 @@ func PostgresStatements() (*Statements, error) {
 		return nil, errors.New("the redemption statement does not start with its seat UPDATE")
 	}
 	st.Seat = strings.TrimSpace(seat)
+	if st.EnrollGroupCourse, err = rec.only(func() error {
+		return s.q(ctx).Exec(s.UserGroups.courseLink().enroll, now, id, org, []string{newID()}).Error
+	}); err != nil {
+		return nil, fmt.Errorf("group course enrollments: %w", err)
+	}
 	if st.Login, err = rec.first(func() error {
 		_, err := s.Login(ctx, "someone@example.com", "password", org)
 		return err
@@ -132,7 +141,7 @@ func PostgresStatements() (*Statements, error) {
 // PostgreSQL in set-based inserts (the enrollments of a group's new course
 // or member, of a redemption).
 func PostgresNewIDSQL() string {
-	return (&Store{db: &DB{dialect: Postgres}}).newIDSQL()
+	return (&core{db: &DB{dialect: Postgres}}).newIDSQL()
 }
 
 // NewID returns a new ID as the store makes them: a UUIDv7.

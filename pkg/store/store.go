@@ -9,14 +9,17 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/config"
 	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/webhook"
 )
 
-// Store implements the lms services on one database.
-type Store struct {
+// core is what every service shares: the database, the keys and the
+// helpers over them. Services embed it; nothing else does.
+type core struct {
 	db         *DB
 	hasher     passwords
 	tokens     *auth.TokenIssuer
@@ -32,10 +35,81 @@ type Store struct {
 	// are sent.
 	verifySealKey []byte
 	publicURL     string
+	// webhookKey encrypts the webhook endpoints' signing secrets, which
+	// the server must read to sign with.
+	webhookKey []byte
+	// guard judges webhook URLs and the addresses they resolve to.
+	guard *webhook.Guard
 	// queue enqueues durable jobs; set by NewQueue.
 	queue *Queue
 	// built holds the statements buildOnce built, by builtKey.
 	built sync.Map
+}
+
+// The services, one per aggregate, each over the shared core. A service
+// reaches another only through the fields it names, so what depends on
+// what is written in these types.
+type (
+	// Auth signs callers in and out and tells who a token belongs to;
+	// it also keeps the integration clients' credentials.
+	Auth struct {
+		*core
+		organizations *Organizations
+	}
+	// Organizations keeps organizations, their groups and their users.
+	Organizations struct{ *core }
+	// Catalog keeps the courses and the enrollments in them.
+	Catalog struct{ *core }
+	// UserGroups keeps user groups, their courses and their members.
+	UserGroups struct{ *core }
+	// Invitations keeps invitations and their passcodes.
+	Invitations struct{ *core }
+	// Deliveries sends invitation emails through the job queue.
+	Deliveries struct {
+		*core
+		invitations *Invitations
+	}
+	// Redemptions turns passcodes into registered, enrolled learners.
+	Redemptions struct {
+		*core
+		auth        *Auth
+		invitations *Invitations
+	}
+	// Audit reads the audit log that every service writes (core.audit).
+	Audit struct{ *core }
+)
+
+// Each service implements its part of lms.
+var (
+	_ lms.AuthService              = (*Auth)(nil)
+	_ lms.IntegrationClientService = (*Auth)(nil)
+	_ lms.OrganizationService      = (*Organizations)(nil)
+	_ lms.OrganizationGroupService = (*Organizations)(nil)
+	_ lms.UserService              = (*Organizations)(nil)
+	_ lms.CourseService            = (*Catalog)(nil)
+	_ lms.EnrollmentService        = (*Catalog)(nil)
+	_ lms.UserGroupService         = (*UserGroups)(nil)
+	_ lms.InvitationService        = (*Invitations)(nil)
+	_ lms.DeliveryService          = (*Deliveries)(nil)
+	_ lms.RedemptionService        = (*Redemptions)(nil)
+	_ lms.AuditService             = (*Audit)(nil)
+)
+
+// Store is every service on one database. It is the composition root's
+// handle: the API is given the services one by one, and tests reach any
+// method through it.
+type Store struct {
+	*core
+	*Auth
+	*Organizations
+	*Catalog
+	*UserGroups
+	*Invitations
+	*Deliveries
+	*Redemptions
+	*Idempotency
+	*Audit
+	*Webhooks
 }
 
 // Deps are what the services need besides the database.
@@ -55,6 +129,10 @@ type Deps struct {
 	// MailQuota bounds each organization's invitation emails;
 	// lms.DefaultMailQuota where a field is zero.
 	MailQuota lms.MailQuota
+	// WebhookGuard judges webhook URLs when endpoints are saved and the
+	// addresses they resolve to when events are sent; nil is production's
+	// (https only, no loopback, private, link-local or metadata address).
+	WebhookGuard *webhook.Guard
 }
 
 // New returns the services backed by db.
@@ -74,27 +152,43 @@ func New(db *DB, d Deps) *Store {
 	if d.MailQuota.Rate == 0 {
 		d.MailQuota.Rate = lms.DefaultMailQuota.Rate
 	}
+	if d.WebhookGuard == nil {
+		d.WebhookGuard = &webhook.Guard{}
+	}
 	if d.PublicURL == "" {
 		// What development gives: the server itself on its default address.
 		d.PublicURL = "http://localhost" + config.DefaultAddr
 	}
-	return &Store{db: db, hasher: passwords{d.Hasher}, tokens: d.Tokens, refreshTTL: d.RefreshTTL, verificationTTL: d.VerificationTTL, mailQuota: d.MailQuota,
+	c := &core{db: db, hasher: passwords{d.Hasher}, tokens: d.Tokens, refreshTTL: d.RefreshTTL, verificationTTL: d.VerificationTTL, mailQuota: d.MailQuota,
 		passcodeKey:   auth.DeriveKey(d.Secret, "enrollkit passcode lookup v1"),
 		sealKey:       auth.DeriveKey(d.Secret, "enrollkit passcode seal v1"),
 		verifySealKey: auth.DeriveKey(d.Secret, "enrollkit verification seal v1"),
+		webhookKey:    auth.DeriveKey(d.Secret, "enrollkit webhook secret seal v1"),
+		guard:         d.WebhookGuard,
 		publicURL:     strings.TrimRight(d.PublicURL, "/")}
+	return compose(c)
+}
+
+// compose builds the services over c and wires the few that need another.
+func compose(c *core) *Store {
+	orgs, inv := &Organizations{c}, &Invitations{c}
+	a := &Auth{core: c, organizations: orgs}
+	return &Store{core: c, Auth: a, Organizations: orgs, Catalog: &Catalog{c}, UserGroups: &UserGroups{c},
+		Invitations: inv, Deliveries: &Deliveries{core: c, invitations: inv},
+		Redemptions: &Redemptions{core: c, auth: a, invitations: inv}, Idempotency: &Idempotency{c},
+		Audit: &Audit{c}, Webhooks: &Webhooks{c}}
 }
 
 // DB returns the database the store works on.
-func (s *Store) DB() *DB { return s.db }
+func (s *core) DB() *DB { return s.db }
 
-func (s *Store) now() time.Time { return s.db.now() }
+func (s *core) now() time.Time { return s.db.now() }
 
 // q returns a GORM session bound to ctx.
-func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.gorm.WithContext(ctx) }
+func (s *core) q(ctx context.Context) *gorm.DB { return s.db.gorm.WithContext(ctx) }
 
 // tx runs fn in one transaction bound to ctx.
-func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+func (s *core) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	return s.q(ctx).Transaction(fn)
 }
 
@@ -104,7 +198,7 @@ func newID() string { return uuid.Must(uuid.NewV7()).String() }
 // set-based inserts where Go cannot supply one ID per row. Like newID's, the
 // IDs start with the millisecond time, so ordering by ID stays ordering by
 // creation. It is SQL text chosen by the code, never by the client.
-func (s *Store) newIDSQL() string {
+func (s *core) newIDSQL() string {
 	if s.db.dialect == Postgres {
 		// A random (v4) UUID whose first 48 bits are replaced by the time
 		// and whose version nibble is turned from 4 into 7.
@@ -147,6 +241,12 @@ func translate(err error, what string) error {
 	return err
 }
 
+// lockRow locks the rows a statement reads against other writers until the
+// transaction ends, without blocking the foreign-key checks of rows that
+// reference them (PostgreSQL's FOR NO KEY UPDATE; SQLite serializes writes
+// and ignores it).
+var lockRow = clause.Locking{Strength: "NO KEY UPDATE"}
+
 // escapeLike makes user text match literally inside a LIKE pattern, so that
 // % and _ are plain characters.
 func escapeLike(s string) string {
@@ -167,6 +267,29 @@ type sortSpec[M any] struct {
 	desc   bool
 	key    func(*M) string
 	id     func(*M) string
+}
+
+// listPage reads one keyset page of q ordered by spec and maps each row to
+// its domain object.
+func listPage[M, T any](q *gorm.DB, p lms.PageRequest, spec sortSpec[M], domain func(*M) T) (*lms.Page[T], error) {
+	rows, next, err := paginate(q, p, spec)
+	if err != nil {
+		return nil, err
+	}
+	return mapPage(rows, next, func(m *M) (T, error) { return domain(m), nil })
+}
+
+// mapPage maps one page of rows to domain objects, stopping at the first
+// row that cannot be mapped.
+func mapPage[M, T any](rows []M, next string, domain func(*M) (T, error)) (*lms.Page[T], error) {
+	page := &lms.Page[T]{NextCursor: next, Items: make([]T, len(rows))}
+	for i := range rows {
+		var err error
+		if page.Items[i], err = domain(&rows[i]); err != nil {
+			return nil, err
+		}
+	}
+	return page, nil
 }
 
 // paginate reads one keyset page of q ordered by spec, then by ID. It reads

@@ -100,7 +100,7 @@ func findUserGroupCounted(tx *gorm.DB, org, id string) (*userGroup, error) {
 }
 
 // FindUserGroupByID implements lms.UserGroupService.
-func (s *Store) FindUserGroupByID(ctx context.Context, id string) (*lms.UserGroup, error) {
+func (s *UserGroups) FindUserGroupByID(ctx context.Context, id string) (*lms.UserGroup, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -120,7 +120,7 @@ var userGroupSorts = map[string]sortSpec[userGroup]{
 }
 
 // FindUserGroups implements lms.UserGroupService.
-func (s *Store) FindUserGroups(ctx context.Context, f lms.UserGroupFilter) (*lms.Page[*lms.UserGroup], error) {
+func (s *UserGroups) FindUserGroups(ctx context.Context, f lms.UserGroupFilter) (*lms.Page[*lms.UserGroup], error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -141,15 +141,7 @@ func (s *Store) FindUserGroups(ctx context.Context, f lms.UserGroupFilter) (*lms
 	if strings.TrimSpace(f.Q) != "" {
 		q = q.Where(`name_key LIKE ? ESCAPE '\'`, searchPattern(f.Q))
 	}
-	rows, next, err := paginate(q, f.PageRequest, userGroupSorts[f.Sort])
-	if err != nil {
-		return nil, err
-	}
-	page := &lms.Page[*lms.UserGroup]{NextCursor: next, Items: make([]*lms.UserGroup, len(rows))}
-	for i := range rows {
-		page.Items[i] = rows[i].domain()
-	}
-	return page, nil
+	return listPage(q, f.PageRequest, userGroupSorts[f.Sort], (*userGroup).domain)
 }
 
 // errUserGroupNameTaken is the conflict of a duplicate user group name.
@@ -158,7 +150,7 @@ func errUserGroupNameTaken() error {
 }
 
 // CreateUserGroup implements lms.UserGroupService.
-func (s *Store) CreateUserGroup(ctx context.Context, in lms.NewUserGroup) (*lms.UserGroup, error) {
+func (s *UserGroups) CreateUserGroup(ctx context.Context, in lms.NewUserGroup) (*lms.UserGroup, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -173,7 +165,10 @@ func (s *Store) CreateUserGroup(ctx context.Context, in lms.NewUserGroup) (*lms.
 		if g.OrganizationGroupID, err = groupOrRoot(tx, org, in.OrganizationGroupID, "organization_group_id"); err != nil {
 			return err
 		}
-		return tx.Create(&g).Error
+		if err := tx.Create(&g).Error; err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "user_group.create", "user_group", g.ID)
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return nil, errUserGroupNameTaken()
@@ -185,31 +180,42 @@ func (s *Store) CreateUserGroup(ctx context.Context, in lms.NewUserGroup) (*lms.
 }
 
 // UpdateUserGroup implements lms.UserGroupService.
-func (s *Store) UpdateUserGroup(ctx context.Context, id string, upd lms.UserGroupUpdate) (*lms.UserGroup, error) {
+func (s *UserGroups) UpdateUserGroup(ctx context.Context, id string, upd lms.UserGroupUpdate) (*lms.UserGroup, error) {
+	if err := upd.Validate(); err != nil {
+		return nil, err
+	}
+	return s.updateUserGroup(ctx, id, func(g *lms.UserGroup) error {
+		g.Apply(upd, s.now())
+		return nil
+	})
+}
+
+// updateUserGroup reads the user group locked, lets apply change it, and
+// writes it back, in one transaction; it answers with the group's counts.
+func (s *UserGroups) updateUserGroup(ctx context.Context, id string, apply func(*lms.UserGroup) error) (*lms.UserGroup, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := upd.Validate(); err != nil {
-		return nil, err
-	}
-	var g *userGroup
+	var row *userGroup
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		if _, err := findUserGroup(tx, org, id, false); err != nil {
+		locked, err := findUserGroup(tx, org, id, true)
+		if err != nil {
+			return err
+		}
+		g := locked.domain()
+		if err := apply(g); err != nil {
 			return err
 		}
 		// A map, so that an emptied description is written.
-		changes := map[string]any{"updated_at": s.now()}
-		if upd.Name != nil {
-			changes["name"], changes["name_key"] = *upd.Name, strings.ToLower(*upd.Name)
-		}
-		if upd.Description != nil {
-			changes["description"] = *upd.Description
-		}
-		if err := tx.Model(&userGroup{}).Where("id = ?", id).Updates(changes).Error; err != nil {
+		if err := tx.Model(&userGroup{}).Where("id = ?", id).Updates(map[string]any{"name": g.Name,
+			"name_key": strings.ToLower(g.Name), "description": g.Description, "updated_at": g.UpdatedAt}).Error; err != nil {
 			return err
 		}
-		g, err = findUserGroupCounted(tx, org, id)
+		if err := s.audit(ctx, tx, "user_group.update", "user_group", g.ID); err != nil {
+			return err
+		}
+		row, err = findUserGroupCounted(tx, org, id)
 		return err
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
@@ -218,12 +224,12 @@ func (s *Store) UpdateUserGroup(ctx context.Context, id string, upd lms.UserGrou
 	if err != nil {
 		return nil, translate(err, "user group")
 	}
-	return g.domain(), nil
+	return row.domain(), nil
 }
 
 // DeleteUserGroup implements lms.UserGroupService. The group's course and
 // member lists go with it; the enrollments it made stay, no longer naming it.
-func (s *Store) DeleteUserGroup(ctx context.Context, id string) error {
+func (s *UserGroups) DeleteUserGroup(ctx context.Context, id string) error {
 	org, err := orgID(ctx)
 	if err != nil {
 		return err
@@ -251,13 +257,16 @@ func (s *Store) DeleteUserGroup(ctx context.Context, id string) error {
 		if err := tx.Where("user_group_id = ?", g.ID).Delete(&invitationUserGroup{}).Error; err != nil {
 			return err
 		}
-		return tx.Where("id = ?", g.ID).Delete(&userGroup{}).Error
+		if err := tx.Where("id = ?", g.ID).Delete(&userGroup{}).Error; err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "user_group.delete", "user_group", g.ID)
 	})
 	return translate(err, "user group")
 }
 
 // FindUserGroupCourses implements lms.UserGroupService.
-func (s *Store) FindUserGroupCourses(ctx context.Context, id string, p lms.PageRequest) (*lms.Page[*lms.Course], error) {
+func (s *UserGroups) FindUserGroupCourses(ctx context.Context, id string, p lms.PageRequest) (*lms.Page[*lms.Course], error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -271,11 +280,7 @@ func (s *Store) FindUserGroupCourses(ctx context.Context, id string, p lms.PageR
 	}
 	q := db.Where("organization_id = ? AND id IN (?)", org,
 		db.Model(&userGroupCourse{}).Select("course_id").Where("user_group_id = ?", id))
-	rows, next, err := paginate(q, p, courseSorts[p.Sort])
-	if err != nil {
-		return nil, err
-	}
-	return coursePage(rows, next), nil
+	return listPage(q, p, courseSorts[p.Sort], (*course).domain)
 }
 
 // groupLink describes one side of a user group that additions fill:
@@ -283,6 +288,7 @@ func (s *Store) FindUserGroupCourses(ctx context.Context, id string, p lms.PageR
 // both statements take the same arguments in the same order.
 type groupLink struct {
 	field, what string // request field and object name, for errors
+	action      string // the audit action, without .add or .remove
 	model       any    // the objects added (course or user), to check they exist
 	link        string // INSERT of the links: args group, now, org, ids
 	enroll      string // INSERT of the enrollments: args now, group, org, ids
@@ -291,36 +297,34 @@ type groupLink struct {
 	notIn       string // the 404 message of a removal
 }
 
-func (s *Store) courseLink() groupLink {
-	return groupLink{field: "course_ids", what: "course", model: &course{}, table: &userGroupCourse{}, column: "course_id",
+func (s *UserGroups) courseLink() groupLink {
+	return groupLink{field: "course_ids", what: "course", action: "user_group.courses", model: &course{}, table: &userGroupCourse{}, column: "course_id",
 		notIn: "the course is not in this user group",
 		link: `INSERT INTO user_group_courses (user_group_id, course_id, created_at)
 			SELECT ?, c.id, ? FROM courses c WHERE c.organization_id = ? AND c.id IN ?
 			ON CONFLICT DO NOTHING`,
-		enroll: `INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, created_at)
-			SELECT ` + s.newIDSQL() + `, c.organization_id, m.user_id, c.id, m.user_group_id, ?
+		enroll: enrollSQL(s.newIDSQL(), `c.organization_id, m.user_id, c.id, m.user_group_id, NULL, ?
 			FROM user_group_members m CROSS JOIN courses c
-			WHERE m.user_group_id = ? AND c.organization_id = ? AND c.id IN ?
-			ON CONFLICT (user_id, course_id) DO NOTHING`}
+			WHERE m.user_group_id = ? AND c.organization_id = ? AND c.id IN ?`)}
 }
 
-func (s *Store) memberLink() groupLink {
-	return groupLink{field: "user_ids", what: "user", model: &user{}, table: &userGroupMember{}, column: "user_id",
+func (s *UserGroups) memberLink() groupLink {
+	return groupLink{field: "user_ids", what: "user", action: "user_group.members", model: &user{}, table: &userGroupMember{}, column: "user_id",
 		notIn: "the user is not a member of this user group",
 		link: `INSERT INTO user_group_members (user_group_id, user_id, created_at)
 			SELECT ?, u.id, ? FROM users u WHERE u.organization_id = ? AND u.id IN ?
 			ON CONFLICT DO NOTHING`,
-		enroll: `INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, created_at)
-			SELECT ` + s.newIDSQL() + `, u.organization_id, u.id, gc.course_id, gc.user_group_id, ?
+		enroll: enrollSQL(s.newIDSQL(), `u.organization_id, u.id, gc.course_id, gc.user_group_id, NULL, ?
 			FROM users u CROSS JOIN user_group_courses gc
-			WHERE gc.user_group_id = ? AND u.organization_id = ? AND u.id IN ?
-			ON CONFLICT (user_id, course_id) DO NOTHING`}
+			WHERE gc.user_group_id = ? AND u.organization_id = ? AND u.id IN ?`)}
 }
 
-// addToUserGroup runs the same four statements whatever the size of the
-// group: lock the group, check the objects, link them, and enroll with one
-// INSERT … SELECT that skips enrollments that already exist.
-func (s *Store) addToUserGroup(ctx context.Context, id string, l groupLink, reqIDs []string) (*lms.UserGroupAddition, error) {
+// addToUserGroup runs the same five statements whatever the size of the
+// group: lock the group, check the objects, link them, enroll with one
+// INSERT … SELECT that skips enrollments that already exist, and record
+// the addition; one that links nothing new changes nothing and is not
+// recorded.
+func (s *UserGroups) addToUserGroup(ctx context.Context, id string, l groupLink, reqIDs []string) (*lms.UserGroupAddition, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -352,7 +356,10 @@ func (s *Store) addToUserGroup(ctx context.Context, id string, l groupLink, reqI
 			return enrolled.Error
 		}
 		res.Added, res.Enrolled = int(linked.RowsAffected), int(enrolled.RowsAffected)
-		return nil
+		if res.Added == 0 {
+			return nil
+		}
+		return s.audit(ctx, tx, l.action+".add", "user_group", g.ID)
 	})
 	if err != nil {
 		return nil, translate(err, "user group")
@@ -362,7 +369,7 @@ func (s *Store) addToUserGroup(ctx context.Context, id string, l groupLink, reqI
 
 // removeFromUserGroup removes one link. Enrollments stay: people keep the
 // courses they were given.
-func (s *Store) removeFromUserGroup(ctx context.Context, id string, l groupLink, objID string) error {
+func (s *UserGroups) removeFromUserGroup(ctx context.Context, id string, l groupLink, objID string) error {
 	org, err := orgID(ctx)
 	if err != nil {
 		return err
@@ -379,24 +386,27 @@ func (s *Store) removeFromUserGroup(ctx context.Context, id string, l groupLink,
 		if del.Error == nil && del.RowsAffected == 0 {
 			return lms.Errorf(lms.ENotFound, "%s", l.notIn)
 		}
-		return del.Error
+		if del.Error != nil {
+			return del.Error
+		}
+		return s.audit(ctx, tx, l.action+".remove", "user_group", g.ID)
 	})
 	return translate(err, "user group")
 }
 
 // AddUserGroupCourses implements lms.UserGroupService: current members are
 // enrolled in the courses.
-func (s *Store) AddUserGroupCourses(ctx context.Context, id string, courseIDs []string) (*lms.UserGroupAddition, error) {
+func (s *UserGroups) AddUserGroupCourses(ctx context.Context, id string, courseIDs []string) (*lms.UserGroupAddition, error) {
 	return s.addToUserGroup(ctx, id, s.courseLink(), courseIDs)
 }
 
 // RemoveUserGroupCourse implements lms.UserGroupService.
-func (s *Store) RemoveUserGroupCourse(ctx context.Context, id, courseID string) error {
+func (s *UserGroups) RemoveUserGroupCourse(ctx context.Context, id, courseID string) error {
 	return s.removeFromUserGroup(ctx, id, s.courseLink(), courseID)
 }
 
 // FindUserGroupMembers implements lms.UserGroupService.
-func (s *Store) FindUserGroupMembers(ctx context.Context, id string, p lms.PageRequest) (*lms.Page[*lms.User], error) {
+func (s *UserGroups) FindUserGroupMembers(ctx context.Context, id string, p lms.PageRequest) (*lms.Page[*lms.User], error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -410,24 +420,16 @@ func (s *Store) FindUserGroupMembers(ctx context.Context, id string, p lms.PageR
 	}
 	q := db.Where("organization_id = ? AND id IN (?)", org,
 		db.Model(&userGroupMember{}).Select("user_id").Where("user_group_id = ?", id))
-	rows, next, err := paginate(q, p, userSorts[p.Sort])
-	if err != nil {
-		return nil, err
-	}
-	page := &lms.Page[*lms.User]{NextCursor: next, Items: make([]*lms.User, len(rows))}
-	for i := range rows {
-		page.Items[i] = rows[i].domain()
-	}
-	return page, nil
+	return listPage(q, p, userSorts[p.Sort], (*user).domain)
 }
 
 // AddUserGroupMembers implements lms.UserGroupService: the members are
 // enrolled in the group's courses.
-func (s *Store) AddUserGroupMembers(ctx context.Context, id string, userIDs []string) (*lms.UserGroupAddition, error) {
+func (s *UserGroups) AddUserGroupMembers(ctx context.Context, id string, userIDs []string) (*lms.UserGroupAddition, error) {
 	return s.addToUserGroup(ctx, id, s.memberLink(), userIDs)
 }
 
 // RemoveUserGroupMember implements lms.UserGroupService.
-func (s *Store) RemoveUserGroupMember(ctx context.Context, id, userID string) error {
+func (s *UserGroups) RemoveUserGroupMember(ctx context.Context, id, userID string) error {
 	return s.removeFromUserGroup(ctx, id, s.memberLink(), userID)
 }

@@ -24,7 +24,7 @@ func findUser(tx *gorm.DB, org, id string) (*user, error) {
 }
 
 // FindUserByID implements lms.UserService.
-func (s *Store) FindUserByID(ctx context.Context, id string) (*lms.User, error) {
+func (s *Organizations) FindUserByID(ctx context.Context, id string) (*lms.User, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -43,7 +43,7 @@ var userSorts = map[string]sortSpec[user]{
 }
 
 // FindUsers implements lms.UserService.
-func (s *Store) FindUsers(ctx context.Context, f lms.UserFilter) (*lms.Page[*lms.User], error) {
+func (s *Organizations) FindUsers(ctx context.Context, f lms.UserFilter) (*lms.Page[*lms.User], error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -64,15 +64,7 @@ func (s *Store) FindUsers(ctx context.Context, f lms.UserFilter) (*lms.Page[*lms
 	if strings.TrimSpace(f.Q) != "" {
 		q = q.Where(`search LIKE ? ESCAPE '\'`, searchPattern(f.Q))
 	}
-	rows, next, err := paginate(q, f.PageRequest, userSorts[f.Sort])
-	if err != nil {
-		return nil, err
-	}
-	page := &lms.Page[*lms.User]{NextCursor: next, Items: make([]*lms.User, len(rows))}
-	for i := range rows {
-		page.Items[i] = rows[i].domain()
-	}
-	return page, nil
+	return listPage(q, f.PageRequest, userSorts[f.Sort], (*user).domain)
 }
 
 // groupOrRoot returns the organization group id of org, or its root when id
@@ -94,7 +86,7 @@ func groupOrRoot(tx *gorm.DB, org, id, field string) (string, error) {
 }
 
 // CreateUser implements lms.UserService.
-func (s *Store) CreateUser(ctx context.Context, in lms.NewUser) (*lms.User, error) {
+func (s *Organizations) CreateUser(ctx context.Context, in lms.NewUser) (*lms.User, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -119,7 +111,13 @@ func (s *Store) CreateUser(ctx context.Context, in lms.NewUser) (*lms.User, erro
 		if u.OrganizationGroupID, err = groupOrRoot(tx, org, in.OrganizationGroupID, "organization_group_id"); err != nil {
 			return err
 		}
-		return tx.Create(&u).Error
+		if err := tx.Create(&u).Error; err != nil {
+			return err
+		}
+		if err := s.emitFor(ctx, tx, org, lms.EventUserCreated, userData(&u)); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "user.create", "user", u.ID)
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return nil, lms.Errorf(lms.EConflict, "a user with this email already exists in the organization")
@@ -133,7 +131,7 @@ func (s *Store) CreateUser(ctx context.Context, in lms.NewUser) (*lms.User, erro
 // UpdateUser implements lms.UserService. Changing the password or disabling
 // the account bumps the token version and revokes the refresh tokens, so
 // every session ends.
-func (s *Store) UpdateUser(ctx context.Context, id string, upd lms.UserUpdate) (*lms.User, error) {
+func (s *Organizations) UpdateUser(ctx context.Context, id string, upd lms.UserUpdate) (*lms.User, error) {
 	org, err := orgID(ctx)
 	if err != nil {
 		return nil, err
@@ -169,7 +167,15 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd lms.UserUpdate) (
 		if err != nil {
 			return err
 		}
-		return tx.Model(&user{}).Where("id = ?", u.ID).Updates(changes).Error
+		if err := tx.Model(&user{}).Where("id = ?", u.ID).Updates(changes).Error; err != nil {
+			return err
+		}
+		// As for invitations, a change of status is named by the status.
+		action := "user.update"
+		if string(u.Status) != row.Status {
+			action = "user.status." + string(u.Status)
+		}
+		return s.audit(ctx, tx, action, "user", u.ID)
 	})
 	if err != nil {
 		return nil, translate(err, "user")
@@ -180,7 +186,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd lms.UserUpdate) (
 // userChanges are the columns of row that upd changes, with their values
 // in u: a new password hashed, and, when the change ends u's sessions, a
 // new token version with every refresh token revoked.
-func (s *Store) userChanges(tx *gorm.DB, row *user, u *lms.User, upd lms.UserUpdate, endSessions bool) (map[string]any, error) {
+func (s *Organizations) userChanges(tx *gorm.DB, row *user, u *lms.User, upd lms.UserUpdate, endSessions bool) (map[string]any, error) {
 	changes := map[string]any{"updated_at": u.UpdatedAt, "search": userSearch(u.Email, u.FirstName, u.LastName)}
 	if upd.FirstName != nil {
 		changes["first_name"] = u.FirstName
@@ -238,7 +244,7 @@ func keepOneFullManager(tx *gorm.DB, org, except string) error {
 }
 
 // DeleteUser implements lms.UserService.
-func (s *Store) DeleteUser(ctx context.Context, id string) error {
+func (s *Organizations) DeleteUser(ctx context.Context, id string) error {
 	org, err := orgID(ctx)
 	if err != nil {
 		return err
@@ -256,7 +262,10 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 				return err
 			}
 		}
-		return tx.Where("id = ?", id).Delete(&user{}).Error
+		if err := tx.Where("id = ?", id).Delete(&user{}).Error; err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "user.delete", "user", u.ID)
 	})
 	return translate(err, "user")
 }

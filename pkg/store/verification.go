@@ -44,15 +44,6 @@ type pendingRedemption struct {
 	CreatedAt time.Time
 }
 
-// maxResends bounds the links one pending redemption is sent after the
-// first; its seat returns at the first link's expiry whatever happens.
-const maxResends = 5
-
-// resendInterval is how soon a pending redemption may be replaced, and a
-// new link sent to the same address: a passcode is not a licence to flood
-// someone's mailbox.
-const resendInterval = time.Minute
-
 // VerificationArgs is the durable job that emails a pending redemption its
 // link. TokenHash names the link: a job whose pending redemption has been
 // given a newer one does nothing, since a newer job sends that.
@@ -75,7 +66,7 @@ type ExpiryArgs struct {
 func (ExpiryArgs) Kind() string { return "pending_redemption_expiry" }
 
 // verifyURL is the frontend's page that completes a registration.
-func (s *Store) verifyURL(token string) string {
+func (s *Redemptions) verifyURL(token string) string {
 	return s.publicURL + "/enroll/verify?token=" + url.QueryEscape(token)
 }
 
@@ -101,7 +92,7 @@ func checkLookAlike(tx *gorm.DB, org, email string) error {
 
 // redeemPending takes a seat for a new account as pending, or gives the
 // pending redemption of the same address new names, a new password and a
-// new link (at most maxResends, at most one a resendInterval; the seat's
+// new link (lms.PendingLink.CheckResend's rule; the seat's
 // expiry stays the first link's), and queues the email and the seat's
 // expiry, in one transaction.
 //
@@ -113,7 +104,7 @@ func checkLookAlike(tx *gorm.DB, org, email string) error {
 // password, which the throttles count. A new address's early answers spend
 // the password derivation an account's address spent on its check, so that
 // neither the answers nor their timing tell the two apart.
-func (s *Store) redeemPending(ctx context.Context, inv *invitation, in lms.NewRedemption, notice bool) (*lms.Redemption, bool, error) {
+func (s *Redemptions) redeemPending(ctx context.Context, inv *invitation, in lms.NewRedemption, notice bool) (*lms.Redemption, bool, error) {
 	r, created, err := s.takePending(ctx, inv, in, notice)
 	if !notice {
 		return r, created, err
@@ -127,7 +118,7 @@ func (s *Store) redeemPending(ctx context.Context, inv *invitation, in lms.NewRe
 	return nil, false, err
 }
 
-func (s *Store) takePending(ctx context.Context, inv *invitation, in lms.NewRedemption, notice bool) (*lms.Redemption, bool, error) {
+func (s *Redemptions) takePending(ctx context.Context, inv *invitation, in lms.NewRedemption, notice bool) (*lms.Redemption, bool, error) {
 	if s.queue == nil {
 		return nil, false, errors.New("store: no job queue configured")
 	}
@@ -171,7 +162,12 @@ func (s *Store) takePending(ctx context.Context, inv *invitation, in lms.NewRede
 		if replaced {
 			return s.replacePending(ctx, tx, &p, &prev[0])
 		}
-		return s.insertPending(ctx, tx, &p, now)
+		if err := s.insertPending(ctx, tx, &p, now); err != nil {
+			return err
+		}
+		// A pending redemption holds its seat from now: the last one
+		// fills the invitation.
+		return s.emitIfFullFor(ctx, tx, inv.OrganizationID, inv.ID)
 	})
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		return nil, false, errPasscodeInvalid() // the invitation was deleted meanwhile
@@ -193,8 +189,8 @@ func (s *Store) takePending(ctx context.Context, inv *invitation, in lms.NewRede
 
 // pendingRefusal says why a pending redemption of inv may not be taken, or
 // prev (the address's pending redemption, if any) replaced, at now: a
-// replacement sends a new link, at most maxResends of them and one a
-// resendInterval; a new one needs a seat.
+// replacement sends a new link, by lms.PendingLink.CheckResend's rule; a
+// new one needs a seat.
 func pendingRefusal(inv *invitation, prev []pendingRedemption, now time.Time) error {
 	if len(prev) == 0 {
 		if inv.state().RegistrationsRemaining() == 0 {
@@ -202,20 +198,12 @@ func pendingRefusal(inv *invitation, prev []pendingRedemption, now time.Time) er
 		}
 		return nil
 	}
-	if prev[0].Resends >= maxResends {
-		return &lms.Error{Code: lms.ERateLimited, RetryAfter: max(prev[0].ExpiresAt.Sub(now), time.Second),
-			Message: "every verification link this address may be sent was sent; open the last one, or redeem again once it has expired"}
-	}
-	if wait := prev[0].SentAt.Add(resendInterval).Sub(now); wait > 0 {
-		return &lms.Error{Code: lms.ERateLimited, RetryAfter: wait,
-			Message: "a verification link was sent to this address a moment ago; check the inbox or try again later"}
-	}
-	return nil
+	return lms.PendingLink{Resends: prev[0].Resends, SentAt: prev[0].SentAt, ExpiresAt: prev[0].ExpiresAt}.CheckResend(now)
 }
 
 // replacePending gives prev the names, password and link of p, keeping its
 // seat and its first link's expiry, and queues the new link's email.
-func (s *Store) replacePending(ctx context.Context, tx *gorm.DB, p, prev *pendingRedemption) error {
+func (s *Redemptions) replacePending(ctx context.Context, tx *gorm.DB, p, prev *pendingRedemption) error {
 	p.ID, p.CreatedAt, p.ExpiresAt, p.Resends = prev.ID, prev.CreatedAt, prev.ExpiresAt, prev.Resends+1
 	res := tx.Model(&pendingRedemption{}).Where("id = ? AND token_hash = ?", p.ID, prev.TokenHash).Updates(map[string]any{
 		"first_name": p.FirstName, "last_name": p.LastName, "notice": p.Notice, "password_hash": p.PasswordHash,
@@ -232,7 +220,7 @@ func (s *Store) replacePending(ctx context.Context, tx *gorm.DB, p, prev *pendin
 
 // insertPending writes p, queues its link's email and its expiry, and
 // takes its seat at now.
-func (s *Store) insertPending(ctx context.Context, tx *gorm.DB, p *pendingRedemption, now time.Time) error {
+func (s *Redemptions) insertPending(ctx context.Context, tx *gorm.DB, p *pendingRedemption, now time.Time) error {
 	if err := tx.Create(p).Error; errors.Is(err, gorm.ErrDuplicatedKey) {
 		return errRaced // the same address concurrently: the retry replaces
 	} else if err != nil {
@@ -251,7 +239,7 @@ func (s *Store) insertPending(ctx context.Context, tx *gorm.DB, p *pendingRedemp
 }
 
 // enqueue inserts jobs in tx, the transaction of the rows they are about.
-func (s *Store) enqueue(ctx context.Context, tx *gorm.DB, jobs ...river.InsertManyParams) error {
+func (s *Redemptions) enqueue(ctx context.Context, tx *gorm.DB, jobs ...river.InsertManyParams) error {
 	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
 	if !ok {
 		return errors.New("store: jobs must be queued inside a database transaction")
@@ -273,7 +261,7 @@ func errVerificationPassword() error {
 // the one the redemption was last given: anyone holding the passcode may
 // redeem the address again, which sends the address a new link, but only
 // the person who reads that address and chose the password can complete it.
-func (s *Store) VerifyRedemption(ctx context.Context, token, password string) (*lms.Redemption, error) {
+func (s *Redemptions) VerifyRedemption(ctx context.Context, token, password string) (*lms.Redemption, error) {
 	if token == "" || len(token) > lms.MaxTokenLen || !lms.ValidText(token, false) {
 		return nil, errVerificationInvalid()
 	}
@@ -332,7 +320,7 @@ type verified struct {
 }
 
 // verifyOnce is one try of VerifyRedemption's transaction.
-func (s *Store) verifyOnce(ctx context.Context, tx *gorm.DB, hash, passwordHash string) (verified, error) {
+func (s *Redemptions) verifyOnce(ctx context.Context, tx *gorm.DB, hash, passwordHash string) (verified, error) {
 	now := s.now()
 	q := tx
 	if s.db.dialect == Postgres {
@@ -388,7 +376,7 @@ func (s *Store) verifyOnce(ctx context.Context, tx *gorm.DB, hash, passwordHash 
 		} else if err != nil {
 			return verified{}, err
 		}
-		if v.tokens, err = s.issueTokens(ctx, tx, v.u, newID()); err != nil {
+		if v.tokens, err = s.auth.issueTokens(ctx, tx, v.u, newID()); err != nil {
 			return verified{}, err
 		}
 	}
@@ -399,7 +387,14 @@ func (s *Store) verifyOnce(ctx context.Context, tx *gorm.DB, hash, passwordHash 
 	} else if err != nil {
 		return verified{}, err
 	}
-	return v, joinInvitation(tx, s.newIDSQL(), inv.OrganizationID, inv.ID, v.u.ID, now)
+	if err := joinInvitation(tx, s.newIDSQL(), inv.OrganizationID, inv.ID, v.u.ID, now); err != nil {
+		return verified{}, err
+	}
+	subs, err := subscribersOf(tx, inv.OrganizationID)
+	if err != nil {
+		return verified{}, err
+	}
+	return v, s.emitRedemption(ctx, tx, subs, &v.red, v.u, v.tokens != nil)
 }
 
 // joinInvitation puts a user in an invitation's user groups and enrolls
@@ -411,11 +406,9 @@ func joinInvitation(tx *gorm.DB, newIDSQL, org, invID, userID string, now time.T
 	if err != nil {
 		return err
 	}
-	return tx.Exec(`INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, invitation_id, created_at)
-		SELECT `+newIDSQL+`, ?, ?, gc.course_id, gc.user_group_id, ?, ?
+	return tx.Exec(enrollSQL(newIDSQL, `?, ?, gc.course_id, gc.user_group_id, ?, ?
 		FROM user_group_courses gc JOIN invitation_user_groups iug ON iug.user_group_id = gc.user_group_id
-		WHERE iug.invitation_id = ?
-		ON CONFLICT (user_id, course_id) DO NOTHING`, org, userID, invID, now, invID).Error
+		WHERE iug.invitation_id = ?`), org, userID, invID, now, invID).Error
 }
 
 // ExpirePendingRedemptions gives back the seat of every pending redemption
@@ -423,7 +416,7 @@ func joinInvitation(tx *gorm.DB, newIDSQL, org, invID, userID string, now time.T
 // exactly once: the row is deleted and its seat returned in one
 // transaction, and a row already gone returns nothing. It reports how many
 // seats were given back.
-func (s *Store) ExpirePendingRedemptions(ctx context.Context, id string) (int, error) {
+func (s *Redemptions) ExpirePendingRedemptions(ctx context.Context, id string) (int, error) {
 	now := s.now()
 	q := s.q(ctx).Model(&pendingRedemption{}).Where("expires_at <= ?", now)
 	if id != "" {
@@ -454,7 +447,7 @@ func (s *Store) ExpirePendingRedemptions(ctx context.Context, id string) (int, e
 // notice, tells the address's owner that it already has an account.
 type verificationWorker struct {
 	river.WorkerDefaults[VerificationArgs]
-	store  *Store
+	store  *Redemptions
 	sender mail.Sender
 	from   string
 	log    *slog.Logger
@@ -510,8 +503,11 @@ func (w *verificationWorker) Work(ctx context.Context, job *river.Job[Verificati
 		w.log.Info("verification email sent", "pending_redemption_id", p.ID, "invitation_id", p.InvitationID, "attempt", job.Attempt)
 		return nil
 	}
-	w.log.Warn("verification email not sent", "pending_redemption_id", p.ID, "attempt", job.Attempt, "error", err.Error())
-	if mail.IsPermanent(err) {
+	w.log.Warn("verification email not sent", "pending_redemption_id", p.ID, "attempt", job.Attempt,
+		"outcome_unknown", mail.IsOutcomeUnknown(err), "error", err.Error())
+	if mail.IsPermanent(err) || mail.IsOutcomeUnknown(err) {
+		// The relay may have the message: a second copy is not sent
+		// blindly; redeeming again sends a new link.
 		return river.JobCancel(err)
 	}
 	return err
@@ -520,7 +516,7 @@ func (w *verificationWorker) Work(ctx context.Context, job *river.Job[Verificati
 // expiryWorker gives back expired pending redemptions' seats.
 type expiryWorker struct {
 	river.WorkerDefaults[ExpiryArgs]
-	store *Store
+	store *Redemptions
 }
 
 // Work implements river.Worker. A job that runs before its redemption

@@ -196,7 +196,7 @@ func TestAFailedPendingRedemptionWritesNothing(t *testing.T) {
 	})
 }
 
-// TestResendsAreBounded: a pending redemption is sent at most maxResends
+// TestResendsAreBounded: a pending redemption is sent at most lms.MaxVerificationResends
 // new links, and its seat returns at the first link's expiry.
 func TestResendsAreBounded(t *testing.T) {
 	t.Parallel()

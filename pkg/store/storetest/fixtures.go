@@ -10,9 +10,11 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/enrollkit/enrollkit/api"
 	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
 	"github.com/enrollkit/enrollkit/pkg/store"
+	"github.com/enrollkit/enrollkit/pkg/webhook"
 )
 
 // Secret is the signing secret of test stores.
@@ -22,9 +24,13 @@ var Secret = []byte("storetest-secret-0123456789abcdef-0123456789")
 const Password = "tidal-Quartz-91-lantern"
 
 // NewHasher returns a hasher with tiny parameters: tests check behaviour,
-// not hashing cost.
+// not hashing cost. Its wait for a slot is long: a rush of a few hundred
+// redemptions on a loaded -race run can keep the slots busy past the
+// production wait, and tests of outcomes (seats, replays) must not see the
+// 503 that load shedding gives; the shedding has its own tests, with their
+// own MaxWait.
 func NewHasher() *auth.Hasher {
-	return auth.NewHasher(auth.HasherOptions{Memory: 64, Iterations: 1, Parallelism: 1})
+	return auth.NewHasher(auth.HasherOptions{Memory: 64, Iterations: 1, Parallelism: 1, MaxWait: time.Minute})
 }
 
 // NewTokens returns the token issuer of test stores.
@@ -54,7 +60,10 @@ func NewStoreHashingWith(tb testing.TB, db *store.DB, h *auth.Hasher) *store.Sto
 // change, for tests of a configured limit.
 func NewStoreWith(tb testing.TB, db *store.DB, h *auth.Hasher, change func(*store.Deps)) *store.Store {
 	tb.Helper()
-	d := store.Deps{Hasher: h, Tokens: NewTokens(tb), Secret: Secret, PublicURL: "https://learn.example.com"}
+	// Webhook receivers of tests listen on 127.0.0.1, which development
+	// allows; tests of the production guard set their own.
+	d := store.Deps{Hasher: h, Tokens: NewTokens(tb), Secret: Secret, PublicURL: "https://learn.example.com",
+		WebhookGuard: &webhook.Guard{AllowLoopback: true}}
 	change(&d)
 	return store.New(db, d)
 }
@@ -141,4 +150,13 @@ func CountStatements(tb testing.TB, db *store.DB) *atomic.Int64 {
 		}
 	}
 	return n
+}
+
+// Services gives the API st's services as the server wires them, each
+// interface to the one service that implements it.
+func Services(st *store.Store) api.Services {
+	return api.Services{Organizations: st.Organizations, OrganizationGroups: st.Organizations, Users: st.Organizations,
+		IntegrationClients: st.Auth, Auth: st.Auth, Courses: st.Catalog, Enrollments: st.Catalog, UserGroups: st.UserGroups,
+		Invitations: st.Invitations, Deliveries: st.Deliveries, Redemptions: st.Redemptions, Idempotency: st.Idempotency,
+		Audit: st.Audit, Webhooks: st.Webhooks}
 }

@@ -18,8 +18,15 @@ func StartQueue(tb testing.TB, st *store.Store, srv *mailtest.Server, work bool)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return StartQueueWith(tb, st, sender, work)
+}
+
+// StartQueueWith is StartQueue sending through sender.
+func StartQueueWith(tb testing.TB, st *store.Store, sender mail.Sender, work bool) *store.Queue {
+	tb.Helper()
 	q, err := st.NewQueue(store.QueueOptions{Work: work, Sender: sender, From: "enrollkit <no-reply@enrollkit.example>",
-		RetryBase: 50 * time.Millisecond, PollInterval: 50 * time.Millisecond})
+		RetryBase: 50 * time.Millisecond, PollInterval: 50 * time.Millisecond, SendingBeat: 200 * time.Millisecond,
+		WebhookRetryBase: 20 * time.Millisecond, WebhookTimeout: 5 * time.Second})
 	if err != nil {
 		tb.Fatal(err)
 	}
