@@ -1,13 +1,20 @@
 package api
 
 import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -43,24 +50,26 @@ type problemKind struct {
 
 // problemKinds is the one table from domain error codes to HTTP statuses.
 var problemKinds = map[string]problemKind{
-	lms.EBadRequest:          {http.StatusBadRequest, "Bad request"},
-	lms.EInvalid:             {http.StatusUnprocessableEntity, "Validation failed"},
-	lms.EPasscodeWeak:        {http.StatusUnprocessableEntity, "Passcode too weak"},
-	lms.EUnauthorized:        {http.StatusUnauthorized, "Unauthorized"},
-	lms.EForbidden:           {http.StatusForbidden, "Forbidden"},
-	lms.EInsufficientRole:    {http.StatusForbidden, "Insufficient role"},
-	lms.ENotFound:            {http.StatusNotFound, "Not found"},
-	lms.EPasscodeInvalid:     {http.StatusNotFound, "Passcode invalid"},
-	lms.EConflict:            {http.StatusConflict, "Conflict"},
-	lms.EInvitationFull:      {http.StatusConflict, "Invitation full"},
-	lms.ETooLarge:            {http.StatusRequestEntityTooLarge, "Payload too large"},
-	lms.ERateLimited:         {http.StatusTooManyRequests, "Too many requests"},
-	lms.EInternal:            {http.StatusInternalServerError, "Internal server error"},
-	lms.EUnavailable:         {http.StatusServiceUnavailable, "Service unavailable"},
-	lms.EVerificationInvalid: {http.StatusNotFound, "Verification link invalid"},
-	"method_not_allowed":     {http.StatusMethodNotAllowed, "Method not allowed"},
-	"unsupported_media":      {http.StatusUnsupportedMediaType, "Unsupported media type"},
-	"not_acceptable":         {http.StatusNotAcceptable, "Not acceptable"},
+	lms.EBadRequest:           {http.StatusBadRequest, "Bad request"},
+	lms.EInvalid:              {http.StatusUnprocessableEntity, "Validation failed"},
+	lms.EPasscodeWeak:         {http.StatusUnprocessableEntity, "Passcode too weak"},
+	lms.EUnauthorized:         {http.StatusUnauthorized, "Unauthorized"},
+	lms.EForbidden:            {http.StatusForbidden, "Forbidden"},
+	lms.EInsufficientRole:     {http.StatusForbidden, "Insufficient role"},
+	lms.ENotFound:             {http.StatusNotFound, "Not found"},
+	lms.EPasscodeInvalid:      {http.StatusNotFound, "Passcode invalid"},
+	lms.EConflict:             {http.StatusConflict, "Conflict"},
+	lms.EInvitationFull:       {http.StatusConflict, "Invitation full"},
+	lms.ETooLarge:             {http.StatusRequestEntityTooLarge, "Payload too large"},
+	lms.ERateLimited:          {http.StatusTooManyRequests, "Too many requests"},
+	lms.EInternal:             {http.StatusInternalServerError, "Internal server error"},
+	lms.EUnavailable:          {http.StatusServiceUnavailable, "Service unavailable"},
+	lms.EVerificationInvalid:  {http.StatusNotFound, "Verification link invalid"},
+	"method_not_allowed":      {http.StatusMethodNotAllowed, "Method not allowed"},
+	"unsupported_media":       {http.StatusUnsupportedMediaType, "Unsupported media type"},
+	"not_acceptable":          {http.StatusNotAcceptable, "Not acceptable"},
+	codeIdempotencyReused:     {http.StatusUnprocessableEntity, "Idempotency key reused"},
+	codeIdempotencyInProgress: {http.StatusConflict, "Request in progress"},
 }
 
 // ProblemCodes are the codes a problem document may carry, sorted: the
@@ -108,7 +117,13 @@ func problemFor(c *gin.Context, err error) Problem {
 	}
 	p := Problem{Type: problemType(code), Title: kind.title, Status: kind.status, Code: code,
 		Detail: lms.ErrorMessage(err), Instance: "urn:request:" + requestID(c)}
-	if code == lms.EInternal {
+	if code == lms.EInternal && transient(err) {
+		code, kind = lms.EUnavailable, problemKinds[lms.EUnavailable]
+		p.Type, p.Title, p.Status, p.Code = problemType(code), kind.title, kind.status, code
+		p.Detail = "the database did not answer in time; retry in a moment"
+		slog.WarnContext(c.Request.Context(), "request not served: database unavailable", "request_id", requestID(c),
+			"route", c.FullPath(), "error", err.Error())
+	} else if code == lms.EInternal {
 		p.Detail = "an unexpected error occurred; quote the instance when reporting it"
 		if !errors.Is(err, errPanic) {
 			slog.ErrorContext(c.Request.Context(), "request failed", "request_id", requestID(c),
@@ -155,3 +170,43 @@ func errTooMany(retryAfter time.Duration) *lms.Error {
 }
 
 var errPanic = errors.New("panic")
+
+// transient reports whether err is the database (or the way to it) failing
+// for now, not the request or the code: a refused, lost or timed-out
+// connection, a full pool, the request's deadline, a statement or lock
+// timeout, a server shutting down or out of connections, a serialization
+// failure or deadlock, SQLite's busy timeout. Those are answered 503 with
+// Retry-After and logged at WARN, never 500. The drivers are recognized by
+// the interfaces their errors implement, so this package imports none.
+func transient(err error) bool {
+	var netErr net.Error
+	var state interface{ SQLState() string }
+	var sqliteErr interface{ Code() int }
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+		return true
+	case errors.As(err, &netErr):
+		return true
+	case errors.As(err, &state):
+		return transientSQLState(state.SQLState())
+	case errors.As(err, &sqliteErr):
+		// SQLITE_BUSY and SQLITE_LOCKED, in their extended forms too.
+		return sqliteErr.Code()&0xff == 5 || sqliteErr.Code()&0xff == 6
+	}
+	return false
+}
+
+// transientSQLState reports whether a PostgreSQL SQLSTATE says "retry":
+// connection exceptions (08), insufficient resources (53), operator
+// intervention (57: cancelled by statement_timeout, shutting down, not yet
+// accepting connections), lock_timeout (55P03), serialization failure
+// (40001) and deadlock (40P01).
+func transientSQLState(s string) bool {
+	switch {
+	case strings.HasPrefix(s, "08"), strings.HasPrefix(s, "53"), strings.HasPrefix(s, "57"):
+		return true
+	}
+	return s == "55P03" || s == "40001" || s == "40P01"
+}

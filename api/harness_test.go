@@ -27,6 +27,7 @@ import (
 	"github.com/enrollkit/enrollkit/pkg/ratelimit"
 	"github.com/enrollkit/enrollkit/pkg/store"
 	"github.com/enrollkit/enrollkit/pkg/store/storetest"
+	"github.com/enrollkit/enrollkit/pkg/webhook"
 )
 
 var (
@@ -76,6 +77,8 @@ type env struct {
 	// newEnvWithMailbox; nil otherwise.
 	mailbox *mailtest.Server
 	hasher  *auth.Hasher
+	// guard is the store's webhook guard.
+	guard *webhook.Guard
 }
 
 type envOption func(*api.Options)
@@ -101,7 +104,11 @@ func newEnvWithMailbox(t *testing.T, dialect string, opts ...envOption) *env {
 func buildEnv(t *testing.T, dialect string, h *auth.Hasher, mailbox bool, opts ...envOption) *env {
 	t.Helper()
 	db := storetest.Open(t, dialect)
-	st := storetest.NewStoreHashingWith(t, db, h)
+	// Development's guard, which lets webhooks reach receivers on
+	// 127.0.0.1; a test of production's turns AllowLoopback off before
+	// anything is sent.
+	guard := &webhook.Guard{AllowLoopback: true}
+	st := storetest.NewStoreWith(t, db, h, func(d *store.Deps) { d.WebhookGuard = guard })
 	var box *mailtest.Server
 	if mailbox {
 		box = mailtest.NewServer(t)
@@ -112,8 +119,7 @@ func buildEnv(t *testing.T, dialect string, h *auth.Hasher, mailbox bool, opts .
 		t.Fatal(err)
 	}
 	o := api.Options{
-		Services: api.Services{Organizations: st, OrganizationGroups: st, Users: st, IntegrationClients: st, Auth: st,
-			Courses: st, UserGroups: st, Enrollments: st, Invitations: st, Deliveries: st, Redemptions: st},
+		Services:   storetest.Services(st),
 		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Ready:      func(ctx context.Context) error { return db.Ping(ctx) },
 		Throttle:   ratelimit.NewMemory(),
@@ -133,7 +139,8 @@ func buildEnv(t *testing.T, dialect string, h *auth.Hasher, mailbox bool, opts .
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, st: st, srv: srv, handler: srv.Handler(), tokens: map[string]string{}, users: map[string]*lms.User{}, mailbox: box, hasher: h}
+	e := &env{t: t, st: st, srv: srv, handler: srv.Handler(), tokens: map[string]string{}, users: map[string]*lms.User{}, mailbox: box, hasher: h,
+		guard: guard}
 	e.org = storetest.MustCreateOrganization(t, st, "Acme")
 	e.other = storetest.MustCreateOrganization(t, st, "Other")
 	e.tokens["full"] = e.login(e.org.ManagerEmail)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"mime"
 	"net/http"
 	"time"
 
@@ -318,7 +319,7 @@ type EmailResponse struct {
 // getInvitationEmail godoc
 //
 //	@Summary     Preview the invitation email
-//	@Description Full Managers only; changes nothing. Exactly what a delivery sends now, rendered from the invitation as stored: the manager's message, then the passcode, the enrollment link, the courses of each user group and the expiry.
+//	@Description Full Managers only; changes nothing. Exactly what a delivery to an address without a name sends now, rendered from the invitation as stored: the manager's message, then the passcode, the enrollment link, the courses of each user group and the expiry. A delivery whose first name is known (from a CSV file) opens with "Hello" and that name, and is otherwise the same.
 //	@Tags        invitations
 //	@Produce     json
 //	@Param       id  path     string true "invitation ID" format(uuid)
@@ -343,9 +344,14 @@ func (s *Server) getInvitationEmail(c *gin.Context) {
 type DeliveryResponse struct {
 	ID        string `json:"id" format:"uuid"`
 	Recipient string `json:"recipient" example:"new.hire@example.com"`
+	// The recipient's names, when the send gave them (a CSV file with
+	// first_name and last_name columns); the email greets them by the
+	// first. null when not known.
+	FirstName *string `json:"first_name" example:"Priya" extensions:"x-nullable"`
+	LastName  *string `json:"last_name" example:"Nair" extensions:"x-nullable"`
 	// True for the "send me a copy" email to the sending manager.
 	Copy      bool    `json:"copy"`
-	Status    string  `json:"status" enums:"queued,sent,failed"`
+	Status    string  `json:"status" enums:"queued,sending,sent,failed,unknown"`
 	Attempts  int     `json:"attempts"`
 	LastError *string `json:"last_error" extensions:"x-nullable"`
 	// When the email is due to go out: an organization's emails leave at
@@ -362,6 +368,12 @@ func deliveryResponse(d *lms.Delivery) DeliveryResponse {
 		ScheduledAt: stamp(d.ScheduledAt), CreatedAt: stamp(d.CreatedAt), UpdatedAt: stamp(d.UpdatedAt), SentAt: stampPtr(d.SentAt)}
 	if d.LastError != "" {
 		r.LastError = &d.LastError
+	}
+	if d.FirstName != "" {
+		r.FirstName = &d.FirstName
+	}
+	if d.LastName != "" {
+		r.LastName = &d.LastName
 	}
 	return r
 }
@@ -380,20 +392,35 @@ type CreateDeliveriesRequest struct {
 	Recipients []string `json:"recipients,omitempty"`
 } // @name CreateDeliveriesRequest
 
-// DeliveriesAccepted lists the queued deliveries.
+// DeliveriesAccepted lists the queued deliveries and, for a CSV file, the
+// rows that were not queued.
 type DeliveriesAccepted struct {
 	Data []DeliveryResponse `json:"data"`
+	// The rows of a CSV file that were not queued, in line order: an
+	// address that is not one, a name that is not valid, or an address on
+	// an earlier row. Always empty for JSON, where one bad address refuses
+	// the whole send.
+	Rejected []RejectedRecipient `json:"rejected"`
 } // @name DeliveriesAccepted
+
+// RejectedRecipient is a row of a CSV recipient file that was not queued.
+type RejectedRecipient struct {
+	// The row's line in the file (the header is line 1).
+	Line int `json:"line" example:"7"`
+	// The row's email cell, trimmed, as written.
+	Email  string `json:"email" example:"jordan.ellis@northwind"`
+	Reason string `json:"reason" example:"email must be an email address"`
+} // @name RejectedRecipient
 
 // createDeliveries godoc
 //
 //	@Summary     Send the invitation email
-//	@Description Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit).
+//	@Description Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit). The body is JSON, up to 1000 addresses, one bad address refusing the whole send (422); or, with Content-Type: text/csv, a file of up to 10,000 rows whose header row names an email column and optionally first_name and last_name (any order, case-insensitive). The file is read whole first: one that is not CSV (bad quoting, a row with more or fewer fields than the header), has no row after its header, has no email column or another column, or has more than 10,000 rows is 422 and sends nothing. Of a file that reads, the rows whose email is not an address, whose names are not valid names, or whose address is on an earlier row (case-insensitively) are listed in rejected with their lines, and the others are queued in one transaction, each greeted by its first_name when the file gives one; a file whose every row is rejected is 422. A file of 10,000 rows of usual length (about 100 bytes a row) fits the default body limit of 1 MiB.
 //	@Tags        invitations
-//	@Accept      json
+//	@Accept      json,text/csv
 //	@Produce     json
 //	@Param       id   path     string                  true "invitation ID" format(uuid)
-//	@Param       body body     CreateDeliveriesRequest true "who receives it"
+//	@Param       body body     CreateDeliveriesRequest true "who receives it: JSON, or a CSV file with a header row (email,first_name,last_name)"
 //	@Success     202  {object} DeliveriesAccepted
 //	@Failure     400 {object} Problem "malformed JSON, an unknown field or a value of the wrong type"
 //	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
@@ -401,14 +428,18 @@ type DeliveriesAccepted struct {
 //	@Failure     404 {object} Problem "not_found: no such invitation in the caller's organization"
 //	@Failure     409 {object} Problem "conflict: the invitation is revoked or expired"
 //	@Failure     413 {object} Problem "the body is larger than ENROLLKIT_BODY_LIMIT (1 MiB by default)"
-//	@Failure     415 {object} Problem "a Content-Type other than application/json"
-//	@Failure     422 {object} Problem "validation_failed: no recipient and no send_copy, an address that is not an email, more than 1000 addresses or more than the quota could ever take, or send_copy from an integration client"
+//	@Failure     415 {object} Problem "a Content-Type other than application/json or text/csv"
+//	@Failure     422 {object} Problem "validation_failed: no recipient and no send_copy, an address that is not an email, more than 1000 addresses or more than the quota could ever take, or send_copy from an integration client; for a CSV file, one that cannot be read (not CSV, no email column, an unknown column, no rows or more than 10,000) or whose every row is rejected"
 //	@Failure     429 {object} Problem "rate_limited: these emails would pass the organization's hourly or daily quota"
 //	@Header      429 {integer} Retry-After "seconds until the organization's quota has room for these emails"
 //	@Security    BearerAuth
 //	@ID          createDeliveries
 //	@Router      /api/v1/invitations/{id}/deliveries [post]
 func (s *Server) createDeliveries(c *gin.Context) {
+	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err == nil && mt == "text/csv" {
+		s.createRecipientDeliveries(c)
+		return
+	}
 	var req CreateDeliveriesRequest
 	if !bindJSON(c, &req) {
 		return
@@ -418,17 +449,73 @@ func (s *Server) createDeliveries(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	out := DeliveriesAccepted{Data: make([]DeliveryResponse, len(ds))}
+	writeJSON(c, http.StatusAccepted, deliveriesAccepted(ds, nil))
+}
+
+// createRecipientDeliveries is createDeliveries for a CSV file.
+func (s *Server) createRecipientDeliveries(c *gin.Context) {
+	rows, err := lms.ReadRecipientCSV(c.Request.Body)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(c, lms.Errorf(lms.ETooLarge, "the body is larger than %d bytes; split the file", tooLarge.Limit))
+		return
+	case err != nil && lms.ErrorCode(err) == lms.EInternal:
+		writeError(c, lms.Errorf(lms.EBadRequest, "the body could not be read"))
+		return
+	case err != nil:
+		writeError(c, err)
+		return
+	}
+	sent, err := s.Services.Deliveries.CreateRecipientDeliveries(c.Request.Context(), c.Param("id"), rows)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeJSON(c, http.StatusAccepted, deliveriesAccepted(sent.Deliveries, sent.Rejected))
+}
+
+func deliveriesAccepted(ds []*lms.Delivery, rejected []lms.RecipientRejection) DeliveriesAccepted {
+	out := DeliveriesAccepted{Data: make([]DeliveryResponse, len(ds)), Rejected: make([]RejectedRecipient, len(rejected))}
 	for i, d := range ds {
 		out.Data[i] = deliveryResponse(d)
 	}
-	writeJSON(c, http.StatusAccepted, out)
+	for i, r := range rejected {
+		out.Rejected[i] = RejectedRecipient(r)
+	}
+	return out
+}
+
+// resendDelivery godoc
+//
+//	@Summary     Send a delivery again
+//	@Description Full Managers only. Queues the delivery's email again with a new job, to the same address with the same names: for an email that failed, whose outcome is unknown, or that was sent and lost by the recipient. The delivery goes back to queued, last_error and sent_at are cleared and attempts goes on counting; it is paced and counted against the organization's quota like a send of one email (429 with Retry-After when the hour's or day's quota is spent). 409 while the delivery is queued or sending (it is on its way), and when the invitation is revoked or expired. The email is rendered when it is sent, from the invitation as it is then.
+//	@Tags        invitations
+//	@Produce     json
+//	@Param       id  path     string true "delivery ID" format(uuid)
+//	@Success     202 {object} DeliveryResponse
+//	@Failure     401 {object} Problem "no valid access token (missing, expired, or ended: user disabled, deleted, signed out, role or password changed; client deleted)"
+//	@Failure     403 {object} Problem "insufficient_role: only a full_manager reaches invitations, reads included"
+//	@Failure     404 {object} Problem "not_found: no such delivery in the caller's organization"
+//	@Failure     409 {object} Problem "conflict: the delivery is queued or sending, or the invitation is revoked or expired"
+//	@Failure     429 {object} Problem "rate_limited: one more email would pass the organization's hourly or daily quota"
+//	@Header      429 {integer} Retry-After "seconds until the organization's quota has room for one more email"
+//	@Security    BearerAuth
+//	@ID          resendDelivery
+//	@Router      /api/v1/deliveries/{id}/resend [post]
+func (s *Server) resendDelivery(c *gin.Context) {
+	d, err := s.Services.Deliveries.ResendDelivery(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeJSON(c, http.StatusAccepted, deliveryResponse(d))
 }
 
 // listDeliveries godoc
 //
 //	@Summary     Deliveries of the invitation email
-//	@Description Full Managers only. Every email sent for the invitation, one per address and send, oldest first by default, with its status (queued, sent, failed), attempts, last_error and when it is scheduled to go out. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+//	@Description Full Managers only. Every email sent for the invitation, one per address and send, oldest first by default, with its status (queued; sending while the mail server has it; sent; failed; unknown when the mail server took the message but did not confirm it, or an attempt was interrupted, so it may or may not have arrived and is not sent again), attempts, last_error and when it is scheduled to go out. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
 //	@Tags        invitations
 //	@Produce     json
 //	@Param       id     path     string true  "invitation ID" format(uuid)

@@ -48,6 +48,10 @@ func TestDocumentedLimitsAreEnforced(t *testing.T) {
 	crs := e.do(req{method: "POST", path: "/api/v1/courses", token: e.tokens["full"], body: course(e)}).JSON(t)
 	usr := e.do(req{method: "POST", path: "/api/v1/users", token: e.tokens["full"], body: person(e)}).JSON(t)
 	ug := e.do(req{method: "POST", path: "/api/v1/user-groups", token: e.tokens["full"], body: group(e)}).JSON(t)
+	hook := func(*env) map[string]any {
+		return map[string]any{"url": "http://127.0.0.1:9/hooks", "event_types": []string{"user.created"}}
+	}
+	wh := e.do(req{method: "POST", path: "/api/v1/webhook-endpoints", token: e.tokens["full"], body: hook(e)}).JSON(t)
 	cases := []limitCase{
 		{"POST", "/api/v1/invitations", "CreateInvitationRequest", "name", invitation, false},
 		{"POST", "/api/v1/invitations", "CreateInvitationRequest", "message", invitation, false},
@@ -111,6 +115,12 @@ func TestDocumentedLimitsAreEnforced(t *testing.T) {
 		{"PATCH", "/api/v1/users/" + usr["id"].(string), "UpdateUserRequest", "first_name", nil, false},
 		{"PATCH", "/api/v1/users/" + usr["id"].(string), "UpdateUserRequest", "last_name", nil, false},
 		{"PATCH", "/api/v1/users/" + usr["id"].(string), "UpdateUserRequest", "password", nil, false},
+		{"POST", "/api/v1/webhook-endpoints", "CreateWebhookEndpointRequest", "url", hook, false},
+		{"POST", "/api/v1/webhook-endpoints", "CreateWebhookEndpointRequest", "event_types", hook, false},
+		{"POST", "/api/v1/webhook-endpoints", "CreateWebhookEndpointRequest", "description", hook, false},
+		{"PATCH", "/api/v1/webhook-endpoints/" + wh["id"].(string), "UpdateWebhookEndpointRequest", "url", nil, false},
+		{"PATCH", "/api/v1/webhook-endpoints/" + wh["id"].(string), "UpdateWebhookEndpointRequest", "event_types", nil, false},
+		{"PATCH", "/api/v1/webhook-endpoints/" + wh["id"].(string), "UpdateWebhookEndpointRequest", "description", nil, false},
 		{"GET", "/api/v1/courses", "", "q", nil, false},
 		{"GET", "/api/v1/courses", "", "limit", nil, false},
 		{"GET", "/api/v1/courses", "", "cursor", nil, false},
@@ -184,6 +194,8 @@ func valuesAround(t *testing.T, s *openapi3.Schema, field string) (at, past any)
 		n := int(*s.MaxItems)
 		item := func(i int) any {
 			switch {
+			case len(s.Items.Value.Enum) > 0:
+				return s.Items.Value.Enum[i%len(s.Items.Value.Enum)]
 			case s.Items.Value.Format == "uuid":
 				return uuid.NewString()
 			case s.Items.Value.Format == "email":
@@ -234,6 +246,13 @@ func sized(field string, n int) string {
 		return counted + strings.Repeat("-", n-len(counted))
 	case "password":
 		return strings.Repeat("Pw9!", n/4) + strings.Repeat("x", n%4)
+	case "url":
+		// A receiver on this machine, which development allows.
+		const base = "http://127.0.0.1:9/hooks?pad="
+		if n < len(base) {
+			return strings.Repeat("u", n)
+		}
+		return base + strings.Repeat("p", n-len(base))
 	}
 	return strings.Repeat("x", n)
 }

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -35,6 +37,74 @@ func withRequestID(c *gin.Context) {
 	c.Next()
 }
 
+// bounded puts next behind the request deadline (none when zero) and the
+// in-flight bound (none when zero): at most maxInFlight requests are
+// served at once, the others wait for a turn in the order they came until
+// their deadline, and are then answered 503. It is the outermost handler,
+// so that a waiting request holds only its connection and its parsed
+// headers, nothing of the router's. The probes pass at once, without a
+// deadline: a server busy serving is alive, and /readyz bounds its own
+// check.
+func bounded(next http.Handler, maxInFlight int, timeout time.Duration, conns *ConnLimit, shed prometheus.Counter) http.Handler {
+	if maxInFlight <= 0 && timeout <= 0 && conns == nil {
+		return next
+	}
+	var slots chan struct{}
+	if maxInFlight > 0 {
+		slots = make(chan struct{}, maxInFlight)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if conns.Full() {
+			// Hand the connection over to one waiting to be accepted.
+			w.Header().Set("Connection", "close")
+		}
+		if p := r.URL.Path; p == "/healthz" || p == "/readyz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if timeout > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), timeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		if slots != nil {
+			select {
+			case slots <- struct{}{}:
+			default:
+				select {
+				case slots <- struct{}{}:
+				case <-r.Context().Done():
+					shed.Inc()
+					writeShed(w, r)
+					return
+				}
+			}
+			defer func() { <-slots }()
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeShed answers a request that waited for a turn until its deadline,
+// with a request ID as every answer has.
+func writeShed(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Request-ID")
+	if !saneRequestID.MatchString(id) {
+		id = uuid.Must(uuid.NewV7()).String()
+	}
+	b, _ := json.Marshal(Problem{Type: problemType(lms.EUnavailable), Title: problemKinds[lms.EUnavailable].title,
+		Status: http.StatusServiceUnavailable, Code: lms.EUnavailable, Instance: "urn:request:" + id,
+		Detail: "the server is serving as many requests as it may; retry in a moment"})
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Retry-After", "1")
+	h.Set("X-Request-ID", id)
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write(b)
+}
+
 func requestID(c *gin.Context) string { return lms.RequestIDFromContext(c.Request.Context()) }
 
 // routeOf returns the route template of a request, never its raw path, so
@@ -55,6 +125,9 @@ type metrics struct {
 	// distributed guess shows as wrong guesses of the whole site, which no
 	// per-client limit sees: alert on their rate.
 	guesses *prometheus.CounterVec
+	// shed counts requests answered 503 after waiting for a turn under
+	// the in-flight bound until their deadline.
+	shed prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -73,7 +146,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "enrollkit_passcode_guesses_total",
 		Help: "Passcodes judged by the redemption throttle: wrong ones (refused ones included), and attempts refused because the client was out of guesses.",
 	}, []string{"outcome"})
-	reg.MustRegister(m.requests, m.duration, m.guesses)
+	m.shed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "enrollkit_http_requests_shed_total",
+		Help: "Requests answered 503 after waiting for a turn under ENROLLKIT_MAX_IN_FLIGHT until their deadline.",
+	})
+	reg.MustRegister(m.requests, m.duration, m.guesses, m.shed)
 	return m
 }
 

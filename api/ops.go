@@ -42,12 +42,17 @@ func (s *Server) healthz(c *gin.Context) {
 //	@Tags        operations
 //	@Produce     json
 //	@Success     200 {object} Health
-//	@Failure     503 {object} Health "the database is unreachable or migrations are pending"
+//	@Failure     503 {object} Health "the database is unreachable or migrations are pending, or the process is shutting down"
 //	@ID          getReadiness
 //	@Router  /readyz [get]
 func (s *Server) readyz(c *gin.Context) {
+	if s.draining.Load() {
+		writeJSON(c, http.StatusServiceUnavailable, Health{Status: "unavailable", Reason: "shutting down"})
+		return
+	}
 	if s.Ready != nil {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		// A stalled database is reported within a second.
+		ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
 			s.log.Warn("not ready", "error", err.Error())

@@ -135,7 +135,21 @@ var policies = map[string]policy{
 		return map[string]any{"send_copy": true, "recipients": []string{"new.hire@example.com"}}
 	}},
 	"GET /api/v1/invitations/:id/deliveries":  {access: full, ok: 200, path: withInvitation},
+	"POST /api/v1/deliveries/:id/resend":      {access: full, ok: 202, path: withSentDelivery},
 	"GET /api/v1/invitations/:id/redemptions": {access: full, ok: 200, path: withInvitation},
+	"GET /api/v1/audit-events":                {access: full, ok: 200},
+	"GET /api/v1/webhook-endpoints":           {access: full, ok: 200},
+	"POST /api/v1/webhook-endpoints": {access: full, ok: 201, body: func(*env) any {
+		return map[string]any{"url": "http://127.0.0.1:9/hooks", "event_types": []string{"invitation.full"}}
+	}},
+	"GET /api/v1/webhook-endpoints/:id": {access: full, ok: 200, path: withWebhookEndpoint},
+	"PATCH /api/v1/webhook-endpoints/:id": {access: full, ok: 200, path: withWebhookEndpoint, body: func(*env) any {
+		return map[string]any{"description": "changed"}
+	}},
+	"DELETE /api/v1/webhook-endpoints/:id":                          {access: full, ok: 204, path: withWebhookEndpoint},
+	"POST /api/v1/webhook-endpoints/:id/rotate-secret":              {access: full, ok: 200, path: withWebhookEndpoint},
+	"GET /api/v1/webhook-endpoints/:id/attempts":                    {access: full, ok: 200, path: withWebhookEndpoint},
+	"POST /api/v1/webhook-endpoints/:id/events/:event_id/redeliver": {access: full, ok: 202, path: withWebhookEvent},
 	"POST /api/v1/redemptions/preview": {access: public, ok: 200, body: func(e *env) any {
 		return map[string]string{"passcode": e.activeInvitation().Passcode}
 	}},

@@ -30,6 +30,12 @@
 // @tag.name        enrollments
 // @tag.description The signed-in learner's enrollments.
 //
+// @tag.name        audit
+// @tag.description What changed in the organization, who changed it and when.
+//
+// @tag.name        webhooks
+// @tag.description Signed event notifications to HR systems (Standard Webhooks).
+//
 // @tag.name        integration clients
 // @tag.description Machine credentials for HR systems (OAuth 2.0 client credentials).
 //
@@ -50,6 +56,7 @@ import (
 	"database/sql"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -74,6 +81,11 @@ type Services struct {
 	Invitations        lms.InvitationService
 	Deliveries         lms.DeliveryService
 	Redemptions        lms.RedemptionService
+	Audit              lms.AuditService
+	Webhooks           lms.WebhookEndpointService
+	// Idempotency keeps the answers of POSTs sent with an Idempotency-Key;
+	// without it the header is ignored.
+	Idempotency lms.IdempotencyService
 }
 
 // Readiness reports whether the process can serve: database reachable and
@@ -120,6 +132,21 @@ type Options struct {
 	DB *sql.DB
 	// Collectors are more metrics to export (the password hasher's).
 	Collectors []prometheus.Collector
+	// RequestTimeout is each request's deadline (none when zero): the
+	// database calls a request makes give up when it passes, and the
+	// request is answered 503 with Retry-After, its transaction rolled
+	// back. Shorter than the HTTP server's write timeout, so the answer is
+	// still sent.
+	RequestTimeout time.Duration
+	// MaxInFlight bounds the requests served at once (none when zero);
+	// more wait their turn, first come first served, until their deadline,
+	// then are answered 503 with Retry-After. Every request served holds
+	// its rows and its answer in memory, so this is what bounds memory
+	// under thousands of concurrent clients; the probes are never queued.
+	MaxInFlight int
+	// Conns, when set, bounds the open connections: the server's answers
+	// close theirs while it is at the bound (see ConnLimit).
+	Conns *ConnLimit
 	// EnrollPage serves the enrollment page at /enroll.
 	EnrollPage bool
 	// SecureCookies marks the page's cookie HTTPS-only: the public URL is
@@ -130,7 +157,10 @@ type Options struct {
 // Server is the HTTP API.
 type Server struct {
 	Options
-	engine   *gin.Engine
+	engine  *gin.Engine
+	handler http.Handler // engine, bounded
+	// draining is set once the process is stopping: /readyz answers 503.
+	draining atomic.Bool
 	log      *slog.Logger
 	metrics  *metrics
 	registry *prometheus.Registry
@@ -197,12 +227,18 @@ func New(o Options) (*Server, error) {
 		abortWith(c, "method_not_allowed", "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)
 	})
 	s.engine = e
+	s.handler = bounded(e, o.MaxInFlight, o.RequestTimeout, o.Conns, s.metrics.shed)
 	s.routes()
 	return s, nil
 }
 
 // Handler returns the server's http.Handler.
-func (s *Server) Handler() http.Handler { return s.engine }
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Drain makes /readyz answer 503 from now on, while every other route is
+// served as before: a stopping process tells its load balancer to send it
+// nothing more before it stops accepting connections.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // Routes lists the registered routes, for the tests that hold them against
 // the spec and the role policy.
@@ -242,7 +278,7 @@ func (s *Server) routes() {
 	// Every GET below only reads and answers the same whatever the role
 	// that passed requireRole: authenticateReads reads the caller's row
 	// with the handler's first query.
-	staff := v1.Group("", privateAnswers, s.authenticateReads)
+	staff := v1.Group("", privateAnswers, s.authenticateReads, s.idempotent)
 	managers := staff.Group("", requireRole(lms.RoleFullManager, lms.RoleLimitedManager))
 	full := staff.Group("", requireRole(lms.RoleFullManager))
 
@@ -292,4 +328,20 @@ func (s *Server) routes() {
 	inv.POST("/:id/deliveries", s.createDeliveries)
 	inv.GET("/:id/deliveries", s.listDeliveries)
 	inv.GET("/:id/redemptions", s.listRedemptions)
+	// A delivery belongs to its invitation, and only Full Managers reach
+	// it either.
+	full.POST("/deliveries/:id/resend", s.resendDelivery)
+	// The audit log is a Full Manager's, as invitations are.
+	full.GET("/audit-events", s.listAuditEvents)
+
+	// So are webhooks, which tell of invitations and redemptions.
+	hooks := full.Group("/webhook-endpoints")
+	hooks.GET("", s.listWebhookEndpoints)
+	hooks.POST("", s.createWebhookEndpoint)
+	hooks.GET("/:id", s.getWebhookEndpoint)
+	hooks.PATCH("/:id", s.updateWebhookEndpoint)
+	hooks.DELETE("/:id", s.deleteWebhookEndpoint)
+	hooks.POST("/:id/rotate-secret", s.rotateWebhookSecret)
+	hooks.GET("/:id/attempts", s.listWebhookAttempts)
+	hooks.POST("/:id/events/:event_id/redeliver", s.redeliverWebhookEvent)
 }
