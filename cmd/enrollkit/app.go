@@ -24,6 +24,7 @@ import (
 	"github.com/enrollkit/enrollkit/pkg/mail"
 	"github.com/enrollkit/enrollkit/pkg/ratelimit"
 	"github.com/enrollkit/enrollkit/pkg/store"
+	"github.com/enrollkit/enrollkit/pkg/webhook"
 )
 
 // loadConfig reads the configuration, reporting any problem as a usage error
@@ -52,6 +53,7 @@ type app struct {
 	store   *store.Store
 	queue   *store.Queue
 	server  *api.Server
+	conns   *api.ConnLimit
 	closers []func() error
 }
 
@@ -65,7 +67,7 @@ func (a *app) Close() error {
 
 // openStore opens and migrates the database and builds the services.
 func openStore(ctx context.Context, cfg *config.Config, hasher *auth.Hasher) (*store.DB, *store.Store, error) {
-	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DatabaseMaxConns})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -80,7 +82,9 @@ func openStore(ctx context.Context, cfg *config.Config, hasher *auth.Hasher) (*s
 	}
 	st := store.New(db, store.Deps{Hasher: hasher, Tokens: tokens, RefreshTTL: cfg.RefreshTTL,
 		VerificationTTL: cfg.VerificationTTL, Secret: cfg.Secret, PublicURL: cfg.PublicURL,
-		MailQuota: lms.MailQuota{PerHour: cfg.MailOrgHourly, PerDay: cfg.MailOrgDaily, Rate: float64(cfg.MailOrgRate)}})
+		MailQuota: lms.MailQuota{PerHour: cfg.MailOrgHourly, PerDay: cfg.MailOrgDaily, Rate: float64(cfg.MailOrgRate)},
+		// Development lets webhooks reach a receiver on this machine.
+		WebhookGuard: &webhook.Guard{AllowLoopback: !cfg.Production()}})
 	return db, st, nil
 }
 
@@ -121,9 +125,12 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		}
 		throttle = ratelimit.NewRedis(rc)
 	}
+	a.conns = api.NewConnLimit(cfg.MaxConnections)
 	a.server, err = api.New(api.Options{
-		Services: api.Services{Organizations: st, OrganizationGroups: st, Users: st, IntegrationClients: st, Auth: st,
-			Courses: st, UserGroups: st, Enrollments: st, Invitations: st, Deliveries: st, Redemptions: st},
+		Services: api.Services{Organizations: st.Organizations, OrganizationGroups: st.Organizations, Users: st.Organizations,
+			IntegrationClients: st.Auth, Auth: st.Auth, Courses: st.Catalog, Enrollments: st.Catalog, UserGroups: st.UserGroups,
+			Invitations: st.Invitations, Deliveries: st.Deliveries, Redemptions: st.Redemptions, Idempotency: st.Idempotency,
+			Audit: st.Audit, Webhooks: st.Webhooks},
 		Logger: log,
 		Ready: func(ctx context.Context) error {
 			if err := db.Ping(ctx); err != nil {
@@ -131,9 +138,12 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 			}
 			return db.CheckMigrations(ctx)
 		},
-		Throttle:      throttle,
-		EnrollPage:    cfg.EnrollPage,
-		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+		Throttle:       throttle,
+		RequestTimeout: cfg.RequestTimeout,
+		MaxInFlight:    cfg.MaxInFlight,
+		Conns:          a.conns,
+		EnrollPage:     cfg.EnrollPage,
+		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 		Rules: api.ThrottleRules{
 			LoginIP:      ratelimit.Rule{Name: "login-ip", Limit: cfg.LoginIPLimit, Period: cfg.ThrottleWindow},
 			LoginAccount: ratelimit.Rule{Name: "login-account", Limit: cfg.LoginAccountLimit, Period: cfg.ThrottleWindow},
@@ -182,7 +192,7 @@ func newSender(cfg *config.Config, log *slog.Logger) (mail.Sender, error) {
 	}), nil
 }
 
-func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -218,11 +228,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err := a.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
+	// One grace for the whole shutdown: the jobs get what the HTTP
+	// requests left of it.
+	var stopBy time.Time
 	defer func() {
-		qctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.queue.Stop(qctx); err != nil {
-			log.Warn("job queue stopped with an error", "error", err.Error())
+		grace := cfg.ShutdownTimeout
+		if !stopBy.IsZero() {
+			grace = max(time.Until(stopBy), time.Second)
+		}
+		if qerr := stopQueue(a.queue, grace, log); qerr != nil && err == nil {
+			err = qerr
 		}
 	}()
 	if !cfg.Production() {
@@ -238,6 +253,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState:         a.conns.ConnState,
 	}
 	metrics := "off"
 	var msrv *http.Server
@@ -260,15 +276,20 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	log.Info("enrollkit listening", "addr", ln.Addr().String(), "env", cfg.Env, "database", a.db.Dialect(),
 		"openapi", "/openapi.json", "swagger_ui", "/swagger/index.html", "metrics", metrics)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(a.conns.Listener(ln)) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	// Stop accepting, let in-flight requests finish, then close the store.
-	log.Info("shutting down", "grace", cfg.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	// Say "not ready" and go on serving for the delay, so that the load
+	// balancer stops sending requests while they are still answered; then
+	// stop accepting, let in-flight requests finish, then the jobs.
+	log.Info("shutting down", "delay", cfg.ShutdownDelay.String(), "grace", cfg.ShutdownTimeout.String())
+	stopBy = time.Now().Add(cfg.ShutdownTimeout)
+	a.server.Drain()
+	time.Sleep(cfg.ShutdownDelay)
+	sctx, cancel := context.WithDeadline(context.Background(), stopBy)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -278,6 +299,27 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// stopQueue lets the running jobs finish within grace, then cancels the
+// ones still running and waits a little more for them to hand their jobs
+// back to River. A job that had to be cancelled, or did not return even
+// then, makes the stop an error, so the process exits non-zero: an
+// invitation email it was sending ends unknown, never sent twice.
+func stopQueue(q *store.Queue, grace time.Duration, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := q.Stop(ctx)
+	if err == nil {
+		return nil
+	}
+	log.Warn("jobs still running after the shutdown grace; cancelling them", "grace", grace.String(), "error", err.Error())
+	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer ccancel()
+	if cerr := q.StopAndCancel(cctx); cerr != nil {
+		return fmt.Errorf("stop job queue: jobs did not return after cancellation: %w", cerr)
+	}
+	return fmt.Errorf("stop job queue: running jobs were cancelled after the %s grace", grace)
 }
 
 // selfURL is this server's own base URL on a development machine: its
@@ -341,7 +383,7 @@ func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DatabaseMaxConns})
 	if err != nil {
 		return err
 	}

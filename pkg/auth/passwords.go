@@ -147,16 +147,18 @@ func NewHasher(o HasherOptions) *Hasher {
 // that hung up does not keep a queued request alive, or with ErrBusy after
 // maxWait. Goroutines blocked on a channel are served in the order they
 // came, so the wait is fair: an arrival never overtakes one that waits.
-func (h *Hasher) acquire(ctx context.Context) error {
+//
+// waited reports whether the slot was not free at once.
+func (h *Hasher) acquire(ctx context.Context) (waited bool, err error) {
 	// Check first: select picks randomly among ready cases, and a cancelled
 	// request should not start a derivation just because a slot was free.
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
 	select {
 	case h.slots <- struct{}{}:
 		h.waited(0)
-		return nil
+		return false, nil
 	default:
 	}
 	start := time.Now()
@@ -167,14 +169,14 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
 		h.waited(time.Since(start))
-		return nil
+		return true, nil
 	case <-ctx.Done():
 		h.waited(time.Since(start))
-		return ctx.Err()
+		return true, ctx.Err()
 	case <-wait.C:
 		h.waited(time.Since(start))
 		h.refused.Add(1)
-		return ErrBusy
+		return true, ErrBusy
 	}
 }
 
@@ -232,11 +234,30 @@ func (h *Hasher) derive(password, salt []byte, time, memory uint32, threads uint
 // $argon2id$v=19$m=7168,t=5,p=1$<salt>$<hash>, so the parameters travel
 // with the hash and can be raised later without invalidating old rows.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	return h.HashIfStill(ctx, password, nil)
+}
+
+// HashIfStill is Hash for a caller whose reason to hash may pass while it
+// waits for a slot: after a wait, still is asked first (and when the wait
+// ends in ErrBusy, instead of answering that), and its error, if any, is
+// returned without hashing. A redemption behind a rush asks whether a seat
+// is left, so the rush past the last seat is told "full", not "retry", and
+// costs no hash.
+func (h *Hasher) HashIfStill(ctx context.Context, password string, still func(context.Context) error) (string, error) {
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("auth: reading salt: %w", err)
 	}
-	if err := h.acquire(ctx); err != nil {
+	waited, err := h.acquire(ctx)
+	if waited && still != nil && (err == nil || errors.Is(err, ErrBusy)) {
+		if serr := still(ctx); serr != nil {
+			if err == nil {
+				h.release()
+			}
+			return "", serr
+		}
+	}
+	if err != nil {
 		return "", err
 	}
 	defer h.release()
@@ -253,7 +274,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 	if err != nil {
 		return false, err
 	}
-	if err := h.acquire(ctx); err != nil {
+	if _, err := h.acquire(ctx); err != nil {
 		return false, err
 	}
 	defer h.release()

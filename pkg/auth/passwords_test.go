@@ -163,7 +163,7 @@ func TestSemaphoreBoundsConcurrency(t *testing.T) {
 	}
 
 	// Hold the only slot, as a long-running hash would.
-	if err := h.acquire(context.Background()); err != nil {
+	if _, err := h.acquire(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -260,7 +260,7 @@ func TestVerifyDummy(t *testing.T) {
 
 	// It queues on the semaphore like Verify and gives up with the context.
 	h1 := NewHasher(HasherOptions{Memory: 1024, Iterations: 1, MaxConcurrent: 1})
-	if err := h1.acquire(ctx); err != nil {
+	if _, err := h1.acquire(ctx); err != nil {
 		t.Fatal(err)
 	}
 	defer h1.release()
@@ -281,7 +281,7 @@ func TestBusyAfterMaxWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.acquire(context.Background()); err != nil {
+	if _, err := h.acquire(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.Hash(context.Background(), "x"); !errors.Is(err, ErrBusy) {
@@ -302,6 +302,35 @@ func TestBusyAfterMaxWait(t *testing.T) {
 	}
 	if NewHasher(HasherOptions{}).maxWait != DefaultMaxWait {
 		t.Fatal("MaxWait default is not DefaultMaxWait")
+	}
+}
+
+// TestHashIfStill: a hash that got its slot at once does not ask; after a
+// wait, still's refusal is answered without hashing (and instead of
+// ErrBusy when no slot came), and the slot is given back.
+func TestHashIfStill(t *testing.T) {
+	t.Parallel()
+	errGone := errors.New("no longer wanted")
+	h := NewHasher(HasherOptions{Memory: 64, Iterations: 1, MaxConcurrent: 1, MaxWait: 30 * time.Millisecond})
+	refuse := func(context.Context) error { return errGone }
+	if _, err := h.HashIfStill(context.Background(), "x", refuse); err != nil {
+		t.Fatalf("HashIfStill with a free slot = %v; want a hash without asking", err)
+	}
+	if _, err := h.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.HashIfStill(context.Background(), "x", refuse); !errors.Is(err, errGone) {
+		t.Fatalf("HashIfStill after a wait ending in ErrBusy = %v; want still's answer", err)
+	}
+	if _, err := h.HashIfStill(context.Background(), "x", func(context.Context) error { return nil }); !errors.Is(err, ErrBusy) {
+		t.Fatalf("HashIfStill still wanted, no slot = %v; want ErrBusy", err)
+	}
+	time.AfterFunc(5*time.Millisecond, func() { h.release() })
+	if _, err := h.HashIfStill(context.Background(), "x", refuse); !errors.Is(err, errGone) {
+		t.Fatalf("HashIfStill after a wait = %v; want still's answer", err)
+	}
+	if st := h.Stats(); st.InUse != 0 || st.Derivations != 1 {
+		t.Fatalf("Stats = %+v; want the slot given back and only the first hash derived", st)
 	}
 }
 
@@ -333,7 +362,7 @@ func TestWaitIsFairAndCounted(t *testing.T) {
 	var observed []time.Duration
 	h := NewHasher(HasherOptions{Memory: 8, Iterations: 1, MaxConcurrent: 1, MaxWait: 10 * time.Second,
 		ObserveWait: func(d time.Duration) { mu.Lock(); observed = append(observed, d); mu.Unlock() }})
-	if err := h.acquire(context.Background()); err != nil {
+	if _, err := h.acquire(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	const waiters = 8
@@ -341,7 +370,7 @@ func TestWaitIsFairAndCounted(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range waiters {
 		wg.Go(func() {
-			if err := h.acquire(context.Background()); err != nil {
+			if _, err := h.acquire(context.Background()); err != nil {
 				t.Error(err)
 				return
 			}

@@ -109,6 +109,24 @@ type Config struct {
 	// default: leave it to GOMEMLIMIT or unlimited).
 	MemoryLimit int64
 
+	// MaxInFlight bounds the API requests served at once; more wait for
+	// their turn until their deadline.
+	MaxInFlight int
+	// MaxConnections bounds the open HTTP connections (0: no bound); more
+	// wait to be accepted, and answers close theirs at the bound.
+	MaxConnections int
+
+	// RequestTimeout is every API request's deadline: its database calls
+	// give up when it passes and the request is answered 503.
+	RequestTimeout time.Duration
+	// ShutdownDelay is how long a stopping server keeps serving, /readyz
+	// answering 503, before it stops accepting connections: a load
+	// balancer's time to stop sending it requests.
+	ShutdownDelay time.Duration
+	// DatabaseMaxConns bounds each process's PostgreSQL or SQLite
+	// connections (0: the store's default per dialect).
+	DatabaseMaxConns int
+
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
@@ -163,6 +181,10 @@ func Load(getenv func(string) string) (*Config, error) {
 		MailOrgRate:          int(r.int64("ENROLLKIT_MAIL_ORG_RATE", int64(lms.DefaultMailQuota.Rate))),
 		ThrottleWindow:       r.duration("ENROLLKIT_THROTTLE_WINDOW", DefaultThrottleWindow),
 		PasswordWait:         r.duration("ENROLLKIT_PASSWORD_WAIT", auth.DefaultMaxWait),
+		ShutdownDelay:        r.duration("ENROLLKIT_SHUTDOWN_DELAY", 0),
+		DatabaseMaxConns:     int(r.int64("ENROLLKIT_DATABASE_MAX_CONNS", 0)),
+		MaxInFlight:          int(r.int64("ENROLLKIT_MAX_IN_FLIGHT", DefaultMaxInFlight)),
+		MaxConnections:       int(r.int64("ENROLLKIT_MAX_CONNECTIONS", DefaultMaxConnections)),
 		ReadHeaderTimeout:    r.duration("ENROLLKIT_READ_HEADER_TIMEOUT", 5*time.Second),
 		ReadTimeout:          r.duration("ENROLLKIT_READ_TIMEOUT", 30*time.Second),
 		WriteTimeout:         r.duration("ENROLLKIT_WRITE_TIMEOUT", 30*time.Second),
@@ -170,6 +192,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		ShutdownTimeout:      r.duration("ENROLLKIT_SHUTDOWN_TIMEOUT", 30*time.Second),
 	}
 	c.DatabaseURL = r.str("ENROLLKIT_DATABASE_URL", filepath.Join(c.DataDir, "enrollkit.db"))
+	// The request deadline follows a shorter write timeout, so that its 503
+	// can still be sent.
+	c.RequestTimeout = r.duration("ENROLLKIT_REQUEST_TIMEOUT", min(DefaultRequestTimeout, c.WriteTimeout-time.Second))
 	// No soft memory limit unless asked for: one below what the server
 	// legitimately holds (every open connection keeps buffers and a
 	// goroutine) makes the collector run back to back. Two thousand idle
@@ -226,6 +251,9 @@ var checks = []func(c *Config) error{
 	checkLifetimes,
 	checkQuotas,
 	checkPasswordWait,
+	checkRequestTimeout,
+	checkMaxInFlight,
+	checkShutdown,
 }
 
 // check returns the first error of checks, so that one wrong setting is
@@ -352,6 +380,51 @@ func checkQuotas(c *Config) error {
 	}
 	if c.ThrottleWindow < time.Second {
 		return bad("ENROLLKIT_THROTTLE_WINDOW", "must be at least 1s")
+	}
+	return nil
+}
+
+// DefaultMaxInFlight is how many API requests are served at once: enough
+// to keep the database pool (20 connections) and the cores busy, few
+// enough that thousands of concurrent clients cost their connections'
+// buffers, not thousands of answers in memory at once.
+const DefaultMaxInFlight = 64
+
+// DefaultRequestTimeout is an API request's deadline.
+const DefaultRequestTimeout = 10 * time.Second
+
+func checkShutdown(c *Config) error {
+	if c.ShutdownDelay < 0 || c.ShutdownDelay >= c.ShutdownTimeout {
+		return bad("ENROLLKIT_SHUTDOWN_DELAY", "must be from 0 and shorter than ENROLLKIT_SHUTDOWN_TIMEOUT")
+	}
+	if c.DatabaseMaxConns < 0 || c.DatabaseMaxConns > 1000 {
+		return bad("ENROLLKIT_DATABASE_MAX_CONNS", "must be from 0 (the default) to 1000")
+	}
+	return nil
+}
+
+// DefaultMaxConnections is how many HTTP connections a process holds open:
+// each costs a goroutine and buffers, so the bound keeps 2,000 concurrent
+// clients under 150 MB, and is far above what 64 requests in flight need.
+const DefaultMaxConnections = 512
+
+func checkMaxInFlight(c *Config) error {
+	if c.MaxInFlight < 0 || c.MaxInFlight > 100_000 {
+		return bad("ENROLLKIT_MAX_IN_FLIGHT", "must be from 0 (no bound) to 100000")
+	}
+	if c.MaxConnections < 0 || c.MaxConnections > 1_000_000 {
+		return bad("ENROLLKIT_MAX_CONNECTIONS", "must be from 0 (no bound) to 1000000")
+	}
+	return nil
+}
+
+func checkRequestTimeout(c *Config) error {
+	if c.RequestTimeout < time.Second || c.RequestTimeout >= c.WriteTimeout {
+		// Past the write timeout the 503 could not be sent.
+		return bad("ENROLLKIT_REQUEST_TIMEOUT", "must be at least 1s and shorter than ENROLLKIT_WRITE_TIMEOUT")
+	}
+	if c.RequestTimeout <= c.PasswordWait {
+		return bad("ENROLLKIT_REQUEST_TIMEOUT", "must be longer than ENROLLKIT_PASSWORD_WAIT")
 	}
 	return nil
 }

@@ -37,6 +37,12 @@ func TestLoadDefaultsInDevelopment(t *testing.T) {
 	if c.SMTPInsecure {
 		t.Error("SMTP must require TLS by default")
 	}
+	// A shorter write timeout brings the request deadline with it.
+	if c, err := Load(env(map[string]string{"ENROLLKIT_DATA_DIR": dir, "ENROLLKIT_WRITE_TIMEOUT": "6s"})); err != nil {
+		t.Errorf("ENROLLKIT_WRITE_TIMEOUT=6s: %v", err)
+	} else if c.RequestTimeout != 5*time.Second {
+		t.Errorf("ENROLLKIT_WRITE_TIMEOUT=6s: request deadline %v; want 5s", c.RequestTimeout)
+	}
 	if c, err := Load(env(map[string]string{"ENROLLKIT_DATA_DIR": dir, "ENROLLKIT_SMTP_INSECURE": "true"})); err != nil || !c.SMTPInsecure {
 		t.Errorf("ENROLLKIT_SMTP_INSECURE=true: %v, %v", c, err)
 	}
@@ -81,6 +87,13 @@ func TestLoadRejectsInvalidConfiguration(t *testing.T) {
 		{"bad duration", map[string]string{"ENROLLKIT_ACCESS_TTL": "soon"}, "ENROLLKIT_ACCESS_TTL"},
 		{"no password wait", map[string]string{"ENROLLKIT_PASSWORD_WAIT": "0s"}, "ENROLLKIT_PASSWORD_WAIT"},
 		{"password wait past the write timeout", map[string]string{"ENROLLKIT_PASSWORD_WAIT": "30s", "ENROLLKIT_WRITE_TIMEOUT": "30s"}, "ENROLLKIT_PASSWORD_WAIT"},
+		{"request deadline past the write timeout", map[string]string{"ENROLLKIT_REQUEST_TIMEOUT": "30s", "ENROLLKIT_WRITE_TIMEOUT": "30s"}, "ENROLLKIT_REQUEST_TIMEOUT"},
+		{"shutdown delay past the grace", map[string]string{"ENROLLKIT_SHUTDOWN_DELAY": "30s"}, "ENROLLKIT_SHUTDOWN_DELAY"},
+		{"negative pool", map[string]string{"ENROLLKIT_DATABASE_MAX_CONNS": "-1"}, "ENROLLKIT_DATABASE_MAX_CONNS"},
+		{"negative in-flight bound", map[string]string{"ENROLLKIT_MAX_IN_FLIGHT": "-1"}, "ENROLLKIT_MAX_IN_FLIGHT"},
+		{"negative connection bound", map[string]string{"ENROLLKIT_MAX_CONNECTIONS": "-1"}, "ENROLLKIT_MAX_CONNECTIONS"},
+		{"huge connection bound", map[string]string{"ENROLLKIT_MAX_CONNECTIONS": "2000000"}, "ENROLLKIT_MAX_CONNECTIONS"},
+		{"request deadline within the password wait", map[string]string{"ENROLLKIT_REQUEST_TIMEOUT": "2s"}, "ENROLLKIT_REQUEST_TIMEOUT"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,6 +152,9 @@ func TestSharedDefaults(t *testing.T) {
 		{"ENROLLKIT_MAIL_ORG_DAILY", c.MailOrgDaily, 5000},
 		{"ENROLLKIT_MAIL_ORG_RATE", c.MailOrgRate, 10},
 		{"ENROLLKIT_PASSWORD_WAIT", c.PasswordWait, 2 * time.Second},
+		{"ENROLLKIT_REQUEST_TIMEOUT", c.RequestTimeout, 10 * time.Second},
+		{"ENROLLKIT_MAX_IN_FLIGHT", c.MaxInFlight, 64},
+		{"ENROLLKIT_MAX_CONNECTIONS", c.MaxConnections, 512},
 	} {
 		if d.got != d.want {
 			t.Errorf("%s defaults to %v, want %v", d.name, d.got, d.want)
