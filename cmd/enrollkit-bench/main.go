@@ -446,6 +446,20 @@ func (sr *scaleRun) measureIdleConnections(ctx context.Context, res *scaleResult
 		}
 		sr.log.Printf("    %.1f req/s beside them, %.1f without; CPU ms/request: server %.2f (%.2f without); peak RSS %.1f MB",
 			with.Throughput, without.Throughput, with.ServerCPUMsPerReq, without.ServerCPUMsPerReq, float64(wr.BesideIdlePeakRSSBytes)/(1<<20))
+		sr.log.Printf("  %s: closed loop of %d clients at once", w.Name, crowdClients)
+		srv.resetPeakRSS()
+		crowd, checks, err := sr.measureCrowd(ctx, w)
+		wr.Checks = append(wr.Checks, checks...)
+		if err != nil {
+			wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/crowd", Detail: err.Error()})
+			continue
+		}
+		wr.Crowd = crowd
+		if wr.CrowdPeakRSSBytes, err = srv.peakRSS(); err != nil {
+			return fmt.Errorf("peak RSS: %w", err)
+		}
+		sr.log.Printf("    %.1f req/s, p99 %.0f ms, answers %v; peak RSS %.1f MB", crowd.Throughput, crowd.P99Ms, crowd.Codes,
+			float64(wr.CrowdPeakRSSBytes)/(1<<20))
 	}
 	return nil
 }

@@ -31,6 +31,10 @@ const (
 	// them. A burst of clients must not leave the server slower for every
 	// later request.
 	targetBesideIdle = 0.75
+	// The server's peak RSS while crowdClients clients each keep one
+	// request in flight on the workload measured beside idle connections:
+	// the in-flight bound keeps the answers held at once few.
+	targetCrowdRSSMB = 150.0
 )
 
 // Issue 7's first ratios, still reported as information, never judged: the
@@ -128,6 +132,11 @@ type workloadResult struct {
 	WithoutIdle            *runStats `json:"without_idle_connections,omitempty"`
 	BesideIdle             *runStats `json:"beside_idle_connections,omitempty"`
 	BesideIdlePeakRSSBytes int64     `json:"beside_idle_connections_peak_rss_bytes,omitempty"`
+	// Crowd is the closed loop with crowdClients workers, each on its own
+	// connection, after the idle connections; CrowdPeakRSSBytes the
+	// server's VmHWM over it.
+	Crowd             *runStats `json:"crowd,omitempty"`
+	CrowdPeakRSSBytes int64     `json:"crowd_peak_rss_bytes,omitempty"`
 	// HashFloor is the hash rate beside the workload's statement (see
 	// hashFloor), for the workload that has one.
 	HashFloor *hashFloor `json:"hash_floor,omitempty"`
@@ -361,6 +370,11 @@ func (r *results) memoryTargets() {
 			}
 			r.add(fmt.Sprintf("%s throughput beside %d idle connections / without", w.Name, idleConns), s.Name,
 				ratio, ">=", targetBesideIdle, measured, note)
+			if c := w.Crowd; c != nil {
+				r.add(fmt.Sprintf("server peak RSS MB, %d clients at once on %s", crowdClients, w.Name), s.Name,
+					float64(w.CrowdPeakRSSBytes)/(1<<20), "<", targetCrowdRSSMB, w.CrowdPeakRSSBytes > 0,
+					fmt.Sprintf("%.0f req/s, answers %v", c.Throughput, c.Codes))
+			}
 		}
 	}
 }
@@ -585,6 +599,10 @@ func printNotes(w io.Writer, wr *workloadResult) {
 		fmt.Fprintf(w, "  %s: beside %d idle keep-alive connections %.1f req/s, %.1f right before without them (%.2f; server CPU %.3f and %.3f ms per request; server peak RSS %.1f MB)\n",
 			wr.Name, idleConns, b.Throughput, o.Throughput, b.Throughput/o.Throughput, b.ServerCPUMsPerReq, o.ServerCPUMsPerReq,
 			float64(wr.BesideIdlePeakRSSBytes)/(1<<20))
+	}
+	if c := wr.Crowd; c != nil {
+		fmt.Fprintf(w, "  %s: %d clients at once %.1f req/s, p99 %.0f ms, answers %v; server peak RSS %.1f MB\n",
+			wr.Name, crowdClients, c.Throughput, c.P99Ms, c.Codes, float64(wr.CrowdPeakRSSBytes)/(1<<20))
 	}
 	if f := wr.Floor; f != nil && f.Throughput > 0 && wr.Peak != nil {
 		fmt.Fprintf(w, "  %s: stack floor %.1f req/s (ratio %s; server CPU %.3f ms, postgres %.3f ms per request); the API reaches %.2f of it\n",

@@ -114,6 +114,7 @@ func TestPgbenchScriptsRunTheStoresStatements(t *testing.T) {
 		{"get_invitation.sql", 1, "the invitation", st.Invitation},
 		{"get_invitation.sql", 2, "the invitation's user groups", st.InvitationGroups},
 		{"add_courses.sql", 0, "the caller's row", st.Actor},
+		{"add_courses.sql", 5, "the enrollments", st.EnrollGroupCourse},
 		{"seat_hot.sql", 0, "the seat UPDATE", st.Seat},
 		{"seat_spread.sql", 0, "the seat UPDATE", st.Seat},
 		{"redeem_tx.sql", -1, "the seat UPDATE", st.Seat},
@@ -131,6 +132,13 @@ func TestPgbenchScriptsRunTheStoresStatements(t *testing.T) {
 			}
 		})
 	}
+	// The redemption's membership and enrollment steps are the store's.
+	for _, step := range []string{"m", "e"} {
+		stmts := scriptStatements(t, "redeem_tx.sql")
+		if g, w := normalPgbench(cteStep(stmts[len(stmts)-1], step)), normalStore(cteStep(st.RedeemNew, step)); g == "" || g != w {
+			t.Errorf("redeem_tx.sql's step %s differs from the store's\nscript: %s\nstore:  %s", step, g, w)
+		}
+	}
 	// The set-based inserts make their IDs with the store's expression.
 	for _, script := range []string{"add_courses.sql", "redeem_tx.sql"} {
 		b, _ := pgbenchScripts.ReadFile("pgbench/" + script)
@@ -138,4 +146,15 @@ func TestPgbenchScriptsRunTheStoresStatements(t *testing.T) {
 			t.Errorf("%s does not make new IDs with the store's expression %s", script, store.PostgresNewIDSQL())
 		}
 	}
+}
+
+// cteStep is the body of the named step of a WITH statement, from its
+// "name AS (" to the next step's "), ", or "" without it.
+func cteStep(stmt, name string) string {
+	_, body, ok := strings.Cut(reSpace.ReplaceAllString(stmt, " "), " "+name+" AS (")
+	if !ok {
+		return ""
+	}
+	body, _, _ = strings.Cut(body, "), ")
+	return body
 }

@@ -104,12 +104,18 @@ func (examples exampleSet) attach(where string, mt *openapi3.MediaType) error {
 }
 
 // documentExamples are the examples of answers that are documents rather
-// than JSON of a schema, by operation, status and media type: the same story
-// as examples.json.
+// than JSON of a schema, by operation, status and media type (a request
+// body: "METHOD path"): the same story as examples.json.
 var documentExamples = map[string]any{
 	"GET /invitations/{id}/redemptions 200 text/csv": "\"first_name\",\"last_name\",\"email\",\"redeemed_at\",\"user_groups\"\r\n" +
 		"\"Priya\",\"Nair\",\"priya.nair@northwind.example\",\"2026-06-29T16:22:30Z\",\"Q3 new hires – Seattle\"\r\n" +
 		"\"Jordan\",\"Ellis\",\"new.hire@northwind.example\",\"2026-07-01T08:15:02Z\",\"Q3 new hires – Seattle\"\r\n",
+	"GET /audit-events 200 text/csv": "\"created_at\",\"action\",\"actor_kind\",\"actor_id\",\"target_type\",\"target_id\",\"request_id\"\r\n" +
+		"\"2026-06-16T10:45:12Z\",\"invitation.send\",\"user\",\"019bb16e-ff03-7357-b94d-93356be69560\",\"invitation\",\"019ecffb-1907-7eb1-b102-897bfb3c3e29\",\"019ed009-02c8-7f3a-9b61-5e2d8c4a7f03\"\r\n" +
+		"\"2026-06-16T06:00:04.512Z\",\"user_group.members.add\",\"client\",\"019cadfd-8c6e-780d-938f-200ce5ccd507\",\"user_group\",\"019ecb97-01fa-7fb7-8124-6cb223eabbd7\",\"workday-sync-2026-06-16\"\r\n",
+	"POST /invitations/{id}/deliveries": "email,first_name,last_name\r\n" +
+		"priya.nair@northwind.example,Priya,Nair\r\n" +
+		"jordan.ellis@northwind.example,Jordan,Ellis\r\n",
 	"GET /enroll 200 text/html":         enrollPageExample("Join Northwind Traders", "Q3 onboarding – Seattle: Workplace Safety Essentials, Data Protection 101. 18 places left."),
 	"POST /enroll 200 text/html":        enrollPageExample("You are enrolled", "Your courses: Workplace Safety Essentials, Data Protection 101."),
 	"GET /enroll/verify 200 text/html":  enrollPageExample("Finish your registration", "Give your password again to make your account."),

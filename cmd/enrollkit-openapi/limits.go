@@ -7,6 +7,7 @@ import (
 
 	"github.com/enrollkit/enrollkit/pkg/auth"
 	"github.com/enrollkit/enrollkit/pkg/lms"
+	"github.com/enrollkit/enrollkit/pkg/webhook"
 )
 
 // constrain narrows a schema to what the server accepts.
@@ -93,6 +94,11 @@ var byProperty = map[string]constrain{
 	"registrations_used":      count(0, lms.MaxRegistrations),
 	"registrations_remaining": count(0, lms.MaxRegistrations),
 	"data":                    list(0, lms.MaxPageLimit, nil),
+	"url":                     text(1, lms.MaxWebhookURLLen),
+	"event_types":             list(1, len(lms.WebhookEventTypes), nil),
+	"secret":                  text(1, lms.MaxTokenLen),
+	"response":                text(0, webhook.ResponseSnippetLen),
+	"disabled_reason":         text(1, lms.MaxWebhookDescriptionLen+webhook.ResponseSnippetLen),
 }
 
 // A password that makes or changes an account must meet the policy; one
@@ -104,7 +110,14 @@ var bySchema = map[string]map[string]constrain{
 	"UpdateUserRequest":       {"password": newPassword},
 	"RedeemRequest":           {"password": newPassword, "first_name": text(0, lms.MaxPersonNameLen), "last_name": text(0, lms.MaxPersonNameLen)},
 	"UpdateInvitationRequest": {"user_group_ids": list(1, lms.MaxInvitationGroups, uuid)},
-	"DeliveriesAccepted":      {"data": list(1, lms.MaxRecipients+1, nil)},
+	"DeliveriesAccepted": {"data": list(1, max(lms.MaxRecipients+1, lms.MaxRecipientRows), nil),
+		"rejected": list(0, lms.MaxRecipientRows, nil)},
+	"CreateWebhookEndpointRequest": {"description": text(0, lms.MaxWebhookDescriptionLen)},
+	"UpdateWebhookEndpointRequest": {"description": text(0, lms.MaxWebhookDescriptionLen)},
+	"WebhookEndpoint":              {"description": text(0, lms.MaxWebhookDescriptionLen)},
+	"WebhookEndpointCreated":       {"description": text(0, lms.MaxWebhookDescriptionLen)},
+	// A rejected row's email is the file's cell as written, an address or not.
+	"RejectedRecipient": {"email": nil},
 }
 
 // unlimited schemas are the server's own words, which no request writes.
@@ -117,6 +130,7 @@ var byParameter = map[string]constrain{
 	"limit":    count(1, lms.MaxPageLimit),
 	"passcode": text(0, lms.MaxPasscodeInputLen),
 	"token":    text(0, lms.MaxTokenLen),
+	"action":   text(1, lms.MaxAuditNameLen),
 }
 
 // applyLimits states the server's limits on every schema and parameter, and

@@ -78,6 +78,7 @@ func fix(doc *openapi3.T) {
 	closeRequests(doc)
 	nameEnums(doc)
 	nameSortOrders(doc)
+	documentIdempotency(doc)
 	documentProblems(doc)
 	sharePageParameters(doc)
 	// OpenAPI 3's own schemes instead of Swagger 2.0's apiKey: a bearer JWT
@@ -108,12 +109,7 @@ func fix(doc *openapi3.T) {
 					WithDescription("Internal Server Error: details are logged under the request ID, never sent").
 					WithContent(openapi3.NewContentWithJSONSchemaRef(problem))})
 			}
-			for _, ref := range op.Responses.Map() {
-				// A CSV body is text, whatever JSON schema swag gave it.
-				if ref.Value != nil && ref.Value.Content["text/csv"] != nil {
-					ref.Value.Content["text/csv"] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
-				}
-			}
+			csvAsText(op)
 			for status, ref := range op.Responses.Map() {
 				code, err := strconv.Atoi(status)
 				if err != nil || code < 400 || ref.Value == nil {
@@ -126,6 +122,20 @@ func fix(doc *openapi3.T) {
 				}
 			}
 		}
+	}
+}
+
+// csvAsText makes an operation's CSV bodies, its answers' and its
+// request's, text, whatever JSON schema swag gave them (swag gives every
+// media type of @Accept and @Produce the one schema).
+func csvAsText(op *openapi3.Operation) {
+	for _, ref := range op.Responses.Map() {
+		if ref.Value != nil && ref.Value.Content["text/csv"] != nil {
+			ref.Value.Content["text/csv"] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
+		}
+	}
+	if rb := op.RequestBody; rb != nil && rb.Value != nil && rb.Value.Content["text/csv"] != nil {
+		rb.Value.Content["text/csv"] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
 	}
 }
 

@@ -19,6 +19,63 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AuditEventActorKind.
+const (
+	AuditEventActorKindClient AuditEventActorKind = "client"
+	AuditEventActorKindSystem AuditEventActorKind = "system"
+	AuditEventActorKindUser   AuditEventActorKind = "user"
+)
+
+// Valid indicates whether the value is a known member of the AuditEventActorKind enum.
+func (e AuditEventActorKind) Valid() bool {
+	switch e {
+	case AuditEventActorKindClient:
+		return true
+	case AuditEventActorKindSystem:
+		return true
+	case AuditEventActorKindUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AuditEventTargetType.
+const (
+	AuditEventTargetTypeCourse            AuditEventTargetType = "course"
+	AuditEventTargetTypeIntegrationClient AuditEventTargetType = "integration_client"
+	AuditEventTargetTypeInvitation        AuditEventTargetType = "invitation"
+	AuditEventTargetTypeOrganization      AuditEventTargetType = "organization"
+	AuditEventTargetTypeOrganizationGroup AuditEventTargetType = "organization_group"
+	AuditEventTargetTypeUser              AuditEventTargetType = "user"
+	AuditEventTargetTypeUserGroup         AuditEventTargetType = "user_group"
+	AuditEventTargetTypeWebhookEndpoint   AuditEventTargetType = "webhook_endpoint"
+)
+
+// Valid indicates whether the value is a known member of the AuditEventTargetType enum.
+func (e AuditEventTargetType) Valid() bool {
+	switch e {
+	case AuditEventTargetTypeCourse:
+		return true
+	case AuditEventTargetTypeIntegrationClient:
+		return true
+	case AuditEventTargetTypeInvitation:
+		return true
+	case AuditEventTargetTypeOrganization:
+		return true
+	case AuditEventTargetTypeOrganizationGroup:
+		return true
+	case AuditEventTargetTypeUser:
+		return true
+	case AuditEventTargetTypeUserGroup:
+		return true
+	case AuditEventTargetTypeWebhookEndpoint:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ClientCredentialsRequestGrantType.
 const (
 	ClientCredentialsRequestGrantTypeClientCredentials ClientCredentialsRequestGrantType = "client_credentials"
@@ -52,11 +109,43 @@ func (e CreateInvitationRequestStatus) Valid() bool {
 	}
 }
 
+// Defines values for CreateWebhookEndpointRequestEventTypes.
+const (
+	CreateWebhookEndpointRequestEventTypesDeliveryFailed          CreateWebhookEndpointRequestEventTypes = "delivery.failed"
+	CreateWebhookEndpointRequestEventTypesDeliverySent            CreateWebhookEndpointRequestEventTypes = "delivery.sent"
+	CreateWebhookEndpointRequestEventTypesInvitationFull          CreateWebhookEndpointRequestEventTypes = "invitation.full"
+	CreateWebhookEndpointRequestEventTypesInvitationStatusChanged CreateWebhookEndpointRequestEventTypes = "invitation.status_changed"
+	CreateWebhookEndpointRequestEventTypesRedemptionCreated       CreateWebhookEndpointRequestEventTypes = "redemption.created"
+	CreateWebhookEndpointRequestEventTypesUserCreated             CreateWebhookEndpointRequestEventTypes = "user.created"
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhookEndpointRequestEventTypes enum.
+func (e CreateWebhookEndpointRequestEventTypes) Valid() bool {
+	switch e {
+	case CreateWebhookEndpointRequestEventTypesDeliveryFailed:
+		return true
+	case CreateWebhookEndpointRequestEventTypesDeliverySent:
+		return true
+	case CreateWebhookEndpointRequestEventTypesInvitationFull:
+		return true
+	case CreateWebhookEndpointRequestEventTypesInvitationStatusChanged:
+		return true
+	case CreateWebhookEndpointRequestEventTypesRedemptionCreated:
+		return true
+	case CreateWebhookEndpointRequestEventTypesUserCreated:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeliveryStatus.
 const (
-	DeliveryStatusFailed DeliveryStatus = "failed"
-	DeliveryStatusQueued DeliveryStatus = "queued"
-	DeliveryStatusSent   DeliveryStatus = "sent"
+	DeliveryStatusFailed  DeliveryStatus = "failed"
+	DeliveryStatusQueued  DeliveryStatus = "queued"
+	DeliveryStatusSending DeliveryStatus = "sending"
+	DeliveryStatusSent    DeliveryStatus = "sent"
+	DeliveryStatusUnknown DeliveryStatus = "unknown"
 )
 
 // Valid indicates whether the value is a known member of the DeliveryStatus enum.
@@ -66,7 +155,11 @@ func (e DeliveryStatus) Valid() bool {
 		return true
 	case DeliveryStatusQueued:
 		return true
+	case DeliveryStatusSending:
+		return true
 	case DeliveryStatusSent:
+		return true
+	case DeliveryStatusUnknown:
 		return true
 	default:
 		return false
@@ -153,24 +246,26 @@ func (e MeUserKind) Valid() bool {
 
 // Defines values for ProblemCode.
 const (
-	ProblemCodeBadRequest          ProblemCode = "bad_request"
-	ProblemCodeConflict            ProblemCode = "conflict"
-	ProblemCodeForbidden           ProblemCode = "forbidden"
-	ProblemCodeInsufficientRole    ProblemCode = "insufficient_role"
-	ProblemCodeInternal            ProblemCode = "internal"
-	ProblemCodeInvitationFull      ProblemCode = "invitation_full"
-	ProblemCodeMethodNotAllowed    ProblemCode = "method_not_allowed"
-	ProblemCodeNotAcceptable       ProblemCode = "not_acceptable"
-	ProblemCodeNotFound            ProblemCode = "not_found"
-	ProblemCodePasscodeInvalid     ProblemCode = "passcode_invalid"
-	ProblemCodePasscodeWeak        ProblemCode = "passcode_weak"
-	ProblemCodePayloadTooLarge     ProblemCode = "payload_too_large"
-	ProblemCodeRateLimited         ProblemCode = "rate_limited"
-	ProblemCodeUnauthorized        ProblemCode = "unauthorized"
-	ProblemCodeUnavailable         ProblemCode = "unavailable"
-	ProblemCodeUnsupportedMedia    ProblemCode = "unsupported_media"
-	ProblemCodeValidationFailed    ProblemCode = "validation_failed"
-	ProblemCodeVerificationInvalid ProblemCode = "verification_invalid"
+	ProblemCodeBadRequest            ProblemCode = "bad_request"
+	ProblemCodeConflict              ProblemCode = "conflict"
+	ProblemCodeForbidden             ProblemCode = "forbidden"
+	ProblemCodeIdempotencyInProgress ProblemCode = "idempotency_in_progress"
+	ProblemCodeIdempotencyKeyReused  ProblemCode = "idempotency_key_reused"
+	ProblemCodeInsufficientRole      ProblemCode = "insufficient_role"
+	ProblemCodeInternal              ProblemCode = "internal"
+	ProblemCodeInvitationFull        ProblemCode = "invitation_full"
+	ProblemCodeMethodNotAllowed      ProblemCode = "method_not_allowed"
+	ProblemCodeNotAcceptable         ProblemCode = "not_acceptable"
+	ProblemCodeNotFound              ProblemCode = "not_found"
+	ProblemCodePasscodeInvalid       ProblemCode = "passcode_invalid"
+	ProblemCodePasscodeWeak          ProblemCode = "passcode_weak"
+	ProblemCodePayloadTooLarge       ProblemCode = "payload_too_large"
+	ProblemCodeRateLimited           ProblemCode = "rate_limited"
+	ProblemCodeUnauthorized          ProblemCode = "unauthorized"
+	ProblemCodeUnavailable           ProblemCode = "unavailable"
+	ProblemCodeUnsupportedMedia      ProblemCode = "unsupported_media"
+	ProblemCodeValidationFailed      ProblemCode = "validation_failed"
+	ProblemCodeVerificationInvalid   ProblemCode = "verification_invalid"
 )
 
 // Valid indicates whether the value is a known member of the ProblemCode enum.
@@ -181,6 +276,10 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeConflict:
 		return true
 	case ProblemCodeForbidden:
+		return true
+	case ProblemCodeIdempotencyInProgress:
+		return true
+	case ProblemCodeIdempotencyKeyReused:
 		return true
 	case ProblemCodeInsufficientRole:
 		return true
@@ -319,6 +418,36 @@ func (e UpdateInvitationRequestStatus) Valid() bool {
 	}
 }
 
+// Defines values for UpdateWebhookEndpointRequestEventTypes.
+const (
+	UpdateWebhookEndpointRequestEventTypesDeliveryFailed          UpdateWebhookEndpointRequestEventTypes = "delivery.failed"
+	UpdateWebhookEndpointRequestEventTypesDeliverySent            UpdateWebhookEndpointRequestEventTypes = "delivery.sent"
+	UpdateWebhookEndpointRequestEventTypesInvitationFull          UpdateWebhookEndpointRequestEventTypes = "invitation.full"
+	UpdateWebhookEndpointRequestEventTypesInvitationStatusChanged UpdateWebhookEndpointRequestEventTypes = "invitation.status_changed"
+	UpdateWebhookEndpointRequestEventTypesRedemptionCreated       UpdateWebhookEndpointRequestEventTypes = "redemption.created"
+	UpdateWebhookEndpointRequestEventTypesUserCreated             UpdateWebhookEndpointRequestEventTypes = "user.created"
+)
+
+// Valid indicates whether the value is a known member of the UpdateWebhookEndpointRequestEventTypes enum.
+func (e UpdateWebhookEndpointRequestEventTypes) Valid() bool {
+	switch e {
+	case UpdateWebhookEndpointRequestEventTypesDeliveryFailed:
+		return true
+	case UpdateWebhookEndpointRequestEventTypesDeliverySent:
+		return true
+	case UpdateWebhookEndpointRequestEventTypesInvitationFull:
+		return true
+	case UpdateWebhookEndpointRequestEventTypesInvitationStatusChanged:
+		return true
+	case UpdateWebhookEndpointRequestEventTypesRedemptionCreated:
+		return true
+	case UpdateWebhookEndpointRequestEventTypesUserCreated:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UserStatus.
 const (
 	UserStatusActive   UserStatus = "active"
@@ -331,6 +460,198 @@ func (e UserStatus) Valid() bool {
 	case UserStatusActive:
 		return true
 	case UserStatusDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookAttemptEventType.
+const (
+	WebhookAttemptEventTypeDeliveryFailed          WebhookAttemptEventType = "delivery.failed"
+	WebhookAttemptEventTypeDeliverySent            WebhookAttemptEventType = "delivery.sent"
+	WebhookAttemptEventTypeInvitationFull          WebhookAttemptEventType = "invitation.full"
+	WebhookAttemptEventTypeInvitationStatusChanged WebhookAttemptEventType = "invitation.status_changed"
+	WebhookAttemptEventTypeRedemptionCreated       WebhookAttemptEventType = "redemption.created"
+	WebhookAttemptEventTypeUserCreated             WebhookAttemptEventType = "user.created"
+)
+
+// Valid indicates whether the value is a known member of the WebhookAttemptEventType enum.
+func (e WebhookAttemptEventType) Valid() bool {
+	switch e {
+	case WebhookAttemptEventTypeDeliveryFailed:
+		return true
+	case WebhookAttemptEventTypeDeliverySent:
+		return true
+	case WebhookAttemptEventTypeInvitationFull:
+		return true
+	case WebhookAttemptEventTypeInvitationStatusChanged:
+		return true
+	case WebhookAttemptEventTypeRedemptionCreated:
+		return true
+	case WebhookAttemptEventTypeUserCreated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointEventTypes.
+const (
+	WebhookEndpointEventTypesDeliveryFailed          WebhookEndpointEventTypes = "delivery.failed"
+	WebhookEndpointEventTypesDeliverySent            WebhookEndpointEventTypes = "delivery.sent"
+	WebhookEndpointEventTypesInvitationFull          WebhookEndpointEventTypes = "invitation.full"
+	WebhookEndpointEventTypesInvitationStatusChanged WebhookEndpointEventTypes = "invitation.status_changed"
+	WebhookEndpointEventTypesRedemptionCreated       WebhookEndpointEventTypes = "redemption.created"
+	WebhookEndpointEventTypesUserCreated             WebhookEndpointEventTypes = "user.created"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointEventTypes enum.
+func (e WebhookEndpointEventTypes) Valid() bool {
+	switch e {
+	case WebhookEndpointEventTypesDeliveryFailed:
+		return true
+	case WebhookEndpointEventTypesDeliverySent:
+		return true
+	case WebhookEndpointEventTypesInvitationFull:
+		return true
+	case WebhookEndpointEventTypesInvitationStatusChanged:
+		return true
+	case WebhookEndpointEventTypesRedemptionCreated:
+		return true
+	case WebhookEndpointEventTypesUserCreated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointCreatedEventTypes.
+const (
+	WebhookEndpointCreatedEventTypesDeliveryFailed          WebhookEndpointCreatedEventTypes = "delivery.failed"
+	WebhookEndpointCreatedEventTypesDeliverySent            WebhookEndpointCreatedEventTypes = "delivery.sent"
+	WebhookEndpointCreatedEventTypesInvitationFull          WebhookEndpointCreatedEventTypes = "invitation.full"
+	WebhookEndpointCreatedEventTypesInvitationStatusChanged WebhookEndpointCreatedEventTypes = "invitation.status_changed"
+	WebhookEndpointCreatedEventTypesRedemptionCreated       WebhookEndpointCreatedEventTypes = "redemption.created"
+	WebhookEndpointCreatedEventTypesUserCreated             WebhookEndpointCreatedEventTypes = "user.created"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointCreatedEventTypes enum.
+func (e WebhookEndpointCreatedEventTypes) Valid() bool {
+	switch e {
+	case WebhookEndpointCreatedEventTypesDeliveryFailed:
+		return true
+	case WebhookEndpointCreatedEventTypesDeliverySent:
+		return true
+	case WebhookEndpointCreatedEventTypesInvitationFull:
+		return true
+	case WebhookEndpointCreatedEventTypesInvitationStatusChanged:
+		return true
+	case WebhookEndpointCreatedEventTypesRedemptionCreated:
+		return true
+	case WebhookEndpointCreatedEventTypesUserCreated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookMessageEventType.
+const (
+	WebhookMessageEventTypeDeliveryFailed          WebhookMessageEventType = "delivery.failed"
+	WebhookMessageEventTypeDeliverySent            WebhookMessageEventType = "delivery.sent"
+	WebhookMessageEventTypeInvitationFull          WebhookMessageEventType = "invitation.full"
+	WebhookMessageEventTypeInvitationStatusChanged WebhookMessageEventType = "invitation.status_changed"
+	WebhookMessageEventTypeRedemptionCreated       WebhookMessageEventType = "redemption.created"
+	WebhookMessageEventTypeUserCreated             WebhookMessageEventType = "user.created"
+)
+
+// Valid indicates whether the value is a known member of the WebhookMessageEventType enum.
+func (e WebhookMessageEventType) Valid() bool {
+	switch e {
+	case WebhookMessageEventTypeDeliveryFailed:
+		return true
+	case WebhookMessageEventTypeDeliverySent:
+		return true
+	case WebhookMessageEventTypeInvitationFull:
+		return true
+	case WebhookMessageEventTypeInvitationStatusChanged:
+		return true
+	case WebhookMessageEventTypeRedemptionCreated:
+		return true
+	case WebhookMessageEventTypeUserCreated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookMessageStatus.
+const (
+	WebhookMessageStatusDelivered WebhookMessageStatus = "delivered"
+	WebhookMessageStatusFailed    WebhookMessageStatus = "failed"
+	WebhookMessageStatusQueued    WebhookMessageStatus = "queued"
+)
+
+// Valid indicates whether the value is a known member of the WebhookMessageStatus enum.
+func (e WebhookMessageStatus) Valid() bool {
+	switch e {
+	case WebhookMessageStatusDelivered:
+		return true
+	case WebhookMessageStatusFailed:
+		return true
+	case WebhookMessageStatusQueued:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAuditEventsParamsTargetType.
+const (
+	ListAuditEventsParamsTargetTypeCourse            ListAuditEventsParamsTargetType = "course"
+	ListAuditEventsParamsTargetTypeIntegrationClient ListAuditEventsParamsTargetType = "integration_client"
+	ListAuditEventsParamsTargetTypeInvitation        ListAuditEventsParamsTargetType = "invitation"
+	ListAuditEventsParamsTargetTypeOrganization      ListAuditEventsParamsTargetType = "organization"
+	ListAuditEventsParamsTargetTypeOrganizationGroup ListAuditEventsParamsTargetType = "organization_group"
+	ListAuditEventsParamsTargetTypeUser              ListAuditEventsParamsTargetType = "user"
+	ListAuditEventsParamsTargetTypeUserGroup         ListAuditEventsParamsTargetType = "user_group"
+)
+
+// Valid indicates whether the value is a known member of the ListAuditEventsParamsTargetType enum.
+func (e ListAuditEventsParamsTargetType) Valid() bool {
+	switch e {
+	case ListAuditEventsParamsTargetTypeCourse:
+		return true
+	case ListAuditEventsParamsTargetTypeIntegrationClient:
+		return true
+	case ListAuditEventsParamsTargetTypeInvitation:
+		return true
+	case ListAuditEventsParamsTargetTypeOrganization:
+		return true
+	case ListAuditEventsParamsTargetTypeOrganizationGroup:
+		return true
+	case ListAuditEventsParamsTargetTypeUser:
+		return true
+	case ListAuditEventsParamsTargetTypeUserGroup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAuditEventsParamsSort.
+const (
+	ListAuditEventsParamsSortCreatedAtAsc  ListAuditEventsParamsSort = "created_at"
+	ListAuditEventsParamsSortCreatedAtDesc ListAuditEventsParamsSort = "-created_at"
+)
+
+// Valid indicates whether the value is a known member of the ListAuditEventsParamsSort enum.
+func (e ListAuditEventsParamsSort) Valid() bool {
+	switch e {
+	case ListAuditEventsParamsSortCreatedAtAsc:
+		return true
+	case ListAuditEventsParamsSortCreatedAtDesc:
 		return true
 	default:
 		return false
@@ -556,6 +877,42 @@ func (e ListUsersParamsSort) Valid() bool {
 	}
 }
 
+// Defines values for ListWebhookEndpointsParamsSort.
+const (
+	ListWebhookEndpointsParamsSortCreatedAtAsc  ListWebhookEndpointsParamsSort = "created_at"
+	ListWebhookEndpointsParamsSortCreatedAtDesc ListWebhookEndpointsParamsSort = "-created_at"
+)
+
+// Valid indicates whether the value is a known member of the ListWebhookEndpointsParamsSort enum.
+func (e ListWebhookEndpointsParamsSort) Valid() bool {
+	switch e {
+	case ListWebhookEndpointsParamsSortCreatedAtAsc:
+		return true
+	case ListWebhookEndpointsParamsSortCreatedAtDesc:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhookAttemptsParamsSort.
+const (
+	ListWebhookAttemptsParamsSortCreatedAtAsc  ListWebhookAttemptsParamsSort = "created_at"
+	ListWebhookAttemptsParamsSortCreatedAtDesc ListWebhookAttemptsParamsSort = "-created_at"
+)
+
+// Valid indicates whether the value is a known member of the ListWebhookAttemptsParamsSort enum.
+func (e ListWebhookAttemptsParamsSort) Valid() bool {
+	switch e {
+	case ListWebhookAttemptsParamsSortCreatedAtAsc:
+		return true
+	case ListWebhookAttemptsParamsSortCreatedAtDesc:
+		return true
+	default:
+		return false
+	}
+}
+
 // AddUserGroupCoursesRequest defines model for AddUserGroupCoursesRequest.
 type AddUserGroupCoursesRequest struct {
 	// CourseIDs 1 to 500 IDs of the organization's courses; repeats and courses the group has are ignored.
@@ -566,6 +923,47 @@ type AddUserGroupCoursesRequest struct {
 type AddUserGroupMembersRequest struct {
 	// UserIDs 1 to 500 IDs of the organization's users; repeats and existing members are ignored.
 	UserIDs []openapi_types.UUID `json:"user_ids"`
+}
+
+// AuditEvent defines model for AuditEvent.
+type AuditEvent struct {
+	// Action What changed, as object.verb: user_group.members.add, course.delete,
+	// invitation.status.revoked…
+	//
+	// Example: user_group.members.add
+	Action string `json:"action"`
+
+	// ActorID The user or integration client; null for the system.
+	ActorID *openapi_types.UUID `json:"actor_id"`
+
+	// ActorKind Who changed it: a user, an integration client, or the system (a
+	// command run on the server, such as a course import).
+	ActorKind AuditEventActorKind `json:"actor_kind"`
+	CreatedAt time.Time           `json:"created_at"`
+	ID        openapi_types.UUID  `json:"id"`
+
+	// RequestID The X-Request-ID of the request that made the change, as in the
+	// server's logs; empty for a command.
+	RequestID string             `json:"request_id"`
+	TargetID  openapi_types.UUID `json:"target_id"`
+
+	// TargetType The kind of object changed; for members and courses of a user group,
+	// the user group.
+	TargetType AuditEventTargetType `json:"target_type"`
+}
+
+// AuditEventActorKind Who changed it: a user, an integration client, or the system (a
+// command run on the server, such as a course import).
+type AuditEventActorKind string
+
+// AuditEventTargetType The kind of object changed; for members and courses of a user group,
+// the user group.
+type AuditEventTargetType string
+
+// AuditEventList defines model for AuditEventList.
+type AuditEventList struct {
+	Data       []AuditEvent `json:"data"`
+	NextCursor *string      `json:"next_cursor"`
 }
 
 // ClientCredentialsRequest defines model for ClientCredentialsRequest.
@@ -730,9 +1128,35 @@ type CreateUserRequest struct {
 	Role Role `json:"role"`
 }
 
+// CreateWebhookEndpointRequest defines model for CreateWebhookEndpointRequest.
+type CreateWebhookEndpointRequest struct {
+	// Description Up to 500 characters, for the managers' own use.
+	//
+	// Example: Workday: new hires
+	Description *string `json:"description,omitempty"`
+
+	// Enabled Default true.
+	Enabled    *bool                                    `json:"enabled,omitempty"`
+	EventTypes []CreateWebhookEndpointRequestEventTypes `json:"event_types"`
+
+	// URL In production an https URL whose host resolves to public addresses only.
+	//
+	// Example: https://hr.example.com/hooks/enrollkit
+	URL string `json:"url"`
+}
+
+// CreateWebhookEndpointRequestEventTypes defines model for CreateWebhookEndpointRequest.EventTypes.
+type CreateWebhookEndpointRequestEventTypes string
+
 // DeliveriesAccepted defines model for DeliveriesAccepted.
 type DeliveriesAccepted struct {
 	Data []Delivery `json:"data"`
+
+	// Rejected The rows of a CSV file that were not queued, in line order: an
+	// address that is not one, a name that is not valid, or an address on
+	// an earlier row. Always empty for JSON, where one bad address refuses
+	// the whole send.
+	Rejected []RejectedRecipient `json:"rejected"`
 }
 
 // Delivery defines model for Delivery.
@@ -740,10 +1164,20 @@ type Delivery struct {
 	Attempts int32 `json:"attempts"`
 
 	// Copy True for the "send me a copy" email to the sending manager.
-	Copy      bool               `json:"copy"`
-	CreatedAt time.Time          `json:"created_at"`
+	Copy      bool      `json:"copy"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// FirstName The recipient's names, when the send gave them (a CSV file with
+	// first_name and last_name columns); the email greets them by the
+	// first. null when not known.
+	//
+	// Example: Priya
+	FirstName *string            `json:"first_name"`
 	ID        openapi_types.UUID `json:"id"`
 	LastError *string            `json:"last_error"`
+
+	// LastName Example: Nair
+	LastName *string `json:"last_name"`
 
 	// Recipient Example: new.hire@example.com
 	Recipient string `json:"recipient"`
@@ -1105,6 +1539,22 @@ type RefreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
+// RejectedRecipient defines model for RejectedRecipient.
+type RejectedRecipient struct {
+	// Email The row's email cell, trimmed, as written.
+	//
+	// Example: jordan.ellis@northwind
+	Email string `json:"email"`
+
+	// Line The row's line in the file (the header is line 1).
+	//
+	// Example: 7
+	Line int32 `json:"line"`
+
+	// Reason Example: email must be an email address
+	Reason string `json:"reason"`
+}
+
 // Role A person's role: Full Managers reach everything of their organization, invitations included; Limited Managers all but invitations and integration clients; learners their own enrollments.
 type Role string
 
@@ -1184,6 +1634,20 @@ type UpdateUserRequest struct {
 	// Status A disabled account cannot sign in; its sessions end.
 	Status *UserStatus `json:"status,omitempty"`
 }
+
+// UpdateWebhookEndpointRequest defines model for UpdateWebhookEndpointRequest.
+type UpdateWebhookEndpointRequest struct {
+	// Description An empty string clears it.
+	Description *string `json:"description,omitempty"`
+
+	// Enabled true enables a disabled endpoint and starts its count of failures again.
+	Enabled    *bool                                     `json:"enabled,omitempty"`
+	EventTypes *[]UpdateWebhookEndpointRequestEventTypes `json:"event_types,omitempty"`
+	URL        *string                                   `json:"url,omitempty"`
+}
+
+// UpdateWebhookEndpointRequestEventTypes defines model for UpdateWebhookEndpointRequest.EventTypes.
+type UpdateWebhookEndpointRequestEventTypes string
 
 // User defines model for User.
 type User struct {
@@ -1272,11 +1736,172 @@ type VerifyRequest struct {
 	Token string `json:"token"`
 }
 
+// WebhookAttempt defines model for WebhookAttempt.
+type WebhookAttempt struct {
+	// Attempt The tries of this event at this endpoint, counted from 1.
+	Attempt    int32     `json:"attempt"`
+	CreatedAt  time.Time `json:"created_at"`
+	DurationMs int32     `json:"duration_ms"`
+
+	// Error Why the try failed; null when it succeeded.
+	Error     *string                 `json:"error"`
+	EventID   openapi_types.UUID      `json:"event_id"`
+	EventType WebhookAttemptEventType `json:"event_type"`
+	ID        openapi_types.UUID      `json:"id"`
+
+	// Response The first 512 bytes of the receiver's answer.
+	Response string `json:"response"`
+
+	// StatusCode The receiver's answer; null when none came (refused address, timeout, connection error).
+	StatusCode *int32 `json:"status_code"`
+
+	// Succeeded true when the receiver answered 2xx.
+	Succeeded bool `json:"succeeded"`
+}
+
+// WebhookAttemptEventType defines model for WebhookAttempt.EventType.
+type WebhookAttemptEventType string
+
+// WebhookAttemptList defines model for WebhookAttemptList.
+type WebhookAttemptList struct {
+	Data       []WebhookAttempt `json:"data"`
+	NextCursor *string          `json:"next_cursor"`
+}
+
+// WebhookEndpoint defines model for WebhookEndpoint.
+type WebhookEndpoint struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// Description Example: Workday: new hires
+	Description string `json:"description"`
+
+	// DisabledReason Why the server disabled it; null while enabled or when a manager disabled it.
+	DisabledReason *string `json:"disabled_reason"`
+
+	// Enabled Disabled endpoints are sent nothing; the server disables one that failed every attempt for a day.
+	Enabled bool `json:"enabled"`
+
+	// EventTypes The events sent to it, sorted.
+	EventTypes []WebhookEndpointEventTypes `json:"event_types"`
+
+	// FailingSince When its current run of failed attempts began; null while it accepts its events.
+	FailingSince *time.Time         `json:"failing_since"`
+	ID           openapi_types.UUID `json:"id"`
+
+	// PreviousSecretExpiresAt Until when the secret before the last rotation signs too; null outside a rotation.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
+
+	// URL Example: https://hr.example.com/hooks/enrollkit
+	URL string `json:"url"`
+}
+
+// WebhookEndpointEventTypes defines model for WebhookEndpoint.EventTypes.
+type WebhookEndpointEventTypes string
+
+// WebhookEndpointCreated defines model for WebhookEndpointCreated.
+type WebhookEndpointCreated struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// Description Example: Workday: new hires
+	Description string `json:"description"`
+
+	// DisabledReason Why the server disabled it; null while enabled or when a manager disabled it.
+	DisabledReason *string `json:"disabled_reason"`
+
+	// Enabled Disabled endpoints are sent nothing; the server disables one that failed every attempt for a day.
+	Enabled bool `json:"enabled"`
+
+	// EventTypes The events sent to it, sorted.
+	EventTypes []WebhookEndpointCreatedEventTypes `json:"event_types"`
+
+	// FailingSince When its current run of failed attempts began; null while it accepts its events.
+	FailingSince *time.Time         `json:"failing_since"`
+	ID           openapi_types.UUID `json:"id"`
+
+	// PreviousSecretExpiresAt Until when the secret before the last rotation signs too; null outside a rotation.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
+
+	// Secret The Standard Webhooks signing secret: "whsec_" and the base64 of 32 random bytes.
+	//
+	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+	Secret    string    `json:"secret"`
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// URL Example: https://hr.example.com/hooks/enrollkit
+	URL string `json:"url"`
+}
+
+// WebhookEndpointCreatedEventTypes defines model for WebhookEndpointCreated.EventTypes.
+type WebhookEndpointCreatedEventTypes string
+
+// WebhookEndpointList defines model for WebhookEndpointList.
+type WebhookEndpointList struct {
+	Data       []WebhookEndpoint `json:"data"`
+	NextCursor *string           `json:"next_cursor"`
+}
+
+// WebhookMessage defines model for WebhookMessage.
+type WebhookMessage struct {
+	// Attempts The tries so far.
+	Attempts   int32                   `json:"attempts"`
+	EndpointID openapi_types.UUID      `json:"endpoint_id"`
+	EventID    openapi_types.UUID      `json:"event_id"`
+	EventType  WebhookMessageEventType `json:"event_type"`
+	Status     WebhookMessageStatus    `json:"status"`
+	UpdatedAt  time.Time               `json:"updated_at"`
+}
+
+// WebhookMessageEventType defines model for WebhookMessage.EventType.
+type WebhookMessageEventType string
+
+// WebhookMessageStatus defines model for WebhookMessage.Status.
+type WebhookMessageStatus string
+
 // Cursor defines model for Cursor.
 type Cursor = string
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
 // Limit defines model for Limit.
 type Limit = int32
+
+// ListAuditEventsParams defines parameters for ListAuditEvents.
+type ListAuditEventsParams struct {
+	// Action only this action, e.g. user_group.members.add
+	Action *string `form:"action,omitempty" json:"action,omitempty"`
+
+	// ActorID only changes by this user or integration client
+	ActorID *openapi_types.UUID `form:"actor_id,omitempty" json:"actor_id,omitempty"`
+
+	// TargetType only changes of this kind of object
+	TargetType *ListAuditEventsParamsTargetType `form:"target_type,omitempty" json:"target_type,omitempty"`
+
+	// TargetID only changes of this object
+	TargetID *openapi_types.UUID `form:"target_id,omitempty" json:"target_id,omitempty"`
+
+	// Since only changes at or after this time (RFC 3339)
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until only changes before this time (RFC 3339), later than since
+	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
+
+	// Limit Items per page (default 50).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque: the previous page's next_cursor (also in its Link rel="next" header). Lists are keyset-paginated, so a page never skips or repeats an item when others are added; a cursor is valid only with the sort it was made for.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Sort order
+	Sort *ListAuditEventsParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
+}
+
+// ListAuditEventsParamsTargetType defines parameters for ListAuditEvents.
+type ListAuditEventsParamsTargetType string
+
+// ListAuditEventsParamsSort defines parameters for ListAuditEvents.
+type ListAuditEventsParamsSort string
 
 // ListCoursesParams defines parameters for ListCourses.
 type ListCoursesParams struct {
@@ -1296,6 +1921,18 @@ type ListCoursesParams struct {
 // ListCoursesParamsSort defines parameters for ListCourses.
 type ListCoursesParamsSort string
 
+// CreateCourseParams defines parameters for CreateCourse.
+type CreateCourseParams struct {
+	// IdempotencyKey Makes the request safe to retry: the first request with a key runs and its answer is kept for 24 hours; the same request again (same caller, key, path and body) gets that answer, with Idempotent-Replayed: true, without running again. The key with another request is 422 idempotency_key_reused; while the first request runs, 409 idempotency_in_progress with Retry-After. Answers asking to try again (401, 403, 408, 429, 5xx) are not kept. A UUID per logical request is a good key. An answer that carried a credential (an integration client's secret) is kept without it: its repeat is 409 naming what the first request made.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ResendDeliveryParams defines parameters for ResendDelivery.
+type ResendDeliveryParams struct {
+	// IdempotencyKey Makes the request safe to retry: the first request with a key runs and its answer is kept for 24 hours; the same request again (same caller, key, path and body) gets that answer, with Idempotent-Replayed: true, without running again. The key with another request is 422 idempotency_key_reused; while the first request runs, 409 idempotency_in_progress with Retry-After. Answers asking to try again (401, 403, 408, 429, 5xx) are not kept. A UUID per logical request is a good key. An answer that carried a credential (an integration client's secret) is kept without it: its repeat is 409 naming what the first request made.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListIntegrationClientsParams defines parameters for ListIntegrationClients.
 type ListIntegrationClientsParams struct {
 	// Limit Items per page (default 50).
@@ -1310,6 +1947,12 @@ type ListIntegrationClientsParams struct {
 
 // ListIntegrationClientsParamsSort defines parameters for ListIntegrationClients.
 type ListIntegrationClientsParamsSort string
+
+// CreateIntegrationClientParams defines parameters for CreateIntegrationClient.
+type CreateIntegrationClientParams struct {
+	// IdempotencyKey Makes the request safe to retry: the first request with a key runs and its answer is kept for 24 hours; the same request again (same caller, key, path and body) gets that answer, with Idempotent-Replayed: true, without running again. The key with another request is 422 idempotency_key_reused; while the first request runs, 409 idempotency_in_progress with Retry-After. Answers asking to try again (401, 403, 408, 429, 5xx) are not kept. A UUID per logical request is a good key. An answer that carried a credential (an integration client's secret) is kept without it: its repeat is 409 naming what the first request made.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
 
 // ListInvitationsParams defines parameters for ListInvitations.
 type ListInvitationsParams struct {
@@ -1332,6 +1975,12 @@ type ListInvitationsParams struct {
 // ListInvitationsParamsSort defines parameters for ListInvitations.
 type ListInvitationsParamsSort string
 
+// CreateInvitationParams defines parameters for CreateInvitation.
+type CreateInvitationParams struct {
+	// IdempotencyKey Makes the request safe to retry: the first request with a key runs and its answer is kept for 24 hours; the same request again (same caller, key, path and body) gets that answer, with Idempotent-Replayed: true, without running again. The key with another request is 422 idempotency_key_reused; while the first request runs, 409 idempotency_in_progress with Retry-After. Answers asking to try again (401, 403, 408, 429, 5xx) are not kept. A UUID per logical request is a good key. An answer that carried a credential (an integration client's secret) is kept without it: its repeat is 409 naming what the first request made.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListDeliveriesParams defines parameters for ListDeliveries.
 type ListDeliveriesParams struct {
 	// Limit Items per page (default 50).
@@ -1346,6 +1995,12 @@ type ListDeliveriesParams struct {
 
 // ListDeliveriesParamsSort defines parameters for ListDeliveries.
 type ListDeliveriesParamsSort string
+
+// CreateDeliveriesParams defines parameters for CreateDeliveries.
+type CreateDeliveriesParams struct {
+	// IdempotencyKey Makes the request safe to retry: the first request with a key runs and its answer is kept for 24 hours; the same request again (same caller, key, path and body) gets that answer, with Idempotent-Replayed: true, without running again. The key with another request is 422 idempotency_key_reused; while the first request runs, 409 idempotency_in_progress with Retry-After. Answers asking to try again (401, 403, 408, 429, 5xx) are not kept. A UUID per logical request is a good key. An answer that carried a credential (an integration client's secret) is kept without it: its repeat is 409 naming what the first request made.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
 
 // ListRedemptionsParams defines parameters for ListRedemptions.
 type ListRedemptionsParams struct {
@@ -1395,6 +2050,12 @@ type ListOrganizationGroupsParams struct {
 // ListOrganizationGroupsParamsSort defines parameters for ListOrganizationGroups.
 type ListOrganizationGroupsParamsSort string
 
+// CreateOrganizationGroupParams defines parameters for CreateOrganizationGroup.
+type CreateOrganizationGroupParams struct {
+	// IdempotencyKey Makes the request safe to retry: the first request with a key runs and its answer is kept for 24 hours; the same request again (same caller, key, path and body) gets that answer, with Idempotent-Replayed: true, without running again. The key with another request is 422 idempotency_key_reused; while the first request runs, 409 idempotency_in_progress with Retry-After. Answers asking to try again (401, 403, 408, 429, 5xx) are not kept. A UUID per logical request is a good key. An answer that carried a credential (an integration client's secret) is kept without it: its repeat is 409 naming what the first request made.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListUserGroupsParams defines parameters for ListUserGroups.
 type ListUserGroupsParams struct {
 	// Q case-insensitive substring of the name (% and _ match themselves)
@@ -1416,6 +2077,12 @@ type ListUserGroupsParams struct {
 // ListUserGroupsParamsSort defines parameters for ListUserGroups.
 type ListUserGroupsParamsSort string
 
+// CreateUserGroupParams defines parameters for CreateUserGroup.
+type CreateUserGroupParams struct {
+	// IdempotencyKey Makes the request safe to retry: the first request with a key runs and its answer is kept for 24 hours; the same request again (same caller, key, path and body) gets that answer, with Idempotent-Replayed: true, without running again. The key with another request is 422 idempotency_key_reused; while the first request runs, 409 idempotency_in_progress with Retry-After. Answers asking to try again (401, 403, 408, 429, 5xx) are not kept. A UUID per logical request is a good key. An answer that carried a credential (an integration client's secret) is kept without it: its repeat is 409 naming what the first request made.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListUserGroupCoursesParams defines parameters for ListUserGroupCourses.
 type ListUserGroupCoursesParams struct {
 	// Limit Items per page (default 50).
@@ -1431,6 +2098,12 @@ type ListUserGroupCoursesParams struct {
 // ListUserGroupCoursesParamsSort defines parameters for ListUserGroupCourses.
 type ListUserGroupCoursesParamsSort string
 
+// AddUserGroupCoursesParams defines parameters for AddUserGroupCourses.
+type AddUserGroupCoursesParams struct {
+	// IdempotencyKey Makes the request safe to retry: the first request with a key runs and its answer is kept for 24 hours; the same request again (same caller, key, path and body) gets that answer, with Idempotent-Replayed: true, without running again. The key with another request is 422 idempotency_key_reused; while the first request runs, 409 idempotency_in_progress with Retry-After. Answers asking to try again (401, 403, 408, 429, 5xx) are not kept. A UUID per logical request is a good key. An answer that carried a credential (an integration client's secret) is kept without it: its repeat is 409 naming what the first request made.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListUserGroupMembersParams defines parameters for ListUserGroupMembers.
 type ListUserGroupMembersParams struct {
 	// Limit Items per page (default 50).
@@ -1445,6 +2118,12 @@ type ListUserGroupMembersParams struct {
 
 // ListUserGroupMembersParamsSort defines parameters for ListUserGroupMembers.
 type ListUserGroupMembersParamsSort string
+
+// AddUserGroupMembersParams defines parameters for AddUserGroupMembers.
+type AddUserGroupMembersParams struct {
+	// IdempotencyKey Makes the request safe to retry: the first request with a key runs and its answer is kept for 24 hours; the same request again (same caller, key, path and body) gets that answer, with Idempotent-Replayed: true, without running again. The key with another request is 422 idempotency_key_reused; while the first request runs, 409 idempotency_in_progress with Retry-After. Answers asking to try again (401, 403, 408, 429, 5xx) are not kept. A UUID per logical request is a good key. An answer that carried a credential (an integration client's secret) is kept without it: its repeat is 409 naming what the first request made.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
 
 // ListUsersParams defines parameters for ListUsers.
 type ListUsersParams struct {
@@ -1466,6 +2145,60 @@ type ListUsersParams struct {
 
 // ListUsersParamsSort defines parameters for ListUsers.
 type ListUsersParamsSort string
+
+// CreateUserParams defines parameters for CreateUser.
+type CreateUserParams struct {
+	// IdempotencyKey Makes the request safe to retry: the first request with a key runs and its answer is kept for 24 hours; the same request again (same caller, key, path and body) gets that answer, with Idempotent-Replayed: true, without running again. The key with another request is 422 idempotency_key_reused; while the first request runs, 409 idempotency_in_progress with Retry-After. Answers asking to try again (401, 403, 408, 429, 5xx) are not kept. A UUID per logical request is a good key. An answer that carried a credential (an integration client's secret) is kept without it: its repeat is 409 naming what the first request made.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListWebhookEndpointsParams defines parameters for ListWebhookEndpoints.
+type ListWebhookEndpointsParams struct {
+	// Limit Items per page (default 50).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque: the previous page's next_cursor (also in its Link rel="next" header). Lists are keyset-paginated, so a page never skips or repeats an item when others are added; a cursor is valid only with the sort it was made for.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Sort order
+	Sort *ListWebhookEndpointsParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
+}
+
+// ListWebhookEndpointsParamsSort defines parameters for ListWebhookEndpoints.
+type ListWebhookEndpointsParamsSort string
+
+// CreateWebhookEndpointParams defines parameters for CreateWebhookEndpoint.
+type CreateWebhookEndpointParams struct {
+	// IdempotencyKey Makes the request safe to retry: the first request with a key runs and its answer is kept for 24 hours; the same request again (same caller, key, path and body) gets that answer, with Idempotent-Replayed: true, without running again. The key with another request is 422 idempotency_key_reused; while the first request runs, 409 idempotency_in_progress with Retry-After. Answers asking to try again (401, 403, 408, 429, 5xx) are not kept. A UUID per logical request is a good key. An answer that carried a credential (an integration client's secret) is kept without it: its repeat is 409 naming what the first request made.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListWebhookAttemptsParams defines parameters for ListWebhookAttempts.
+type ListWebhookAttemptsParams struct {
+	// Limit Items per page (default 50).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque: the previous page's next_cursor (also in its Link rel="next" header). Lists are keyset-paginated, so a page never skips or repeats an item when others are added; a cursor is valid only with the sort it was made for.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Sort order
+	Sort *ListWebhookAttemptsParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
+}
+
+// ListWebhookAttemptsParamsSort defines parameters for ListWebhookAttempts.
+type ListWebhookAttemptsParamsSort string
+
+// RedeliverWebhookEventParams defines parameters for RedeliverWebhookEvent.
+type RedeliverWebhookEventParams struct {
+	// IdempotencyKey Makes the request safe to retry: the first request with a key runs and its answer is kept for 24 hours; the same request again (same caller, key, path and body) gets that answer, with Idempotent-Replayed: true, without running again. The key with another request is 422 idempotency_key_reused; while the first request runs, 409 idempotency_in_progress with Retry-After. Answers asking to try again (401, 403, 408, 429, 5xx) are not kept. A UUID per logical request is a good key. An answer that carried a credential (an integration client's secret) is kept without it: its repeat is 409 naming what the first request made.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// RotateWebhookSecretParams defines parameters for RotateWebhookSecret.
+type RotateWebhookSecretParams struct {
+	// IdempotencyKey Makes the request safe to retry: the first request with a key runs and its answer is kept for 24 hours; the same request again (same caller, key, path and body) gets that answer, with Idempotent-Replayed: true, without running again. The key with another request is 422 idempotency_key_reused; while the first request runs, 409 idempotency_in_progress with Retry-After. Answers asking to try again (401, 403, 408, 429, 5xx) are not kept. A UUID per logical request is a good key. An answer that carried a credential (an integration client's secret) is kept without it: its repeat is 409 naming what the first request made.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
@@ -1532,6 +2265,12 @@ type CreateUserJSONRequestBody = CreateUserRequest
 
 // UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
 type UpdateUserJSONRequestBody = UpdateUserRequest
+
+// CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
+type CreateWebhookEndpointJSONRequestBody = CreateWebhookEndpointRequest
+
+// UpdateWebhookEndpointJSONRequestBody defines body for UpdateWebhookEndpoint for application/json ContentType.
+type UpdateWebhookEndpointJSONRequestBody = UpdateWebhookEndpointRequest
 
 // AsMeUser returns the union data inside the Me as a MeUser
 func (t Me) AsMeUser() (MeUser, error) {
@@ -1708,6 +2447,13 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// ListAuditEvents The organization's audit log
+	//
+	// Full Managers only (403 insufficient_role for everyone else). Every change made in the caller's organization, newest first unless sort says otherwise, each recorded in the transaction of the change: organization groups, users and integration clients created, updated or deleted (a user's status change is user.status.active or user.status.disabled); courses created, updated, deleted or imported (course.import, by the system, on the organization); user groups created, updated or deleted, and their courses and members added or removed (user_group.courses.add, user_group.members.remove…, on the user group; an addition that adds nothing already there is not recorded); invitations created, updated, deleted, sent (invitation.send) or changed in status (invitation.status.active…). The filters combine: action, actor_id and target_id match exactly, since includes its instant and until does not. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for. With Accept: text/csv, every matching event in one attachment (header row created_at, action, actor_kind, actor_id, target_type, target_id, request_id, every cell quoted and guarded against spreadsheet formulas), in the sort's order; cursor is then ignored, and limit too, though it must still be a number from 1 to 200. An export of more than 100,000 events is refused (400): narrow it with since and until.
+	//
+	// Corresponds with GET /audit-events (the `ListAuditEvents` operationId).
+	ListAuditEvents(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// LoginWithBody Sign in with email and password
 	//
 	// Failed attempts are throttled per client IP (an IPv6 client by its /64) and per account and client address (429 with Retry-After), so failures from elsewhere never lock the owner out; past an account-wide budget (ENROLLKIT_LOGIN_ACCOUNT_ANY_LIMIT) every attempt on the account is slowed down by up to 5 s instead. Every failure answers the same 401. 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a burst beyond what the cores can hash).
@@ -1776,7 +2522,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /courses (the `CreateCourse` operationId).
-	CreateCourseWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateCourseWithBody(ctx context.Context, params *CreateCourseParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateCourse Add a course
 	//
@@ -1785,7 +2531,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /courses (the `CreateCourse` operationId).
-	CreateCourse(ctx context.Context, body CreateCourseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateCourse(ctx context.Context, params *CreateCourseParams, body CreateCourseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteCourse Remove a course
 	//
@@ -1819,6 +2565,13 @@ type ClientInterface interface {
 	// Corresponds with PATCH /courses/{id} (the `UpdateCourse` operationId).
 	UpdateCourse(ctx context.Context, id openapi_types.UUID, body UpdateCourseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ResendDelivery Send a delivery again
+	//
+	// Full Managers only. Queues the delivery's email again with a new job, to the same address with the same names: for an email that failed, whose outcome is unknown, or that was sent and lost by the recipient. The delivery goes back to queued, last_error and sent_at are cleared and attempts goes on counting; it is paced and counted against the organization's quota like a send of one email (429 with Retry-After when the hour's or day's quota is spent). 409 while the delivery is queued or sending (it is on its way), and when the invitation is revoked or expired. The email is rendered when it is sent, from the invitation as it is then.
+	//
+	// Corresponds with POST /deliveries/{id}/resend (the `ResendDelivery` operationId).
+	ResendDelivery(ctx context.Context, id openapi_types.UUID, params *ResendDeliveryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListIntegrationClients Integration clients
 	//
 	// Full Managers only. The organization's integration clients, without their secrets, oldest first unless sort says otherwise. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
@@ -1833,7 +2586,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /integration-clients (the `CreateIntegrationClient` operationId).
-	CreateIntegrationClientWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateIntegrationClientWithBody(ctx context.Context, params *CreateIntegrationClientParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateIntegrationClient Create an integration client
 	//
@@ -1842,7 +2595,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /integration-clients (the `CreateIntegrationClient` operationId).
-	CreateIntegrationClient(ctx context.Context, body CreateIntegrationClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateIntegrationClient(ctx context.Context, params *CreateIntegrationClientParams, body CreateIntegrationClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteIntegrationClient Delete an integration client
 	//
@@ -1865,7 +2618,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /invitations (the `CreateInvitation` operationId).
-	CreateInvitationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateInvitationWithBody(ctx context.Context, params *CreateInvitationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateInvitation Create an invitation
 	//
@@ -1874,7 +2627,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /invitations (the `CreateInvitation` operationId).
-	CreateInvitation(ctx context.Context, body CreateInvitationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateInvitation(ctx context.Context, params *CreateInvitationParams, body CreateInvitationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteInvitation Delete an invitation
 	//
@@ -1910,32 +2663,32 @@ type ClientInterface interface {
 
 	// ListDeliveries Deliveries of the invitation email
 	//
-	// Full Managers only. Every email sent for the invitation, one per address and send, oldest first by default, with its status (queued, sent, failed), attempts, last_error and when it is scheduled to go out. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+	// Full Managers only. Every email sent for the invitation, one per address and send, oldest first by default, with its status (queued; sending while the mail server has it; sent; failed; unknown when the mail server took the message but did not confirm it, or an attempt was interrupted, so it may or may not have arrived and is not sent again), attempts, last_error and when it is scheduled to go out. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
 	//
 	// Corresponds with GET /invitations/{id}/deliveries (the `ListDeliveries` operationId).
 	ListDeliveries(ctx context.Context, id openapi_types.UUID, params *ListDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateDeliveriesWithBody Send the invitation email
 	//
-	// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit).
+	// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit). The body is JSON, up to 1000 addresses, one bad address refusing the whole send (422); or, with Content-Type: text/csv, a file of up to 10,000 rows whose header row names an email column and optionally first_name and last_name (any order, case-insensitive). The file is read whole first: one that is not CSV (bad quoting, a row with more or fewer fields than the header), has no row after its header, has no email column or another column, or has more than 10,000 rows is 422 and sends nothing. Of a file that reads, the rows whose email is not an address, whose names are not valid names, or whose address is on an earlier row (case-insensitively) are listed in rejected with their lines, and the others are queued in one transaction, each greeted by its first_name when the file gives one; a file whose every row is rejected is 422. A file of 10,000 rows of usual length (about 100 bytes a row) fits the default body limit of 1 MiB.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /invitations/{id}/deliveries (the `CreateDeliveries` operationId).
-	CreateDeliveriesWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateDeliveriesWithBody(ctx context.Context, id openapi_types.UUID, params *CreateDeliveriesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateDeliveries Send the invitation email
 	//
-	// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit).
+	// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit). The body is JSON, up to 1000 addresses, one bad address refusing the whole send (422); or, with Content-Type: text/csv, a file of up to 10,000 rows whose header row names an email column and optionally first_name and last_name (any order, case-insensitive). The file is read whole first: one that is not CSV (bad quoting, a row with more or fewer fields than the header), has no row after its header, has no email column or another column, or has more than 10,000 rows is 422 and sends nothing. Of a file that reads, the rows whose email is not an address, whose names are not valid names, or whose address is on an earlier row (case-insensitively) are listed in rejected with their lines, and the others are queued in one transaction, each greeted by its first_name when the file gives one; a file whose every row is rejected is 422. A file of 10,000 rows of usual length (about 100 bytes a row) fits the default body limit of 1 MiB.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /invitations/{id}/deliveries (the `CreateDeliveries` operationId).
-	CreateDeliveries(ctx context.Context, id openapi_types.UUID, body CreateDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateDeliveries(ctx context.Context, id openapi_types.UUID, params *CreateDeliveriesParams, body CreateDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetInvitationEmail Preview the invitation email
 	//
-	// Full Managers only; changes nothing. Exactly what a delivery sends now, rendered from the invitation as stored: the manager's message, then the passcode, the enrollment link, the courses of each user group and the expiry.
+	// Full Managers only; changes nothing. Exactly what a delivery to an address without a name sends now, rendered from the invitation as stored: the manager's message, then the passcode, the enrollment link, the courses of each user group and the expiry. A delivery whose first name is known (from a CSV file) opens with "Hello" and that name, and is otherwise the same.
 	//
 	// Corresponds with GET /invitations/{id}/email (the `GetInvitationEmail` operationId).
 	GetInvitationEmail(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2002,7 +2755,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /organization-groups (the `CreateOrganizationGroup` operationId).
-	CreateOrganizationGroupWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateOrganizationGroupWithBody(ctx context.Context, params *CreateOrganizationGroupParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateOrganizationGroup Add an organization group
 	//
@@ -2011,7 +2764,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /organization-groups (the `CreateOrganizationGroup` operationId).
-	CreateOrganizationGroup(ctx context.Context, body CreateOrganizationGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateOrganizationGroup(ctx context.Context, params *CreateOrganizationGroupParams, body CreateOrganizationGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteOrganizationGroup Remove an organization group
 	//
@@ -2113,7 +2866,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /user-groups (the `CreateUserGroup` operationId).
-	CreateUserGroupWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateUserGroupWithBody(ctx context.Context, params *CreateUserGroupParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateUserGroup Add a user group
 	//
@@ -2122,7 +2875,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /user-groups (the `CreateUserGroup` operationId).
-	CreateUserGroup(ctx context.Context, body CreateUserGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateUserGroup(ctx context.Context, params *CreateUserGroupParams, body CreateUserGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteUserGroup Remove a user group
 	//
@@ -2170,7 +2923,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /user-groups/{id}/courses (the `AddUserGroupCourses` operationId).
-	AddUserGroupCoursesWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	AddUserGroupCoursesWithBody(ctx context.Context, id openapi_types.UUID, params *AddUserGroupCoursesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AddUserGroupCourses Add courses to a user group
 	//
@@ -2179,7 +2932,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /user-groups/{id}/courses (the `AddUserGroupCourses` operationId).
-	AddUserGroupCourses(ctx context.Context, id openapi_types.UUID, body AddUserGroupCoursesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	AddUserGroupCourses(ctx context.Context, id openapi_types.UUID, params *AddUserGroupCoursesParams, body AddUserGroupCoursesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RemoveUserGroupCourse Remove a course from a user group
 	//
@@ -2202,7 +2955,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /user-groups/{id}/members (the `AddUserGroupMembers` operationId).
-	AddUserGroupMembersWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	AddUserGroupMembersWithBody(ctx context.Context, id openapi_types.UUID, params *AddUserGroupMembersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AddUserGroupMembers Add members to a user group
 	//
@@ -2211,7 +2964,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /user-groups/{id}/members (the `AddUserGroupMembers` operationId).
-	AddUserGroupMembers(ctx context.Context, id openapi_types.UUID, body AddUserGroupMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	AddUserGroupMembers(ctx context.Context, id openapi_types.UUID, params *AddUserGroupMembersParams, body AddUserGroupMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RemoveUserGroupMember Remove a member from a user group
 	//
@@ -2234,7 +2987,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /users (the `CreateUser` operationId).
-	CreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateUserWithBody(ctx context.Context, params *CreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateUser Add a user
 	//
@@ -2243,7 +2996,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /users (the `CreateUser` operationId).
-	CreateUser(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateUser(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteUser Remove a user
 	//
@@ -2276,6 +3029,101 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /users/{id} (the `UpdateUser` operationId).
 	UpdateUser(ctx context.Context, id openapi_types.UUID, body UpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWebhookEndpoints Webhook endpoints
+	//
+	// Full Managers only. The organization's webhook endpoints, without their secrets, oldest first unless sort says otherwise. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+	//
+	// Corresponds with GET /webhook-endpoints (the `ListWebhookEndpoints` operationId).
+	ListWebhookEndpoints(ctx context.Context, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhookEndpointWithBody Create a webhook endpoint
+	//
+	// Full Managers only. Registers a URL to be sent the organization's events of the given types, as Standard Webhooks (https://www.standardwebhooks.com) says: a JSON POST {type, timestamp, data} with the headers webhook-id (the event's ID, the same on every retry), webhook-timestamp (Unix seconds) and webhook-signature ("v1," and the base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}" keyed by the secret's base64-decoded part after "whsec_"; during a rotation two signatures, space-separated). A 2xx answer within 10 seconds accepts an event; anything else (redirects are not followed) is retried after 10 s, 40 s, 160 s and so on, each four times the last up to 12 hours, nine tries in some 27 hours; an endpoint that failed every try for a day is disabled, which the audit log records. Delivery is at least once, so receivers deduplicate by webhook-id. In production the URL must be https and its host must resolve to public addresses only (no loopback, private, link-local or cloud-metadata address), judged now and again at each send; development allows http and loopback. The secret is returned once; GET never shows it. At most 20 endpoints per organization.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithBody(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhookEndpoint Create a webhook endpoint
+	//
+	// Full Managers only. Registers a URL to be sent the organization's events of the given types, as Standard Webhooks (https://www.standardwebhooks.com) says: a JSON POST {type, timestamp, data} with the headers webhook-id (the event's ID, the same on every retry), webhook-timestamp (Unix seconds) and webhook-signature ("v1," and the base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}" keyed by the secret's base64-decoded part after "whsec_"; during a rotation two signatures, space-separated). A 2xx answer within 10 seconds accepts an event; anything else (redirects are not followed) is retried after 10 s, 40 s, 160 s and so on, each four times the last up to 12 hours, nine tries in some 27 hours; an endpoint that failed every try for a day is disabled, which the audit log records. Delivery is at least once, so receivers deduplicate by webhook-id. In production the URL must be https and its host must resolve to public addresses only (no loopback, private, link-local or cloud-metadata address), judged now and again at each send; development allows http and loopback. The secret is returned once; GET never shows it. At most 20 endpoints per organization.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpoint(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteWebhookEndpoint Delete a webhook endpoint
+	//
+	// Full Managers only. Events not yet sent to it are dropped, with its attempts. Not idempotent: deleting it again is 404.
+	//
+	// Corresponds with DELETE /webhook-endpoints/{id} (the `DeleteWebhookEndpoint` operationId).
+	DeleteWebhookEndpoint(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWebhookEndpoint A webhook endpoint
+	//
+	// Full Managers only. Without its secret.
+	//
+	// Corresponds with GET /webhook-endpoints/{id} (the `GetWebhookEndpoint` operationId).
+	GetWebhookEndpoint(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWebhookEndpointWithBody Change a webhook endpoint
+	//
+	// Full Managers only. Absent fields, and null ones, stay as they are. A new URL is judged as at creation. Enabling a disabled endpoint starts its count of failures again; events that failed while it was disabled can be sent again with the redeliver route.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWebhookEndpoint Change a webhook endpoint
+	//
+	// Full Managers only. Absent fields, and null ones, stay as they are. A new URL is judged as at creation. Enabling a disabled endpoint starts its count of failures again; events that failed while it was disabled can be sent again with the redeliver route.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpoint(ctx context.Context, id openapi_types.UUID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWebhookAttempts A webhook endpoint's attempts
+	//
+	// Full Managers only. Every try at sending an event to the endpoint, newest first unless sort says otherwise: the receiver's status code, how long it took, why it failed and the start of its answer. Keyset-paginated like every list.
+	//
+	// Corresponds with GET /webhook-endpoints/{id}/attempts (the `ListWebhookAttempts` operationId).
+	ListWebhookAttempts(ctx context.Context, id openapi_types.UUID, params *ListWebhookAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RedeliverWebhookEvent Send an event to an endpoint again
+	//
+	// Full Managers only. Queues an event the endpoint was sent, or failed to be sent, once more, with the same webhook-id, and with retries as for a new event. 409 while it is queued for the endpoint already, or while the endpoint is disabled.
+	//
+	// Corresponds with POST /webhook-endpoints/{id}/events/{event_id}/redeliver (the `RedeliverWebhookEvent` operationId).
+	RedeliverWebhookEvent(ctx context.Context, id openapi_types.UUID, eventID openapi_types.UUID, params *RedeliverWebhookEventParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateWebhookSecret Rotate a webhook endpoint's secret
+	//
+	// Full Managers only. Returns a new secret, shown only here. For 24 hours every event is signed with the old secret too (webhook-signature lists both), so the receiver can switch without losing one; a second rotation within the day drops the oldest.
+	//
+	// Corresponds with POST /webhook-endpoints/{id}/rotate-secret (the `RotateWebhookSecret` operationId).
+	RotateWebhookSecret(ctx context.Context, id openapi_types.UUID, params *RotateWebhookSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ListAuditEvents The organization's audit log
+//
+// Full Managers only (403 insufficient_role for everyone else). Every change made in the caller's organization, newest first unless sort says otherwise, each recorded in the transaction of the change: organization groups, users and integration clients created, updated or deleted (a user's status change is user.status.active or user.status.disabled); courses created, updated, deleted or imported (course.import, by the system, on the organization); user groups created, updated or deleted, and their courses and members added or removed (user_group.courses.add, user_group.members.remove…, on the user group; an addition that adds nothing already there is not recorded); invitations created, updated, deleted, sent (invitation.send) or changed in status (invitation.status.active…). The filters combine: action, actor_id and target_id match exactly, since includes its instant and until does not. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for. With Accept: text/csv, every matching event in one attachment (header row created_at, action, actor_kind, actor_id, target_type, target_id, request_id, every cell quoted and guarded against spreadsheet formulas), in the sort's order; cursor is then ignored, and limit too, though it must still be a number from 1 to 200. An export of more than 100,000 events is refused (400): narrow it with since and until.
+//
+// Corresponds with GET /audit-events (the `ListAuditEvents` operationId).
+func (c *Client) ListAuditEvents(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAuditEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // LoginWithBody Sign in with email and password
@@ -2416,8 +3264,8 @@ func (c *Client) ListCourses(ctx context.Context, params *ListCoursesParams, req
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /courses (the `CreateCourse` operationId).
-func (c *Client) CreateCourseWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateCourseRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateCourseWithBody(ctx context.Context, params *CreateCourseParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCourseRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2435,8 +3283,8 @@ func (c *Client) CreateCourseWithBody(ctx context.Context, contentType string, b
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /courses (the `CreateCourse` operationId).
-func (c *Client) CreateCourse(ctx context.Context, body CreateCourseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateCourseRequest(c.Server, body)
+func (c *Client) CreateCourse(ctx context.Context, params *CreateCourseParams, body CreateCourseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCourseRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2519,6 +3367,23 @@ func (c *Client) UpdateCourse(ctx context.Context, id openapi_types.UUID, body U
 	return c.Client.Do(req)
 }
 
+// ResendDelivery Send a delivery again
+//
+// Full Managers only. Queues the delivery's email again with a new job, to the same address with the same names: for an email that failed, whose outcome is unknown, or that was sent and lost by the recipient. The delivery goes back to queued, last_error and sent_at are cleared and attempts goes on counting; it is paced and counted against the organization's quota like a send of one email (429 with Retry-After when the hour's or day's quota is spent). 409 while the delivery is queued or sending (it is on its way), and when the invitation is revoked or expired. The email is rendered when it is sent, from the invitation as it is then.
+//
+// Corresponds with POST /deliveries/{id}/resend (the `ResendDelivery` operationId).
+func (c *Client) ResendDelivery(ctx context.Context, id openapi_types.UUID, params *ResendDeliveryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResendDeliveryRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListIntegrationClients Integration clients
 //
 // Full Managers only. The organization's integration clients, without their secrets, oldest first unless sort says otherwise. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
@@ -2543,8 +3408,8 @@ func (c *Client) ListIntegrationClients(ctx context.Context, params *ListIntegra
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /integration-clients (the `CreateIntegrationClient` operationId).
-func (c *Client) CreateIntegrationClientWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateIntegrationClientRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateIntegrationClientWithBody(ctx context.Context, params *CreateIntegrationClientParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateIntegrationClientRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2562,8 +3427,8 @@ func (c *Client) CreateIntegrationClientWithBody(ctx context.Context, contentTyp
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /integration-clients (the `CreateIntegrationClient` operationId).
-func (c *Client) CreateIntegrationClient(ctx context.Context, body CreateIntegrationClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateIntegrationClientRequest(c.Server, body)
+func (c *Client) CreateIntegrationClient(ctx context.Context, params *CreateIntegrationClientParams, body CreateIntegrationClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateIntegrationClientRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2615,8 +3480,8 @@ func (c *Client) ListInvitations(ctx context.Context, params *ListInvitationsPar
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /invitations (the `CreateInvitation` operationId).
-func (c *Client) CreateInvitationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateInvitationRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateInvitationWithBody(ctx context.Context, params *CreateInvitationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateInvitationRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2634,8 +3499,8 @@ func (c *Client) CreateInvitationWithBody(ctx context.Context, contentType strin
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /invitations (the `CreateInvitation` operationId).
-func (c *Client) CreateInvitation(ctx context.Context, body CreateInvitationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateInvitationRequest(c.Server, body)
+func (c *Client) CreateInvitation(ctx context.Context, params *CreateInvitationParams, body CreateInvitationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateInvitationRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2720,7 +3585,7 @@ func (c *Client) UpdateInvitation(ctx context.Context, id openapi_types.UUID, bo
 
 // ListDeliveries Deliveries of the invitation email
 //
-// Full Managers only. Every email sent for the invitation, one per address and send, oldest first by default, with its status (queued, sent, failed), attempts, last_error and when it is scheduled to go out. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+// Full Managers only. Every email sent for the invitation, one per address and send, oldest first by default, with its status (queued; sending while the mail server has it; sent; failed; unknown when the mail server took the message but did not confirm it, or an attempt was interrupted, so it may or may not have arrived and is not sent again), attempts, last_error and when it is scheduled to go out. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
 //
 // Corresponds with GET /invitations/{id}/deliveries (the `ListDeliveries` operationId).
 func (c *Client) ListDeliveries(ctx context.Context, id openapi_types.UUID, params *ListDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2737,13 +3602,13 @@ func (c *Client) ListDeliveries(ctx context.Context, id openapi_types.UUID, para
 
 // CreateDeliveriesWithBody Send the invitation email
 //
-// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit).
+// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit). The body is JSON, up to 1000 addresses, one bad address refusing the whole send (422); or, with Content-Type: text/csv, a file of up to 10,000 rows whose header row names an email column and optionally first_name and last_name (any order, case-insensitive). The file is read whole first: one that is not CSV (bad quoting, a row with more or fewer fields than the header), has no row after its header, has no email column or another column, or has more than 10,000 rows is 422 and sends nothing. Of a file that reads, the rows whose email is not an address, whose names are not valid names, or whose address is on an earlier row (case-insensitively) are listed in rejected with their lines, and the others are queued in one transaction, each greeted by its first_name when the file gives one; a file whose every row is rejected is 422. A file of 10,000 rows of usual length (about 100 bytes a row) fits the default body limit of 1 MiB.
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /invitations/{id}/deliveries (the `CreateDeliveries` operationId).
-func (c *Client) CreateDeliveriesWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateDeliveriesRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) CreateDeliveriesWithBody(ctx context.Context, id openapi_types.UUID, params *CreateDeliveriesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDeliveriesRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2756,13 +3621,13 @@ func (c *Client) CreateDeliveriesWithBody(ctx context.Context, id openapi_types.
 
 // CreateDeliveries Send the invitation email
 //
-// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit).
+// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit). The body is JSON, up to 1000 addresses, one bad address refusing the whole send (422); or, with Content-Type: text/csv, a file of up to 10,000 rows whose header row names an email column and optionally first_name and last_name (any order, case-insensitive). The file is read whole first: one that is not CSV (bad quoting, a row with more or fewer fields than the header), has no row after its header, has no email column or another column, or has more than 10,000 rows is 422 and sends nothing. Of a file that reads, the rows whose email is not an address, whose names are not valid names, or whose address is on an earlier row (case-insensitively) are listed in rejected with their lines, and the others are queued in one transaction, each greeted by its first_name when the file gives one; a file whose every row is rejected is 422. A file of 10,000 rows of usual length (about 100 bytes a row) fits the default body limit of 1 MiB.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /invitations/{id}/deliveries (the `CreateDeliveries` operationId).
-func (c *Client) CreateDeliveries(ctx context.Context, id openapi_types.UUID, body CreateDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateDeliveriesRequest(c.Server, id, body)
+func (c *Client) CreateDeliveries(ctx context.Context, id openapi_types.UUID, params *CreateDeliveriesParams, body CreateDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDeliveriesRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2775,7 +3640,7 @@ func (c *Client) CreateDeliveries(ctx context.Context, id openapi_types.UUID, bo
 
 // GetInvitationEmail Preview the invitation email
 //
-// Full Managers only; changes nothing. Exactly what a delivery sends now, rendered from the invitation as stored: the manager's message, then the passcode, the enrollment link, the courses of each user group and the expiry.
+// Full Managers only; changes nothing. Exactly what a delivery to an address without a name sends now, rendered from the invitation as stored: the manager's message, then the passcode, the enrollment link, the courses of each user group and the expiry. A delivery whose first name is known (from a CSV file) opens with "Hello" and that name, and is otherwise the same.
 //
 // Corresponds with GET /invitations/{id}/email (the `GetInvitationEmail` operationId).
 func (c *Client) GetInvitationEmail(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2922,8 +3787,8 @@ func (c *Client) ListOrganizationGroups(ctx context.Context, params *ListOrganiz
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /organization-groups (the `CreateOrganizationGroup` operationId).
-func (c *Client) CreateOrganizationGroupWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateOrganizationGroupRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateOrganizationGroupWithBody(ctx context.Context, params *CreateOrganizationGroupParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateOrganizationGroupRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2941,8 +3806,8 @@ func (c *Client) CreateOrganizationGroupWithBody(ctx context.Context, contentTyp
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /organization-groups (the `CreateOrganizationGroup` operationId).
-func (c *Client) CreateOrganizationGroup(ctx context.Context, body CreateOrganizationGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateOrganizationGroupRequest(c.Server, body)
+func (c *Client) CreateOrganizationGroup(ctx context.Context, params *CreateOrganizationGroupParams, body CreateOrganizationGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateOrganizationGroupRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3163,8 +4028,8 @@ func (c *Client) ListUserGroups(ctx context.Context, params *ListUserGroupsParam
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /user-groups (the `CreateUserGroup` operationId).
-func (c *Client) CreateUserGroupWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateUserGroupRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateUserGroupWithBody(ctx context.Context, params *CreateUserGroupParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserGroupRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3182,8 +4047,8 @@ func (c *Client) CreateUserGroupWithBody(ctx context.Context, contentType string
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /user-groups (the `CreateUserGroup` operationId).
-func (c *Client) CreateUserGroup(ctx context.Context, body CreateUserGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateUserGroupRequest(c.Server, body)
+func (c *Client) CreateUserGroup(ctx context.Context, params *CreateUserGroupParams, body CreateUserGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserGroupRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3290,8 +4155,8 @@ func (c *Client) ListUserGroupCourses(ctx context.Context, id openapi_types.UUID
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /user-groups/{id}/courses (the `AddUserGroupCourses` operationId).
-func (c *Client) AddUserGroupCoursesWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewAddUserGroupCoursesRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) AddUserGroupCoursesWithBody(ctx context.Context, id openapi_types.UUID, params *AddUserGroupCoursesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddUserGroupCoursesRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3309,8 +4174,8 @@ func (c *Client) AddUserGroupCoursesWithBody(ctx context.Context, id openapi_typ
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /user-groups/{id}/courses (the `AddUserGroupCourses` operationId).
-func (c *Client) AddUserGroupCourses(ctx context.Context, id openapi_types.UUID, body AddUserGroupCoursesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewAddUserGroupCoursesRequest(c.Server, id, body)
+func (c *Client) AddUserGroupCourses(ctx context.Context, id openapi_types.UUID, params *AddUserGroupCoursesParams, body AddUserGroupCoursesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddUserGroupCoursesRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3362,8 +4227,8 @@ func (c *Client) ListUserGroupMembers(ctx context.Context, id openapi_types.UUID
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /user-groups/{id}/members (the `AddUserGroupMembers` operationId).
-func (c *Client) AddUserGroupMembersWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewAddUserGroupMembersRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) AddUserGroupMembersWithBody(ctx context.Context, id openapi_types.UUID, params *AddUserGroupMembersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddUserGroupMembersRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3381,8 +4246,8 @@ func (c *Client) AddUserGroupMembersWithBody(ctx context.Context, id openapi_typ
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /user-groups/{id}/members (the `AddUserGroupMembers` operationId).
-func (c *Client) AddUserGroupMembers(ctx context.Context, id openapi_types.UUID, body AddUserGroupMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewAddUserGroupMembersRequest(c.Server, id, body)
+func (c *Client) AddUserGroupMembers(ctx context.Context, id openapi_types.UUID, params *AddUserGroupMembersParams, body AddUserGroupMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddUserGroupMembersRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3434,8 +4299,8 @@ func (c *Client) ListUsers(ctx context.Context, params *ListUsersParams, reqEdit
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /users (the `CreateUser` operationId).
-func (c *Client) CreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateUserRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateUserWithBody(ctx context.Context, params *CreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3453,8 +4318,8 @@ func (c *Client) CreateUserWithBody(ctx context.Context, contentType string, bod
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /users (the `CreateUser` operationId).
-func (c *Client) CreateUser(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateUserRequest(c.Server, body)
+func (c *Client) CreateUser(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3535,6 +4400,334 @@ func (c *Client) UpdateUser(ctx context.Context, id openapi_types.UUID, body Upd
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// ListWebhookEndpoints Webhook endpoints
+//
+// Full Managers only. The organization's webhook endpoints, without their secrets, oldest first unless sort says otherwise. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+//
+// Corresponds with GET /webhook-endpoints (the `ListWebhookEndpoints` operationId).
+func (c *Client) ListWebhookEndpoints(ctx context.Context, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhookEndpointsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhookEndpointWithBody Create a webhook endpoint
+//
+// Full Managers only. Registers a URL to be sent the organization's events of the given types, as Standard Webhooks (https://www.standardwebhooks.com) says: a JSON POST {type, timestamp, data} with the headers webhook-id (the event's ID, the same on every retry), webhook-timestamp (Unix seconds) and webhook-signature ("v1," and the base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}" keyed by the secret's base64-decoded part after "whsec_"; during a rotation two signatures, space-separated). A 2xx answer within 10 seconds accepts an event; anything else (redirects are not followed) is retried after 10 s, 40 s, 160 s and so on, each four times the last up to 12 hours, nine tries in some 27 hours; an endpoint that failed every try for a day is disabled, which the audit log records. Delivery is at least once, so receivers deduplicate by webhook-id. In production the URL must be https and its host must resolve to public addresses only (no loopback, private, link-local or cloud-metadata address), judged now and again at each send; development allows http and loopback. The secret is returned once; GET never shows it. At most 20 endpoints per organization.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookEndpointRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhookEndpoint Create a webhook endpoint
+//
+// Full Managers only. Registers a URL to be sent the organization's events of the given types, as Standard Webhooks (https://www.standardwebhooks.com) says: a JSON POST {type, timestamp, data} with the headers webhook-id (the event's ID, the same on every retry), webhook-timestamp (Unix seconds) and webhook-signature ("v1," and the base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}" keyed by the secret's base64-decoded part after "whsec_"; during a rotation two signatures, space-separated). A 2xx answer within 10 seconds accepts an event; anything else (redirects are not followed) is retried after 10 s, 40 s, 160 s and so on, each four times the last up to 12 hours, nine tries in some 27 hours; an endpoint that failed every try for a day is disabled, which the audit log records. Delivery is at least once, so receivers deduplicate by webhook-id. In production the URL must be https and its host must resolve to public addresses only (no loopback, private, link-local or cloud-metadata address), judged now and again at each send; development allows http and loopback. The secret is returned once; GET never shows it. At most 20 endpoints per organization.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *Client) CreateWebhookEndpoint(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookEndpointRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteWebhookEndpoint Delete a webhook endpoint
+//
+// Full Managers only. Events not yet sent to it are dropped, with its attempts. Not idempotent: deleting it again is 404.
+//
+// Corresponds with DELETE /webhook-endpoints/{id} (the `DeleteWebhookEndpoint` operationId).
+func (c *Client) DeleteWebhookEndpoint(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteWebhookEndpointRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWebhookEndpoint A webhook endpoint
+//
+// Full Managers only. Without its secret.
+//
+// Corresponds with GET /webhook-endpoints/{id} (the `GetWebhookEndpoint` operationId).
+func (c *Client) GetWebhookEndpoint(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWebhookEndpointRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWebhookEndpointWithBody Change a webhook endpoint
+//
+// Full Managers only. Absent fields, and null ones, stay as they are. A new URL is judged as at creation. Enabling a disabled endpoint starts its count of failures again; events that failed while it was disabled can be sent again with the redeliver route.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+func (c *Client) UpdateWebhookEndpointWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWebhookEndpoint Change a webhook endpoint
+//
+// Full Managers only. Absent fields, and null ones, stay as they are. A new URL is judged as at creation. Enabling a disabled endpoint starts its count of failures again; events that failed while it was disabled can be sent again with the redeliver route.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+func (c *Client) UpdateWebhookEndpoint(ctx context.Context, id openapi_types.UUID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWebhookAttempts A webhook endpoint's attempts
+//
+// Full Managers only. Every try at sending an event to the endpoint, newest first unless sort says otherwise: the receiver's status code, how long it took, why it failed and the start of its answer. Keyset-paginated like every list.
+//
+// Corresponds with GET /webhook-endpoints/{id}/attempts (the `ListWebhookAttempts` operationId).
+func (c *Client) ListWebhookAttempts(ctx context.Context, id openapi_types.UUID, params *ListWebhookAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhookAttemptsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RedeliverWebhookEvent Send an event to an endpoint again
+//
+// Full Managers only. Queues an event the endpoint was sent, or failed to be sent, once more, with the same webhook-id, and with retries as for a new event. 409 while it is queued for the endpoint already, or while the endpoint is disabled.
+//
+// Corresponds with POST /webhook-endpoints/{id}/events/{event_id}/redeliver (the `RedeliverWebhookEvent` operationId).
+func (c *Client) RedeliverWebhookEvent(ctx context.Context, id openapi_types.UUID, eventID openapi_types.UUID, params *RedeliverWebhookEventParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRedeliverWebhookEventRequest(c.Server, id, eventID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateWebhookSecret Rotate a webhook endpoint's secret
+//
+// Full Managers only. Returns a new secret, shown only here. For 24 hours every event is signed with the old secret too (webhook-signature lists both), so the receiver can switch without losing one; a second rotation within the day drops the oldest.
+//
+// Corresponds with POST /webhook-endpoints/{id}/rotate-secret (the `RotateWebhookSecret` operationId).
+func (c *Client) RotateWebhookSecret(ctx context.Context, id openapi_types.UUID, params *RotateWebhookSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateWebhookSecretRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// NewListAuditEventsRequest constructs an http.Request for the ListAuditEvents method
+func NewListAuditEventsRequest(server string, params *ListAuditEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/audit-events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Action != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "action", *params.Action, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ActorID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actor_id", *params.ActorID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TargetType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "target_type", *params.TargetType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TargetID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "target_id", *params.TargetID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewLoginRequest calls the generic Login builder with application/json body
@@ -3748,18 +4941,18 @@ func NewListCoursesRequest(server string, params *ListCoursesParams) (*http.Requ
 }
 
 // NewCreateCourseRequest calls the generic CreateCourse builder with application/json body
-func NewCreateCourseRequest(server string, body CreateCourseJSONRequestBody) (*http.Request, error) {
+func NewCreateCourseRequest(server string, params *CreateCourseParams, body CreateCourseJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateCourseRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateCourseRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateCourseRequestWithBody constructs an http.Request for the CreateCourse method, with any body, and a specified content type
-func NewCreateCourseRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateCourseRequestWithBody(server string, params *CreateCourseParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3783,6 +4976,21 @@ func NewCreateCourseRequestWithBody(server string, contentType string, body io.R
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -3902,6 +5110,55 @@ func NewUpdateCourseRequestWithBody(server string, id openapi_types.UUID, conten
 	return req, nil
 }
 
+// NewResendDeliveryRequest constructs an http.Request for the ResendDelivery method
+func NewResendDeliveryRequest(server string, id openapi_types.UUID, params *ResendDeliveryParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/deliveries/%s/resend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListIntegrationClientsRequest constructs an http.Request for the ListIntegrationClients method
 func NewListIntegrationClientsRequest(server string, params *ListIntegrationClientsParams) (*http.Request, error) {
 	var err error
@@ -3981,18 +5238,18 @@ func NewListIntegrationClientsRequest(server string, params *ListIntegrationClie
 }
 
 // NewCreateIntegrationClientRequest calls the generic CreateIntegrationClient builder with application/json body
-func NewCreateIntegrationClientRequest(server string, body CreateIntegrationClientJSONRequestBody) (*http.Request, error) {
+func NewCreateIntegrationClientRequest(server string, params *CreateIntegrationClientParams, body CreateIntegrationClientJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateIntegrationClientRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateIntegrationClientRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateIntegrationClientRequestWithBody constructs an http.Request for the CreateIntegrationClient method, with any body, and a specified content type
-func NewCreateIntegrationClientRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateIntegrationClientRequestWithBody(server string, params *CreateIntegrationClientParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -4016,6 +5273,21 @@ func NewCreateIntegrationClientRequestWithBody(server string, contentType string
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -4157,18 +5429,18 @@ func NewListInvitationsRequest(server string, params *ListInvitationsParams) (*h
 }
 
 // NewCreateInvitationRequest calls the generic CreateInvitation builder with application/json body
-func NewCreateInvitationRequest(server string, body CreateInvitationJSONRequestBody) (*http.Request, error) {
+func NewCreateInvitationRequest(server string, params *CreateInvitationParams, body CreateInvitationJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateInvitationRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateInvitationRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateInvitationRequestWithBody constructs an http.Request for the CreateInvitation method, with any body, and a specified content type
-func NewCreateInvitationRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateInvitationRequestWithBody(server string, params *CreateInvitationParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -4192,6 +5464,21 @@ func NewCreateInvitationRequestWithBody(server string, contentType string, body 
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -4397,18 +5684,18 @@ func NewListDeliveriesRequest(server string, id openapi_types.UUID, params *List
 }
 
 // NewCreateDeliveriesRequest calls the generic CreateDeliveries builder with application/json body
-func NewCreateDeliveriesRequest(server string, id openapi_types.UUID, body CreateDeliveriesJSONRequestBody) (*http.Request, error) {
+func NewCreateDeliveriesRequest(server string, id openapi_types.UUID, params *CreateDeliveriesParams, body CreateDeliveriesJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateDeliveriesRequestWithBody(server, id, "application/json", bodyReader)
+	return NewCreateDeliveriesRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewCreateDeliveriesRequestWithBody constructs an http.Request for the CreateDeliveries method, with any body, and a specified content type
-func NewCreateDeliveriesRequestWithBody(server string, id openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateDeliveriesRequestWithBody(server string, id openapi_types.UUID, params *CreateDeliveriesParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -4439,6 +5726,21 @@ func NewCreateDeliveriesRequestWithBody(server string, id openapi_types.UUID, co
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -4809,18 +6111,18 @@ func NewListOrganizationGroupsRequest(server string, params *ListOrganizationGro
 }
 
 // NewCreateOrganizationGroupRequest calls the generic CreateOrganizationGroup builder with application/json body
-func NewCreateOrganizationGroupRequest(server string, body CreateOrganizationGroupJSONRequestBody) (*http.Request, error) {
+func NewCreateOrganizationGroupRequest(server string, params *CreateOrganizationGroupParams, body CreateOrganizationGroupJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateOrganizationGroupRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateOrganizationGroupRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateOrganizationGroupRequestWithBody constructs an http.Request for the CreateOrganizationGroup method, with any body, and a specified content type
-func NewCreateOrganizationGroupRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateOrganizationGroupRequestWithBody(server string, params *CreateOrganizationGroupParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -4844,6 +6146,21 @@ func NewCreateOrganizationGroupRequestWithBody(server string, contentType string
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5186,18 +6503,18 @@ func NewListUserGroupsRequest(server string, params *ListUserGroupsParams) (*htt
 }
 
 // NewCreateUserGroupRequest calls the generic CreateUserGroup builder with application/json body
-func NewCreateUserGroupRequest(server string, body CreateUserGroupJSONRequestBody) (*http.Request, error) {
+func NewCreateUserGroupRequest(server string, params *CreateUserGroupParams, body CreateUserGroupJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateUserGroupRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateUserGroupRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateUserGroupRequestWithBody constructs an http.Request for the CreateUserGroup method, with any body, and a specified content type
-func NewCreateUserGroupRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateUserGroupRequestWithBody(server string, params *CreateUserGroupParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -5221,6 +6538,21 @@ func NewCreateUserGroupRequestWithBody(server string, contentType string, body i
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5426,18 +6758,18 @@ func NewListUserGroupCoursesRequest(server string, id openapi_types.UUID, params
 }
 
 // NewAddUserGroupCoursesRequest calls the generic AddUserGroupCourses builder with application/json body
-func NewAddUserGroupCoursesRequest(server string, id openapi_types.UUID, body AddUserGroupCoursesJSONRequestBody) (*http.Request, error) {
+func NewAddUserGroupCoursesRequest(server string, id openapi_types.UUID, params *AddUserGroupCoursesParams, body AddUserGroupCoursesJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewAddUserGroupCoursesRequestWithBody(server, id, "application/json", bodyReader)
+	return NewAddUserGroupCoursesRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewAddUserGroupCoursesRequestWithBody constructs an http.Request for the AddUserGroupCourses method, with any body, and a specified content type
-func NewAddUserGroupCoursesRequestWithBody(server string, id openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+func NewAddUserGroupCoursesRequestWithBody(server string, id openapi_types.UUID, params *AddUserGroupCoursesParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5468,6 +6800,21 @@ func NewAddUserGroupCoursesRequestWithBody(server string, id openapi_types.UUID,
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5599,18 +6946,18 @@ func NewListUserGroupMembersRequest(server string, id openapi_types.UUID, params
 }
 
 // NewAddUserGroupMembersRequest calls the generic AddUserGroupMembers builder with application/json body
-func NewAddUserGroupMembersRequest(server string, id openapi_types.UUID, body AddUserGroupMembersJSONRequestBody) (*http.Request, error) {
+func NewAddUserGroupMembersRequest(server string, id openapi_types.UUID, params *AddUserGroupMembersParams, body AddUserGroupMembersJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewAddUserGroupMembersRequestWithBody(server, id, "application/json", bodyReader)
+	return NewAddUserGroupMembersRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewAddUserGroupMembersRequestWithBody constructs an http.Request for the AddUserGroupMembers method, with any body, and a specified content type
-func NewAddUserGroupMembersRequestWithBody(server string, id openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+func NewAddUserGroupMembersRequestWithBody(server string, id openapi_types.UUID, params *AddUserGroupMembersParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5641,6 +6988,21 @@ func NewAddUserGroupMembersRequestWithBody(server string, id openapi_types.UUID,
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5789,18 +7151,18 @@ func NewListUsersRequest(server string, params *ListUsersParams) (*http.Request,
 }
 
 // NewCreateUserRequest calls the generic CreateUser builder with application/json body
-func NewCreateUserRequest(server string, body CreateUserJSONRequestBody) (*http.Request, error) {
+func NewCreateUserRequest(server string, params *CreateUserParams, body CreateUserJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateUserRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateUserRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateUserRequestWithBody constructs an http.Request for the CreateUser method, with any body, and a specified content type
-func NewCreateUserRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateUserRequestWithBody(server string, params *CreateUserParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -5824,6 +7186,21 @@ func NewCreateUserRequestWithBody(server string, contentType string, body io.Rea
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5943,6 +7320,444 @@ func NewUpdateUserRequestWithBody(server string, id openapi_types.UUID, contentT
 	return req, nil
 }
 
+// NewListWebhookEndpointsRequest constructs an http.Request for the ListWebhookEndpoints method
+func NewListWebhookEndpointsRequest(server string, params *ListWebhookEndpointsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/webhook-endpoints")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateWebhookEndpointRequest calls the generic CreateWebhookEndpoint builder with application/json body
+func NewCreateWebhookEndpointRequest(server string, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateWebhookEndpointRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateWebhookEndpointRequestWithBody constructs an http.Request for the CreateWebhookEndpoint method, with any body, and a specified content type
+func NewCreateWebhookEndpointRequestWithBody(server string, params *CreateWebhookEndpointParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/webhook-endpoints")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteWebhookEndpointRequest constructs an http.Request for the DeleteWebhookEndpoint method
+func NewDeleteWebhookEndpointRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetWebhookEndpointRequest constructs an http.Request for the GetWebhookEndpoint method
+func NewGetWebhookEndpointRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateWebhookEndpointRequest calls the generic UpdateWebhookEndpoint builder with application/json body
+func NewUpdateWebhookEndpointRequest(server string, id openapi_types.UUID, body UpdateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateWebhookEndpointRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewUpdateWebhookEndpointRequestWithBody constructs an http.Request for the UpdateWebhookEndpoint method, with any body, and a specified content type
+func NewUpdateWebhookEndpointRequestWithBody(server string, id openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListWebhookAttemptsRequest constructs an http.Request for the ListWebhookAttempts method
+func NewListWebhookAttemptsRequest(server string, id openapi_types.UUID, params *ListWebhookAttemptsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/webhook-endpoints/%s/attempts", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRedeliverWebhookEventRequest constructs an http.Request for the RedeliverWebhookEvent method
+func NewRedeliverWebhookEventRequest(server string, id openapi_types.UUID, eventID openapi_types.UUID, params *RedeliverWebhookEventParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "event_id", eventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/webhook-endpoints/%s/events/%s/redeliver", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRotateWebhookSecretRequest constructs an http.Request for the RotateWebhookSecret method
+func NewRotateWebhookSecretRequest(server string, id openapi_types.UUID, params *RotateWebhookSecretParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/webhook-endpoints/%s/rotate-secret", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -5986,6 +7801,15 @@ func WithBaseURL(baseURL string) ClientOption {
 
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
+
+	// ListAuditEventsWithResponse The organization's audit log
+	//
+	// Full Managers only (403 insufficient_role for everyone else). Every change made in the caller's organization, newest first unless sort says otherwise, each recorded in the transaction of the change: organization groups, users and integration clients created, updated or deleted (a user's status change is user.status.active or user.status.disabled); courses created, updated, deleted or imported (course.import, by the system, on the organization); user groups created, updated or deleted, and their courses and members added or removed (user_group.courses.add, user_group.members.remove…, on the user group; an addition that adds nothing already there is not recorded); invitations created, updated, deleted, sent (invitation.send) or changed in status (invitation.status.active…). The filters combine: action, actor_id and target_id match exactly, since includes its instant and until does not. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for. With Accept: text/csv, every matching event in one attachment (header row created_at, action, actor_kind, actor_id, target_type, target_id, request_id, every cell quoted and guarded against spreadsheet formulas), in the sort's order; cursor is then ignored, and limit too, though it must still be a number from 1 to 200. An export of more than 100,000 events is refused (400): narrow it with since and until.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /audit-events (the `ListAuditEvents` operationId).
+	ListAuditEventsWithResponse(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*ListAuditEventsResponse, error)
 
 	// LoginWithBodyWithResponse Sign in with email and password
 	//
@@ -6057,7 +7881,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /courses (the `CreateCourse` operationId).
-	CreateCourseWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCourseResponse, error)
+	CreateCourseWithBodyWithResponse(ctx context.Context, params *CreateCourseParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCourseResponse, error)
 
 	// CreateCourseWithResponse Add a course
 	//
@@ -6066,7 +7890,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /courses (the `CreateCourse` operationId).
-	CreateCourseWithResponse(ctx context.Context, body CreateCourseJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCourseResponse, error)
+	CreateCourseWithResponse(ctx context.Context, params *CreateCourseParams, body CreateCourseJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCourseResponse, error)
 
 	// DeleteCourseWithResponse Remove a course
 	//
@@ -6104,6 +7928,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /courses/{id} (the `UpdateCourse` operationId).
 	UpdateCourseWithResponse(ctx context.Context, id openapi_types.UUID, body UpdateCourseJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCourseResponse, error)
 
+	// ResendDeliveryWithResponse Send a delivery again
+	//
+	// Full Managers only. Queues the delivery's email again with a new job, to the same address with the same names: for an email that failed, whose outcome is unknown, or that was sent and lost by the recipient. The delivery goes back to queued, last_error and sent_at are cleared and attempts goes on counting; it is paced and counted against the organization's quota like a send of one email (429 with Retry-After when the hour's or day's quota is spent). 409 while the delivery is queued or sending (it is on its way), and when the invitation is revoked or expired. The email is rendered when it is sent, from the invitation as it is then.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /deliveries/{id}/resend (the `ResendDelivery` operationId).
+	ResendDeliveryWithResponse(ctx context.Context, id openapi_types.UUID, params *ResendDeliveryParams, reqEditors ...RequestEditorFn) (*ResendDeliveryResponse, error)
+
 	// ListIntegrationClientsWithResponse Integration clients
 	//
 	// Full Managers only. The organization's integration clients, without their secrets, oldest first unless sort says otherwise. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
@@ -6120,7 +7953,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /integration-clients (the `CreateIntegrationClient` operationId).
-	CreateIntegrationClientWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegrationClientResponse, error)
+	CreateIntegrationClientWithBodyWithResponse(ctx context.Context, params *CreateIntegrationClientParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegrationClientResponse, error)
 
 	// CreateIntegrationClientWithResponse Create an integration client
 	//
@@ -6129,7 +7962,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /integration-clients (the `CreateIntegrationClient` operationId).
-	CreateIntegrationClientWithResponse(ctx context.Context, body CreateIntegrationClientJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegrationClientResponse, error)
+	CreateIntegrationClientWithResponse(ctx context.Context, params *CreateIntegrationClientParams, body CreateIntegrationClientJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegrationClientResponse, error)
 
 	// DeleteIntegrationClientWithResponse Delete an integration client
 	//
@@ -6156,7 +7989,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /invitations (the `CreateInvitation` operationId).
-	CreateInvitationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvitationResponse, error)
+	CreateInvitationWithBodyWithResponse(ctx context.Context, params *CreateInvitationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvitationResponse, error)
 
 	// CreateInvitationWithResponse Create an invitation
 	//
@@ -6165,7 +7998,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /invitations (the `CreateInvitation` operationId).
-	CreateInvitationWithResponse(ctx context.Context, body CreateInvitationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvitationResponse, error)
+	CreateInvitationWithResponse(ctx context.Context, params *CreateInvitationParams, body CreateInvitationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvitationResponse, error)
 
 	// DeleteInvitationWithResponse Delete an invitation
 	//
@@ -6205,7 +8038,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListDeliveriesWithResponse Deliveries of the invitation email
 	//
-	// Full Managers only. Every email sent for the invitation, one per address and send, oldest first by default, with its status (queued, sent, failed), attempts, last_error and when it is scheduled to go out. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+	// Full Managers only. Every email sent for the invitation, one per address and send, oldest first by default, with its status (queued; sending while the mail server has it; sent; failed; unknown when the mail server took the message but did not confirm it, or an attempt was interrupted, so it may or may not have arrived and is not sent again), attempts, last_error and when it is scheduled to go out. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6214,25 +8047,25 @@ type ClientWithResponsesInterface interface {
 
 	// CreateDeliveriesWithBodyWithResponse Send the invitation email
 	//
-	// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit).
+	// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit). The body is JSON, up to 1000 addresses, one bad address refusing the whole send (422); or, with Content-Type: text/csv, a file of up to 10,000 rows whose header row names an email column and optionally first_name and last_name (any order, case-insensitive). The file is read whole first: one that is not CSV (bad quoting, a row with more or fewer fields than the header), has no row after its header, has no email column or another column, or has more than 10,000 rows is 422 and sends nothing. Of a file that reads, the rows whose email is not an address, whose names are not valid names, or whose address is on an earlier row (case-insensitively) are listed in rejected with their lines, and the others are queued in one transaction, each greeted by its first_name when the file gives one; a file whose every row is rejected is 422. A file of 10,000 rows of usual length (about 100 bytes a row) fits the default body limit of 1 MiB.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /invitations/{id}/deliveries (the `CreateDeliveries` operationId).
-	CreateDeliveriesWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDeliveriesResponse, error)
+	CreateDeliveriesWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *CreateDeliveriesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDeliveriesResponse, error)
 
 	// CreateDeliveriesWithResponse Send the invitation email
 	//
-	// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit).
+	// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit). The body is JSON, up to 1000 addresses, one bad address refusing the whole send (422); or, with Content-Type: text/csv, a file of up to 10,000 rows whose header row names an email column and optionally first_name and last_name (any order, case-insensitive). The file is read whole first: one that is not CSV (bad quoting, a row with more or fewer fields than the header), has no row after its header, has no email column or another column, or has more than 10,000 rows is 422 and sends nothing. Of a file that reads, the rows whose email is not an address, whose names are not valid names, or whose address is on an earlier row (case-insensitively) are listed in rejected with their lines, and the others are queued in one transaction, each greeted by its first_name when the file gives one; a file whose every row is rejected is 422. A file of 10,000 rows of usual length (about 100 bytes a row) fits the default body limit of 1 MiB.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /invitations/{id}/deliveries (the `CreateDeliveries` operationId).
-	CreateDeliveriesWithResponse(ctx context.Context, id openapi_types.UUID, body CreateDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDeliveriesResponse, error)
+	CreateDeliveriesWithResponse(ctx context.Context, id openapi_types.UUID, params *CreateDeliveriesParams, body CreateDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDeliveriesResponse, error)
 
 	// GetInvitationEmailWithResponse Preview the invitation email
 	//
-	// Full Managers only; changes nothing. Exactly what a delivery sends now, rendered from the invitation as stored: the manager's message, then the passcode, the enrollment link, the courses of each user group and the expiry.
+	// Full Managers only; changes nothing. Exactly what a delivery to an address without a name sends now, rendered from the invitation as stored: the manager's message, then the passcode, the enrollment link, the courses of each user group and the expiry. A delivery whose first name is known (from a CSV file) opens with "Hello" and that name, and is otherwise the same.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6309,7 +8142,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /organization-groups (the `CreateOrganizationGroup` operationId).
-	CreateOrganizationGroupWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateOrganizationGroupResponse, error)
+	CreateOrganizationGroupWithBodyWithResponse(ctx context.Context, params *CreateOrganizationGroupParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateOrganizationGroupResponse, error)
 
 	// CreateOrganizationGroupWithResponse Add an organization group
 	//
@@ -6318,7 +8151,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /organization-groups (the `CreateOrganizationGroup` operationId).
-	CreateOrganizationGroupWithResponse(ctx context.Context, body CreateOrganizationGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOrganizationGroupResponse, error)
+	CreateOrganizationGroupWithResponse(ctx context.Context, params *CreateOrganizationGroupParams, body CreateOrganizationGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOrganizationGroupResponse, error)
 
 	// DeleteOrganizationGroupWithResponse Remove an organization group
 	//
@@ -6426,7 +8259,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /user-groups (the `CreateUserGroup` operationId).
-	CreateUserGroupWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserGroupResponse, error)
+	CreateUserGroupWithBodyWithResponse(ctx context.Context, params *CreateUserGroupParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserGroupResponse, error)
 
 	// CreateUserGroupWithResponse Add a user group
 	//
@@ -6435,7 +8268,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /user-groups (the `CreateUserGroup` operationId).
-	CreateUserGroupWithResponse(ctx context.Context, body CreateUserGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserGroupResponse, error)
+	CreateUserGroupWithResponse(ctx context.Context, params *CreateUserGroupParams, body CreateUserGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserGroupResponse, error)
 
 	// DeleteUserGroupWithResponse Remove a user group
 	//
@@ -6489,7 +8322,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /user-groups/{id}/courses (the `AddUserGroupCourses` operationId).
-	AddUserGroupCoursesWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddUserGroupCoursesResponse, error)
+	AddUserGroupCoursesWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *AddUserGroupCoursesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddUserGroupCoursesResponse, error)
 
 	// AddUserGroupCoursesWithResponse Add courses to a user group
 	//
@@ -6498,7 +8331,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /user-groups/{id}/courses (the `AddUserGroupCourses` operationId).
-	AddUserGroupCoursesWithResponse(ctx context.Context, id openapi_types.UUID, body AddUserGroupCoursesJSONRequestBody, reqEditors ...RequestEditorFn) (*AddUserGroupCoursesResponse, error)
+	AddUserGroupCoursesWithResponse(ctx context.Context, id openapi_types.UUID, params *AddUserGroupCoursesParams, body AddUserGroupCoursesJSONRequestBody, reqEditors ...RequestEditorFn) (*AddUserGroupCoursesResponse, error)
 
 	// RemoveUserGroupCourseWithResponse Remove a course from a user group
 	//
@@ -6525,7 +8358,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /user-groups/{id}/members (the `AddUserGroupMembers` operationId).
-	AddUserGroupMembersWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddUserGroupMembersResponse, error)
+	AddUserGroupMembersWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *AddUserGroupMembersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddUserGroupMembersResponse, error)
 
 	// AddUserGroupMembersWithResponse Add members to a user group
 	//
@@ -6534,7 +8367,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /user-groups/{id}/members (the `AddUserGroupMembers` operationId).
-	AddUserGroupMembersWithResponse(ctx context.Context, id openapi_types.UUID, body AddUserGroupMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*AddUserGroupMembersResponse, error)
+	AddUserGroupMembersWithResponse(ctx context.Context, id openapi_types.UUID, params *AddUserGroupMembersParams, body AddUserGroupMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*AddUserGroupMembersResponse, error)
 
 	// RemoveUserGroupMemberWithResponse Remove a member from a user group
 	//
@@ -6561,7 +8394,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /users (the `CreateUser` operationId).
-	CreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
+	CreateUserWithBodyWithResponse(ctx context.Context, params *CreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
 
 	// CreateUserWithResponse Add a user
 	//
@@ -6570,7 +8403,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /users (the `CreateUser` operationId).
-	CreateUserWithResponse(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
+	CreateUserWithResponse(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
 
 	// DeleteUserWithResponse Remove a user
 	//
@@ -6607,6 +8440,193 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /users/{id} (the `UpdateUser` operationId).
 	UpdateUserWithResponse(ctx context.Context, id openapi_types.UUID, body UpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateUserResponse, error)
+
+	// ListWebhookEndpointsWithResponse Webhook endpoints
+	//
+	// Full Managers only. The organization's webhook endpoints, without their secrets, oldest first unless sort says otherwise. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /webhook-endpoints (the `ListWebhookEndpoints` operationId).
+	ListWebhookEndpointsWithResponse(ctx context.Context, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*ListWebhookEndpointsResponse, error)
+
+	// CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint
+	//
+	// Full Managers only. Registers a URL to be sent the organization's events of the given types, as Standard Webhooks (https://www.standardwebhooks.com) says: a JSON POST {type, timestamp, data} with the headers webhook-id (the event's ID, the same on every retry), webhook-timestamp (Unix seconds) and webhook-signature ("v1," and the base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}" keyed by the secret's base64-decoded part after "whsec_"; during a rotation two signatures, space-separated). A 2xx answer within 10 seconds accepts an event; anything else (redirects are not followed) is retried after 10 s, 40 s, 160 s and so on, each four times the last up to 12 hours, nine tries in some 27 hours; an endpoint that failed every try for a day is disabled, which the audit log records. Delivery is at least once, so receivers deduplicate by webhook-id. In production the URL must be https and its host must resolve to public addresses only (no loopback, private, link-local or cloud-metadata address), judged now and again at each send; development allows http and loopback. The secret is returned once; GET never shows it. At most 20 endpoints per organization.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error)
+
+	// CreateWebhookEndpointWithResponse Create a webhook endpoint
+	//
+	// Full Managers only. Registers a URL to be sent the organization's events of the given types, as Standard Webhooks (https://www.standardwebhooks.com) says: a JSON POST {type, timestamp, data} with the headers webhook-id (the event's ID, the same on every retry), webhook-timestamp (Unix seconds) and webhook-signature ("v1," and the base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}" keyed by the secret's base64-decoded part after "whsec_"; during a rotation two signatures, space-separated). A 2xx answer within 10 seconds accepts an event; anything else (redirects are not followed) is retried after 10 s, 40 s, 160 s and so on, each four times the last up to 12 hours, nine tries in some 27 hours; an endpoint that failed every try for a day is disabled, which the audit log records. Delivery is at least once, so receivers deduplicate by webhook-id. In production the URL must be https and its host must resolve to public addresses only (no loopback, private, link-local or cloud-metadata address), judged now and again at each send; development allows http and loopback. The secret is returned once; GET never shows it. At most 20 endpoints per organization.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error)
+
+	// DeleteWebhookEndpointWithResponse Delete a webhook endpoint
+	//
+	// Full Managers only. Events not yet sent to it are dropped, with its attempts. Not idempotent: deleting it again is 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /webhook-endpoints/{id} (the `DeleteWebhookEndpoint` operationId).
+	DeleteWebhookEndpointWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error)
+
+	// GetWebhookEndpointWithResponse A webhook endpoint
+	//
+	// Full Managers only. Without its secret.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /webhook-endpoints/{id} (the `GetWebhookEndpoint` operationId).
+	GetWebhookEndpointWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error)
+
+	// UpdateWebhookEndpointWithBodyWithResponse Change a webhook endpoint
+	//
+	// Full Managers only. Absent fields, and null ones, stay as they are. A new URL is judged as at creation. Enabling a disabled endpoint starts its count of failures again; events that failed while it was disabled can be sent again with the redeliver route.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
+
+	// UpdateWebhookEndpointWithResponse Change a webhook endpoint
+	//
+	// Full Managers only. Absent fields, and null ones, stay as they are. A new URL is judged as at creation. Enabling a disabled endpoint starts its count of failures again; events that failed while it was disabled can be sent again with the redeliver route.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithResponse(ctx context.Context, id openapi_types.UUID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
+
+	// ListWebhookAttemptsWithResponse A webhook endpoint's attempts
+	//
+	// Full Managers only. Every try at sending an event to the endpoint, newest first unless sort says otherwise: the receiver's status code, how long it took, why it failed and the start of its answer. Keyset-paginated like every list.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /webhook-endpoints/{id}/attempts (the `ListWebhookAttempts` operationId).
+	ListWebhookAttemptsWithResponse(ctx context.Context, id openapi_types.UUID, params *ListWebhookAttemptsParams, reqEditors ...RequestEditorFn) (*ListWebhookAttemptsResponse, error)
+
+	// RedeliverWebhookEventWithResponse Send an event to an endpoint again
+	//
+	// Full Managers only. Queues an event the endpoint was sent, or failed to be sent, once more, with the same webhook-id, and with retries as for a new event. 409 while it is queued for the endpoint already, or while the endpoint is disabled.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /webhook-endpoints/{id}/events/{event_id}/redeliver (the `RedeliverWebhookEvent` operationId).
+	RedeliverWebhookEventWithResponse(ctx context.Context, id openapi_types.UUID, eventID openapi_types.UUID, params *RedeliverWebhookEventParams, reqEditors ...RequestEditorFn) (*RedeliverWebhookEventResponse, error)
+
+	// RotateWebhookSecretWithResponse Rotate a webhook endpoint's secret
+	//
+	// Full Managers only. Returns a new secret, shown only here. For 24 hours every event is signed with the old secret too (webhook-signature lists both), so the receiver can switch without losing one; a second rotation within the day drops the oldest.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /webhook-endpoints/{id}/rotate-secret (the `RotateWebhookSecret` operationId).
+	RotateWebhookSecretWithResponse(ctx context.Context, id openapi_types.UUID, params *RotateWebhookSecretParams, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error)
+}
+
+// ListAuditEventsResponse200Headers the declared response headers of an HTTP 200 response for ListAuditEvents
+type ListAuditEventsResponse200Headers struct {
+	Link *string
+}
+
+// ListAuditEventsResponse401Headers the declared response headers of an HTTP 401 response for ListAuditEvents
+type ListAuditEventsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListAuditEventsResponse503Headers the declared response headers of an HTTP 503 response for ListAuditEvents
+type ListAuditEventsResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type ListAuditEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AuditEventList
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *Problem
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListAuditEventsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAuditEventsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAuditEventsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAuditEventsResponse) GetJSON200() *AuditEventList {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationProblemJSON400() *Problem {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationProblemJSON401() *Problem {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationProblemJSON403() *Problem {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationProblemJSON500() *Problem {
+	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAuditEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAuditEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAuditEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAuditEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // LoginResponse200Headers the declared response headers of an HTTP 200 response for Login
@@ -6756,6 +8776,11 @@ func (r LoginResponse) ContentType() string {
 	return ""
 }
 
+// LogoutResponse503Headers the declared response headers of an HTTP 503 response for Logout
+type LogoutResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type LogoutResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6767,6 +8792,10 @@ type LogoutResponse struct {
 	ApplicationProblemJSON415 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LogoutResponse503Headers
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -6787,6 +8816,11 @@ func (r LogoutResponse) GetApplicationProblemJSON415() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r LogoutResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r LogoutResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6856,6 +8890,11 @@ type RefreshTokensResponse429Headers struct {
 	RetryAfter      *int32
 }
 
+// RefreshTokensResponse503Headers the declared response headers of an HTTP 503 response for RefreshTokens
+type RefreshTokensResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type RefreshTokensResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6873,6 +8912,8 @@ type RefreshTokensResponse struct {
 	ApplicationProblemJSON429 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *RefreshTokensResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -6885,6 +8926,8 @@ type RefreshTokensResponse struct {
 	Headers415 *RefreshTokensResponse415Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RefreshTokensResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RefreshTokensResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6920,6 +8963,11 @@ func (r RefreshTokensResponse) GetApplicationProblemJSON429() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r RefreshTokensResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RefreshTokensResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6961,6 +9009,11 @@ type ListCoursesResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListCoursesResponse503Headers the declared response headers of an HTTP 503 response for ListCourses
+type ListCoursesResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type ListCoursesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6974,10 +9027,14 @@ type ListCoursesResponse struct {
 	ApplicationProblemJSON403 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListCoursesResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListCoursesResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListCoursesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7003,6 +9060,11 @@ func (r ListCoursesResponse) GetApplicationProblemJSON403() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListCoursesResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListCoursesResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7036,12 +9098,50 @@ func (r ListCoursesResponse) ContentType() string {
 
 // CreateCourseResponse201Headers the declared response headers of an HTTP 201 response for CreateCourse
 type CreateCourseResponse201Headers struct {
-	Location *string
+	IdempotentReplayed *string
+	Location           *string
+}
+
+// CreateCourseResponse400Headers the declared response headers of an HTTP 400 response for CreateCourse
+type CreateCourseResponse400Headers struct {
+	IdempotentReplayed *string
 }
 
 // CreateCourseResponse401Headers the declared response headers of an HTTP 401 response for CreateCourse
 type CreateCourseResponse401Headers struct {
-	WWWAuthenticate *string
+	IdempotentReplayed *string
+	WWWAuthenticate    *string
+}
+
+// CreateCourseResponse403Headers the declared response headers of an HTTP 403 response for CreateCourse
+type CreateCourseResponse403Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateCourseResponse409Headers the declared response headers of an HTTP 409 response for CreateCourse
+type CreateCourseResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int32
+}
+
+// CreateCourseResponse413Headers the declared response headers of an HTTP 413 response for CreateCourse
+type CreateCourseResponse413Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateCourseResponse415Headers the declared response headers of an HTTP 415 response for CreateCourse
+type CreateCourseResponse415Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateCourseResponse422Headers the declared response headers of an HTTP 422 response for CreateCourse
+type CreateCourseResponse422Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateCourseResponse503Headers the declared response headers of an HTTP 503 response for CreateCourse
+type CreateCourseResponse503Headers struct {
+	RetryAfter *int32
 }
 
 type CreateCourseResponse struct {
@@ -7065,10 +9165,26 @@ type CreateCourseResponse struct {
 	ApplicationProblemJSON422 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateCourseResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateCourseResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateCourseResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateCourseResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateCourseResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateCourseResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateCourseResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateCourseResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateCourseResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -7116,6 +9232,11 @@ func (r CreateCourseResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
 }
 
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateCourseResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateCourseResponse) GetBody() []byte {
 	return r.Body
@@ -7150,6 +9271,11 @@ type DeleteCourseResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteCourseResponse503Headers the declared response headers of an HTTP 503 response for DeleteCourse
+type DeleteCourseResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type DeleteCourseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7163,8 +9289,12 @@ type DeleteCourseResponse struct {
 	ApplicationProblemJSON409 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteCourseResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteCourseResponse503Headers
 }
 
 // GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -7190,6 +9320,11 @@ func (r DeleteCourseResponse) GetApplicationProblemJSON409() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r DeleteCourseResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteCourseResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7226,6 +9361,11 @@ type GetCourseResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// GetCourseResponse503Headers the declared response headers of an HTTP 503 response for GetCourse
+type GetCourseResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type GetCourseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7239,8 +9379,12 @@ type GetCourseResponse struct {
 	ApplicationProblemJSON404 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetCourseResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetCourseResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7266,6 +9410,11 @@ func (r GetCourseResponse) GetApplicationProblemJSON404() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r GetCourseResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetCourseResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7302,6 +9451,11 @@ type UpdateCourseResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// UpdateCourseResponse503Headers the declared response headers of an HTTP 503 response for UpdateCourse
+type UpdateCourseResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type UpdateCourseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7325,8 +9479,12 @@ type UpdateCourseResponse struct {
 	ApplicationProblemJSON422 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateCourseResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateCourseResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7379,6 +9537,11 @@ func (r UpdateCourseResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
 }
 
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateCourseResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateCourseResponse) GetBody() []byte {
 	return r.Body
@@ -7408,6 +9571,176 @@ func (r UpdateCourseResponse) ContentType() string {
 	return ""
 }
 
+// ResendDeliveryResponse202Headers the declared response headers of an HTTP 202 response for ResendDelivery
+type ResendDeliveryResponse202Headers struct {
+	IdempotentReplayed *string
+}
+
+// ResendDeliveryResponse400Headers the declared response headers of an HTTP 400 response for ResendDelivery
+type ResendDeliveryResponse400Headers struct {
+	IdempotentReplayed *string
+}
+
+// ResendDeliveryResponse401Headers the declared response headers of an HTTP 401 response for ResendDelivery
+type ResendDeliveryResponse401Headers struct {
+	IdempotentReplayed *string
+	WWWAuthenticate    *string
+}
+
+// ResendDeliveryResponse403Headers the declared response headers of an HTTP 403 response for ResendDelivery
+type ResendDeliveryResponse403Headers struct {
+	IdempotentReplayed *string
+}
+
+// ResendDeliveryResponse404Headers the declared response headers of an HTTP 404 response for ResendDelivery
+type ResendDeliveryResponse404Headers struct {
+	IdempotentReplayed *string
+}
+
+// ResendDeliveryResponse409Headers the declared response headers of an HTTP 409 response for ResendDelivery
+type ResendDeliveryResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int32
+}
+
+// ResendDeliveryResponse422Headers the declared response headers of an HTTP 422 response for ResendDelivery
+type ResendDeliveryResponse422Headers struct {
+	IdempotentReplayed *string
+}
+
+// ResendDeliveryResponse429Headers the declared response headers of an HTTP 429 response for ResendDelivery
+type ResendDeliveryResponse429Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int32
+}
+
+// ResendDeliveryResponse503Headers the declared response headers of an HTTP 503 response for ResendDelivery
+type ResendDeliveryResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type ResendDeliveryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Delivery
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *Problem
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *Problem
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *Problem
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *Problem
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *Problem
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ResendDeliveryResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ResendDeliveryResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ResendDeliveryResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ResendDeliveryResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ResendDeliveryResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ResendDeliveryResponse409Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ResendDeliveryResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ResendDeliveryResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ResendDeliveryResponse503Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ResendDeliveryResponse) GetJSON202() *Delivery {
+	return r.JSON202
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ResendDeliveryResponse) GetApplicationProblemJSON400() *Problem {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ResendDeliveryResponse) GetApplicationProblemJSON401() *Problem {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ResendDeliveryResponse) GetApplicationProblemJSON403() *Problem {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ResendDeliveryResponse) GetApplicationProblemJSON404() *Problem {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ResendDeliveryResponse) GetApplicationProblemJSON409() *Problem {
+	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ResendDeliveryResponse) GetApplicationProblemJSON422() *Problem {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ResendDeliveryResponse) GetApplicationProblemJSON429() *Problem {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ResendDeliveryResponse) GetApplicationProblemJSON500() *Problem {
+	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ResendDeliveryResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ResendDeliveryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResendDeliveryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResendDeliveryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResendDeliveryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListIntegrationClientsResponse200Headers the declared response headers of an HTTP 200 response for ListIntegrationClients
 type ListIntegrationClientsResponse200Headers struct {
 	Link *string
@@ -7416,6 +9749,11 @@ type ListIntegrationClientsResponse200Headers struct {
 // ListIntegrationClientsResponse401Headers the declared response headers of an HTTP 401 response for ListIntegrationClients
 type ListIntegrationClientsResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// ListIntegrationClientsResponse503Headers the declared response headers of an HTTP 503 response for ListIntegrationClients
+type ListIntegrationClientsResponse503Headers struct {
+	RetryAfter *int32
 }
 
 type ListIntegrationClientsResponse struct {
@@ -7431,10 +9769,14 @@ type ListIntegrationClientsResponse struct {
 	ApplicationProblemJSON403 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListIntegrationClientsResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListIntegrationClientsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListIntegrationClientsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7460,6 +9802,11 @@ func (r ListIntegrationClientsResponse) GetApplicationProblemJSON403() *Problem 
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListIntegrationClientsResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListIntegrationClientsResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7493,12 +9840,50 @@ func (r ListIntegrationClientsResponse) ContentType() string {
 
 // CreateIntegrationClientResponse201Headers the declared response headers of an HTTP 201 response for CreateIntegrationClient
 type CreateIntegrationClientResponse201Headers struct {
-	Location *string
+	IdempotentReplayed *string
+	Location           *string
+}
+
+// CreateIntegrationClientResponse400Headers the declared response headers of an HTTP 400 response for CreateIntegrationClient
+type CreateIntegrationClientResponse400Headers struct {
+	IdempotentReplayed *string
 }
 
 // CreateIntegrationClientResponse401Headers the declared response headers of an HTTP 401 response for CreateIntegrationClient
 type CreateIntegrationClientResponse401Headers struct {
-	WWWAuthenticate *string
+	IdempotentReplayed *string
+	WWWAuthenticate    *string
+}
+
+// CreateIntegrationClientResponse403Headers the declared response headers of an HTTP 403 response for CreateIntegrationClient
+type CreateIntegrationClientResponse403Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateIntegrationClientResponse409Headers the declared response headers of an HTTP 409 response for CreateIntegrationClient
+type CreateIntegrationClientResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int32
+}
+
+// CreateIntegrationClientResponse413Headers the declared response headers of an HTTP 413 response for CreateIntegrationClient
+type CreateIntegrationClientResponse413Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateIntegrationClientResponse415Headers the declared response headers of an HTTP 415 response for CreateIntegrationClient
+type CreateIntegrationClientResponse415Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateIntegrationClientResponse422Headers the declared response headers of an HTTP 422 response for CreateIntegrationClient
+type CreateIntegrationClientResponse422Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateIntegrationClientResponse503Headers the declared response headers of an HTTP 503 response for CreateIntegrationClient
+type CreateIntegrationClientResponse503Headers struct {
+	RetryAfter *int32
 }
 
 type CreateIntegrationClientResponse struct {
@@ -7512,6 +9897,8 @@ type CreateIntegrationClientResponse struct {
 	ApplicationProblemJSON401 *Problem
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *Problem
 	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationProblemJSON413 *Problem
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -7520,10 +9907,26 @@ type CreateIntegrationClientResponse struct {
 	ApplicationProblemJSON422 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateIntegrationClientResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateIntegrationClientResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateIntegrationClientResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateIntegrationClientResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateIntegrationClientResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateIntegrationClientResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateIntegrationClientResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateIntegrationClientResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateIntegrationClientResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -7546,6 +9949,11 @@ func (r CreateIntegrationClientResponse) GetApplicationProblemJSON403() *Problem
 	return r.ApplicationProblemJSON403
 }
 
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateIntegrationClientResponse) GetApplicationProblemJSON409() *Problem {
+	return r.ApplicationProblemJSON409
+}
+
 // GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r CreateIntegrationClientResponse) GetApplicationProblemJSON413() *Problem {
 	return r.ApplicationProblemJSON413
@@ -7564,6 +9972,11 @@ func (r CreateIntegrationClientResponse) GetApplicationProblemJSON422() *Problem
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r CreateIntegrationClientResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateIntegrationClientResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7600,6 +10013,11 @@ type DeleteIntegrationClientResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteIntegrationClientResponse503Headers the declared response headers of an HTTP 503 response for DeleteIntegrationClient
+type DeleteIntegrationClientResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type DeleteIntegrationClientResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7611,8 +10029,12 @@ type DeleteIntegrationClientResponse struct {
 	ApplicationProblemJSON404 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteIntegrationClientResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteIntegrationClientResponse503Headers
 }
 
 // GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -7633,6 +10055,11 @@ func (r DeleteIntegrationClientResponse) GetApplicationProblemJSON404() *Problem
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r DeleteIntegrationClientResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteIntegrationClientResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7674,6 +10101,11 @@ type ListInvitationsResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListInvitationsResponse503Headers the declared response headers of an HTTP 503 response for ListInvitations
+type ListInvitationsResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type ListInvitationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7687,10 +10119,14 @@ type ListInvitationsResponse struct {
 	ApplicationProblemJSON403 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListInvitationsResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListInvitationsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListInvitationsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7716,6 +10152,11 @@ func (r ListInvitationsResponse) GetApplicationProblemJSON403() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListInvitationsResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListInvitationsResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7749,59 +10190,74 @@ func (r ListInvitationsResponse) ContentType() string {
 
 // CreateInvitationResponse201Headers the declared response headers of an HTTP 201 response for CreateInvitation
 type CreateInvitationResponse201Headers struct {
-	Location        *string
-	RateLimit       *string
-	RateLimitPolicy *string
+	IdempotentReplayed *string
+	Location           *string
+	RateLimit          *string
+	RateLimitPolicy    *string
 }
 
 // CreateInvitationResponse400Headers the declared response headers of an HTTP 400 response for CreateInvitation
 type CreateInvitationResponse400Headers struct {
-	RateLimit       *string
-	RateLimitPolicy *string
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
 }
 
 // CreateInvitationResponse401Headers the declared response headers of an HTTP 401 response for CreateInvitation
 type CreateInvitationResponse401Headers struct {
-	RateLimit       *string
-	RateLimitPolicy *string
-	WWWAuthenticate *string
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	WWWAuthenticate    *string
 }
 
 // CreateInvitationResponse403Headers the declared response headers of an HTTP 403 response for CreateInvitation
 type CreateInvitationResponse403Headers struct {
-	RateLimit       *string
-	RateLimitPolicy *string
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
 }
 
 // CreateInvitationResponse409Headers the declared response headers of an HTTP 409 response for CreateInvitation
 type CreateInvitationResponse409Headers struct {
-	RateLimit       *string
-	RateLimitPolicy *string
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RetryAfter         *int32
 }
 
 // CreateInvitationResponse413Headers the declared response headers of an HTTP 413 response for CreateInvitation
 type CreateInvitationResponse413Headers struct {
-	RateLimit       *string
-	RateLimitPolicy *string
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
 }
 
 // CreateInvitationResponse415Headers the declared response headers of an HTTP 415 response for CreateInvitation
 type CreateInvitationResponse415Headers struct {
-	RateLimit       *string
-	RateLimitPolicy *string
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
 }
 
 // CreateInvitationResponse422Headers the declared response headers of an HTTP 422 response for CreateInvitation
 type CreateInvitationResponse422Headers struct {
-	RateLimit       *string
-	RateLimitPolicy *string
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
 }
 
 // CreateInvitationResponse429Headers the declared response headers of an HTTP 429 response for CreateInvitation
 type CreateInvitationResponse429Headers struct {
-	RateLimit       *string
-	RateLimitPolicy *string
-	RetryAfter      *int32
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RetryAfter         *int32
+}
+
+// CreateInvitationResponse503Headers the declared response headers of an HTTP 503 response for CreateInvitation
+type CreateInvitationResponse503Headers struct {
+	RetryAfter *int32
 }
 
 type CreateInvitationResponse struct {
@@ -7827,6 +10283,8 @@ type CreateInvitationResponse struct {
 	ApplicationProblemJSON429 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateInvitationResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -7845,6 +10303,8 @@ type CreateInvitationResponse struct {
 	Headers422 *CreateInvitationResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateInvitationResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateInvitationResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -7897,6 +10357,11 @@ func (r CreateInvitationResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
 }
 
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateInvitationResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateInvitationResponse) GetBody() []byte {
 	return r.Body
@@ -7931,6 +10396,11 @@ type DeleteInvitationResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteInvitationResponse503Headers the declared response headers of an HTTP 503 response for DeleteInvitation
+type DeleteInvitationResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type DeleteInvitationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7944,8 +10414,12 @@ type DeleteInvitationResponse struct {
 	ApplicationProblemJSON409 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteInvitationResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteInvitationResponse503Headers
 }
 
 // GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -7971,6 +10445,11 @@ func (r DeleteInvitationResponse) GetApplicationProblemJSON409() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r DeleteInvitationResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteInvitationResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -8007,6 +10486,11 @@ type GetInvitationResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// GetInvitationResponse503Headers the declared response headers of an HTTP 503 response for GetInvitation
+type GetInvitationResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type GetInvitationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8020,8 +10504,12 @@ type GetInvitationResponse struct {
 	ApplicationProblemJSON404 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetInvitationResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetInvitationResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8047,6 +10535,11 @@ func (r GetInvitationResponse) GetApplicationProblemJSON404() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r GetInvitationResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetInvitationResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -8140,6 +10633,11 @@ type UpdateInvitationResponse429Headers struct {
 	RetryAfter      *int32
 }
 
+// UpdateInvitationResponse503Headers the declared response headers of an HTTP 503 response for UpdateInvitation
+type UpdateInvitationResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type UpdateInvitationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8165,6 +10663,8 @@ type UpdateInvitationResponse struct {
 	ApplicationProblemJSON429 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UpdateInvitationResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -8185,6 +10685,8 @@ type UpdateInvitationResponse struct {
 	Headers422 *UpdateInvitationResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateInvitationResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateInvitationResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8242,6 +10744,11 @@ func (r UpdateInvitationResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
 }
 
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateInvitationResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateInvitationResponse) GetBody() []byte {
 	return r.Body
@@ -8281,6 +10788,11 @@ type ListDeliveriesResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for ListDeliveries
+type ListDeliveriesResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type ListDeliveriesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8296,10 +10808,14 @@ type ListDeliveriesResponse struct {
 	ApplicationProblemJSON404 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListDeliveriesResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListDeliveriesResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListDeliveriesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8332,6 +10848,11 @@ func (r ListDeliveriesResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
 }
 
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListDeliveriesResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ListDeliveriesResponse) GetBody() []byte {
 	return r.Body
@@ -8361,13 +10882,61 @@ func (r ListDeliveriesResponse) ContentType() string {
 	return ""
 }
 
+// CreateDeliveriesResponse202Headers the declared response headers of an HTTP 202 response for CreateDeliveries
+type CreateDeliveriesResponse202Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateDeliveriesResponse400Headers the declared response headers of an HTTP 400 response for CreateDeliveries
+type CreateDeliveriesResponse400Headers struct {
+	IdempotentReplayed *string
+}
+
 // CreateDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for CreateDeliveries
 type CreateDeliveriesResponse401Headers struct {
-	WWWAuthenticate *string
+	IdempotentReplayed *string
+	WWWAuthenticate    *string
+}
+
+// CreateDeliveriesResponse403Headers the declared response headers of an HTTP 403 response for CreateDeliveries
+type CreateDeliveriesResponse403Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateDeliveriesResponse404Headers the declared response headers of an HTTP 404 response for CreateDeliveries
+type CreateDeliveriesResponse404Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateDeliveriesResponse409Headers the declared response headers of an HTTP 409 response for CreateDeliveries
+type CreateDeliveriesResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int32
+}
+
+// CreateDeliveriesResponse413Headers the declared response headers of an HTTP 413 response for CreateDeliveries
+type CreateDeliveriesResponse413Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateDeliveriesResponse415Headers the declared response headers of an HTTP 415 response for CreateDeliveries
+type CreateDeliveriesResponse415Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateDeliveriesResponse422Headers the declared response headers of an HTTP 422 response for CreateDeliveries
+type CreateDeliveriesResponse422Headers struct {
+	IdempotentReplayed *string
 }
 
 // CreateDeliveriesResponse429Headers the declared response headers of an HTTP 429 response for CreateDeliveries
 type CreateDeliveriesResponse429Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int32
+}
+
+// CreateDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for CreateDeliveries
+type CreateDeliveriesResponse503Headers struct {
 	RetryAfter *int32
 }
 
@@ -8396,10 +10965,30 @@ type CreateDeliveriesResponse struct {
 	ApplicationProblemJSON429 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *CreateDeliveriesResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateDeliveriesResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateDeliveriesResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateDeliveriesResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *CreateDeliveriesResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateDeliveriesResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateDeliveriesResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateDeliveriesResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateDeliveriesResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateDeliveriesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateDeliveriesResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -8457,6 +11046,11 @@ func (r CreateDeliveriesResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
 }
 
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateDeliveriesResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateDeliveriesResponse) GetBody() []byte {
 	return r.Body
@@ -8491,6 +11085,11 @@ type GetInvitationEmailResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// GetInvitationEmailResponse503Headers the declared response headers of an HTTP 503 response for GetInvitationEmail
+type GetInvitationEmailResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type GetInvitationEmailResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8504,8 +11103,12 @@ type GetInvitationEmailResponse struct {
 	ApplicationProblemJSON404 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetInvitationEmailResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetInvitationEmailResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8531,6 +11134,11 @@ func (r GetInvitationEmailResponse) GetApplicationProblemJSON404() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r GetInvitationEmailResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetInvitationEmailResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -8572,6 +11180,11 @@ type ListRedemptionsResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListRedemptionsResponse503Headers the declared response headers of an HTTP 503 response for ListRedemptions
+type ListRedemptionsResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type ListRedemptionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8587,10 +11200,14 @@ type ListRedemptionsResponse struct {
 	ApplicationProblemJSON404 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListRedemptionsResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListRedemptionsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListRedemptionsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8621,6 +11238,11 @@ func (r ListRedemptionsResponse) GetApplicationProblemJSON404() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListRedemptionsResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListRedemptionsResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -8657,6 +11279,11 @@ type GetMeResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// GetMeResponse503Headers the declared response headers of an HTTP 503 response for GetMe
+type GetMeResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type GetMeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8666,8 +11293,12 @@ type GetMeResponse struct {
 	ApplicationProblemJSON401 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetMeResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetMeResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8683,6 +11314,11 @@ func (r GetMeResponse) GetApplicationProblemJSON401() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r GetMeResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetMeResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -8724,6 +11360,11 @@ type ListMyEnrollmentsResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListMyEnrollmentsResponse503Headers the declared response headers of an HTTP 503 response for ListMyEnrollments
+type ListMyEnrollmentsResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type ListMyEnrollmentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8737,10 +11378,14 @@ type ListMyEnrollmentsResponse struct {
 	ApplicationProblemJSON403 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListMyEnrollmentsResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListMyEnrollmentsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListMyEnrollmentsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8766,6 +11411,11 @@ func (r ListMyEnrollmentsResponse) GetApplicationProblemJSON403() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListMyEnrollmentsResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListMyEnrollmentsResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -8829,6 +11479,11 @@ type IssueClientTokenResponse429Headers struct {
 	RetryAfter      *int32
 }
 
+// IssueClientTokenResponse503Headers the declared response headers of an HTTP 503 response for IssueClientToken
+type IssueClientTokenResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type IssueClientTokenResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8844,6 +11499,8 @@ type IssueClientTokenResponse struct {
 	ApplicationProblemJSON429 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *IssueClientTokenResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -8854,6 +11511,8 @@ type IssueClientTokenResponse struct {
 	Headers413 *IssueClientTokenResponse413Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *IssueClientTokenResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *IssueClientTokenResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8884,6 +11543,11 @@ func (r IssueClientTokenResponse) GetApplicationProblemJSON429() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r IssueClientTokenResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r IssueClientTokenResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -8925,6 +11589,11 @@ type ListOrganizationGroupsResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListOrganizationGroupsResponse503Headers the declared response headers of an HTTP 503 response for ListOrganizationGroups
+type ListOrganizationGroupsResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type ListOrganizationGroupsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8938,10 +11607,14 @@ type ListOrganizationGroupsResponse struct {
 	ApplicationProblemJSON403 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListOrganizationGroupsResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListOrganizationGroupsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListOrganizationGroupsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8967,6 +11640,11 @@ func (r ListOrganizationGroupsResponse) GetApplicationProblemJSON403() *Problem 
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListOrganizationGroupsResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListOrganizationGroupsResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -9000,12 +11678,50 @@ func (r ListOrganizationGroupsResponse) ContentType() string {
 
 // CreateOrganizationGroupResponse201Headers the declared response headers of an HTTP 201 response for CreateOrganizationGroup
 type CreateOrganizationGroupResponse201Headers struct {
-	Location *string
+	IdempotentReplayed *string
+	Location           *string
+}
+
+// CreateOrganizationGroupResponse400Headers the declared response headers of an HTTP 400 response for CreateOrganizationGroup
+type CreateOrganizationGroupResponse400Headers struct {
+	IdempotentReplayed *string
 }
 
 // CreateOrganizationGroupResponse401Headers the declared response headers of an HTTP 401 response for CreateOrganizationGroup
 type CreateOrganizationGroupResponse401Headers struct {
-	WWWAuthenticate *string
+	IdempotentReplayed *string
+	WWWAuthenticate    *string
+}
+
+// CreateOrganizationGroupResponse403Headers the declared response headers of an HTTP 403 response for CreateOrganizationGroup
+type CreateOrganizationGroupResponse403Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateOrganizationGroupResponse409Headers the declared response headers of an HTTP 409 response for CreateOrganizationGroup
+type CreateOrganizationGroupResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int32
+}
+
+// CreateOrganizationGroupResponse413Headers the declared response headers of an HTTP 413 response for CreateOrganizationGroup
+type CreateOrganizationGroupResponse413Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateOrganizationGroupResponse415Headers the declared response headers of an HTTP 415 response for CreateOrganizationGroup
+type CreateOrganizationGroupResponse415Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateOrganizationGroupResponse422Headers the declared response headers of an HTTP 422 response for CreateOrganizationGroup
+type CreateOrganizationGroupResponse422Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateOrganizationGroupResponse503Headers the declared response headers of an HTTP 503 response for CreateOrganizationGroup
+type CreateOrganizationGroupResponse503Headers struct {
+	RetryAfter *int32
 }
 
 type CreateOrganizationGroupResponse struct {
@@ -9029,10 +11745,26 @@ type CreateOrganizationGroupResponse struct {
 	ApplicationProblemJSON422 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateOrganizationGroupResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateOrganizationGroupResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateOrganizationGroupResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateOrganizationGroupResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateOrganizationGroupResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateOrganizationGroupResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateOrganizationGroupResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateOrganizationGroupResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateOrganizationGroupResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -9080,6 +11812,11 @@ func (r CreateOrganizationGroupResponse) GetApplicationProblemJSON500() *Problem
 	return r.ApplicationProblemJSON500
 }
 
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateOrganizationGroupResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateOrganizationGroupResponse) GetBody() []byte {
 	return r.Body
@@ -9114,6 +11851,11 @@ type DeleteOrganizationGroupResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteOrganizationGroupResponse503Headers the declared response headers of an HTTP 503 response for DeleteOrganizationGroup
+type DeleteOrganizationGroupResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type DeleteOrganizationGroupResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9127,8 +11869,12 @@ type DeleteOrganizationGroupResponse struct {
 	ApplicationProblemJSON409 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteOrganizationGroupResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteOrganizationGroupResponse503Headers
 }
 
 // GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -9154,6 +11900,11 @@ func (r DeleteOrganizationGroupResponse) GetApplicationProblemJSON409() *Problem
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r DeleteOrganizationGroupResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteOrganizationGroupResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -9190,6 +11941,11 @@ type GetOrganizationGroupResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// GetOrganizationGroupResponse503Headers the declared response headers of an HTTP 503 response for GetOrganizationGroup
+type GetOrganizationGroupResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type GetOrganizationGroupResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9203,8 +11959,12 @@ type GetOrganizationGroupResponse struct {
 	ApplicationProblemJSON404 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetOrganizationGroupResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetOrganizationGroupResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9230,6 +11990,11 @@ func (r GetOrganizationGroupResponse) GetApplicationProblemJSON404() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r GetOrganizationGroupResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetOrganizationGroupResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -9266,6 +12031,11 @@ type UpdateOrganizationGroupResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// UpdateOrganizationGroupResponse503Headers the declared response headers of an HTTP 503 response for UpdateOrganizationGroup
+type UpdateOrganizationGroupResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type UpdateOrganizationGroupResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9289,8 +12059,12 @@ type UpdateOrganizationGroupResponse struct {
 	ApplicationProblemJSON422 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateOrganizationGroupResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateOrganizationGroupResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9341,6 +12115,11 @@ func (r UpdateOrganizationGroupResponse) GetApplicationProblemJSON422() *Problem
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r UpdateOrganizationGroupResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateOrganizationGroupResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -9623,6 +12402,11 @@ type PreviewRedemptionResponse429Headers struct {
 	RetryAfter      *int32
 }
 
+// PreviewRedemptionResponse503Headers the declared response headers of an HTTP 503 response for PreviewRedemption
+type PreviewRedemptionResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type PreviewRedemptionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9642,6 +12426,8 @@ type PreviewRedemptionResponse struct {
 	ApplicationProblemJSON429 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *PreviewRedemptionResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -9656,6 +12442,8 @@ type PreviewRedemptionResponse struct {
 	Headers422 *PreviewRedemptionResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *PreviewRedemptionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PreviewRedemptionResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9696,6 +12484,11 @@ func (r PreviewRedemptionResponse) GetApplicationProblemJSON429() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r PreviewRedemptionResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PreviewRedemptionResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -9914,6 +12707,11 @@ type ListUserGroupsResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListUserGroupsResponse503Headers the declared response headers of an HTTP 503 response for ListUserGroups
+type ListUserGroupsResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type ListUserGroupsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9927,10 +12725,14 @@ type ListUserGroupsResponse struct {
 	ApplicationProblemJSON403 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListUserGroupsResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListUserGroupsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListUserGroupsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9956,6 +12758,11 @@ func (r ListUserGroupsResponse) GetApplicationProblemJSON403() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListUserGroupsResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListUserGroupsResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -9989,12 +12796,50 @@ func (r ListUserGroupsResponse) ContentType() string {
 
 // CreateUserGroupResponse201Headers the declared response headers of an HTTP 201 response for CreateUserGroup
 type CreateUserGroupResponse201Headers struct {
-	Location *string
+	IdempotentReplayed *string
+	Location           *string
+}
+
+// CreateUserGroupResponse400Headers the declared response headers of an HTTP 400 response for CreateUserGroup
+type CreateUserGroupResponse400Headers struct {
+	IdempotentReplayed *string
 }
 
 // CreateUserGroupResponse401Headers the declared response headers of an HTTP 401 response for CreateUserGroup
 type CreateUserGroupResponse401Headers struct {
-	WWWAuthenticate *string
+	IdempotentReplayed *string
+	WWWAuthenticate    *string
+}
+
+// CreateUserGroupResponse403Headers the declared response headers of an HTTP 403 response for CreateUserGroup
+type CreateUserGroupResponse403Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateUserGroupResponse409Headers the declared response headers of an HTTP 409 response for CreateUserGroup
+type CreateUserGroupResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int32
+}
+
+// CreateUserGroupResponse413Headers the declared response headers of an HTTP 413 response for CreateUserGroup
+type CreateUserGroupResponse413Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateUserGroupResponse415Headers the declared response headers of an HTTP 415 response for CreateUserGroup
+type CreateUserGroupResponse415Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateUserGroupResponse422Headers the declared response headers of an HTTP 422 response for CreateUserGroup
+type CreateUserGroupResponse422Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateUserGroupResponse503Headers the declared response headers of an HTTP 503 response for CreateUserGroup
+type CreateUserGroupResponse503Headers struct {
+	RetryAfter *int32
 }
 
 type CreateUserGroupResponse struct {
@@ -10018,10 +12863,26 @@ type CreateUserGroupResponse struct {
 	ApplicationProblemJSON422 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateUserGroupResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateUserGroupResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateUserGroupResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateUserGroupResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateUserGroupResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateUserGroupResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateUserGroupResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateUserGroupResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateUserGroupResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -10069,6 +12930,11 @@ func (r CreateUserGroupResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
 }
 
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateUserGroupResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateUserGroupResponse) GetBody() []byte {
 	return r.Body
@@ -10103,6 +12969,11 @@ type DeleteUserGroupResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteUserGroupResponse503Headers the declared response headers of an HTTP 503 response for DeleteUserGroup
+type DeleteUserGroupResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type DeleteUserGroupResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10116,8 +12987,12 @@ type DeleteUserGroupResponse struct {
 	ApplicationProblemJSON409 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteUserGroupResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteUserGroupResponse503Headers
 }
 
 // GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -10143,6 +13018,11 @@ func (r DeleteUserGroupResponse) GetApplicationProblemJSON409() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r DeleteUserGroupResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteUserGroupResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -10179,6 +13059,11 @@ type GetUserGroupResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// GetUserGroupResponse503Headers the declared response headers of an HTTP 503 response for GetUserGroup
+type GetUserGroupResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type GetUserGroupResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10192,8 +13077,12 @@ type GetUserGroupResponse struct {
 	ApplicationProblemJSON404 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetUserGroupResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetUserGroupResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10219,6 +13108,11 @@ func (r GetUserGroupResponse) GetApplicationProblemJSON404() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r GetUserGroupResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetUserGroupResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -10255,6 +13149,11 @@ type UpdateUserGroupResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// UpdateUserGroupResponse503Headers the declared response headers of an HTTP 503 response for UpdateUserGroup
+type UpdateUserGroupResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type UpdateUserGroupResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10278,8 +13177,12 @@ type UpdateUserGroupResponse struct {
 	ApplicationProblemJSON422 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateUserGroupResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateUserGroupResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10332,6 +13235,11 @@ func (r UpdateUserGroupResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
 }
 
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateUserGroupResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateUserGroupResponse) GetBody() []byte {
 	return r.Body
@@ -10371,6 +13279,11 @@ type ListUserGroupCoursesResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListUserGroupCoursesResponse503Headers the declared response headers of an HTTP 503 response for ListUserGroupCourses
+type ListUserGroupCoursesResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type ListUserGroupCoursesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10386,10 +13299,14 @@ type ListUserGroupCoursesResponse struct {
 	ApplicationProblemJSON404 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListUserGroupCoursesResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListUserGroupCoursesResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListUserGroupCoursesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10422,6 +13339,11 @@ func (r ListUserGroupCoursesResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
 }
 
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListUserGroupCoursesResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ListUserGroupCoursesResponse) GetBody() []byte {
 	return r.Body
@@ -10451,9 +13373,56 @@ func (r ListUserGroupCoursesResponse) ContentType() string {
 	return ""
 }
 
+// AddUserGroupCoursesResponse200Headers the declared response headers of an HTTP 200 response for AddUserGroupCourses
+type AddUserGroupCoursesResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
+// AddUserGroupCoursesResponse400Headers the declared response headers of an HTTP 400 response for AddUserGroupCourses
+type AddUserGroupCoursesResponse400Headers struct {
+	IdempotentReplayed *string
+}
+
 // AddUserGroupCoursesResponse401Headers the declared response headers of an HTTP 401 response for AddUserGroupCourses
 type AddUserGroupCoursesResponse401Headers struct {
-	WWWAuthenticate *string
+	IdempotentReplayed *string
+	WWWAuthenticate    *string
+}
+
+// AddUserGroupCoursesResponse403Headers the declared response headers of an HTTP 403 response for AddUserGroupCourses
+type AddUserGroupCoursesResponse403Headers struct {
+	IdempotentReplayed *string
+}
+
+// AddUserGroupCoursesResponse404Headers the declared response headers of an HTTP 404 response for AddUserGroupCourses
+type AddUserGroupCoursesResponse404Headers struct {
+	IdempotentReplayed *string
+}
+
+// AddUserGroupCoursesResponse409Headers the declared response headers of an HTTP 409 response for AddUserGroupCourses
+type AddUserGroupCoursesResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int32
+}
+
+// AddUserGroupCoursesResponse413Headers the declared response headers of an HTTP 413 response for AddUserGroupCourses
+type AddUserGroupCoursesResponse413Headers struct {
+	IdempotentReplayed *string
+}
+
+// AddUserGroupCoursesResponse415Headers the declared response headers of an HTTP 415 response for AddUserGroupCourses
+type AddUserGroupCoursesResponse415Headers struct {
+	IdempotentReplayed *string
+}
+
+// AddUserGroupCoursesResponse422Headers the declared response headers of an HTTP 422 response for AddUserGroupCourses
+type AddUserGroupCoursesResponse422Headers struct {
+	IdempotentReplayed *string
+}
+
+// AddUserGroupCoursesResponse503Headers the declared response headers of an HTTP 503 response for AddUserGroupCourses
+type AddUserGroupCoursesResponse503Headers struct {
+	RetryAfter *int32
 }
 
 type AddUserGroupCoursesResponse struct {
@@ -10469,6 +13438,8 @@ type AddUserGroupCoursesResponse struct {
 	ApplicationProblemJSON403 *Problem
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *Problem
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *Problem
 	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationProblemJSON413 *Problem
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -10477,8 +13448,28 @@ type AddUserGroupCoursesResponse struct {
 	ApplicationProblemJSON422 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AddUserGroupCoursesResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AddUserGroupCoursesResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AddUserGroupCoursesResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AddUserGroupCoursesResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AddUserGroupCoursesResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *AddUserGroupCoursesResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AddUserGroupCoursesResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AddUserGroupCoursesResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *AddUserGroupCoursesResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AddUserGroupCoursesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10506,6 +13497,11 @@ func (r AddUserGroupCoursesResponse) GetApplicationProblemJSON404() *Problem {
 	return r.ApplicationProblemJSON404
 }
 
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r AddUserGroupCoursesResponse) GetApplicationProblemJSON409() *Problem {
+	return r.ApplicationProblemJSON409
+}
+
 // GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r AddUserGroupCoursesResponse) GetApplicationProblemJSON413() *Problem {
 	return r.ApplicationProblemJSON413
@@ -10524,6 +13520,11 @@ func (r AddUserGroupCoursesResponse) GetApplicationProblemJSON422() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r AddUserGroupCoursesResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r AddUserGroupCoursesResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -10560,6 +13561,11 @@ type RemoveUserGroupCourseResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// RemoveUserGroupCourseResponse503Headers the declared response headers of an HTTP 503 response for RemoveUserGroupCourse
+type RemoveUserGroupCourseResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type RemoveUserGroupCourseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10571,8 +13577,12 @@ type RemoveUserGroupCourseResponse struct {
 	ApplicationProblemJSON404 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RemoveUserGroupCourseResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RemoveUserGroupCourseResponse503Headers
 }
 
 // GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -10593,6 +13603,11 @@ func (r RemoveUserGroupCourseResponse) GetApplicationProblemJSON404() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r RemoveUserGroupCourseResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RemoveUserGroupCourseResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -10634,6 +13649,11 @@ type ListUserGroupMembersResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListUserGroupMembersResponse503Headers the declared response headers of an HTTP 503 response for ListUserGroupMembers
+type ListUserGroupMembersResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type ListUserGroupMembersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10649,10 +13669,14 @@ type ListUserGroupMembersResponse struct {
 	ApplicationProblemJSON404 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListUserGroupMembersResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListUserGroupMembersResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListUserGroupMembersResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10685,6 +13709,11 @@ func (r ListUserGroupMembersResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
 }
 
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListUserGroupMembersResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ListUserGroupMembersResponse) GetBody() []byte {
 	return r.Body
@@ -10714,9 +13743,56 @@ func (r ListUserGroupMembersResponse) ContentType() string {
 	return ""
 }
 
+// AddUserGroupMembersResponse200Headers the declared response headers of an HTTP 200 response for AddUserGroupMembers
+type AddUserGroupMembersResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
+// AddUserGroupMembersResponse400Headers the declared response headers of an HTTP 400 response for AddUserGroupMembers
+type AddUserGroupMembersResponse400Headers struct {
+	IdempotentReplayed *string
+}
+
 // AddUserGroupMembersResponse401Headers the declared response headers of an HTTP 401 response for AddUserGroupMembers
 type AddUserGroupMembersResponse401Headers struct {
-	WWWAuthenticate *string
+	IdempotentReplayed *string
+	WWWAuthenticate    *string
+}
+
+// AddUserGroupMembersResponse403Headers the declared response headers of an HTTP 403 response for AddUserGroupMembers
+type AddUserGroupMembersResponse403Headers struct {
+	IdempotentReplayed *string
+}
+
+// AddUserGroupMembersResponse404Headers the declared response headers of an HTTP 404 response for AddUserGroupMembers
+type AddUserGroupMembersResponse404Headers struct {
+	IdempotentReplayed *string
+}
+
+// AddUserGroupMembersResponse409Headers the declared response headers of an HTTP 409 response for AddUserGroupMembers
+type AddUserGroupMembersResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int32
+}
+
+// AddUserGroupMembersResponse413Headers the declared response headers of an HTTP 413 response for AddUserGroupMembers
+type AddUserGroupMembersResponse413Headers struct {
+	IdempotentReplayed *string
+}
+
+// AddUserGroupMembersResponse415Headers the declared response headers of an HTTP 415 response for AddUserGroupMembers
+type AddUserGroupMembersResponse415Headers struct {
+	IdempotentReplayed *string
+}
+
+// AddUserGroupMembersResponse422Headers the declared response headers of an HTTP 422 response for AddUserGroupMembers
+type AddUserGroupMembersResponse422Headers struct {
+	IdempotentReplayed *string
+}
+
+// AddUserGroupMembersResponse503Headers the declared response headers of an HTTP 503 response for AddUserGroupMembers
+type AddUserGroupMembersResponse503Headers struct {
+	RetryAfter *int32
 }
 
 type AddUserGroupMembersResponse struct {
@@ -10732,6 +13808,8 @@ type AddUserGroupMembersResponse struct {
 	ApplicationProblemJSON403 *Problem
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *Problem
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *Problem
 	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationProblemJSON413 *Problem
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -10740,8 +13818,28 @@ type AddUserGroupMembersResponse struct {
 	ApplicationProblemJSON422 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AddUserGroupMembersResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AddUserGroupMembersResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AddUserGroupMembersResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AddUserGroupMembersResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AddUserGroupMembersResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *AddUserGroupMembersResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AddUserGroupMembersResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AddUserGroupMembersResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *AddUserGroupMembersResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AddUserGroupMembersResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10769,6 +13867,11 @@ func (r AddUserGroupMembersResponse) GetApplicationProblemJSON404() *Problem {
 	return r.ApplicationProblemJSON404
 }
 
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r AddUserGroupMembersResponse) GetApplicationProblemJSON409() *Problem {
+	return r.ApplicationProblemJSON409
+}
+
 // GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r AddUserGroupMembersResponse) GetApplicationProblemJSON413() *Problem {
 	return r.ApplicationProblemJSON413
@@ -10787,6 +13890,11 @@ func (r AddUserGroupMembersResponse) GetApplicationProblemJSON422() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r AddUserGroupMembersResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r AddUserGroupMembersResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -10823,6 +13931,11 @@ type RemoveUserGroupMemberResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// RemoveUserGroupMemberResponse503Headers the declared response headers of an HTTP 503 response for RemoveUserGroupMember
+type RemoveUserGroupMemberResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type RemoveUserGroupMemberResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10834,8 +13947,12 @@ type RemoveUserGroupMemberResponse struct {
 	ApplicationProblemJSON404 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RemoveUserGroupMemberResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RemoveUserGroupMemberResponse503Headers
 }
 
 // GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -10856,6 +13973,11 @@ func (r RemoveUserGroupMemberResponse) GetApplicationProblemJSON404() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r RemoveUserGroupMemberResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RemoveUserGroupMemberResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -10897,6 +14019,11 @@ type ListUsersResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListUsersResponse503Headers the declared response headers of an HTTP 503 response for ListUsers
+type ListUsersResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type ListUsersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10910,10 +14037,14 @@ type ListUsersResponse struct {
 	ApplicationProblemJSON403 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListUsersResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListUsersResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListUsersResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10939,6 +14070,11 @@ func (r ListUsersResponse) GetApplicationProblemJSON403() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListUsersResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListUsersResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -10972,12 +14108,45 @@ func (r ListUsersResponse) ContentType() string {
 
 // CreateUserResponse201Headers the declared response headers of an HTTP 201 response for CreateUser
 type CreateUserResponse201Headers struct {
-	Location *string
+	IdempotentReplayed *string
+	Location           *string
+}
+
+// CreateUserResponse400Headers the declared response headers of an HTTP 400 response for CreateUser
+type CreateUserResponse400Headers struct {
+	IdempotentReplayed *string
 }
 
 // CreateUserResponse401Headers the declared response headers of an HTTP 401 response for CreateUser
 type CreateUserResponse401Headers struct {
-	WWWAuthenticate *string
+	IdempotentReplayed *string
+	WWWAuthenticate    *string
+}
+
+// CreateUserResponse403Headers the declared response headers of an HTTP 403 response for CreateUser
+type CreateUserResponse403Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateUserResponse409Headers the declared response headers of an HTTP 409 response for CreateUser
+type CreateUserResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int32
+}
+
+// CreateUserResponse413Headers the declared response headers of an HTTP 413 response for CreateUser
+type CreateUserResponse413Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateUserResponse415Headers the declared response headers of an HTTP 415 response for CreateUser
+type CreateUserResponse415Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateUserResponse422Headers the declared response headers of an HTTP 422 response for CreateUser
+type CreateUserResponse422Headers struct {
+	IdempotentReplayed *string
 }
 
 // CreateUserResponse503Headers the declared response headers of an HTTP 503 response for CreateUser
@@ -11010,8 +14179,20 @@ type CreateUserResponse struct {
 	ApplicationProblemJSON503 *Problem
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateUserResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateUserResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateUserResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateUserResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateUserResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateUserResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateUserResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateUserResponse422Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateUserResponse503Headers
 }
@@ -11100,6 +14281,11 @@ type DeleteUserResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteUserResponse503Headers the declared response headers of an HTTP 503 response for DeleteUser
+type DeleteUserResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type DeleteUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11113,8 +14299,12 @@ type DeleteUserResponse struct {
 	ApplicationProblemJSON409 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteUserResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteUserResponse503Headers
 }
 
 // GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -11140,6 +14330,11 @@ func (r DeleteUserResponse) GetApplicationProblemJSON409() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r DeleteUserResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteUserResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11176,6 +14371,11 @@ type GetUserResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// GetUserResponse503Headers the declared response headers of an HTTP 503 response for GetUser
+type GetUserResponse503Headers struct {
+	RetryAfter *int32
+}
+
 type GetUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11189,8 +14389,12 @@ type GetUserResponse struct {
 	ApplicationProblemJSON404 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetUserResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetUserResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11216,6 +14420,11 @@ func (r GetUserResponse) GetApplicationProblemJSON404() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r GetUserResponse) GetApplicationProblemJSON500() *Problem {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetUserResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11372,6 +14581,993 @@ func (r UpdateUserResponse) ContentType() string {
 	return ""
 }
 
+// ListWebhookEndpointsResponse200Headers the declared response headers of an HTTP 200 response for ListWebhookEndpoints
+type ListWebhookEndpointsResponse200Headers struct {
+	Link *string
+}
+
+// ListWebhookEndpointsResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookEndpoints
+type ListWebhookEndpointsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListWebhookEndpointsResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookEndpoints
+type ListWebhookEndpointsResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type ListWebhookEndpointsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointList
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *Problem
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListWebhookEndpointsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListWebhookEndpointsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListWebhookEndpointsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhookEndpointsResponse) GetJSON200() *WebhookEndpointList {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationProblemJSON400() *Problem {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationProblemJSON401() *Problem {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationProblemJSON403() *Problem {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationProblemJSON500() *Problem {
+	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhookEndpointsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhookEndpointsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhookEndpointsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhookEndpointsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateWebhookEndpointResponse201Headers the declared response headers of an HTTP 201 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse201Headers struct {
+	IdempotentReplayed *string
+	Location           *string
+}
+
+// CreateWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse400Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse401Headers struct {
+	IdempotentReplayed *string
+	WWWAuthenticate    *string
+}
+
+// CreateWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse403Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateWebhookEndpointResponse409Headers the declared response headers of an HTTP 409 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int32
+}
+
+// CreateWebhookEndpointResponse413Headers the declared response headers of an HTTP 413 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse413Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateWebhookEndpointResponse415Headers the declared response headers of an HTTP 415 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse415Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateWebhookEndpointResponse422Headers the declared response headers of an HTTP 422 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse422Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type CreateWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *WebhookEndpointCreated
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *Problem
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *Problem
+	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationProblemJSON413 *Problem
+	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationProblemJSON415 *Problem
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *Problem
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateWebhookEndpointResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateWebhookEndpointResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateWebhookEndpointResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateWebhookEndpointResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateWebhookEndpointResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateWebhookEndpointResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateWebhookEndpointResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateWebhookEndpointResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateWebhookEndpointResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateWebhookEndpointResponse) GetJSON201() *WebhookEndpointCreated {
+	return r.JSON201
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationProblemJSON400() *Problem {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationProblemJSON401() *Problem {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationProblemJSON403() *Problem {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationProblemJSON409() *Problem {
+	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationProblemJSON413() *Problem {
+	return r.ApplicationProblemJSON413
+}
+
+// GetApplicationProblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationProblemJSON415() *Problem {
+	return r.ApplicationProblemJSON415
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationProblemJSON422() *Problem {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationProblemJSON500() *Problem {
+	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type DeleteWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *Problem
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteWebhookEndpointResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteWebhookEndpointResponse503Headers
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationProblemJSON401() *Problem {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationProblemJSON403() *Problem {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationProblemJSON404() *Problem {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationProblemJSON500() *Problem {
+	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type GetWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpoint
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *Problem
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetWebhookEndpointResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetWebhookEndpointResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWebhookEndpointResponse) GetJSON200() *WebhookEndpoint {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationProblemJSON401() *Problem {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationProblemJSON403() *Problem {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationProblemJSON404() *Problem {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationProblemJSON500() *Problem {
+	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdateWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type UpdateWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpoint
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *Problem
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *Problem
+	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationProblemJSON413 *Problem
+	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationProblemJSON415 *Problem
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *Problem
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateWebhookEndpointResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateWebhookEndpointResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateWebhookEndpointResponse) GetJSON200() *WebhookEndpoint {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationProblemJSON400() *Problem {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationProblemJSON401() *Problem {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationProblemJSON403() *Problem {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationProblemJSON404() *Problem {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationProblemJSON413() *Problem {
+	return r.ApplicationProblemJSON413
+}
+
+// GetApplicationProblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationProblemJSON415() *Problem {
+	return r.ApplicationProblemJSON415
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationProblemJSON422() *Problem {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationProblemJSON500() *Problem {
+	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListWebhookAttemptsResponse200Headers the declared response headers of an HTTP 200 response for ListWebhookAttempts
+type ListWebhookAttemptsResponse200Headers struct {
+	Link *string
+}
+
+// ListWebhookAttemptsResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookAttempts
+type ListWebhookAttemptsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListWebhookAttemptsResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookAttempts
+type ListWebhookAttemptsResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type ListWebhookAttemptsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookAttemptList
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *Problem
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *Problem
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListWebhookAttemptsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListWebhookAttemptsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListWebhookAttemptsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhookAttemptsResponse) GetJSON200() *WebhookAttemptList {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListWebhookAttemptsResponse) GetApplicationProblemJSON400() *Problem {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListWebhookAttemptsResponse) GetApplicationProblemJSON401() *Problem {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListWebhookAttemptsResponse) GetApplicationProblemJSON403() *Problem {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListWebhookAttemptsResponse) GetApplicationProblemJSON404() *Problem {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListWebhookAttemptsResponse) GetApplicationProblemJSON500() *Problem {
+	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListWebhookAttemptsResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhookAttemptsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhookAttemptsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhookAttemptsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhookAttemptsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RedeliverWebhookEventResponse202Headers the declared response headers of an HTTP 202 response for RedeliverWebhookEvent
+type RedeliverWebhookEventResponse202Headers struct {
+	IdempotentReplayed *string
+}
+
+// RedeliverWebhookEventResponse400Headers the declared response headers of an HTTP 400 response for RedeliverWebhookEvent
+type RedeliverWebhookEventResponse400Headers struct {
+	IdempotentReplayed *string
+}
+
+// RedeliverWebhookEventResponse401Headers the declared response headers of an HTTP 401 response for RedeliverWebhookEvent
+type RedeliverWebhookEventResponse401Headers struct {
+	IdempotentReplayed *string
+	WWWAuthenticate    *string
+}
+
+// RedeliverWebhookEventResponse403Headers the declared response headers of an HTTP 403 response for RedeliverWebhookEvent
+type RedeliverWebhookEventResponse403Headers struct {
+	IdempotentReplayed *string
+}
+
+// RedeliverWebhookEventResponse404Headers the declared response headers of an HTTP 404 response for RedeliverWebhookEvent
+type RedeliverWebhookEventResponse404Headers struct {
+	IdempotentReplayed *string
+}
+
+// RedeliverWebhookEventResponse409Headers the declared response headers of an HTTP 409 response for RedeliverWebhookEvent
+type RedeliverWebhookEventResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int32
+}
+
+// RedeliverWebhookEventResponse422Headers the declared response headers of an HTTP 422 response for RedeliverWebhookEvent
+type RedeliverWebhookEventResponse422Headers struct {
+	IdempotentReplayed *string
+}
+
+// RedeliverWebhookEventResponse503Headers the declared response headers of an HTTP 503 response for RedeliverWebhookEvent
+type RedeliverWebhookEventResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type RedeliverWebhookEventResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *WebhookMessage
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *Problem
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *Problem
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *Problem
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *Problem
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *RedeliverWebhookEventResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RedeliverWebhookEventResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RedeliverWebhookEventResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RedeliverWebhookEventResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RedeliverWebhookEventResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RedeliverWebhookEventResponse409Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *RedeliverWebhookEventResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RedeliverWebhookEventResponse503Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RedeliverWebhookEventResponse) GetJSON202() *WebhookMessage {
+	return r.JSON202
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RedeliverWebhookEventResponse) GetApplicationProblemJSON400() *Problem {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RedeliverWebhookEventResponse) GetApplicationProblemJSON401() *Problem {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RedeliverWebhookEventResponse) GetApplicationProblemJSON403() *Problem {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RedeliverWebhookEventResponse) GetApplicationProblemJSON404() *Problem {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RedeliverWebhookEventResponse) GetApplicationProblemJSON409() *Problem {
+	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RedeliverWebhookEventResponse) GetApplicationProblemJSON422() *Problem {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RedeliverWebhookEventResponse) GetApplicationProblemJSON500() *Problem {
+	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RedeliverWebhookEventResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RedeliverWebhookEventResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RedeliverWebhookEventResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RedeliverWebhookEventResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RedeliverWebhookEventResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RotateWebhookSecretResponse200Headers the declared response headers of an HTTP 200 response for RotateWebhookSecret
+type RotateWebhookSecretResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
+// RotateWebhookSecretResponse400Headers the declared response headers of an HTTP 400 response for RotateWebhookSecret
+type RotateWebhookSecretResponse400Headers struct {
+	IdempotentReplayed *string
+}
+
+// RotateWebhookSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhookSecret
+type RotateWebhookSecretResponse401Headers struct {
+	IdempotentReplayed *string
+	WWWAuthenticate    *string
+}
+
+// RotateWebhookSecretResponse403Headers the declared response headers of an HTTP 403 response for RotateWebhookSecret
+type RotateWebhookSecretResponse403Headers struct {
+	IdempotentReplayed *string
+}
+
+// RotateWebhookSecretResponse404Headers the declared response headers of an HTTP 404 response for RotateWebhookSecret
+type RotateWebhookSecretResponse404Headers struct {
+	IdempotentReplayed *string
+}
+
+// RotateWebhookSecretResponse409Headers the declared response headers of an HTTP 409 response for RotateWebhookSecret
+type RotateWebhookSecretResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int32
+}
+
+// RotateWebhookSecretResponse422Headers the declared response headers of an HTTP 422 response for RotateWebhookSecret
+type RotateWebhookSecretResponse422Headers struct {
+	IdempotentReplayed *string
+}
+
+// RotateWebhookSecretResponse503Headers the declared response headers of an HTTP 503 response for RotateWebhookSecret
+type RotateWebhookSecretResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type RotateWebhookSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointCreated
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *Problem
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *Problem
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *Problem
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *Problem
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RotateWebhookSecretResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RotateWebhookSecretResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RotateWebhookSecretResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RotateWebhookSecretResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RotateWebhookSecretResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RotateWebhookSecretResponse409Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *RotateWebhookSecretResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RotateWebhookSecretResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON200() *WebhookEndpointCreated {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RotateWebhookSecretResponse) GetApplicationProblemJSON400() *Problem {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RotateWebhookSecretResponse) GetApplicationProblemJSON401() *Problem {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RotateWebhookSecretResponse) GetApplicationProblemJSON403() *Problem {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RotateWebhookSecretResponse) GetApplicationProblemJSON404() *Problem {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RotateWebhookSecretResponse) GetApplicationProblemJSON409() *Problem {
+	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RotateWebhookSecretResponse) GetApplicationProblemJSON422() *Problem {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RotateWebhookSecretResponse) GetApplicationProblemJSON500() *Problem {
+	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RotateWebhookSecretResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateWebhookSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateWebhookSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateWebhookSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateWebhookSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListAuditEventsWithResponse The organization's audit log
+//
+// Full Managers only (403 insufficient_role for everyone else). Every change made in the caller's organization, newest first unless sort says otherwise, each recorded in the transaction of the change: organization groups, users and integration clients created, updated or deleted (a user's status change is user.status.active or user.status.disabled); courses created, updated, deleted or imported (course.import, by the system, on the organization); user groups created, updated or deleted, and their courses and members added or removed (user_group.courses.add, user_group.members.remove…, on the user group; an addition that adds nothing already there is not recorded); invitations created, updated, deleted, sent (invitation.send) or changed in status (invitation.status.active…). The filters combine: action, actor_id and target_id match exactly, since includes its instant and until does not. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for. With Accept: text/csv, every matching event in one attachment (header row created_at, action, actor_kind, actor_id, target_type, target_id, request_id, every cell quoted and guarded against spreadsheet formulas), in the sort's order; cursor is then ignored, and limit too, though it must still be a number from 1 to 200. An export of more than 100,000 events is refused (400): narrow it with since and until.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /audit-events (the `ListAuditEvents` operationId).
+func (c *ClientWithResponses) ListAuditEventsWithResponse(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*ListAuditEventsResponse, error) {
+	rsp, err := c.ListAuditEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAuditEventsResponse(rsp)
+}
+
 // LoginWithBodyWithResponse Sign in with email and password
 //
 // Failed attempts are throttled per client IP (an IPv6 client by its /64) and per account and client address (429 with Retry-After), so failures from elsewhere never lock the owner out; past an account-wide budget (ENROLLKIT_LOGIN_ACCOUNT_ANY_LIMIT) every attempt on the account is slowed down by up to 5 s instead. Every failure answers the same 401. 503 unavailable with Retry-After when every password-hashing slot stayed busy for ENROLLKIT_PASSWORD_WAIT (a burst beyond what the cores can hash).
@@ -11484,8 +15680,8 @@ func (c *ClientWithResponses) ListCoursesWithResponse(ctx context.Context, param
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /courses (the `CreateCourse` operationId).
-func (c *ClientWithResponses) CreateCourseWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCourseResponse, error) {
-	rsp, err := c.CreateCourseWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateCourseWithBodyWithResponse(ctx context.Context, params *CreateCourseParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCourseResponse, error) {
+	rsp, err := c.CreateCourseWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11499,8 +15695,8 @@ func (c *ClientWithResponses) CreateCourseWithBodyWithResponse(ctx context.Conte
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /courses (the `CreateCourse` operationId).
-func (c *ClientWithResponses) CreateCourseWithResponse(ctx context.Context, body CreateCourseJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCourseResponse, error) {
-	rsp, err := c.CreateCourse(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateCourseWithResponse(ctx context.Context, params *CreateCourseParams, body CreateCourseJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCourseResponse, error) {
+	rsp, err := c.CreateCourse(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11567,6 +15763,21 @@ func (c *ClientWithResponses) UpdateCourseWithResponse(ctx context.Context, id o
 	return ParseUpdateCourseResponse(rsp)
 }
 
+// ResendDeliveryWithResponse Send a delivery again
+//
+// Full Managers only. Queues the delivery's email again with a new job, to the same address with the same names: for an email that failed, whose outcome is unknown, or that was sent and lost by the recipient. The delivery goes back to queued, last_error and sent_at are cleared and attempts goes on counting; it is paced and counted against the organization's quota like a send of one email (429 with Retry-After when the hour's or day's quota is spent). 409 while the delivery is queued or sending (it is on its way), and when the invitation is revoked or expired. The email is rendered when it is sent, from the invitation as it is then.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /deliveries/{id}/resend (the `ResendDelivery` operationId).
+func (c *ClientWithResponses) ResendDeliveryWithResponse(ctx context.Context, id openapi_types.UUID, params *ResendDeliveryParams, reqEditors ...RequestEditorFn) (*ResendDeliveryResponse, error) {
+	rsp, err := c.ResendDelivery(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResendDeliveryResponse(rsp)
+}
+
 // ListIntegrationClientsWithResponse Integration clients
 //
 // Full Managers only. The organization's integration clients, without their secrets, oldest first unless sort says otherwise. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
@@ -11589,8 +15800,8 @@ func (c *ClientWithResponses) ListIntegrationClientsWithResponse(ctx context.Con
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /integration-clients (the `CreateIntegrationClient` operationId).
-func (c *ClientWithResponses) CreateIntegrationClientWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegrationClientResponse, error) {
-	rsp, err := c.CreateIntegrationClientWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateIntegrationClientWithBodyWithResponse(ctx context.Context, params *CreateIntegrationClientParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegrationClientResponse, error) {
+	rsp, err := c.CreateIntegrationClientWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11604,8 +15815,8 @@ func (c *ClientWithResponses) CreateIntegrationClientWithBodyWithResponse(ctx co
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /integration-clients (the `CreateIntegrationClient` operationId).
-func (c *ClientWithResponses) CreateIntegrationClientWithResponse(ctx context.Context, body CreateIntegrationClientJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegrationClientResponse, error) {
-	rsp, err := c.CreateIntegrationClient(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateIntegrationClientWithResponse(ctx context.Context, params *CreateIntegrationClientParams, body CreateIntegrationClientJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegrationClientResponse, error) {
+	rsp, err := c.CreateIntegrationClient(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11649,8 +15860,8 @@ func (c *ClientWithResponses) ListInvitationsWithResponse(ctx context.Context, p
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /invitations (the `CreateInvitation` operationId).
-func (c *ClientWithResponses) CreateInvitationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvitationResponse, error) {
-	rsp, err := c.CreateInvitationWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateInvitationWithBodyWithResponse(ctx context.Context, params *CreateInvitationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvitationResponse, error) {
+	rsp, err := c.CreateInvitationWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11664,8 +15875,8 @@ func (c *ClientWithResponses) CreateInvitationWithBodyWithResponse(ctx context.C
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /invitations (the `CreateInvitation` operationId).
-func (c *ClientWithResponses) CreateInvitationWithResponse(ctx context.Context, body CreateInvitationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvitationResponse, error) {
-	rsp, err := c.CreateInvitation(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateInvitationWithResponse(ctx context.Context, params *CreateInvitationParams, body CreateInvitationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvitationResponse, error) {
+	rsp, err := c.CreateInvitation(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11734,7 +15945,7 @@ func (c *ClientWithResponses) UpdateInvitationWithResponse(ctx context.Context, 
 
 // ListDeliveriesWithResponse Deliveries of the invitation email
 //
-// Full Managers only. Every email sent for the invitation, one per address and send, oldest first by default, with its status (queued, sent, failed), attempts, last_error and when it is scheduled to go out. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+// Full Managers only. Every email sent for the invitation, one per address and send, oldest first by default, with its status (queued; sending while the mail server has it; sent; failed; unknown when the mail server took the message but did not confirm it, or an attempt was interrupted, so it may or may not have arrived and is not sent again), attempts, last_error and when it is scheduled to go out. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -11749,13 +15960,13 @@ func (c *ClientWithResponses) ListDeliveriesWithResponse(ctx context.Context, id
 
 // CreateDeliveriesWithBodyWithResponse Send the invitation email
 //
-// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit).
+// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit). The body is JSON, up to 1000 addresses, one bad address refusing the whole send (422); or, with Content-Type: text/csv, a file of up to 10,000 rows whose header row names an email column and optionally first_name and last_name (any order, case-insensitive). The file is read whole first: one that is not CSV (bad quoting, a row with more or fewer fields than the header), has no row after its header, has no email column or another column, or has more than 10,000 rows is 422 and sends nothing. Of a file that reads, the rows whose email is not an address, whose names are not valid names, or whose address is on an earlier row (case-insensitively) are listed in rejected with their lines, and the others are queued in one transaction, each greeted by its first_name when the file gives one; a file whose every row is rejected is 422. A file of 10,000 rows of usual length (about 100 bytes a row) fits the default body limit of 1 MiB.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /invitations/{id}/deliveries (the `CreateDeliveries` operationId).
-func (c *ClientWithResponses) CreateDeliveriesWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDeliveriesResponse, error) {
-	rsp, err := c.CreateDeliveriesWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateDeliveriesWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *CreateDeliveriesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDeliveriesResponse, error) {
+	rsp, err := c.CreateDeliveriesWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11764,13 +15975,13 @@ func (c *ClientWithResponses) CreateDeliveriesWithBodyWithResponse(ctx context.C
 
 // CreateDeliveriesWithResponse Send the invitation email
 //
-// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit).
+// Full Managers only. Queues one delivery per address (the manager's copy first; send_copy needs a person's token, not an integration client's) as durable jobs written with the rows, then answers 202; a draft or paused invitation may be sent, a revoked or expired one is 409. A worker sends each through SMTP with retries and exponential backoff; follow them at GET /invitations/{id}/deliveries. An organization's emails are paced, ENROLLKIT_MAIL_ORG_RATE a second (default 10), each scheduled after those it queued before (scheduled_at), so that one organization's thousands of emails never hold another's back; and counted, at most ENROLLKIT_MAIL_ORG_HOURLY in any hour (default 1000) and ENROLLKIT_MAIL_ORG_DAILY in any day (default 5000): a send that would pass either is refused whole with 429 and Retry-After, the seconds until it fits (422 when it could never fit). The body is JSON, up to 1000 addresses, one bad address refusing the whole send (422); or, with Content-Type: text/csv, a file of up to 10,000 rows whose header row names an email column and optionally first_name and last_name (any order, case-insensitive). The file is read whole first: one that is not CSV (bad quoting, a row with more or fewer fields than the header), has no row after its header, has no email column or another column, or has more than 10,000 rows is 422 and sends nothing. Of a file that reads, the rows whose email is not an address, whose names are not valid names, or whose address is on an earlier row (case-insensitively) are listed in rejected with their lines, and the others are queued in one transaction, each greeted by its first_name when the file gives one; a file whose every row is rejected is 422. A file of 10,000 rows of usual length (about 100 bytes a row) fits the default body limit of 1 MiB.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /invitations/{id}/deliveries (the `CreateDeliveries` operationId).
-func (c *ClientWithResponses) CreateDeliveriesWithResponse(ctx context.Context, id openapi_types.UUID, body CreateDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDeliveriesResponse, error) {
-	rsp, err := c.CreateDeliveries(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) CreateDeliveriesWithResponse(ctx context.Context, id openapi_types.UUID, params *CreateDeliveriesParams, body CreateDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDeliveriesResponse, error) {
+	rsp, err := c.CreateDeliveries(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11779,7 +15990,7 @@ func (c *ClientWithResponses) CreateDeliveriesWithResponse(ctx context.Context, 
 
 // GetInvitationEmailWithResponse Preview the invitation email
 //
-// Full Managers only; changes nothing. Exactly what a delivery sends now, rendered from the invitation as stored: the manager's message, then the passcode, the enrollment link, the courses of each user group and the expiry.
+// Full Managers only; changes nothing. Exactly what a delivery to an address without a name sends now, rendered from the invitation as stored: the manager's message, then the passcode, the enrollment link, the courses of each user group and the expiry. A delivery whose first name is known (from a CSV file) opens with "Hello" and that name, and is otherwise the same.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -11904,8 +16115,8 @@ func (c *ClientWithResponses) ListOrganizationGroupsWithResponse(ctx context.Con
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /organization-groups (the `CreateOrganizationGroup` operationId).
-func (c *ClientWithResponses) CreateOrganizationGroupWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateOrganizationGroupResponse, error) {
-	rsp, err := c.CreateOrganizationGroupWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateOrganizationGroupWithBodyWithResponse(ctx context.Context, params *CreateOrganizationGroupParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateOrganizationGroupResponse, error) {
+	rsp, err := c.CreateOrganizationGroupWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11919,8 +16130,8 @@ func (c *ClientWithResponses) CreateOrganizationGroupWithBodyWithResponse(ctx co
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /organization-groups (the `CreateOrganizationGroup` operationId).
-func (c *ClientWithResponses) CreateOrganizationGroupWithResponse(ctx context.Context, body CreateOrganizationGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOrganizationGroupResponse, error) {
-	rsp, err := c.CreateOrganizationGroup(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateOrganizationGroupWithResponse(ctx context.Context, params *CreateOrganizationGroupParams, body CreateOrganizationGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOrganizationGroupResponse, error) {
+	rsp, err := c.CreateOrganizationGroup(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12099,8 +16310,8 @@ func (c *ClientWithResponses) ListUserGroupsWithResponse(ctx context.Context, pa
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /user-groups (the `CreateUserGroup` operationId).
-func (c *ClientWithResponses) CreateUserGroupWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserGroupResponse, error) {
-	rsp, err := c.CreateUserGroupWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateUserGroupWithBodyWithResponse(ctx context.Context, params *CreateUserGroupParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserGroupResponse, error) {
+	rsp, err := c.CreateUserGroupWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12114,8 +16325,8 @@ func (c *ClientWithResponses) CreateUserGroupWithBodyWithResponse(ctx context.Co
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /user-groups (the `CreateUserGroup` operationId).
-func (c *ClientWithResponses) CreateUserGroupWithResponse(ctx context.Context, body CreateUserGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserGroupResponse, error) {
-	rsp, err := c.CreateUserGroup(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateUserGroupWithResponse(ctx context.Context, params *CreateUserGroupParams, body CreateUserGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserGroupResponse, error) {
+	rsp, err := c.CreateUserGroup(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12204,8 +16415,8 @@ func (c *ClientWithResponses) ListUserGroupCoursesWithResponse(ctx context.Conte
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /user-groups/{id}/courses (the `AddUserGroupCourses` operationId).
-func (c *ClientWithResponses) AddUserGroupCoursesWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddUserGroupCoursesResponse, error) {
-	rsp, err := c.AddUserGroupCoursesWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) AddUserGroupCoursesWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *AddUserGroupCoursesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddUserGroupCoursesResponse, error) {
+	rsp, err := c.AddUserGroupCoursesWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12219,8 +16430,8 @@ func (c *ClientWithResponses) AddUserGroupCoursesWithBodyWithResponse(ctx contex
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /user-groups/{id}/courses (the `AddUserGroupCourses` operationId).
-func (c *ClientWithResponses) AddUserGroupCoursesWithResponse(ctx context.Context, id openapi_types.UUID, body AddUserGroupCoursesJSONRequestBody, reqEditors ...RequestEditorFn) (*AddUserGroupCoursesResponse, error) {
-	rsp, err := c.AddUserGroupCourses(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) AddUserGroupCoursesWithResponse(ctx context.Context, id openapi_types.UUID, params *AddUserGroupCoursesParams, body AddUserGroupCoursesJSONRequestBody, reqEditors ...RequestEditorFn) (*AddUserGroupCoursesResponse, error) {
+	rsp, err := c.AddUserGroupCourses(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12264,8 +16475,8 @@ func (c *ClientWithResponses) ListUserGroupMembersWithResponse(ctx context.Conte
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /user-groups/{id}/members (the `AddUserGroupMembers` operationId).
-func (c *ClientWithResponses) AddUserGroupMembersWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddUserGroupMembersResponse, error) {
-	rsp, err := c.AddUserGroupMembersWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) AddUserGroupMembersWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *AddUserGroupMembersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddUserGroupMembersResponse, error) {
+	rsp, err := c.AddUserGroupMembersWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12279,8 +16490,8 @@ func (c *ClientWithResponses) AddUserGroupMembersWithBodyWithResponse(ctx contex
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /user-groups/{id}/members (the `AddUserGroupMembers` operationId).
-func (c *ClientWithResponses) AddUserGroupMembersWithResponse(ctx context.Context, id openapi_types.UUID, body AddUserGroupMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*AddUserGroupMembersResponse, error) {
-	rsp, err := c.AddUserGroupMembers(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) AddUserGroupMembersWithResponse(ctx context.Context, id openapi_types.UUID, params *AddUserGroupMembersParams, body AddUserGroupMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*AddUserGroupMembersResponse, error) {
+	rsp, err := c.AddUserGroupMembers(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12324,8 +16535,8 @@ func (c *ClientWithResponses) ListUsersWithResponse(ctx context.Context, params 
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /users (the `CreateUser` operationId).
-func (c *ClientWithResponses) CreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error) {
-	rsp, err := c.CreateUserWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateUserWithBodyWithResponse(ctx context.Context, params *CreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error) {
+	rsp, err := c.CreateUserWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12339,8 +16550,8 @@ func (c *ClientWithResponses) CreateUserWithBodyWithResponse(ctx context.Context
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /users (the `CreateUser` operationId).
-func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error) {
-	rsp, err := c.CreateUser(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error) {
+	rsp, err := c.CreateUser(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12405,6 +16616,253 @@ func (c *ClientWithResponses) UpdateUserWithResponse(ctx context.Context, id ope
 		return nil, err
 	}
 	return ParseUpdateUserResponse(rsp)
+}
+
+// ListWebhookEndpointsWithResponse Webhook endpoints
+//
+// Full Managers only. The organization's webhook endpoints, without their secrets, oldest first unless sort says otherwise. Keyset-paginated: up to limit items (default 50, at most 200) and, while more follow, next_cursor and a Link header with rel="next" to the next page; a cursor works only with the sort it was made for.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /webhook-endpoints (the `ListWebhookEndpoints` operationId).
+func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Context, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*ListWebhookEndpointsResponse, error) {
+	rsp, err := c.ListWebhookEndpoints(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhookEndpointsResponse(rsp)
+}
+
+// CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint
+//
+// Full Managers only. Registers a URL to be sent the organization's events of the given types, as Standard Webhooks (https://www.standardwebhooks.com) says: a JSON POST {type, timestamp, data} with the headers webhook-id (the event's ID, the same on every retry), webhook-timestamp (Unix seconds) and webhook-signature ("v1," and the base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}" keyed by the secret's base64-decoded part after "whsec_"; during a rotation two signatures, space-separated). A 2xx answer within 10 seconds accepts an event; anything else (redirects are not followed) is retried after 10 s, 40 s, 160 s and so on, each four times the last up to 12 hours, nine tries in some 27 hours; an endpoint that failed every try for a day is disabled, which the audit log records. Delivery is at least once, so receivers deduplicate by webhook-id. In production the URL must be https and its host must resolve to public addresses only (no loopback, private, link-local or cloud-metadata address), judged now and again at each send; development allows http and loopback. The secret is returned once; GET never shows it. At most 20 endpoints per organization.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error) {
+	rsp, err := c.CreateWebhookEndpointWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookEndpointResponse(rsp)
+}
+
+// CreateWebhookEndpointWithResponse Create a webhook endpoint
+//
+// Full Managers only. Registers a URL to be sent the organization's events of the given types, as Standard Webhooks (https://www.standardwebhooks.com) says: a JSON POST {type, timestamp, data} with the headers webhook-id (the event's ID, the same on every retry), webhook-timestamp (Unix seconds) and webhook-signature ("v1," and the base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}" keyed by the secret's base64-decoded part after "whsec_"; during a rotation two signatures, space-separated). A 2xx answer within 10 seconds accepts an event; anything else (redirects are not followed) is retried after 10 s, 40 s, 160 s and so on, each four times the last up to 12 hours, nine tries in some 27 hours; an endpoint that failed every try for a day is disabled, which the audit log records. Delivery is at least once, so receivers deduplicate by webhook-id. In production the URL must be https and its host must resolve to public addresses only (no loopback, private, link-local or cloud-metadata address), judged now and again at each send; development allows http and loopback. The secret is returned once; GET never shows it. At most 20 endpoints per organization.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) CreateWebhookEndpointWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error) {
+	rsp, err := c.CreateWebhookEndpoint(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookEndpointResponse(rsp)
+}
+
+// DeleteWebhookEndpointWithResponse Delete a webhook endpoint
+//
+// Full Managers only. Events not yet sent to it are dropped, with its attempts. Not idempotent: deleting it again is 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /webhook-endpoints/{id} (the `DeleteWebhookEndpoint` operationId).
+func (c *ClientWithResponses) DeleteWebhookEndpointWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error) {
+	rsp, err := c.DeleteWebhookEndpoint(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteWebhookEndpointResponse(rsp)
+}
+
+// GetWebhookEndpointWithResponse A webhook endpoint
+//
+// Full Managers only. Without its secret.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /webhook-endpoints/{id} (the `GetWebhookEndpoint` operationId).
+func (c *ClientWithResponses) GetWebhookEndpointWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error) {
+	rsp, err := c.GetWebhookEndpoint(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWebhookEndpointResponse(rsp)
+}
+
+// UpdateWebhookEndpointWithBodyWithResponse Change a webhook endpoint
+//
+// Full Managers only. Absent fields, and null ones, stay as they are. A new URL is judged as at creation. Enabling a disabled endpoint starts its count of failures again; events that failed while it was disabled can be sent again with the redeliver route.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
+	rsp, err := c.UpdateWebhookEndpointWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWebhookEndpointResponse(rsp)
+}
+
+// UpdateWebhookEndpointWithResponse Change a webhook endpoint
+//
+// Full Managers only. Absent fields, and null ones, stay as they are. A new URL is judged as at creation. Enabling a disabled endpoint starts its count of failures again; events that failed while it was disabled can be sent again with the redeliver route.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) UpdateWebhookEndpointWithResponse(ctx context.Context, id openapi_types.UUID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
+	rsp, err := c.UpdateWebhookEndpoint(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWebhookEndpointResponse(rsp)
+}
+
+// ListWebhookAttemptsWithResponse A webhook endpoint's attempts
+//
+// Full Managers only. Every try at sending an event to the endpoint, newest first unless sort says otherwise: the receiver's status code, how long it took, why it failed and the start of its answer. Keyset-paginated like every list.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /webhook-endpoints/{id}/attempts (the `ListWebhookAttempts` operationId).
+func (c *ClientWithResponses) ListWebhookAttemptsWithResponse(ctx context.Context, id openapi_types.UUID, params *ListWebhookAttemptsParams, reqEditors ...RequestEditorFn) (*ListWebhookAttemptsResponse, error) {
+	rsp, err := c.ListWebhookAttempts(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhookAttemptsResponse(rsp)
+}
+
+// RedeliverWebhookEventWithResponse Send an event to an endpoint again
+//
+// Full Managers only. Queues an event the endpoint was sent, or failed to be sent, once more, with the same webhook-id, and with retries as for a new event. 409 while it is queued for the endpoint already, or while the endpoint is disabled.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /webhook-endpoints/{id}/events/{event_id}/redeliver (the `RedeliverWebhookEvent` operationId).
+func (c *ClientWithResponses) RedeliverWebhookEventWithResponse(ctx context.Context, id openapi_types.UUID, eventID openapi_types.UUID, params *RedeliverWebhookEventParams, reqEditors ...RequestEditorFn) (*RedeliverWebhookEventResponse, error) {
+	rsp, err := c.RedeliverWebhookEvent(ctx, id, eventID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRedeliverWebhookEventResponse(rsp)
+}
+
+// RotateWebhookSecretWithResponse Rotate a webhook endpoint's secret
+//
+// Full Managers only. Returns a new secret, shown only here. For 24 hours every event is signed with the old secret too (webhook-signature lists both), so the receiver can switch without losing one; a second rotation within the day drops the oldest.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /webhook-endpoints/{id}/rotate-secret (the `RotateWebhookSecret` operationId).
+func (c *ClientWithResponses) RotateWebhookSecretWithResponse(ctx context.Context, id openapi_types.UUID, params *RotateWebhookSecretParams, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error) {
+	rsp, err := c.RotateWebhookSecret(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateWebhookSecretResponse(rsp)
+}
+
+// ParseListAuditEventsResponse parses an HTTP response from a ListAuditEventsWithResponse call
+func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAuditEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AuditEventList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/csv) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListAuditEventsResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListAuditEventsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAuditEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseLoginResponse parses an HTTP response from a LoginWithResponse call
@@ -12656,6 +17114,26 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers LogoutResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -12723,6 +17201,13 @@ func ParseRefreshTokensResponse(rsp *http.Response) (*RefreshTokensResponse, err
 			return nil, err
 		}
 		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
 
 	}
 
@@ -12843,6 +17328,16 @@ func ParseRefreshTokensResponse(rsp *http.Response) (*RefreshTokensResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RefreshTokensResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -12897,6 +17392,13 @@ func ParseListCoursesResponse(rsp *http.Response) (*ListCoursesResponse, error) 
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -12920,6 +17422,16 @@ func ParseListCoursesResponse(rsp *http.Response) (*ListCoursesResponse, error) 
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListCoursesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13002,11 +17514,25 @@ func ParseCreateCourseResponse(rsp *http.Response) (*CreateCourseResponse, error
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
 	case rsp.StatusCode == 201:
 		var headers CreateCourseResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13015,8 +17541,25 @@ func ParseCreateCourseResponse(rsp *http.Response) (*CreateCourseResponse, error
 			headers.Location = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateCourseResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateCourseResponse401Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13025,6 +17568,73 @@ func ParseCreateCourseResponse(rsp *http.Response) (*CreateCourseResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateCourseResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateCourseResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateCourseResponse413Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateCourseResponse415Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateCourseResponse422Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateCourseResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13082,6 +17692,13 @@ func ParseDeleteCourseResponse(rsp *http.Response) (*DeleteCourseResponse, error
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -13095,6 +17712,16 @@ func ParseDeleteCourseResponse(rsp *http.Response) (*DeleteCourseResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteCourseResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13149,6 +17776,13 @@ func ParseGetCourseResponse(rsp *http.Response) (*GetCourseResponse, error) {
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -13162,6 +17796,16 @@ func ParseGetCourseResponse(rsp *http.Response) (*GetCourseResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetCourseResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13251,6 +17895,13 @@ func ParseUpdateCourseResponse(rsp *http.Response) (*UpdateCourseResponse, error
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -13264,6 +17915,219 @@ func ParseUpdateCourseResponse(rsp *http.Response) (*UpdateCourseResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateCourseResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseResendDeliveryResponse parses an HTTP response from a ResendDeliveryWithResponse call
+func ParseResendDeliveryResponse(rsp *http.Response) (*ResendDeliveryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResendDeliveryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Delivery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers ResendDeliveryResponse202Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers ResendDeliveryResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ResendDeliveryResponse401Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ResendDeliveryResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ResendDeliveryResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers ResendDeliveryResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 422:
+		var headers ResendDeliveryResponse422Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers ResendDeliveryResponse429Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ResendDeliveryResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13318,6 +18182,13 @@ func ParseListIntegrationClientsResponse(rsp *http.Response) (*ListIntegrationCl
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -13341,6 +18212,16 @@ func ParseListIntegrationClientsResponse(rsp *http.Response) (*ListIntegrationCl
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListIntegrationClientsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13388,6 +18269,13 @@ func ParseCreateIntegrationClientResponse(rsp *http.Response) (*CreateIntegratio
 		}
 		response.ApplicationProblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13416,11 +18304,25 @@ func ParseCreateIntegrationClientResponse(rsp *http.Response) (*CreateIntegratio
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
 	case rsp.StatusCode == 201:
 		var headers CreateIntegrationClientResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13429,8 +18331,25 @@ func ParseCreateIntegrationClientResponse(rsp *http.Response) (*CreateIntegratio
 			headers.Location = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateIntegrationClientResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateIntegrationClientResponse401Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13439,6 +18358,73 @@ func ParseCreateIntegrationClientResponse(rsp *http.Response) (*CreateIntegratio
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateIntegrationClientResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateIntegrationClientResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateIntegrationClientResponse413Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateIntegrationClientResponse415Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateIntegrationClientResponse422Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateIntegrationClientResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13489,6 +18475,13 @@ func ParseDeleteIntegrationClientResponse(rsp *http.Response) (*DeleteIntegratio
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -13502,6 +18495,16 @@ func ParseDeleteIntegrationClientResponse(rsp *http.Response) (*DeleteIntegratio
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteIntegrationClientResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13556,6 +18559,13 @@ func ParseListInvitationsResponse(rsp *http.Response) (*ListInvitationsResponse,
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -13579,6 +18589,16 @@ func ParseListInvitationsResponse(rsp *http.Response) (*ListInvitationsResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListInvitationsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13668,11 +18688,25 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
 	case rsp.StatusCode == 201:
 		var headers CreateInvitationResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13697,6 +18731,13 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateInvitationResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13714,6 +18755,13 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateInvitationResponse401Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13738,6 +18786,13 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateInvitationResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13755,6 +18810,13 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 		response.Headers403 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateInvitationResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13769,9 +18831,23 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 			}
 			headers.RateLimitPolicy = &value
 		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateInvitationResponse413Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13789,6 +18865,13 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 		response.Headers413 = &headers
 	case rsp.StatusCode == 415:
 		var headers CreateInvitationResponse415Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13806,6 +18889,13 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 		response.Headers415 = &headers
 	case rsp.StatusCode == 422:
 		var headers CreateInvitationResponse422Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13823,6 +18913,13 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateInvitationResponse429Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13845,6 +18942,16 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateInvitationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13902,6 +19009,13 @@ func ParseDeleteInvitationResponse(rsp *http.Response) (*DeleteInvitationRespons
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -13915,6 +19029,16 @@ func ParseDeleteInvitationResponse(rsp *http.Response) (*DeleteInvitationRespons
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteInvitationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13969,6 +19093,13 @@ func ParseGetInvitationResponse(rsp *http.Response) (*GetInvitationResponse, err
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -13982,6 +19113,16 @@ func ParseGetInvitationResponse(rsp *http.Response) (*GetInvitationResponse, err
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetInvitationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -14077,6 +19218,13 @@ func ParseUpdateInvitationResponse(rsp *http.Response) (*UpdateInvitationRespons
 			return nil, err
 		}
 		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
 
 	}
 
@@ -14265,6 +19413,16 @@ func ParseUpdateInvitationResponse(rsp *http.Response) (*UpdateInvitationRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateInvitationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -14326,6 +19484,13 @@ func ParseListDeliveriesResponse(rsp *http.Response) (*ListDeliveriesResponse, e
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -14349,6 +19514,16 @@ func ParseListDeliveriesResponse(rsp *http.Response) (*ListDeliveriesResponse, e
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListDeliveriesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -14445,11 +19620,45 @@ func ParseCreateDeliveriesResponse(rsp *http.Response) (*CreateDeliveriesRespons
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers CreateDeliveriesResponse202Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateDeliveriesResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateDeliveriesResponse401Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -14458,8 +19667,82 @@ func ParseCreateDeliveriesResponse(rsp *http.Response) (*CreateDeliveriesRespons
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateDeliveriesResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers CreateDeliveriesResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateDeliveriesResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateDeliveriesResponse413Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateDeliveriesResponse415Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateDeliveriesResponse422Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateDeliveriesResponse429Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int32
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
@@ -14468,6 +19751,16 @@ func ParseCreateDeliveriesResponse(rsp *http.Response) (*CreateDeliveriesRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateDeliveriesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -14522,6 +19815,13 @@ func ParseGetInvitationEmailResponse(rsp *http.Response) (*GetInvitationEmailRes
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -14535,6 +19835,16 @@ func ParseGetInvitationEmailResponse(rsp *http.Response) (*GetInvitationEmailRes
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetInvitationEmailResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -14596,6 +19906,13 @@ func ParseListRedemptionsResponse(rsp *http.Response) (*ListRedemptionsResponse,
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	case rsp.StatusCode == 200:
 		// Content-type (text/csv) unsupported
 
@@ -14622,6 +19939,16 @@ func ParseListRedemptionsResponse(rsp *http.Response) (*ListRedemptionsResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListRedemptionsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -14662,6 +19989,13 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -14675,6 +20009,16 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetMeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -14729,6 +20073,13 @@ func ParseListMyEnrollmentsResponse(rsp *http.Response) (*ListMyEnrollmentsRespo
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -14752,6 +20103,16 @@ func ParseListMyEnrollmentsResponse(rsp *http.Response) (*ListMyEnrollmentsRespo
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListMyEnrollmentsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -14812,6 +20173,13 @@ func ParseIssueClientTokenResponse(rsp *http.Response) (*IssueClientTokenRespons
 			return nil, err
 		}
 		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
 
 	}
 
@@ -14915,6 +20283,16 @@ func ParseIssueClientTokenResponse(rsp *http.Response) (*IssueClientTokenRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers IssueClientTokenResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -14969,6 +20347,13 @@ func ParseListOrganizationGroupsResponse(rsp *http.Response) (*ListOrganizationG
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -14992,6 +20377,16 @@ func ParseListOrganizationGroupsResponse(rsp *http.Response) (*ListOrganizationG
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListOrganizationGroupsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -15074,11 +20469,25 @@ func ParseCreateOrganizationGroupResponse(rsp *http.Response) (*CreateOrganizati
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
 	case rsp.StatusCode == 201:
 		var headers CreateOrganizationGroupResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -15087,8 +20496,25 @@ func ParseCreateOrganizationGroupResponse(rsp *http.Response) (*CreateOrganizati
 			headers.Location = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateOrganizationGroupResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateOrganizationGroupResponse401Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -15097,6 +20523,73 @@ func ParseCreateOrganizationGroupResponse(rsp *http.Response) (*CreateOrganizati
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateOrganizationGroupResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateOrganizationGroupResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateOrganizationGroupResponse413Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateOrganizationGroupResponse415Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateOrganizationGroupResponse422Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateOrganizationGroupResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -15154,6 +20647,13 @@ func ParseDeleteOrganizationGroupResponse(rsp *http.Response) (*DeleteOrganizati
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -15167,6 +20667,16 @@ func ParseDeleteOrganizationGroupResponse(rsp *http.Response) (*DeleteOrganizati
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteOrganizationGroupResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -15221,6 +20731,13 @@ func ParseGetOrganizationGroupResponse(rsp *http.Response) (*GetOrganizationGrou
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -15234,6 +20751,16 @@ func ParseGetOrganizationGroupResponse(rsp *http.Response) (*GetOrganizationGrou
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetOrganizationGroupResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -15323,6 +20850,13 @@ func ParseUpdateOrganizationGroupResponse(rsp *http.Response) (*UpdateOrganizati
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -15336,6 +20870,16 @@ func ParseUpdateOrganizationGroupResponse(rsp *http.Response) (*UpdateOrganizati
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateOrganizationGroupResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -15718,6 +21262,13 @@ func ParsePreviewRedemptionResponse(rsp *http.Response) (*PreviewRedemptionRespo
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -15847,6 +21398,16 @@ func ParsePreviewRedemptionResponse(rsp *http.Response) (*PreviewRedemptionRespo
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PreviewRedemptionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16153,6 +21714,13 @@ func ParseListUserGroupsResponse(rsp *http.Response) (*ListUserGroupsResponse, e
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -16176,6 +21744,16 @@ func ParseListUserGroupsResponse(rsp *http.Response) (*ListUserGroupsResponse, e
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListUserGroupsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16258,11 +21836,25 @@ func ParseCreateUserGroupResponse(rsp *http.Response) (*CreateUserGroupResponse,
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
 	case rsp.StatusCode == 201:
 		var headers CreateUserGroupResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -16271,8 +21863,25 @@ func ParseCreateUserGroupResponse(rsp *http.Response) (*CreateUserGroupResponse,
 			headers.Location = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateUserGroupResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateUserGroupResponse401Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -16281,6 +21890,73 @@ func ParseCreateUserGroupResponse(rsp *http.Response) (*CreateUserGroupResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateUserGroupResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateUserGroupResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateUserGroupResponse413Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateUserGroupResponse415Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateUserGroupResponse422Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateUserGroupResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16338,6 +22014,13 @@ func ParseDeleteUserGroupResponse(rsp *http.Response) (*DeleteUserGroupResponse,
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -16351,6 +22034,16 @@ func ParseDeleteUserGroupResponse(rsp *http.Response) (*DeleteUserGroupResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteUserGroupResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16405,6 +22098,13 @@ func ParseGetUserGroupResponse(rsp *http.Response) (*GetUserGroupResponse, error
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -16418,6 +22118,16 @@ func ParseGetUserGroupResponse(rsp *http.Response) (*GetUserGroupResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetUserGroupResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16507,6 +22217,13 @@ func ParseUpdateUserGroupResponse(rsp *http.Response) (*UpdateUserGroupResponse,
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -16520,6 +22237,16 @@ func ParseUpdateUserGroupResponse(rsp *http.Response) (*UpdateUserGroupResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateUserGroupResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16581,6 +22308,13 @@ func ParseListUserGroupCoursesResponse(rsp *http.Response) (*ListUserGroupCourse
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -16604,6 +22338,16 @@ func ParseListUserGroupCoursesResponse(rsp *http.Response) (*ListUserGroupCourse
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListUserGroupCoursesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16658,6 +22402,13 @@ func ParseAddUserGroupCoursesResponse(rsp *http.Response) (*AddUserGroupCoursesR
 		}
 		response.ApplicationProblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16686,11 +22437,45 @@ func ParseAddUserGroupCoursesResponse(rsp *http.Response) (*AddUserGroupCoursesR
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers AddUserGroupCoursesResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AddUserGroupCoursesResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers AddUserGroupCoursesResponse401Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -16699,6 +22484,83 @@ func ParseAddUserGroupCoursesResponse(rsp *http.Response) (*AddUserGroupCoursesR
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AddUserGroupCoursesResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers AddUserGroupCoursesResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers AddUserGroupCoursesResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers AddUserGroupCoursesResponse413Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AddUserGroupCoursesResponse415Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers AddUserGroupCoursesResponse422Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers AddUserGroupCoursesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16749,6 +22611,13 @@ func ParseRemoveUserGroupCourseResponse(rsp *http.Response) (*RemoveUserGroupCou
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -16762,6 +22631,16 @@ func ParseRemoveUserGroupCourseResponse(rsp *http.Response) (*RemoveUserGroupCou
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers RemoveUserGroupCourseResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16823,6 +22702,13 @@ func ParseListUserGroupMembersResponse(rsp *http.Response) (*ListUserGroupMember
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -16846,6 +22732,16 @@ func ParseListUserGroupMembersResponse(rsp *http.Response) (*ListUserGroupMember
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListUserGroupMembersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16900,6 +22796,13 @@ func ParseAddUserGroupMembersResponse(rsp *http.Response) (*AddUserGroupMembersR
 		}
 		response.ApplicationProblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16928,11 +22831,45 @@ func ParseAddUserGroupMembersResponse(rsp *http.Response) (*AddUserGroupMembersR
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers AddUserGroupMembersResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AddUserGroupMembersResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers AddUserGroupMembersResponse401Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -16941,6 +22878,83 @@ func ParseAddUserGroupMembersResponse(rsp *http.Response) (*AddUserGroupMembersR
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AddUserGroupMembersResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers AddUserGroupMembersResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers AddUserGroupMembersResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers AddUserGroupMembersResponse413Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AddUserGroupMembersResponse415Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers AddUserGroupMembersResponse422Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers AddUserGroupMembersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16991,6 +23005,13 @@ func ParseRemoveUserGroupMemberResponse(rsp *http.Response) (*RemoveUserGroupMem
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -17004,6 +23025,16 @@ func ParseRemoveUserGroupMemberResponse(rsp *http.Response) (*RemoveUserGroupMem
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers RemoveUserGroupMemberResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17058,6 +23089,13 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -17081,6 +23119,16 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListUsersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17175,6 +23223,13 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 	switch {
 	case rsp.StatusCode == 201:
 		var headers CreateUserResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -17183,8 +23238,25 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 			headers.Location = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateUserResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateUserResponse401Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -17193,6 +23265,63 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateUserResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateUserResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateUserResponse413Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateUserResponse415Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateUserResponse422Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -17260,6 +23389,13 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -17273,6 +23409,16 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17327,6 +23473,13 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -17340,6 +23493,16 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17451,6 +23614,1038 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListWebhookEndpointsResponse parses an HTTP response from a ListWebhookEndpointsWithResponse call
+func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpointsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhookEndpointsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListWebhookEndpointsResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListWebhookEndpointsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListWebhookEndpointsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateWebhookEndpointResponse parses an HTTP response from a CreateWebhookEndpointWithResponse call
+func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest WebhookEndpointCreated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateWebhookEndpointResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateWebhookEndpointResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateWebhookEndpointResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateWebhookEndpointResponse413Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateWebhookEndpointResponse415Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateWebhookEndpointResponse422Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteWebhookEndpointResponse parses an HTTP response from a DeleteWebhookEndpointWithResponse call
+func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetWebhookEndpointResponse parses an HTTP response from a GetWebhookEndpointWithResponse call
+func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpoint
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateWebhookEndpointResponse parses an HTTP response from a UpdateWebhookEndpointWithResponse call
+func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpoint
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UpdateWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListWebhookAttemptsResponse parses an HTTP response from a ListWebhookAttemptsWithResponse call
+func ParseListWebhookAttemptsResponse(rsp *http.Response) (*ListWebhookAttemptsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhookAttemptsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookAttemptList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListWebhookAttemptsResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListWebhookAttemptsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListWebhookAttemptsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRedeliverWebhookEventResponse parses an HTTP response from a RedeliverWebhookEventWithResponse call
+func ParseRedeliverWebhookEventResponse(rsp *http.Response) (*RedeliverWebhookEventResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RedeliverWebhookEventResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest WebhookMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers RedeliverWebhookEventResponse202Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers RedeliverWebhookEventResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RedeliverWebhookEventResponse401Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RedeliverWebhookEventResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RedeliverWebhookEventResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers RedeliverWebhookEventResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 422:
+		var headers RedeliverWebhookEventResponse422Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers RedeliverWebhookEventResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRotateWebhookSecretResponse parses an HTTP response from a RotateWebhookSecretWithResponse call
+func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateWebhookSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointCreated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RotateWebhookSecretResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers RotateWebhookSecretResponse400Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RotateWebhookSecretResponse401Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RotateWebhookSecretResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RotateWebhookSecretResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers RotateWebhookSecretResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 422:
+		var headers RotateWebhookSecretResponse422Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers RotateWebhookSecretResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int32
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {

@@ -75,7 +75,7 @@ func TestManagerToLearner(t *testing.T) {
 		}
 
 		// A user group in the manager's organization group.
-		created, err := manager.CreateUserGroupWithResponse(ctx, client.CreateUserGroupRequest{
+		created, err := manager.CreateUserGroupWithResponse(ctx, nil, client.CreateUserGroupRequest{
 			Name: "New warehouse staff", OrganizationGroupID: root})
 		wantStatus(t, "createUserGroup", created, err, 201)
 		group := created.JSON201
@@ -86,7 +86,7 @@ func TestManagerToLearner(t *testing.T) {
 		// Two courses in the catalog.
 		courses := map[string]client.Course{}
 		for _, c := range []struct{ name, code string }{{"Forklift Safety", "WH-101"}, {"First Aid Basics", "HS-200"}} {
-			res, err := manager.CreateCourseWithResponse(ctx, client.CreateCourseRequest{Name: c.name, Code: &c.code})
+			res, err := manager.CreateCourseWithResponse(ctx, nil, client.CreateCourseRequest{Name: c.name, Code: &c.code})
 			wantStatus(t, "createCourse", res, err, 201)
 			if res.JSON201.Name != c.name || res.JSON201.Code == nil || *res.JSON201.Code != c.code {
 				t.Fatalf("createCourse %s answered %s", c.name, res.Body)
@@ -102,7 +102,7 @@ func TestManagerToLearner(t *testing.T) {
 		if len(found.JSON200.Data) != 1 || found.JSON200.Data[0].ID != forklift.ID || found.JSON200.NextCursor != nil {
 			t.Fatalf("listCourses q=%s answered %s", q, found.Body)
 		}
-		added, err := manager.AddUserGroupCoursesWithResponse(ctx, group.ID,
+		added, err := manager.AddUserGroupCoursesWithResponse(ctx, group.ID, nil,
 			client.AddUserGroupCoursesRequest{CourseIDs: []uuid.UUID{found.JSON200.Data[0].ID}})
 		wantStatus(t, "addUserGroupCourses", added, err, 200)
 		if added.JSON200.Added != 1 || added.JSON200.Enrolled != 0 {
@@ -110,12 +110,14 @@ func TestManagerToLearner(t *testing.T) {
 		}
 
 		// An active invitation for the group; addresses are verified, as
-		// by default.
+		// by default. The key makes the create safe to retry.
 		message := "Welcome to the team!\nPlease register before Monday."
+		invitationKey := uuid.NewString()
 		active := client.CreateInvitationRequestStatusActive
-		inv, err := manager.CreateInvitationWithResponse(ctx, client.CreateInvitationRequest{Name: "Warehouse onboarding",
-			MaxRegistrations: 25, OrganizationGroupID: root, UserGroupIDs: []uuid.UUID{group.ID},
-			Message: &message, Status: &active})
+		inv, err := manager.CreateInvitationWithResponse(ctx, &client.CreateInvitationParams{IdempotencyKey: &invitationKey},
+			client.CreateInvitationRequest{Name: "Warehouse onboarding",
+				MaxRegistrations: 25, OrganizationGroupID: root, UserGroupIDs: []uuid.UUID{group.ID},
+				Message: &message, Status: &active})
 		wantStatus(t, "createInvitation", inv, err, 201)
 		invitation := inv.JSON201
 		if invitation.Status != client.InvitationStatusActive || invitation.Passcode == "" || !invitation.RequireEmailVerification ||
@@ -134,7 +136,7 @@ func TestManagerToLearner(t *testing.T) {
 			t.Fatalf("getInvitationEmail answered %s", preview0.Body)
 		}
 		sendCopy := true
-		queued, err := manager.CreateDeliveriesWithResponse(ctx, invitation.ID, client.CreateDeliveriesRequest{SendCopy: &sendCopy})
+		queued, err := manager.CreateDeliveriesWithResponse(ctx, invitation.ID, nil, client.CreateDeliveriesRequest{SendCopy: &sendCopy})
 		wantStatus(t, "createDeliveries", queued, err, 202)
 		if len(queued.JSON202.Data) != 1 || queued.JSON202.Data[0].Recipient != org.ManagerEmail {
 			t.Fatalf("createDeliveries answered %s", queued.Body)
@@ -230,9 +232,8 @@ func TestManagerToLearner(t *testing.T) {
 func serve(t *testing.T, st *store.Store) string {
 	t.Helper()
 	srv, err := api.New(api.Options{
-		Services: api.Services{Organizations: st, OrganizationGroups: st, Users: st, IntegrationClients: st, Auth: st,
-			Courses: st, UserGroups: st, Enrollments: st, Invitations: st, Deliveries: st, Redemptions: st},
-		Logger: slog.New(slog.DiscardHandler),
+		Services: storetest.Services(st),
+		Logger:   slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -12,9 +12,9 @@ SELECT id FROM courses WHERE organization_id = :org AND id IN (bench.id('course'
 INSERT INTO user_group_courses (user_group_id, course_id, created_at)
 SELECT :large_group, c.id, now() FROM courses c WHERE c.organization_id = :org AND c.id IN (bench.id('course', :c))
 ON CONFLICT DO NOTHING;
-INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, created_at)
+INSERT INTO enrollments (id, organization_id, user_id, course_id, user_group_id, invitation_id, created_at)
 SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing substring(int8send(floor(extract(epoch from clock_timestamp()) * 1000)::bigint) from 3) from 1 for 6), 52, 1), 53, 1), 'hex')::uuid,
-       c.organization_id, m.user_id, c.id, m.user_group_id, now()
+       c.organization_id, m.user_id, c.id, m.user_group_id, NULL, now()
 FROM user_group_members m CROSS JOIN courses c
 WHERE m.user_group_id = :large_group AND c.organization_id = :org AND c.id IN (bench.id('course', :c))
 ON CONFLICT (user_id, course_id) DO NOTHING;
