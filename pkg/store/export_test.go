@@ -1,9 +1,13 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/enrollkit/enrollkit/pkg/lms"
 )
@@ -48,4 +52,26 @@ func InsertUsers(tb testing.TB, st *Store, org, orgGroupID string, n int) []stri
 		tb.Fatal(err)
 	}
 	return ids
+}
+
+// RetryWebhookJobsNow makes every webhook job that waits for a retry
+// available at once, as if its delay had passed, and returns how many
+// webhook jobs are still to run or running.
+func RetryWebhookJobsNow(tb testing.TB, q *Queue) int {
+	tb.Helper()
+	ctx := context.Background()
+	res, err := q.client.JobList(ctx, river.NewJobListParams().Kinds(WebhookArgs{}.Kind()).
+		States(rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStateAvailable, rivertype.JobStateRunning).First(1000))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, j := range res.Jobs {
+		if j.State != rivertype.JobStateRetryable && j.State != rivertype.JobStateScheduled {
+			continue
+		}
+		if _, err := q.client.JobRetry(ctx, j.ID); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return len(res.Jobs)
 }

@@ -34,7 +34,7 @@ type webhookWorker struct {
 
 // NextRetry implements river.Worker: 10 s, 40 s, 160 s… by default.
 func (w *webhookWorker) NextRetry(job *river.Job[WebhookArgs]) time.Time {
-	d := w.base << (2 * min(max(job.Attempt-1, 0), 15))
+	d := w.base << (2 * min(max(job.Attempt-1, 0), 12)) // 4¹² × base is past the cap already
 	return time.Now().Add(min(d, 12*time.Hour))
 }
 
@@ -46,6 +46,21 @@ func (w *webhookWorker) Timeout(*river.Job[WebhookArgs]) time.Duration {
 
 // Work implements river.Worker.
 func (w *webhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
+	err := w.work(ctx, job)
+	var cancel *river.JobCancelError
+	if err != nil && !errors.As(err, &cancel) && job.Attempt >= job.MaxAttempts {
+		// The last attempt ended before its outcome was written (a
+		// database error, a secret that no longer opens): fail the message,
+		// which a redelivery can then queue again, instead of leaving it
+		// queued with no job behind it.
+		if gerr := w.giveUp(ctx, job.Args, err.Error()); gerr != nil && !errors.As(gerr, &cancel) {
+			return errors.Join(err, gerr)
+		}
+	}
+	return err
+}
+
+func (w *webhookWorker) work(ctx context.Context, job *river.Job[WebhookArgs]) error {
 	s := w.store
 	var m webhookMessage
 	err := s.q(ctx).Where("event_id = ? AND endpoint_id = ?", job.Args.EventID, job.Args.EndpointID).Take(&m).Error
@@ -54,15 +69,15 @@ func (w *webhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 	} else if err != nil {
 		return err
 	}
-	if m.Status != messageQueued {
-		return nil // sent by an earlier job of a redelivery
+	if m.Generation != job.Args.Generation || m.Status != messageQueued {
+		return nil // sent, failed or queued again by a redelivery, whose job sends it
 	}
 	var e webhookEndpoint
 	if err := s.q(ctx).Where("id = ?", m.EndpointID).Take(&e).Error; err != nil {
 		return err
 	}
 	if !e.Enabled {
-		return w.giveUp(ctx, &m, "the endpoint is disabled")
+		return w.giveUp(ctx, job.Args, "the endpoint is disabled")
 	}
 	var ev webhookEvent
 	if err := s.q(ctx).Where("id = ?", m.EventID).Take(&ev).Error; err != nil {
@@ -86,7 +101,7 @@ func (w *webhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 		"final", final, "error", res.Err)
 	if final || disabled {
 		// No retry: a disabled endpoint's events are sent again only by a
-		// redelivery, whose own job would race this one's.
+		// redelivery, which starts a chain of jobs of its own.
 		return river.JobCancel(errors.New(res.Err))
 	}
 	return errors.New(res.Err)
@@ -110,10 +125,11 @@ func (s *core) secretsOf(e *webhookEndpoint) ([]string, error) {
 	return secrets, nil
 }
 
-// giveUp fails a queued message without an attempt.
-func (w *webhookWorker) giveUp(ctx context.Context, m *webhookMessage, why string) error {
+// giveUp fails a queued message of the job's generation without an
+// attempt.
+func (w *webhookWorker) giveUp(ctx context.Context, job WebhookArgs, why string) error {
 	err := w.store.q(context.WithoutCancel(ctx)).Model(&webhookMessage{}).
-		Where("event_id = ? AND endpoint_id = ? AND status = ?", m.EventID, m.EndpointID, messageQueued).
+		Where("event_id = ? AND endpoint_id = ? AND generation = ? AND status = ?", job.EventID, job.EndpointID, job.Generation, messageQueued).
 		Updates(map[string]any{"status": messageFailed, "updated_at": w.store.now()}).Error
 	if err != nil {
 		return err
@@ -133,19 +149,34 @@ func (w *webhookWorker) record(ctx context.Context, m *webhookMessage, e *webhoo
 	now := s.now()
 	a := webhookAttempt{ID: newID(), EventID: ev.ID, EndpointID: e.ID, OrganizationID: e.OrganizationID, EventType: ev.Type,
 		Attempt: m.Attempts + 1, StatusCode: res.StatusCode, DurationMS: res.Duration.Milliseconds(), Response: res.Response, CreatedAt: now}
+	// The message moves only within the job's generation: a redelivery
+	// made while this attempt was under way owns it now. A delivery is
+	// recorded even over a message failed meanwhile (its endpoint
+	// disabled), since the receiver has it; a failure never turns a
+	// failed message back into a queued one.
 	status := messageDelivered
+	which := "event_id = ? AND endpoint_id = ? AND generation = ?"
 	if !res.OK() {
 		a.Error = &res.Err
 		status = messageQueued
 		if final {
 			status = messageFailed
 		}
+		which += " AND status = '" + messageQueued + "'"
 	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
+		// The endpoint's row first, then its messages, in every record as
+		// in failing: two attempts recorded at once, one of them disabling
+		// the endpoint and failing the other's message, would otherwise
+		// lock the two rows in opposite orders and deadlock.
+		var locked webhookEndpoint
+		if err := tx.Clauses(lockRow).Select("id").Where("id = ?", e.ID).Take(&locked).Error; err != nil {
+			return err
+		}
 		if err := tx.Create(&a).Error; err != nil {
 			return err
 		}
-		err := tx.Model(&webhookMessage{}).Where("event_id = ? AND endpoint_id = ?", m.EventID, m.EndpointID).
+		err := tx.Model(&webhookMessage{}).Where(which, m.EventID, m.EndpointID, m.Generation).
 			Updates(map[string]any{"status": status, "attempts": gorm.Expr("attempts + 1"), "updated_at": now}).Error
 		if err != nil {
 			return err

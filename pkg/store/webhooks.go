@@ -84,6 +84,7 @@ type webhookMessage struct {
 	OrganizationID string
 	Status         string
 	Attempts       int
+	Generation     int
 	UpdatedAt      time.Time
 }
 
@@ -114,6 +115,9 @@ func (a *webhookAttempt) domain() *lms.WebhookAttempt {
 type WebhookArgs struct {
 	EventID    string `json:"event_id"`
 	EndpointID string `json:"endpoint_id"`
+	// Generation is the message's generation the job was queued for: a
+	// redelivery starts the next, and the jobs of earlier ones stop.
+	Generation int `json:"generation,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -187,14 +191,26 @@ func (s *core) emit(ctx context.Context, tx *gorm.DB, subs subscribers, org, typ
 	if err := tx.Create(&ev).Error; err != nil {
 		return err
 	}
-	msgs := make([]webhookMessage, len(ids))
-	jobs := make([]river.InsertManyParams, len(ids))
-	for i, id := range ids {
-		msgs[i] = webhookMessage{EventID: ev.ID, EndpointID: id, OrganizationID: org, Status: messageQueued, UpdatedAt: now}
-		jobs[i] = river.InsertManyParams{Args: WebhookArgs{EventID: ev.ID, EndpointID: id}}
+	// The messages go to the endpoints that are still there and enabled
+	// when the change commits: subs may have been read before its
+	// transaction, and an endpoint deleted since must not fail the change
+	// by a foreign key. On PostgreSQL the key-share lock waits for a
+	// delete under way and then skips the row it removed.
+	lock := ""
+	if s.db.dialect == Postgres {
+		lock = " FOR KEY SHARE"
 	}
-	if err := tx.Create(&msgs).Error; err != nil {
+	var sent []string
+	err = tx.Raw(`INSERT INTO webhook_messages (event_id, endpoint_id, organization_id, status, attempts, generation, updated_at)
+SELECT ?, id, organization_id, ?, 0, 0, ? FROM webhook_endpoints
+WHERE organization_id = ? AND id IN ? AND enabled = ?`+lock+`
+RETURNING endpoint_id`, ev.ID, messageQueued, now, org, ids, true).Scan(&sent).Error
+	if err != nil {
 		return err
+	}
+	jobs := make([]river.InsertManyParams, len(sent))
+	for i, id := range sent {
+		jobs[i] = river.InsertManyParams{Args: WebhookArgs{EventID: ev.ID, EndpointID: id}}
 	}
 	return s.enqueueJobs(ctx, tx, jobs)
 }
@@ -396,6 +412,12 @@ func (s *Webhooks) CreateWebhookEndpoint(ctx context.Context, in lms.NewWebhookE
 		EventTypes: eventTypesColumn(in.EventTypes), Enabled: in.Enabled == nil || *in.Enabled, SecretSealed: sealed,
 		CreatedAt: now, UpdatedAt: now}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
+		// The organization's row, locked, orders concurrent creates, so
+		// that two of them cannot both count one place left.
+		var o organization
+		if err := tx.Clauses(lockRow).Select("id").Where("id = ?", org).Take(&o).Error; err != nil {
+			return err
+		}
 		var n int64
 		if err := tx.Model(&webhookEndpoint{}).Where("organization_id = ?", org).Count(&n).Error; err != nil {
 			return err
@@ -559,9 +581,12 @@ func (s *Webhooks) RedeliverWebhookEvent(ctx context.Context, id, eventID string
 		if m.Status == messageQueued {
 			return lms.Errorf(lms.EConflict, "the event is queued for this endpoint already")
 		}
-		m.Status, m.UpdatedAt = messageQueued, s.now()
+		// The next generation: a job still scheduled for an earlier one
+		// (a message failed when its endpoint was disabled keeps its retry
+		// job) finds it superseded and stops, so one chain of jobs sends.
+		m.Status, m.Generation, m.UpdatedAt = messageQueued, m.Generation+1, s.now()
 		if err := tx.Model(&webhookMessage{}).Where("endpoint_id = ? AND event_id = ?", id, eventID).
-			Updates(map[string]any{"status": m.Status, "updated_at": m.UpdatedAt}).Error; err != nil {
+			Updates(map[string]any{"status": m.Status, "generation": m.Generation, "updated_at": m.UpdatedAt}).Error; err != nil {
 			return err
 		}
 		var typ string
@@ -569,7 +594,7 @@ func (s *Webhooks) RedeliverWebhookEvent(ctx context.Context, id, eventID string
 			return err
 		}
 		out = &lms.WebhookMessage{EndpointID: id, EventID: eventID, EventType: typ, Status: m.Status, Attempts: m.Attempts, UpdatedAt: m.UpdatedAt}
-		if err := s.enqueueJobs(ctx, tx, []river.InsertManyParams{{Args: WebhookArgs{EventID: eventID, EndpointID: id}}}); err != nil {
+		if err := s.enqueueJobs(ctx, tx, []river.InsertManyParams{{Args: WebhookArgs{EventID: eventID, EndpointID: id, Generation: m.Generation}}}); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, "webhook_endpoint.event.redeliver", "webhook_endpoint", id)

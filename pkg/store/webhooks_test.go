@@ -354,6 +354,78 @@ func TestWebhookEndpointDisabledAfterFailing(t *testing.T) {
 	})
 }
 
+// TestWebhookRedeliveryOutrunsAnOldRetry: an endpoint disabled by one
+// event's failures fails its other queued event, whose retry job stays
+// scheduled; redelivering both once it is enabled again sends each once,
+// and the old job, run at once, sends nothing.
+func TestWebhookRedeliveryOutrunsAnOldRetry(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		rcv := newReceiver(t, 1000)
+		ep := createEndpoint(t, f.st, f.org.Ctx, rcv.srv.URL, lms.EventUserCreated)
+		q := webhookQueue(t, f.st, 20*time.Millisecond, 200*time.Millisecond)
+		storetest.MustCreateUser(t, f.st, f.org, lms.RoleLearner)
+		storetest.MustCreateUser(t, f.st, f.org, lms.RoleLearner)
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			e, err := f.st.FindWebhookEndpoint(f.org.Ctx, ep.Endpoint.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !e.Enabled {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the endpoint was not disabled")
+			}
+		}
+		ids := map[string]bool{}
+		for _, r := range rcv.requests() {
+			ids[r.id] = true
+		}
+		if len(ids) != 2 {
+			t.Fatalf("the receiver saw events %v, want 2", ids)
+		}
+		rcv.mu.Lock()
+		rcv.fail = 0
+		rcv.mu.Unlock()
+		if _, err := f.st.UpdateWebhookEndpoint(f.org.Ctx, ep.Endpoint.ID, lms.WebhookEndpointUpdate{Enabled: ptr(true)}); err != nil {
+			t.Fatal(err)
+		}
+		for id := range ids {
+			if _, err := f.st.RedeliverWebhookEvent(f.org.Ctx, ep.Endpoint.ID, id); err != nil {
+				t.Fatalf("redeliver %s: %v", id, err)
+			}
+		}
+		rcv.wait(func(got []received) bool { return accepted(got, lms.EventUserCreated) == 2 })
+		// Every job still waiting runs now, until none is left to run.
+		for deadline := time.Now().Add(10 * time.Second); store.RetryWebhookJobsNow(t, q) > 0; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("webhook jobs kept waiting for a retry")
+			}
+		}
+		got := rcv.requests()
+		perEvent := map[string]int{}
+		for _, r := range got {
+			if r.status == http.StatusOK {
+				perEvent[r.id]++
+			}
+		}
+		for id := range ids {
+			if perEvent[id] != 1 {
+				t.Fatalf("event %s was accepted %d times, want once; requests %+v", id, perEvent[id], got)
+			}
+		}
+		page, err := f.st.FindWebhookAttempts(f.org.Ctx, ep.Endpoint.ID, lms.PageRequest{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) != len(got) {
+			t.Fatalf("%d attempts listed, the receiver saw %d requests", len(page.Items), len(got))
+		}
+	})
+}
+
 // fakeResolver answers names from a table, each call taking the next
 // answer, the last one repeated: a name can change its answer.
 type fakeResolver struct {

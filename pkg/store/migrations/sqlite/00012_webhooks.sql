@@ -3,6 +3,8 @@
 -- endpoint (the outbox, sent by the job queue), and every attempt.
 -- event_types is a space-separated list with a space at each end, so that
 -- "is this endpoint subscribed to t" is a LIKE '% t %' on the row.
+-- A message's generation counts its redeliveries: each job carries the
+-- generation it was queued for, and a job of an earlier one stops.
 
 -- +goose Up
 CREATE TABLE webhook_endpoints (
@@ -36,6 +38,7 @@ CREATE TABLE webhook_messages (
     organization_id text NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     status          text NOT NULL CHECK (status IN ('queued', 'delivered', 'failed')),
     attempts        integer NOT NULL DEFAULT 0,
+    generation      integer NOT NULL DEFAULT 0,
     updated_at      datetime NOT NULL,
     PRIMARY KEY (event_id, endpoint_id)
 );
