@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/enrollkit/enrollkit/pkg/store/storetest"
 )
 
 // TestIdempotencyKeyOverHTTP: twenty concurrent POSTs of one invitation
@@ -13,7 +15,11 @@ import (
 // key with another body is 422; a bad key is 400.
 func TestIdempotencyKeyOverHTTP(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "sqlite")
+	storetest.EachDialect(t, func(t *testing.T, dialect string) { idempotencyKeyOverHTTP(t, dialect) })
+}
+
+func idempotencyKeyOverHTTP(t *testing.T, dialect string) {
+	e := newEnv(t, dialect)
 	full := e.tokens["full"]
 	body := e.newInvitationBody("Retry-Safe-Owl-51", 3)
 	key := map[string]string{"Idempotency-Key": "0190f0c2-6b1e-7cc3-a1f0-3a0c2b9b8e11"}
