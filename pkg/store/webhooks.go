@@ -133,6 +133,14 @@ const webhookQueue = "webhooks"
 // endpoint that accepted nothing is disabled.
 const webhookMaxAttempts = 9
 
+// webhookStaleQueued is how long a queued message may go untouched before
+// a redelivery may queue it again: its tries are at most 12 h apart and
+// each one updates it, so one untouched for longer has lost its job (a
+// last try that crashed, say), and without this it would be queued, and
+// refused a redelivery, for ever. A job of it that is still alive after
+// all finds the next generation and stops.
+const webhookStaleQueued = 13 * time.Hour
+
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (WebhookArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: webhookQueue, MaxAttempts: webhookMaxAttempts}
@@ -578,7 +586,7 @@ func (s *Webhooks) RedeliverWebhookEvent(ctx context.Context, id, eventID string
 		} else if err != nil {
 			return err
 		}
-		if m.Status == messageQueued {
+		if m.Status == messageQueued && m.UpdatedAt.After(s.now().Add(-webhookStaleQueued)) {
 			return lms.Errorf(lms.EConflict, "the event is queued for this endpoint already")
 		}
 		// The next generation: a job still scheduled for an earlier one

@@ -426,6 +426,50 @@ func TestWebhookRedeliveryOutrunsAnOldRetry(t *testing.T) {
 	})
 }
 
+// TestWebhookRedeliveryOfAStuckMessage: a queued message is not queued
+// again while its job may still send it, but one untouched for longer
+// than any retry's delay is, and then it is sent once, though its first
+// job is still there.
+func TestWebhookRedeliveryOfAStuckMessage(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newInvitationFixture(t, db)
+		rcv := newReceiver(t, 0)
+		ep := createEndpoint(t, f.st, f.org.Ctx, rcv.srv.URL, lms.EventUserCreated)
+		if _, err := f.st.NewQueue(store.QueueOptions{}); err != nil { // it queues, and nothing works
+			t.Fatal(err)
+		}
+		storetest.MustCreateUser(t, f.st, f.org, lms.RoleLearner)
+		var eventID string
+		if err := db.Gorm().Raw("SELECT event_id FROM webhook_messages").Scan(&eventID).Error; err != nil || eventID == "" {
+			t.Fatalf("message: %q, %v", eventID, err)
+		}
+		if _, err := f.st.RedeliverWebhookEvent(f.org.Ctx, ep.Endpoint.ID, eventID); lms.ErrorCode(err) != lms.EConflict {
+			t.Fatalf("redelivery of a fresh queued message: %v, want conflict", err)
+		}
+
+		later := storetest.NewStoreWith(t, db, f.hasher, func(*store.Deps) {})
+		store.AdvanceClock(later, 13*time.Hour+time.Minute)
+		if _, err := later.NewQueue(store.QueueOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := later.RedeliverWebhookEvent(f.org.Ctx, ep.Endpoint.ID, eventID); err != nil {
+			t.Fatalf("redelivery of a message untouched for 13 h: %v", err)
+		}
+		worker := storetest.NewStoreWith(t, db, f.hasher, func(*store.Deps) {})
+		q := webhookQueue(t, worker, 20*time.Millisecond, 24*time.Hour)
+		rcv.wait(func(got []received) bool { return accepted(got, lms.EventUserCreated) == 1 })
+		for deadline := time.Now().Add(10 * time.Second); store.RetryWebhookJobsNow(t, q) > 0; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("webhook jobs kept waiting")
+			}
+		}
+		if got := rcv.requests(); len(got) != 1 {
+			t.Fatalf("the receiver got %d requests, want 1: %+v", len(got), got)
+		}
+	})
+}
+
 // fakeResolver answers names from a table, each call taking the next
 // answer, the last one repeated: a name can change its answer.
 type fakeResolver struct {
