@@ -321,7 +321,7 @@ func (s *Server) listWebhookAttempts(c *gin.Context) {
 // redeliverWebhookEvent godoc
 //
 //	@Summary     Send an event to an endpoint again
-//	@Description Full Managers only. Queues an event the endpoint was sent, or failed to be sent, once more, with the same webhook-id, and with retries as for a new event. 409 while it is queued for the endpoint already, or while the endpoint is disabled.
+//	@Description Full Managers only. Queues an event the endpoint was sent, or failed to be sent, once more, with the same webhook-id, and with retries as for a new event. 409 while it is queued for the endpoint already (unless untouched for 13 hours, longer than any retry waits: its job was lost), or while the endpoint is disabled. A retry still scheduled from before is dropped, so one chain of tries sends it.
 //	@Tags        webhooks
 //	@Produce     json
 //	@Param       id       path     string true "webhook endpoint ID" format(uuid)

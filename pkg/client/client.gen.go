@@ -3096,7 +3096,7 @@ type ClientInterface interface {
 
 	// RedeliverWebhookEvent Send an event to an endpoint again
 	//
-	// Full Managers only. Queues an event the endpoint was sent, or failed to be sent, once more, with the same webhook-id, and with retries as for a new event. 409 while it is queued for the endpoint already, or while the endpoint is disabled.
+	// Full Managers only. Queues an event the endpoint was sent, or failed to be sent, once more, with the same webhook-id, and with retries as for a new event. 409 while it is queued for the endpoint already (unless untouched for 13 hours, longer than any retry waits: its job was lost), or while the endpoint is disabled. A retry still scheduled from before is dropped, so one chain of tries sends it.
 	//
 	// Corresponds with POST /webhook-endpoints/{id}/events/{event_id}/redeliver (the `RedeliverWebhookEvent` operationId).
 	RedeliverWebhookEvent(ctx context.Context, id openapi_types.UUID, eventID openapi_types.UUID, params *RedeliverWebhookEventParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4548,7 +4548,7 @@ func (c *Client) ListWebhookAttempts(ctx context.Context, id openapi_types.UUID,
 
 // RedeliverWebhookEvent Send an event to an endpoint again
 //
-// Full Managers only. Queues an event the endpoint was sent, or failed to be sent, once more, with the same webhook-id, and with retries as for a new event. 409 while it is queued for the endpoint already, or while the endpoint is disabled.
+// Full Managers only. Queues an event the endpoint was sent, or failed to be sent, once more, with the same webhook-id, and with retries as for a new event. 409 while it is queued for the endpoint already (unless untouched for 13 hours, longer than any retry waits: its job was lost), or while the endpoint is disabled. A retry still scheduled from before is dropped, so one chain of tries sends it.
 //
 // Corresponds with POST /webhook-endpoints/{id}/events/{event_id}/redeliver (the `RedeliverWebhookEvent` operationId).
 func (c *Client) RedeliverWebhookEvent(ctx context.Context, id openapi_types.UUID, eventID openapi_types.UUID, params *RedeliverWebhookEventParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8515,7 +8515,7 @@ type ClientWithResponsesInterface interface {
 
 	// RedeliverWebhookEventWithResponse Send an event to an endpoint again
 	//
-	// Full Managers only. Queues an event the endpoint was sent, or failed to be sent, once more, with the same webhook-id, and with retries as for a new event. 409 while it is queued for the endpoint already, or while the endpoint is disabled.
+	// Full Managers only. Queues an event the endpoint was sent, or failed to be sent, once more, with the same webhook-id, and with retries as for a new event. 409 while it is queued for the endpoint already (unless untouched for 13 hours, longer than any retry waits: its job was lost), or while the endpoint is disabled. A retry still scheduled from before is dropped, so one chain of tries sends it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -16740,7 +16740,7 @@ func (c *ClientWithResponses) ListWebhookAttemptsWithResponse(ctx context.Contex
 
 // RedeliverWebhookEventWithResponse Send an event to an endpoint again
 //
-// Full Managers only. Queues an event the endpoint was sent, or failed to be sent, once more, with the same webhook-id, and with retries as for a new event. 409 while it is queued for the endpoint already, or while the endpoint is disabled.
+// Full Managers only. Queues an event the endpoint was sent, or failed to be sent, once more, with the same webhook-id, and with retries as for a new event. 409 while it is queued for the endpoint already (unless untouched for 13 hours, longer than any retry waits: its job was lost), or while the endpoint is disabled. A retry still scheduled from before is dropped, so one chain of tries sends it.
 //
 // Returns a wrapper object for the known response body format(s).
 //
