@@ -425,42 +425,61 @@ func (sr *scaleRun) measureWorkloads(ctx context.Context, res *scaleResult, srv 
 
 // measureIdleConnections repeats the closed loop of the workloads measured
 // beside idle connections, without them and then beside them, and reads
-// the server's peak RSS over the two.
+// the server's peak RSS over the two; then, for those measured in a crowd,
+// the closed loop of crowdClients clients at once, and its peak RSS.
 func (sr *scaleRun) measureIdleConnections(ctx context.Context, res *scaleResult, srv *server) error {
 	for _, w := range workloads {
 		wr := res.workload(w.Name)
-		if !w.besideIdle || wr == nil || wr.Peak == nil || ctx.Err() != nil {
+		if !(w.besideIdle || w.crowd) || wr == nil || wr.Peak == nil || ctx.Err() != nil {
 			continue
 		}
-		sr.log.Printf("  %s: closed loop without, then beside %d idle keep-alive connections", w.Name, idleConns)
-		srv.resetPeakRSS()
-		without, with, checks, err := sr.measureBesideIdle(ctx, w, srv.addr)
-		wr.Checks = append(wr.Checks, checks...)
-		if err != nil {
-			wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/beside idle connections", Detail: err.Error()})
-			continue
+		if w.besideIdle {
+			if err := sr.measureIdle(ctx, w, wr, srv); err != nil {
+				return err
+			}
 		}
-		wr.WithoutIdle, wr.BesideIdle = without, with
-		if wr.BesideIdlePeakRSSBytes, err = srv.peakRSS(); err != nil {
-			return fmt.Errorf("peak RSS: %w", err)
+		if w.crowd {
+			if err := sr.measureCrowdRSS(ctx, w, wr, srv); err != nil {
+				return err
+			}
 		}
-		sr.log.Printf("    %.1f req/s beside them, %.1f without; CPU ms/request: server %.2f (%.2f without); peak RSS %.1f MB",
-			with.Throughput, without.Throughput, with.ServerCPUMsPerReq, without.ServerCPUMsPerReq, float64(wr.BesideIdlePeakRSSBytes)/(1<<20))
-		sr.log.Printf("  %s: closed loop of %d clients at once", w.Name, crowdClients)
-		srv.resetPeakRSS()
-		crowd, checks, err := sr.measureCrowd(ctx, w)
-		wr.Checks = append(wr.Checks, checks...)
-		if err != nil {
-			wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/crowd", Detail: err.Error()})
-			continue
-		}
-		wr.Crowd = crowd
-		if wr.CrowdPeakRSSBytes, err = srv.peakRSS(); err != nil {
-			return fmt.Errorf("peak RSS: %w", err)
-		}
-		sr.log.Printf("    %.1f req/s, p99 %.0f ms, answers %v; peak RSS %.1f MB", crowd.Throughput, crowd.P99Ms, crowd.Codes,
-			float64(wr.CrowdPeakRSSBytes)/(1<<20))
 	}
+	return nil
+}
+
+func (sr *scaleRun) measureIdle(ctx context.Context, w workload, wr *workloadResult, srv *server) error {
+	sr.log.Printf("  %s: closed loop without, then beside %d idle keep-alive connections", w.Name, idleConns)
+	srv.resetPeakRSS()
+	without, with, checks, err := sr.measureBesideIdle(ctx, w, srv.addr)
+	wr.Checks = append(wr.Checks, checks...)
+	if err != nil {
+		wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/beside idle connections", Detail: err.Error()})
+		return nil
+	}
+	wr.WithoutIdle, wr.BesideIdle = without, with
+	if wr.BesideIdlePeakRSSBytes, err = srv.peakRSS(); err != nil {
+		return fmt.Errorf("peak RSS: %w", err)
+	}
+	sr.log.Printf("    %.1f req/s beside them, %.1f without; CPU ms/request: server %.2f (%.2f without); peak RSS %.1f MB",
+		with.Throughput, without.Throughput, with.ServerCPUMsPerReq, without.ServerCPUMsPerReq, float64(wr.BesideIdlePeakRSSBytes)/(1<<20))
+	return nil
+}
+
+func (sr *scaleRun) measureCrowdRSS(ctx context.Context, w workload, wr *workloadResult, srv *server) error {
+	sr.log.Printf("  %s: closed loop of %d clients at once", w.Name, crowdClients)
+	srv.resetPeakRSS()
+	crowd, checks, err := sr.measureCrowd(ctx, w)
+	wr.Checks = append(wr.Checks, checks...)
+	if err != nil {
+		wr.Checks = append(wr.Checks, check{Name: sr.spec.Name + "/" + w.Name + "/crowd", Detail: err.Error()})
+		return nil
+	}
+	wr.Crowd = crowd
+	if wr.CrowdPeakRSSBytes, err = srv.peakRSS(); err != nil {
+		return fmt.Errorf("peak RSS: %w", err)
+	}
+	sr.log.Printf("    %.1f req/s, p99 %.0f ms, answers %v; peak RSS %.1f MB", crowd.Throughput, crowd.P99Ms, crowd.Codes,
+		float64(wr.CrowdPeakRSSBytes)/(1<<20))
 	return nil
 }
 

@@ -133,7 +133,7 @@ type workloadResult struct {
 	BesideIdle             *runStats `json:"beside_idle_connections,omitempty"`
 	BesideIdlePeakRSSBytes int64     `json:"beside_idle_connections_peak_rss_bytes,omitempty"`
 	// Crowd is the closed loop with crowdClients workers, each on its own
-	// connection, after the idle connections; CrowdPeakRSSBytes the
+	// connection, after the idle connections if any; CrowdPeakRSSBytes the
 	// server's VmHWM over it.
 	Crowd             *runStats `json:"crowd,omitempty"`
 	CrowdPeakRSSBytes int64     `json:"crowd_peak_rss_bytes,omitempty"`
@@ -359,17 +359,16 @@ func (r *results) memoryTargets() {
 	r.add("server peak RSS MB", "", float64(maxRSS)/(1<<20), "<", targetPeakRSSMB, maxRSS > 0, "VmHWM after load")
 	for _, s := range r.Scales {
 		for _, w := range s.Workloads {
-			if !slices.ContainsFunc(workloads, func(x workload) bool { return x.Name == w.Name && x.besideIdle }) {
-				continue
+			if slices.ContainsFunc(workloads, func(x workload) bool { return x.Name == w.Name && x.besideIdle }) {
+				measured := w.BesideIdle != nil && w.WithoutIdle != nil && w.WithoutIdle.Throughput > 0
+				ratio, note := 0.0, ""
+				if measured {
+					ratio = w.BesideIdle.Throughput / w.WithoutIdle.Throughput
+					note = fmt.Sprintf("%.0f vs %.0f req/s", w.BesideIdle.Throughput, w.WithoutIdle.Throughput)
+				}
+				r.add(fmt.Sprintf("%s throughput beside %d idle connections / without", w.Name, idleConns), s.Name,
+					ratio, ">=", targetBesideIdle, measured, note)
 			}
-			measured := w.BesideIdle != nil && w.WithoutIdle != nil && w.WithoutIdle.Throughput > 0
-			ratio, note := 0.0, ""
-			if measured {
-				ratio = w.BesideIdle.Throughput / w.WithoutIdle.Throughput
-				note = fmt.Sprintf("%.0f vs %.0f req/s", w.BesideIdle.Throughput, w.WithoutIdle.Throughput)
-			}
-			r.add(fmt.Sprintf("%s throughput beside %d idle connections / without", w.Name, idleConns), s.Name,
-				ratio, ">=", targetBesideIdle, measured, note)
 			if c := w.Crowd; c != nil {
 				r.add(fmt.Sprintf("server peak RSS MB, %d clients at once on %s", crowdClients, w.Name), s.Name,
 					float64(w.CrowdPeakRSSBytes)/(1<<20), "<", targetCrowdRSSMB, w.CrowdPeakRSSBytes > 0,

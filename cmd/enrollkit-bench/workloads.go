@@ -93,6 +93,10 @@ type workload struct {
 	// scale, while the server holds idleConns idle keep-alive connections
 	// (idle.go).
 	besideIdle bool
+	// crowd: the closed loop is run once more, after every workload of the
+	// scale, with crowdClients clients at once (idle.go), and the server's
+	// peak RSS over it is judged.
+	crowd bool
 	// hashFloor, for a hashing workload, is the pgbench script of its
 	// statement: the hash rate is measured once more while pgbench runs it
 	// at the peak's rate (see measureHashFloor). Its throughput over the
@@ -179,7 +183,7 @@ var workloads = []workload{
 		refs: func(sr *scaleRun) []pgbenchSpec { return []pgbenchSpec{{Script: "login.sql"}} },
 	},
 	{
-		Name: "list_user_groups", Endpoint: "GET /api/v1/user-groups?limit=50", Read: true, floor: listPath, besideIdle: true,
+		Name: "list_user_groups", Endpoint: "GET /api/v1/user-groups?limit=50", Read: true, floor: listPath, besideIdle: true, crowd: true,
 		lightRate: readLightRate,
 		probe:     func(sr *scaleRun) (string, string, []byte) { return "GET", "/user-groups?limit=1", nil },
 		plan: func(_ context.Context, sr *scaleRun, _ string, _ uint64) (*runPlan, error) {
@@ -219,7 +223,7 @@ var workloads = []workload{
 	{
 		Name: "redeem_spread", Endpoint: "POST /api/v1/redemptions (200 invitations)", Hashing: true,
 		hashFloor:  &pgbenchSpec{Script: "redeem_tx.sql", Vars: map[string]string{"tag": "pgbinv", "n": strconv.Itoa(pgbenchPool)}},
-		hashTarget: "redemption", sizesHot: true,
+		hashTarget: "redemption", sizesHot: true, crowd: true,
 		lightRate: redeemLightRate,
 		probe:     func(sr *scaleRun) (string, string, []byte) { return "POST", "/redemptions", []byte(`{}`) },
 		plan: func(_ context.Context, sr *scaleRun, phase string, _ uint64) (*runPlan, error) {
