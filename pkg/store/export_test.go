@@ -75,3 +75,14 @@ func RetryWebhookJobsNow(tb testing.TB, q *Queue) int {
 	}
 	return len(res.Jobs)
 }
+
+// WebhookJobsRunning counts the webhook jobs running now.
+func WebhookJobsRunning(tb testing.TB, q *Queue) int {
+	tb.Helper()
+	res, err := q.client.JobList(context.Background(), river.NewJobListParams().Kinds(WebhookArgs{}.Kind()).
+		States(rivertype.JobStateRunning).First(1000))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return len(res.Jobs)
+}

@@ -407,11 +407,7 @@ func (s *Webhooks) CreateWebhookEndpoint(ctx context.Context, in lms.NewWebhookE
 	if err := s.checkURL(ctx, in.URL); err != nil {
 		return nil, err
 	}
-	secret, err := webhook.NewSecret()
-	if err != nil {
-		return nil, err
-	}
-	sealed, err := auth.Seal(s.webhookKey, secret)
+	secret, sealed, err := s.newSecret()
 	if err != nil {
 		return nil, err
 	}
@@ -458,25 +454,42 @@ func (s *Webhooks) UpdateWebhookEndpoint(ctx context.Context, id string, upd lms
 			return nil, err
 		}
 	}
+	return s.update(ctx, org, id, "webhook_endpoint.update", func(e *webhookEndpoint) {
+		d := e.domain()
+		d.Apply(upd, s.now())
+		e.fill(d)
+	})
+}
+
+// update changes an endpoint of org over its locked row, in one
+// transaction with the audit event of the action.
+func (s *Webhooks) update(ctx context.Context, org, id, action string, change func(*webhookEndpoint)) (*lms.WebhookEndpoint, error) {
 	var out *lms.WebhookEndpoint
-	err = s.tx(ctx, func(tx *gorm.DB) error {
+	err := s.tx(ctx, func(tx *gorm.DB) error {
 		e, err := findEndpoint(tx.Clauses(lockRow), org, id)
 		if err != nil {
 			return err
 		}
-		d := e.domain()
-		d.Apply(upd, s.now())
-		e.fill(d)
+		change(e)
 		if err := tx.Save(e).Error; err != nil {
 			return err
 		}
 		out = e.domain()
-		return s.audit(ctx, tx, "webhook_endpoint.update", "webhook_endpoint", e.ID)
+		return s.audit(ctx, tx, action, "webhook_endpoint", e.ID)
 	})
 	if err != nil {
 		return nil, translate(err, "webhook endpoint")
 	}
 	return out, nil
+}
+
+// newSecret makes a signing secret and its sealed form, the one stored.
+func (s *Webhooks) newSecret() (secret, sealed string, err error) {
+	if secret, err = webhook.NewSecret(); err != nil {
+		return "", "", err
+	}
+	sealed, err = auth.Seal(s.webhookKey, secret)
+	return secret, sealed, err
 }
 
 // DeleteWebhookEndpoint implements lms.WebhookEndpointService. Its
@@ -510,33 +523,19 @@ func (s *Webhooks) RotateWebhookSecret(ctx context.Context, id string) (*lms.Web
 	if err != nil {
 		return nil, err
 	}
-	secret, err := webhook.NewSecret()
+	secret, sealed, err := s.newSecret()
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := auth.Seal(s.webhookKey, secret)
-	if err != nil {
-		return nil, err
-	}
-	var out *lms.WebhookEndpoint
-	err = s.tx(ctx, func(tx *gorm.DB) error {
-		e, err := findEndpoint(tx.Clauses(lockRow), org, id)
-		if err != nil {
-			return err
-		}
+	out, err := s.update(ctx, org, id, "webhook_endpoint.secret.rotate", func(e *webhookEndpoint) {
 		now := s.now()
 		until := now.Add(lms.WebhookSecretRotationOverlap)
 		previous := e.SecretSealed
 		e.PreviousSecretSealed, e.PreviousSecretExpiresAt = &previous, &until
 		e.SecretSealed, e.UpdatedAt = sealed, now
-		if err := tx.Save(e).Error; err != nil {
-			return err
-		}
-		out = e.domain()
-		return s.audit(ctx, tx, "webhook_endpoint.secret.rotate", "webhook_endpoint", e.ID)
 	})
 	if err != nil {
-		return nil, translate(err, "webhook endpoint")
+		return nil, err
 	}
 	return &lms.WebhookEndpointSecret{Endpoint: out, Secret: secret}, nil
 }

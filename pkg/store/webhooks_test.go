@@ -379,12 +379,28 @@ func TestWebhookRedeliveryOutrunsAnOldRetry(t *testing.T) {
 				t.Fatal("the endpoint was not disabled")
 			}
 		}
+		// No try is under way (one that began before the endpoint was
+		// disabled could otherwise reach the receiver once it accepts);
+		// both messages are failed, whether or not the receiver saw the
+		// second before the first disabled the endpoint.
+		for deadline := time.Now().Add(10 * time.Second); store.WebhookJobsRunning(t, q) > 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("webhook jobs kept running")
+			}
+		}
+		var rows []struct{ EventID, Status string }
+		if err := db.Gorm().Raw("SELECT event_id, status FROM webhook_messages").Scan(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
 		ids := map[string]bool{}
-		for _, r := range rcv.requests() {
-			ids[r.id] = true
+		for _, r := range rows {
+			if r.Status != "failed" {
+				t.Fatalf("messages %+v, want both failed with their endpoint", rows)
+			}
+			ids[r.EventID] = true
 		}
 		if len(ids) != 2 {
-			t.Fatalf("the receiver saw events %v, want 2", ids)
+			t.Fatalf("messages %+v, want 2", rows)
 		}
 		rcv.mu.Lock()
 		rcv.fail = 0
