@@ -116,8 +116,6 @@ var courseSorts = map[string]sortSpec[course]{
 // courseSortKeys is the allow-list of course lists; the first is the default.
 var courseSortKeys = []string{"created_at", "-created_at", "name"}
 
-// coursePage turns rows into a page of domain courses.
-
 // FindCourses implements lms.CourseService.
 func (s *Catalog) FindCourses(ctx context.Context, f lms.CourseFilter) (*lms.Page[*lms.Course], error) {
 	org, err := orgID(ctx)

@@ -184,7 +184,7 @@ func (s *Deliveries) send(ctx context.Context, id string, sendCopy bool, recipie
 			rows = append(rows, invitationDelivery{Recipient: me.Email, Copy: true})
 		}
 		for _, r := range recipients {
-			rows = append(rows, invitationDelivery{Recipient: r.Email, FirstName: nameOrNull(r.FirstName), LastName: nameOrNull(r.LastName)})
+			rows = append(rows, invitationDelivery{Recipient: r.Email, FirstName: nullable(r.FirstName), LastName: nullable(r.LastName)})
 		}
 		start, err := s.mailSlot(tx, org, len(rows), now)
 		if err != nil {
@@ -205,7 +205,7 @@ func (s *Deliveries) send(ctx context.Context, id string, sendCopy bool, recipie
 		if err := tx.CreateInBatches(&rows, 200).Error; err != nil {
 			return err
 		}
-		if err := s.enqueue(ctx, tx, params); err != nil {
+		if err := s.enqueueJobs(ctx, tx, params); err != nil {
 			return err
 		}
 		for i := range rows {
@@ -225,17 +225,6 @@ func deliveryJob(id string, at, now time.Time) river.InsertManyParams {
 	// River schedules by the wall clock, the store by its own.
 	return river.InsertManyParams{Args: DeliveryArgs{DeliveryID: id},
 		InsertOpts: &river.InsertOpts{ScheduledAt: time.Now().Add(at.Sub(now))}}
-}
-
-// enqueue inserts jobs in tx, so that they exist exactly when the
-// deliveries they send do.
-func (s *Deliveries) enqueue(ctx context.Context, tx *gorm.DB, params []river.InsertManyParams) error {
-	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
-	if !ok {
-		return errors.New("store: deliveries must be queued inside a database transaction")
-	}
-	_, err := s.queue.client.InsertManyTx(ctx, sqlTx, params)
-	return err
 }
 
 // deliveryResend is one resend of a delivery, kept so that the
@@ -304,7 +293,7 @@ func (s *Deliveries) ResendDelivery(ctx context.Context, id string) (*lms.Delive
 		if err := tx.Create(&resend).Error; err != nil {
 			return err
 		}
-		if err := s.enqueue(ctx, tx, []river.InsertManyParams{deliveryJob(d.ID, at, now)}); err != nil {
+		if err := s.enqueueJobs(ctx, tx, []river.InsertManyParams{deliveryJob(d.ID, at, now)}); err != nil {
 			return err
 		}
 		out = d.domain()
@@ -316,14 +305,6 @@ func (s *Deliveries) ResendDelivery(ctx context.Context, id string) (*lms.Delive
 	return out, nil
 }
 
-// nameOrNull stores an unknown name, "", as NULL.
-func nameOrNull(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 // mailSlot judges n more invitation emails of org against its quota and
 // returns when the first of them is due: at once, or after the
 // organization's emails already waiting, at its pace. Its deliveries are
@@ -331,12 +312,8 @@ func nameOrNull(s string) *string {
 // PostgreSQL; SQLite runs one write at a time), so concurrent sends can
 // neither pass the quota together nor share a slot.
 func (s *Deliveries) mailSlot(tx *gorm.DB, org string, n int, now time.Time) (time.Time, error) {
-	if s.db.dialect == Postgres {
-		// NO KEY: the lock serializes sends, not the organization's other
-		// writes, whose foreign keys take a KEY SHARE lock on the row.
-		if err := tx.Exec("SELECT id FROM organizations WHERE id = ? FOR NO KEY UPDATE", org).Error; err != nil {
-			return time.Time{}, err
-		}
+	if err := s.lockOrganization(tx, org); err != nil {
+		return time.Time{}, err
 	}
 	var wait time.Duration
 	for _, w := range []struct {
@@ -668,13 +645,8 @@ func (s *Deliveries) resumeOrphaned(ctx context.Context, client *river.Client[*s
 		if len(params) == 0 {
 			return nil
 		}
-		sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
-		if !ok {
-			return errors.New("store: deliveries must be queued inside a database transaction")
-		}
-		_, err := client.InsertManyTx(ctx, sqlTx, params)
 		resumed = int64(len(params))
-		return err
+		return insertJobs(ctx, client, tx, params)
 	})
 	return resumed, err
 }

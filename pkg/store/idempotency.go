@@ -108,6 +108,7 @@ func (s *Idempotency) DeleteExpiredIdempotencyKeys(ctx context.Context) (int64, 
 	return res.RowsAffected, res.Error
 }
 
+// nullable stores "" (an unknown name, no content type) as NULL.
 func nullable(s string) *string {
 	if s == "" {
 		return nil

@@ -272,10 +272,8 @@ func (s *Organizations) updateOrganizationGroup(ctx context.Context, id string,
 // together make a cycle. SQLite's writes are serialized already; on
 // PostgreSQL the organization's row is the lock.
 func (s *Organizations) checkMove(tx *gorm.DB, org, id, newParent string) error {
-	if s.db.dialect == Postgres {
-		if err := tx.Exec("SELECT id FROM organizations WHERE id = ? FOR NO KEY UPDATE", org).Error; err != nil {
-			return err
-		}
+	if err := s.lockOrganization(tx, org); err != nil {
+		return err
 	}
 	return checkNoCycle(tx, org, id, newParent)
 }

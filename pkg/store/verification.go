@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -215,7 +214,7 @@ func (s *Redemptions) replacePending(ctx context.Context, tx *gorm.DB, p, prev *
 	if res.RowsAffected == 0 {
 		return errRaced // verified, expired or replaced meanwhile
 	}
-	return s.enqueue(ctx, tx, river.InsertManyParams{Args: VerificationArgs{PendingID: p.ID, TokenHash: p.TokenHash}})
+	return s.enqueueJobs(ctx, tx, []river.InsertManyParams{{Args: VerificationArgs{PendingID: p.ID, TokenHash: p.TokenHash}}})
 }
 
 // insertPending writes p, queues its link's email and its expiry, and
@@ -228,24 +227,14 @@ func (s *Redemptions) insertPending(ctx context.Context, tx *gorm.DB, p *pending
 	}
 	// The jobs before the seat, which locks the invitation's row until the
 	// end of the transaction.
-	err := s.enqueue(ctx, tx,
-		river.InsertManyParams{Args: VerificationArgs{PendingID: p.ID, TokenHash: p.TokenHash}},
-		river.InsertManyParams{Args: ExpiryArgs{PendingID: p.ID},
-			InsertOpts: &river.InsertOpts{ScheduledAt: time.Now().Add(p.ExpiresAt.Sub(now))}})
+	err := s.enqueueJobs(ctx, tx, []river.InsertManyParams{
+		{Args: VerificationArgs{PendingID: p.ID, TokenHash: p.TokenHash}},
+		{Args: ExpiryArgs{PendingID: p.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: time.Now().Add(p.ExpiresAt.Sub(now))}},
+	})
 	if err != nil {
 		return err
 	}
 	return takeSeat(tx, p.InvitationID, now)
-}
-
-// enqueue inserts jobs in tx, the transaction of the rows they are about.
-func (s *Redemptions) enqueue(ctx context.Context, tx *gorm.DB, jobs ...river.InsertManyParams) error {
-	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
-	if !ok {
-		return errors.New("store: jobs must be queued inside a database transaction")
-	}
-	_, err := s.queue.client.InsertManyTx(ctx, sqlTx, jobs)
-	return err
 }
 
 func errVerificationInvalid() error {

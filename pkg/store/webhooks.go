@@ -232,17 +232,35 @@ func (s *core) emitFor(ctx context.Context, tx *gorm.DB, org, typ string, data a
 	return s.emit(ctx, tx, subs, org, typ, data)
 }
 
-// enqueueJobs inserts jobs in tx. Without a queue (a command that sends
-// nothing) the messages stay queued, and nothing sends them.
+// enqueueJobs inserts jobs in tx, the transaction of the rows they are
+// about. Without a queue (a command that sends nothing) the rows stay
+// queued, and nothing works them.
 func (s *core) enqueueJobs(ctx context.Context, tx *gorm.DB, jobs []river.InsertManyParams) error {
 	if s.queue == nil || len(jobs) == 0 {
 		return nil
 	}
+	return insertJobs(ctx, s.queue.client, tx, jobs)
+}
+
+// lockOrganization locks org's row until tx ends, to serialize changes
+// that count or check across the organization (its send quota, its
+// group tree, its webhook endpoints). NO KEY: the organization's other
+// writes, whose foreign keys take a KEY SHARE lock on the row, go on.
+// SQLite serializes its writes already.
+func (s *core) lockOrganization(tx *gorm.DB, org string) error {
+	if s.db.dialect != Postgres {
+		return nil
+	}
+	return tx.Exec("SELECT id FROM organizations WHERE id = ? FOR NO KEY UPDATE", org).Error
+}
+
+// insertJobs inserts jobs with client in tx.
+func insertJobs(ctx context.Context, client *river.Client[*sql.Tx], tx *gorm.DB, jobs []river.InsertManyParams) error {
 	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
 	if !ok {
 		return errors.New("store: jobs must be queued inside a database transaction")
 	}
-	_, err := s.queue.client.InsertManyTx(ctx, sqlTx, jobs)
+	_, err := client.InsertManyTx(ctx, sqlTx, jobs)
 	return err
 }
 
@@ -418,8 +436,7 @@ func (s *Webhooks) CreateWebhookEndpoint(ctx context.Context, in lms.NewWebhookE
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		// The organization's row, locked, orders concurrent creates, so
 		// that two of them cannot both count one place left.
-		var o organization
-		if err := tx.Clauses(lockRow).Select("id").Where("id = ?", org).Take(&o).Error; err != nil {
+		if err := s.lockOrganization(tx, org); err != nil {
 			return err
 		}
 		var n int64
