@@ -148,9 +148,7 @@ func (g *OrganizationGroup) Apply(upd OrganizationGroupUpdate, now time.Time) er
 		parent := *upd.ParentID
 		g.ParentID = &parent
 	}
-	if upd.Name != nil {
-		g.Name = *upd.Name
-	}
+	set(&g.Name, upd.Name)
 	g.UpdatedAt = now
 	return nil
 }
@@ -201,15 +199,9 @@ func (upd *CourseUpdate) Validate() error {
 
 // Apply changes c as upd says, at now; an empty code removes it.
 func (c *Course) Apply(upd CourseUpdate, now time.Time) {
-	if upd.Name != nil {
-		c.Name = *upd.Name
-	}
-	if upd.Code != nil {
-		c.Code = *upd.Code
-	}
-	if upd.Description != nil {
-		c.Description = *upd.Description
-	}
+	set(&c.Name, upd.Name)
+	set(&c.Code, upd.Code)
+	set(&c.Description, upd.Description)
 	c.UpdatedAt = now
 }
 
@@ -253,12 +245,8 @@ func (upd *UserGroupUpdate) Validate() error {
 
 // Apply changes g as upd says, at now.
 func (g *UserGroup) Apply(upd UserGroupUpdate, now time.Time) {
-	if upd.Name != nil {
-		g.Name = *upd.Name
-	}
-	if upd.Description != nil {
-		g.Description = *upd.Description
-	}
+	set(&g.Name, upd.Name)
+	set(&g.Description, upd.Description)
 	g.UpdatedAt = now
 }
 

@@ -2,6 +2,7 @@ package lms
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -23,7 +24,9 @@ const (
 const (
 	// MaxWebhookEndpointsPerOrg bounds an organization's endpoints.
 	MaxWebhookEndpointsPerOrg = 20
-	// MaxWebhookURLLen bounds an endpoint's URL.
+	// MaxWebhookURLLen bounds an endpoint's URL, as webhook.MaxURLLen
+	// does (the domain imports no project package; a test holds the two
+	// equal).
 	MaxWebhookURLLen = 2048
 	// MaxWebhookDescriptionLen bounds an endpoint's description.
 	MaxWebhookDescriptionLen = 500
@@ -32,8 +35,7 @@ const (
 	WebhookSecretRotationOverlap = 24 * time.Hour
 )
 
-const webhookEventTypesRule = "must list one to six of redemption.created, invitation.full, invitation.status_changed, " +
-	"delivery.sent, delivery.failed, user.created"
+var webhookEventTypesRule = "must list one to six of " + strings.Join(WebhookEventTypes, ", ")
 
 // WebhookEventTypes lists every event type, in the order the document
 // shows them.
@@ -139,15 +141,9 @@ func (upd *WebhookEndpointUpdate) Validate() error {
 // Apply changes e as upd says, at now. Enabling an endpoint clears its
 // failures.
 func (e *WebhookEndpoint) Apply(upd WebhookEndpointUpdate, now time.Time) {
-	if upd.URL != nil {
-		e.URL = *upd.URL
-	}
-	if upd.EventTypes != nil {
-		e.EventTypes = *upd.EventTypes
-	}
-	if upd.Description != nil {
-		e.Description = *upd.Description
-	}
+	set(&e.URL, upd.URL)
+	set(&e.EventTypes, upd.EventTypes)
+	set(&e.Description, upd.Description)
 	if upd.Enabled != nil {
 		if *upd.Enabled && !e.Enabled {
 			e.FailingSince, e.DisabledReason = nil, ""
@@ -160,7 +156,7 @@ func (e *WebhookEndpoint) Apply(upd WebhookEndpointUpdate, now time.Time) {
 func checkWebhookURL(v *Validation, u *string) {
 	*u = strings.TrimSpace(*u)
 	v.Check(*u != "" && len(*u) <= MaxWebhookURLLen && ValidText(*u, false), "url",
-		"must be an absolute URL of at most 2048 characters")
+		fmt.Sprintf("must be an absolute URL of at most %d characters", MaxWebhookURLLen))
 }
 
 // checkWebhookEventTypes sorts and deduplicates the list, which must name

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/enrollkit/enrollkit/pkg/lms"
 	"github.com/enrollkit/enrollkit/pkg/webhook"
 )
 
@@ -211,5 +212,14 @@ func TestURLErrorMessage(t *testing.T) {
 	err := &webhook.URLError{Reason: "must use https"}
 	if got := err.Error(); !strings.HasSuffix(got, "must use https") {
 		t.Errorf("Error() = %q, want it to end with the reason", got)
+	}
+}
+
+// TestURLLimitIsTheDomains: the sender's bound on a URL is the one the
+// domain validates and the document states.
+func TestURLLimitIsTheDomains(t *testing.T) {
+	t.Parallel()
+	if webhook.MaxURLLen != lms.MaxWebhookURLLen {
+		t.Fatalf("webhook.MaxURLLen %d, lms.MaxWebhookURLLen %d", webhook.MaxURLLen, lms.MaxWebhookURLLen)
 	}
 }
