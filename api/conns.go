@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -20,9 +21,10 @@ import (
 // clients handle as they handle an idle timeout): the clients reconnect
 // and queue in turn.
 type ConnLimit struct {
-	max  int
+	max int
+	// open is read by every request (Full) without the lock.
+	open atomic.Int64
 	mu   sync.Mutex
-	open int
 	idle map[net.Conn]time.Time // since when
 }
 
@@ -59,8 +61,7 @@ func (l *ConnLimit) ConnState(c net.Conn, s http.ConnState) {
 	l.mu.Lock()
 	switch s {
 	case http.StateNew:
-		l.open++
-		if l.open >= l.max {
+		if l.open.Add(1) >= int64(l.max) {
 			for ic, since := range l.idle {
 				if time.Since(since) >= idleGrace {
 					closing = append(closing, ic)
@@ -74,7 +75,7 @@ func (l *ConnLimit) ConnState(c net.Conn, s http.ConnState) {
 		delete(l.idle, c)
 	case http.StateClosed, http.StateHijacked:
 		delete(l.idle, c)
-		l.open--
+		l.open.Add(-1)
 	}
 	l.mu.Unlock()
 	// Closing makes the server report StateClosed, which takes the lock.
@@ -89,7 +90,5 @@ func (l *ConnLimit) Full() bool {
 	if l == nil {
 		return false
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.open >= l.max
+	return l.open.Load() >= int64(l.max)
 }

@@ -60,9 +60,13 @@ func withoutCredentials(body []byte, fields []string) []byte {
 // covered: their answers carry credentials, which are never stored, and a
 // redemption's retry is a replay by itself.
 func (s *Server) idempotent(c *gin.Context) {
+	if c.Request.Method != http.MethodPost || s.Services.Idempotency == nil {
+		c.Next() // reads, updates and deletes: nothing to look at
+		return
+	}
 	key := c.GetHeader("Idempotency-Key")
 	actor := lms.ActorFromContext(c.Request.Context())
-	if c.Request.Method != http.MethodPost || key == "" || actor == nil || s.Services.Idempotency == nil {
+	if key == "" || actor == nil {
 		c.Next()
 		return
 	}
@@ -94,8 +98,7 @@ func (s *Server) idempotent(c *gin.Context) {
 		abortWith(c, codeIdempotencyInProgress, "a request with this Idempotency-Key is still running; retry in a moment for its answer")
 		return
 	case err != nil:
-		writeError(c, err)
-		c.Abort()
+		writeError(c, err) // which aborts
 		return
 	case ans != nil:
 		replay(c, ans)

@@ -25,13 +25,19 @@ import (
 // echoed; anything else is replaced, so logs cannot be forged or flooded.
 var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
 
+// requestIDFrom is the ID of a request whose client sent X-Request-ID:
+// sent, when it looks sane, or a new UUIDv7.
+func requestIDFrom(sent string) string {
+	if saneRequestID.MatchString(sent) {
+		return sent
+	}
+	return uuid.Must(uuid.NewV7()).String()
+}
+
 // withRequestID gives every request an ID, kept in the request context for
 // logs and echoed in X-Request-ID.
 func withRequestID(c *gin.Context) {
-	id := c.GetHeader("X-Request-ID")
-	if !saneRequestID.MatchString(id) {
-		id = uuid.Must(uuid.NewV7()).String()
-	}
+	id := requestIDFrom(c.GetHeader("X-Request-ID"))
 	c.Request = c.Request.WithContext(lms.NewContextWithRequestID(c.Request.Context(), id))
 	c.Header("X-Request-ID", id)
 	c.Next()
@@ -88,10 +94,7 @@ func bounded(next http.Handler, maxInFlight int, timeout time.Duration, conns *C
 // writeShed answers a request that waited for a turn until its deadline,
 // with a request ID as every answer has.
 func writeShed(w http.ResponseWriter, r *http.Request) {
-	id := r.Header.Get("X-Request-ID")
-	if !saneRequestID.MatchString(id) {
-		id = uuid.Must(uuid.NewV7()).String()
-	}
+	id := requestIDFrom(r.Header.Get("X-Request-ID"))
 	b, _ := json.Marshal(Problem{Type: problemType(lms.EUnavailable), Title: problemKinds[lms.EUnavailable].title,
 		Status: http.StatusServiceUnavailable, Code: lms.EUnavailable, Instance: "urn:request:" + id,
 		Detail: "the server is serving as many requests as it may; retry in a moment"})
