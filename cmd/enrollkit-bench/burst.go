@@ -198,7 +198,7 @@ func runBurst(ctx context.Context, plan *burstPlan, serverPID int) *burstResult 
 	}
 	res.CPU = sampleCPU(serverPID).since(cpu0, -1)
 	res.NeverArrived, res.GaveUp = s.neverArrived, s.gaveUp
-	res.Count429, res.Count503 = res.Codes["429"], res.Codes["503"]
+	res.Count429, res.Count503, res.Replayed = res.Codes["429"], res.Codes["503"], res.Codes["200"]
 	res.summarize(first, registered)
 	res.ServerCPUMsPer201 = perOp(res.CPU.Server, res.Registered)
 	return res
@@ -225,10 +225,7 @@ func (res *burstResult) record(r *vegeta.Result, s *burstSchedule, first, regist
 		first[e] = r.Timestamp
 	}
 	switch r.Code {
-	case http.StatusCreated:
-		registered[e] = r.End()
-	case http.StatusOK:
-		res.Replayed++
+	case http.StatusCreated, http.StatusOK: // registered now, or before (a replay)
 		registered[e] = r.End()
 	case http.StatusServiceUnavailable:
 	default:
